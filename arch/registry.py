@@ -1,0 +1,73 @@
+"""Presets and user spec files, by name or path.
+
+Every spec is a YAML document whose top-level ``kind`` says which loader builds it:
+``spatial`` (2D/1D PE arrays with storage levels: fusemax, flat, unfused, systolic, ...),
+``piuma`` (the PIUMA-like many-threaded machine), ``mmfree`` (the ternary MatMul-free
+accelerator). Presets ship as package data in ``arch/presets/*.yaml``; a user's own file works
+anywhere a preset name does.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from arch.errors import SpecError
+from arch.yamlio import load_yaml_file
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+# kind -> "module:function" taking (data: dict, source: str) and returning a typed spec.
+LOADERS = {
+    "spatial": "arch.spec:spatial_from_dict",
+    "piuma": "arch.piuma:piuma_from_dict",
+    "mmfree": "arch.mmfree:mmfree_from_dict",
+}
+
+
+def list_presets() -> dict:
+    """Preset name -> one-line description, read from each preset's ``description`` key."""
+    out = {}
+    for path in sorted(PRESET_DIR.glob("*.yaml")):
+        data = load_yaml_file(path)
+        out[path.stem] = (data or {}).get("description", "") if isinstance(data, dict) else ""
+    return out
+
+
+def resolve(name_or_path) -> Path:
+    """The file behind a preset name or a path; :class:`SpecError` if neither exists."""
+    s = str(name_or_path)
+    p = Path(s)
+    if s.endswith((".yaml", ".yml")) or p.is_file():
+        if not p.is_file():
+            raise SpecError([("", "no such spec file")], s)
+        return p
+    preset = PRESET_DIR / f"{s}.yaml"
+    if not preset.is_file():
+        names = ", ".join(list_presets()) or "none"
+        raise SpecError([("", f"unknown preset {s!r} (presets: {names}; or give a path to a .yaml file)")])
+    return preset
+
+
+def load_arch(name_or_path, overrides: dict | None = None):
+    """Load a preset or spec file into its typed spec.
+
+    ``overrides`` maps dotted key paths (``storage.glb.size_bytes``) or a loader's short
+    parameter names to values, applied before validation.
+    """
+    path = resolve(name_or_path)
+    data = load_yaml_file(path)
+    if not isinstance(data, dict):
+        raise SpecError([("", "a spec must be a YAML mapping")], str(path))
+    kind = data.get("kind")
+    if kind not in LOADERS:
+        raise SpecError([("kind", f"must be one of {sorted(LOADERS)}, not {kind!r}")], str(path))
+    mod, fn = LOADERS[kind].split(":")
+    loader = getattr(importlib.import_module(mod), fn)
+    return loader(data, source=str(path), overrides=overrides or {})
+
+
+def arch_kind(name_or_path) -> str:
+    """The ``kind`` of a preset or spec file, without building it."""
+    data = load_yaml_file(resolve(name_or_path))
+    return data.get("kind") if isinstance(data, dict) else None

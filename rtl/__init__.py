@@ -1,0 +1,1 @@
+"""The hardware for real: Amaranth designs, Verilog emission, cocotb benches, synthesis stats."""

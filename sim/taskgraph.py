@@ -1,0 +1,210 @@
+"""The lowered task graph: what both cost engines consume.
+
+A mapped workload is lowered once into a :class:`TaskGraph`. Hardware terms: every
+:class:`Task` is one tile-level step executed by one *unit* (a compute array, a DRAM channel,
+a buffer port): it occupies that unit for ``cycles`` cycles, its result becomes visible
+``latency`` cycles after the unit is released (pipeline depth, DRAM latency), and it performs
+``actions`` (component, action) -> count, costing ``energy_pj`` (component, action) -> pJ.
+
+Loops are kept folded so that a problem of 10^10 tile steps stays a few dozen objects: a
+:class:`Phase` is a loop body of tasks repeated ``iterations`` times. A task may run only in
+some iterations (``every``/``offset``: it runs in iteration ``i`` when ``i % every == offset``),
+which expresses prologues and epilogues of an inner loop (load Q at the first m1 step, divide at
+the last one) inside one flat periodic body. Phases run one after the other: a phase starts
+when every task of the previous one has finished (a barrier).
+
+Dependencies name a task of the same phase and an iteration *distance*: instance ``i`` of the
+dependent waits for the latest instance of ``task`` whose iteration is ``<= i - distance``
+(no such instance: the dependency is met). Distance 0 is a same-iteration data dependency,
+distance 1 a loop-carried one (a running max), distance ``k`` a buffer of ``k`` slots (the
+load of tile ``i`` waits until the compute of tile ``i - k`` has freed its slot: double
+buffering is ``k = 2``).
+
+Every unit executes its tasks in program order (iteration by iteration, and within an
+iteration in the order of ``Phase.tasks``); this in-order issue makes the timing a max-plus
+linear system, which is what lets the discrete-event engine fast-forward exactly once the
+schedule of one super-period (the least common multiple of the ``every`` values) repeats.
+
+Conventions: cycles are integers; ``offset_cycles`` is a constant added to the total by a
+documented convention (SCALE-Sim's "Total Cycles" counts one cycle less than the sum of its
+folds, for example).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+from arch.errors import SimulationError
+
+ActionKey = tuple  # (component, action), e.g. ("pe2d", "mac"), ("dram", "read_bytes")
+
+
+@dataclass(frozen=True)
+class Dep:
+    """Instance ``i`` waits for the latest instance of ``task`` at iteration ``<= i - distance``."""
+
+    task: str
+    distance: int = 0
+
+
+@dataclass(frozen=True)
+class Task:
+    """One tile-level step on one unit, per loop iteration in which it runs.
+
+    Attributes
+    ----------
+    name : str
+        Unique within its phase.
+    unit : str
+        The unit it occupies (a key of ``TaskGraph.units``).
+    cycles : int
+        Cycles the unit is occupied by one instance.
+    latency : int
+        Cycles after the unit is released until dependents may start (pipeline depth).
+    deps : tuple of Dep
+    actions : mapping (component, action) -> count, per instance
+    energy_pj : mapping (component, action) -> pJ, per instance
+    active_pe_cycles : float or None
+        Useful PE-cycles of one instance (for utilization); None means the whole unit is busy
+        for ``cycles`` (``unit PEs * cycles``).
+    every, offset : int
+        The task runs in iteration ``i`` when ``i % every == offset``.
+    """
+
+    name: str
+    unit: str
+    cycles: int
+    latency: int = 0
+    deps: tuple = ()
+    actions: Mapping = field(default_factory=dict)
+    energy_pj: Mapping = field(default_factory=dict)
+    active_pe_cycles: float | None = None
+    every: int = 1
+    offset: int = 0
+
+    def __post_init__(self):
+        if int(self.cycles) != self.cycles or self.cycles < 0:
+            raise SimulationError(f"task {self.name!r}: 'cycles' must be a non-negative integer, not {self.cycles!r}")
+        if int(self.latency) != self.latency or self.latency < 0:
+            raise SimulationError(f"task {self.name!r}: 'latency' must be a non-negative integer, not {self.latency!r}")
+        if self.every < 1 or not 0 <= self.offset < self.every:
+            raise SimulationError(f"task {self.name!r}: needs every >= 1 and 0 <= offset < every, not every={self.every}, offset={self.offset}")
+        object.__setattr__(self, "cycles", int(self.cycles))
+        object.__setattr__(self, "latency", int(self.latency))
+        object.__setattr__(self, "deps", tuple(d if isinstance(d, Dep) else Dep(*d) for d in self.deps))
+        object.__setattr__(self, "actions", MappingProxyType(dict(self.actions)))
+        object.__setattr__(self, "energy_pj", MappingProxyType(dict(self.energy_pj)))
+
+    def count(self, iterations: int) -> int:
+        """How many instances run in a phase of ``iterations`` iterations."""
+        if iterations <= self.offset:
+            return 0
+        return (iterations - 1 - self.offset) // self.every + 1
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A loop body of tasks repeated ``iterations`` times; phases are separated by barriers."""
+
+    name: str
+    tasks: tuple
+    iterations: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        if int(self.iterations) != self.iterations or self.iterations < 0:
+            raise SimulationError(f"phase {self.name!r}: 'iterations' must be a non-negative integer, not {self.iterations!r}")
+        object.__setattr__(self, "iterations", int(self.iterations))
+        names = [t.name for t in self.tasks]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise SimulationError(f"phase {self.name!r}: task names repeat: {sorted(dup)}")
+        known = set(names)
+        for t in self.tasks:
+            for d in t.deps:
+                if d.task not in known:
+                    raise SimulationError(f"phase {self.name!r}: task {t.name!r} depends on unknown task {d.task!r}")
+                if d.distance < 0:
+                    raise SimulationError(f"phase {self.name!r}: task {t.name!r} has a negative dependency distance")
+        self._check_acyclic()
+
+    def _check_acyclic(self):
+        """Same-iteration (distance 0) dependencies must form a DAG, or nothing can start."""
+        index = {t.name: k for k, t in enumerate(self.tasks)}
+        state = {}
+
+        def visit(name, stack):
+            state[name] = 1
+            for d in self.tasks[index[name]].deps:
+                if d.distance:
+                    continue
+                if state.get(d.task) == 1:
+                    cycle = " -> ".join(stack + [name, d.task])
+                    raise SimulationError(f"phase {self.name!r}: deadlock, tasks wait on each other: {cycle}")
+                if d.task not in state:
+                    visit(d.task, stack + [name])
+            state[name] = 2
+
+        for t in self.tasks:
+            if t.name not in state:
+                visit(t.name, [])
+
+    @property
+    def period(self) -> int:
+        """Iterations after which the set of tasks that run repeats (lcm of ``every``)."""
+        return math.lcm(*(t.every for t in self.tasks)) if self.tasks else 1
+
+    def steps(self) -> int:
+        """Task instances in the whole phase."""
+        return sum(t.count(self.iterations) for t in self.tasks)
+
+
+@dataclass(frozen=True)
+class TaskGraph:
+    """Phases run in sequence on a set of units.
+
+    ``units`` maps unit name -> number of PEs (or lanes) used for utilization; a DRAM channel or
+    port counts 1. ``clock_hz`` converts cycles to seconds.
+    """
+
+    phases: tuple
+    units: Mapping
+    clock_hz: float
+    offset_cycles: int = 0
+    meta: Mapping = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "phases", tuple(self.phases))
+        object.__setattr__(self, "units", MappingProxyType(dict(self.units)))
+        for ph in self.phases:
+            for t in ph.tasks:
+                if t.unit not in self.units:
+                    raise SimulationError(f"phase {ph.name!r}: task {t.name!r} runs on unknown unit {t.unit!r}")
+        if not self.clock_hz > 0:
+            raise SimulationError(f"'clock_hz' must be positive, not {self.clock_hz!r}")
+
+    def steps(self) -> int:
+        return sum(ph.steps() for ph in self.phases)
+
+    def totals(self):
+        """Action counts, energy (pJ), busy cycles and active PE-cycles of the whole graph.
+
+        These depend only on the graph, not on timing: both engines report them unchanged.
+        """
+        actions, energy, busy, active = {}, {}, {u: 0 for u in self.units}, {u: 0.0 for u in self.units}
+        for ph in self.phases:
+            for t in ph.tasks:
+                n = t.count(ph.iterations)
+                if not n:
+                    continue
+                for k, v in t.actions.items():
+                    actions[k] = actions.get(k, 0) + v * n
+                for k, v in t.energy_pj.items():
+                    energy[k] = energy.get(k, 0.0) + v * n
+                busy[t.unit] += t.cycles * n
+                pe = t.active_pe_cycles if t.active_pe_cycles is not None else t.cycles * self.units[t.unit]
+                active[t.unit] += pe * n
+        return actions, energy, busy, active

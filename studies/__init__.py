@@ -1,0 +1,1 @@
+"""Questions answered with the layers below: the ``explore`` CLI, sweeps, paper reproductions."""
