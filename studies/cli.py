@@ -73,6 +73,10 @@ class Progress:
             sys.stderr.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {self.done}/{self.total} points {time.perf_counter() - self.t0:.1f} s")
             sys.stderr.flush()
 
+    def abort(self):
+        if self.tty:
+            sys.stderr.write("\n")
+
     def close(self, computed: int, reused: int):
         if not self.enabled:
             return
@@ -142,6 +146,8 @@ def run(args) -> int:
 
     sets = [sweep.parse_set(s) for s in args.set]
     points = sweep.expand(args.arch, _workloads(args), sets, args.engine)
+    for p in points:
+        sweep.check_keys(p)
     if args.trace:
         if len(points) != 1:
             raise WorkloadError(f"--trace needs exactly one design point, not {len(points)}")
@@ -177,8 +183,10 @@ def run(args) -> int:
 
     try:
         sweep.run_points([points[i] for i in todo], finished, jobs=args.jobs, dask=args.dask)
-    finally:
-        progress.close(computed=sum(r is not None for r in records) - (len(points) - len(todo)), reused=len(points) - len(todo))
+    except BaseException:
+        progress.abort()
+        raise
+    progress.close(computed=len(todo), reused=len(points) - len(todo))
 
     if args.out:
         output.write(records, args.format, args.out)

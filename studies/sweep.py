@@ -93,18 +93,23 @@ def expand(arch: str, workloads: list, sets: list, engine: str) -> list:
     return points
 
 
-def evaluate_point(point: Point) -> dict:
-    """Evaluate one point through its family; runs in a worker process or on a Dask worker."""
+def check_keys(point: Point):
+    """Refuse a parameter the point's family does not accept, before anything runs."""
     from studies.families import family
 
     fam = family(point.kind)
-    params = dict(point.params)
-    unknown = sorted(set(params) - set(fam.WORKLOAD_KEYS))
+    unknown = sorted(set(dict(point.params)) - set(fam.WORKLOAD_KEYS))
     if unknown:
         raise WorkloadError(
             f"{point.kind}: unknown parameter {unknown[0]!r} (accepted: {', '.join(sorted(fam.WORKLOAD_KEYS))})"
         )
-    rec = fam.evaluate(point.arch, params, point.engine, trace=point.trace)
+    return fam
+
+
+def evaluate_point(point: Point) -> dict:
+    """Evaluate one point through its family; runs in a worker process or on a Dask worker."""
+    fam = check_keys(point)
+    rec = fam.evaluate(point.arch, dict(point.params), point.engine, trace=point.trace)
     head = {"arch": point.arch, "workload": point.kind}
     head.update({k: v for k, v in rec.items() if k not in head})
     head.setdefault("engine", point.engine)
