@@ -1,0 +1,92 @@
+"""The ``gemm`` workload family: one M x K by K x N matrix multiply on a spatial accelerator.
+
+On a systolic spec (one 2D array with a ``dataflow`` and the three operand SRAMs, such as the
+``systolic`` preset) the GEMM is lowered with SCALE-Sim 3's timing (:mod:`sim.systolic`); on any
+other spatial spec (``fusemax``, ``flat``, ...) the mapper picks the best mapping of the GEMM
+Einsum on the spec's 2D array (:mod:`mappings.mapper`) and the generic lowering costs it.
+
+Command line::
+
+    explore --arch systolic --workload gemm:M=256,N=128,K=256 \\
+            --set rows=32,16 --set cols=32,64 --set dataflow=os,ws,is --format json
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from arch.errors import SpecError, WorkloadError
+from arch.registry import load_arch
+
+#: Workload ranks.
+GEMM_KEYS = ("M", "N", "K")
+#: Architecture parameters (short override names of :func:`arch.spec.apply_overrides`).
+ARCH_KEYS = ("rows", "cols", "dataflow", "pe_dim", "glb_mb", "dram_gbps", "clock_mhz")
+WORKLOAD_KEYS = set(GEMM_KEYS) | set(ARCH_KEYS) | {"objective"}
+DEFAULTS = [{"M": "256", "N": "128", "K": "256"}]
+
+
+def _positive_int(name: str, value) -> int:
+    s = str(value).strip()
+    if not s.isdigit() or int(s) < 1:
+        raise WorkloadError(f"gemm: '{name}' must be a positive integer, not {value!r}")
+    return int(s)
+
+
+@lru_cache(maxsize=256)
+def _spec(arch: str, overrides: tuple):
+    return load_arch(arch, dict(overrides))
+
+
+def _engine(name: str):
+    if name == "analytical":
+        from sim.analytical import run
+        return run
+    if name == "des":
+        try:
+            from sim.des import run
+        except ImportError:
+            raise WorkloadError("gemm: engine 'des' is not available in this build") from None
+        return run
+    raise WorkloadError(f"gemm: 'engine' must be analytical or des, not {name!r}")
+
+
+def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> dict:
+    """One design point: a flat record with rows, cols, dataflow, M, N, K, cycles, energy_pj,
+    utilization (unit -> fraction) and the Report's other fields."""
+    unknown = sorted(set(params) - WORKLOAD_KEYS)
+    if unknown:
+        raise WorkloadError(f"gemm: unknown parameter {unknown[0]!r} (accepted: {', '.join(sorted(WORKLOAD_KEYS))})")
+    dims = {k: _positive_int(k, params.get(k, DEFAULTS[0][k])) for k in GEMM_KEYS}
+    overrides = tuple(sorted((k, str(params[k])) for k in ARCH_KEYS if k in params))
+    spec = _spec(str(arch), overrides)
+    run = _engine(engine)
+    from sim.systolic import SRAMS, lower_gemm
+
+    units = spec.units_2d()
+    systolic = len(units) == 1 and units[0].dataflow is not None and all(s in spec.storage for s in SRAMS)
+    if systolic:
+        graph = lower_gemm(spec, dims["M"], dims["N"], dims["K"])
+        extra = {"rows": units[0].rows, "cols": units[0].cols, "dataflow": units[0].dataflow}
+    else:
+        if not units:
+            raise SpecError([("compute", "a GEMM needs a 2D compute unit")], spec.source)
+        from mappings.mapper import search
+        from sim.lower import gemm_einsum, lower
+
+        objective = params.get("objective", "latency")
+        einsum = gemm_einsum(dims["M"], dims["N"], dims["K"])
+        result = search(spec, einsum, objective=objective)
+        graph = lower(spec, einsum, result.best)
+        extra = {"rows": units[0].rows, "cols": units[0].cols, "dataflow": "mapped",
+                 "mappings_evaluated": result.evaluated}
+    if trace is not None and engine == "des":
+        report = run(graph, trace=trace)
+    else:
+        report = run(graph)
+    rec = report.record(**dims, **extra)
+    meta = graph.meta
+    rec["macs"] = dims["M"] * dims["N"] * dims["K"]
+    if "folds" in meta:
+        rec["folds"] = meta["folds"]
+    return rec
