@@ -34,6 +34,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
+from arch.errors import SpecError
 from sim.ternary import CODE_ILLEGAL, CODE_MINUS, CODE_PLUS, CODE_ZERO, TernaryParams, TernaryTiming
 
 
@@ -55,8 +56,12 @@ class TernaryUnit(wiring.Component):
     """
 
     def __init__(self, *, lanes, act_width=8, max_rows=4096, max_cols=4096, acc_width=None):
-        self.params = TernaryParams(lanes=lanes, act_width=act_width, max_rows=max_rows,
-                                    max_cols=max_cols, acc_width=acc_width)
+        try:
+            self.params = TernaryParams(lanes=lanes, act_width=act_width, max_rows=max_rows,
+                                        max_cols=max_cols, acc_width=acc_width)
+        except SpecError:
+            self._MustUse__used = True   # a refused design was never meant to be elaborated
+            raise
         self.timing = TernaryTiming(self.params.lanes)
         p = self.params
         self.cmd_layout = data.StructLayout({"rows": unsigned(bits_for(p.max_rows)),

@@ -116,7 +116,7 @@ def encode(weights) -> np.ndarray:
     """Ternary values {-1, 0, +1} -> 2-bit codes (uint8). Other values: :class:`WorkloadError`."""
     w = np.asarray(weights)
     if not np.isin(w, (-1, 0, 1)).all():
-        bad = w[~np.isin(w, (-1, 0, 1))].flat[0]
+        bad = w[~np.isin(w, (-1, 0, 1))].flat[0].item()
         raise WorkloadError(f"'weights' must be ternary (-1, 0, +1), not {bad!r}")
     codes = np.zeros(w.shape, dtype=np.uint8)
     codes[w == 1] = CODE_PLUS
