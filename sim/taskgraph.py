@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from arch.errors import SimulationError
+from arch.errors import MappingError, SimulationError
 
 ActionKey = tuple  # (component, action), e.g. ("pe2d", "mac"), ("dram", "read_bytes")
 
@@ -72,6 +72,10 @@ class Task:
         for ``cycles`` (``unit PEs * cycles``).
     every, offset : int
         The task runs in iteration ``i`` when ``i % every == offset``.
+    holds : mapping buffer -> bytes
+        Bytes this task's tiles keep resident in an on-chip buffer (all of its slots, e.g. two
+        tiles for a double-buffered load) while the phase runs; checked against
+        ``TaskGraph.buffers``. Empty by default (no capacity accounting).
     """
 
     name: str
@@ -84,6 +88,7 @@ class Task:
     active_pe_cycles: float | None = None
     every: int = 1
     offset: int = 0
+    holds: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
         if int(self.cycles) != self.cycles or self.cycles < 0:
@@ -97,6 +102,10 @@ class Task:
         object.__setattr__(self, "deps", tuple(d if isinstance(d, Dep) else Dep(*d) for d in self.deps))
         object.__setattr__(self, "actions", MappingProxyType(dict(self.actions)))
         object.__setattr__(self, "energy_pj", MappingProxyType(dict(self.energy_pj)))
+        object.__setattr__(self, "holds", MappingProxyType(dict(self.holds)))
+        for buf, size in self.holds.items():
+            if not size >= 0:
+                raise SimulationError(f"task {self.name!r}: 'holds[{buf!r}]' must be a non-negative number of bytes, not {size!r}")
 
     def count(self, iterations: int) -> int:
         """How many instances run in a phase of ``iterations`` iterations."""
@@ -167,7 +176,9 @@ class TaskGraph:
     """Phases run in sequence on a set of units.
 
     ``units`` maps unit name -> number of PEs (or lanes) used for utilization; a DRAM channel or
-    port counts 1. ``clock_hz`` converts cycles to seconds.
+    port counts 1. ``clock_hz`` converts cycles to seconds. ``buffers`` maps an on-chip buffer
+    name -> capacity in bytes; the tiles the tasks of one phase keep resident (``Task.holds``)
+    must fit, or the graph is refused with :class:`MappingError` (nothing could run it).
     """
 
     phases: tuple
@@ -175,6 +186,7 @@ class TaskGraph:
     clock_hz: float
     offset_cycles: int = 0
     meta: Mapping = field(default_factory=dict)
+    buffers: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "phases", tuple(self.phases))
@@ -185,6 +197,24 @@ class TaskGraph:
                     raise SimulationError(f"phase {ph.name!r}: task {t.name!r} runs on unknown unit {t.unit!r}")
         if not self.clock_hz > 0:
             raise SimulationError(f"'clock_hz' must be positive, not {self.clock_hz!r}")
+        object.__setattr__(self, "buffers", MappingProxyType(dict(self.buffers)))
+        self._check_buffers()
+
+    def _check_buffers(self):
+        """Every phase's resident tiles fit their buffers (a tile larger than its buffer cannot run)."""
+        for ph in self.phases:
+            resident = {}
+            for t in ph.tasks:
+                for buf, size in t.holds.items():
+                    if buf not in self.buffers:
+                        raise SimulationError(f"phase {ph.name!r}: task {t.name!r} holds bytes in unknown buffer {buf!r}")
+                    if size > self.buffers[buf]:
+                        raise MappingError(f"phase {ph.name!r}: task {t.name!r} holds a {size}-byte tile in buffer {buf!r} of {self.buffers[buf]} bytes: the tile is larger than its buffer")
+                    if t.count(ph.iterations):
+                        resident[buf] = resident.get(buf, 0) + size
+            for buf, size in resident.items():
+                if size > self.buffers[buf]:
+                    raise MappingError(f"phase {ph.name!r}: its tiles need {size} bytes resident in buffer {buf!r} of {self.buffers[buf]} bytes: they do not fit")
 
     def steps(self) -> int:
         return sum(ph.steps() for ph in self.phases)

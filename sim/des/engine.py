@@ -1,0 +1,156 @@
+"""The discrete-event engine: a lowered task graph simulated on in-order hardware units.
+
+In hardware terms: compute arrays, DRAM channels and buffer ports (``sim/des/resources``) each
+issue their tile tasks in program order; a task starts when its unit is free and every result
+it depends on is ready, occupies its unit for ``cycles`` and delivers its result ``latency``
+cycles after releasing it. Contention (two tasks on one unit), loop-carried recurrences,
+back-pressure from buffer slots (dependencies of distance ``k``), fill and drain all follow
+from that rule. Phases are separated by barriers: a phase starts when every result of the
+previous one is ready.
+
+The engine runs on a :class:`simpy.Environment`: one SimPy process walks the phases and
+advances the environment's clock to each barrier, and every unit is a SimPy resource. Inside a
+phase it uses the *compiled* executor: because issue is in order, the order of all decisions is
+known before simulating (``sim/des/program.py``) and each task instance costs one max-plus step
+(``sim/des/issue.py``) instead of a SimPy process with resource requests; the literal SimPy
+model (``sim/des/processes.py``, ``executor="processes"``) gives identical cycles and is kept as
+the reference the tests compare against. Large phases are fast-forwarded exactly
+(``sim/des/fastforward.py``), and identical phases (same tasks and iteration count) are
+simulated once: a phase's duration does not depend on its start time.
+
+Action counts and energy come from ``TaskGraph.totals()`` (``report_from_totals``), so they are
+those of the analytical engine by construction.
+"""
+
+from __future__ import annotations
+
+import simpy
+
+from arch.errors import SimulationError
+from sim.des.fastforward import BLOCK_ITERATIONS, Budget, Timeline, simulate_phase
+from sim.des.program import PhaseProgram
+from sim.des.resources import BufferCapacity, make_units
+from sim.report import Report, report_from_totals
+from sim.taskgraph import TaskGraph
+
+#: Default cap on issued task instances (simulated + verification) of one run (~10 s here).
+DEFAULT_BUDGET_STEPS = 10_000_000
+#: Default cap on the timeline kept in the Report (a trace file records every simulated step).
+DEFAULT_TIMELINE_LIMIT = 10_000
+
+
+def phase_key(phase) -> tuple:
+    """What the timing of a phase depends on (not its name, actions or energy)."""
+    return (phase.iterations, tuple((t.name, t.unit, t.cycles, t.latency, t.deps, t.every, t.offset)
+                                    for t in phase.tasks))
+
+
+def minimum_steps(phase, fast_forward: bool) -> int:
+    """Task instances the engine must issue at least to time ``phase``."""
+    total = phase.steps()
+    if not fast_forward or not phase.tasks:
+        return total
+    P = phase.period
+    per_block = max(1, -(-BLOCK_ITERATIONS // P))
+    per_period = sum(P // t.every for t in phase.tasks)
+    return min(total, 3 * per_block * per_period + per_period)
+
+
+def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True,
+        budget_steps: int = DEFAULT_BUDGET_STEPS, timeline_limit: int | None = DEFAULT_TIMELINE_LIMIT,
+        executor: str = "compiled") -> Report:
+    """Simulate a lowered task graph; return its Report.
+
+    Parameters
+    ----------
+    graph : TaskGraph
+    trace : str, optional
+        Path of a Chrome-trace JSON to write (the simulated part, one track per unit).
+    fast_forward : bool
+        Extrapolate each phase once its schedule repeats (exact; see ``fastforward.py``).
+    budget_steps : int
+        Most task instances the engine may issue; a run that would need more is refused with
+        :class:`SimulationError` (before running when that is known in advance).
+    timeline_limit : int or None
+        Most timeline entries kept in ``Report.timeline`` (None: all simulated ones).
+    executor : {"compiled", "processes"}
+        ``processes`` runs the literal SimPy model (one process per unit; slow, no
+        fast-forward); both give the same cycles.
+
+    Returns
+    -------
+    Report
+        ``engine="des"``; ``cycles`` (integer) includes ``graph.offset_cycles``;
+        ``simulated_steps + extrapolated_steps == graph.steps()``; ``timeline`` lists
+        ``(unit, task, start_cycle, end_cycle)``; ``meta["des"]`` has per-phase details.
+    """
+    if executor not in ("compiled", "processes"):
+        raise SimulationError(f"'executor' must be 'compiled' or 'processes', not {executor!r}")
+    if int(budget_steps) != budget_steps or budget_steps < 1:
+        raise SimulationError(f"'budget_steps' must be a positive integer, not {budget_steps!r}")
+    if executor == "processes":
+        from sim.des.processes import run_processes
+        return run_processes(graph, trace=trace, budget_steps=budget_steps, timeline_limit=timeline_limit)
+    env = simpy.Environment()
+    units = make_units(env, graph)
+    buffers = {b: BufferCapacity(env, b, size) for b, size in graph.buffers.items()}
+    unit_index = {name: u.index for name, u in units.items()}
+
+    # Before simulating: compile every distinct phase (refusing deadlocks) and check the budget.
+    programs, need = {}, 0
+    for ph in graph.phases:
+        key = phase_key(ph)
+        if key not in programs:
+            programs[key] = PhaseProgram(ph, unit_index)
+            need += minimum_steps(ph, fast_forward)
+    if need > budget_steps:
+        what = ("even with fast-forward (three blocks of super-periods per distinct phase)" if fast_forward
+                else "to simulate every task instance")
+        hint = "raise budget_steps or use the analytical engine (--engine analytical)" if fast_forward else \
+            "use fast_forward=True or the analytical engine (--engine analytical)"
+        raise SimulationError(f"the simulation needs {need} task steps {what}, over the budget of "
+                              f"{budget_steps}; {hint}")
+
+    budget = Budget(budget_steps)
+    timeline = Timeline(None if trace else timeline_limit)
+    free = [0] * len(units)
+    done, details = {}, []
+    totals = dict(simulated=0, extrapolated=0, verified=0)
+
+    def walk():
+        for p, ph in enumerate(graph.phases):
+            for buf in buffers.values():
+                buf.occupy_phase(ph)
+            key = phase_key(ph)
+            t0 = int(env.now)
+            if key in done:  # the same phase again: same duration, nothing simulated
+                dur, _ = done[key]
+                totals["extrapolated"] += ph.steps()
+                details.append(dict(phase=ph.name, start=t0, cycles=dur, repeat_of=done[key][1]))
+            else:
+                res = simulate_phase(programs[key], free, t0, budget, timeline, p, fast_forward)
+                dur = res["end"] - t0
+                done[key] = (dur, ph.name)
+                totals["simulated"] += res["simulated_steps"]
+                totals["extrapolated"] += res["extrapolated_steps"]
+                totals["verified"] += res["verified_steps"]
+                details.append(dict(phase=ph.name, start=t0, cycles=dur, simulated_steps=res["simulated_steps"],
+                                    extrapolated_steps=res["extrapolated_steps"], regime=res["regime"]))
+            yield env.timeout(dur)
+
+    env.process(walk())
+    env.run()
+    cycles = int(env.now)
+
+    names = list(units)
+    kept = timeline.events if timeline_limit is None else timeline.events[:timeline_limit]
+    timeline_out = [(names[u], graph.phases[p].tasks[k].name, s, e) for p, k, u, _i, s, e in kept]
+    if trace:
+        from sim.des.trace import write_trace
+        write_trace(trace, graph, timeline.events, names)
+    meta_des = dict(phases=details, verified_steps=totals["verified"], timeline_truncated=timeline.truncated or len(kept) < len(timeline.events),
+                    buffer_peak_bytes={b: buf.peak_bytes for b, buf in buffers.items()})
+    rep = report_from_totals(graph, "des", cycles, simulated_steps=totals["simulated"],
+                             extrapolated_steps=totals["extrapolated"], timeline=timeline_out)
+    rep.meta["des"] = meta_des
+    return rep
