@@ -179,38 +179,35 @@ def passes(c: Cascade, rank: str) -> int:
     return max(pass_levels(c, rank).values(), default=0)
 
 
-def footprint_grows(c: Cascade, rank: str) -> bool:
-    """Whether the live footprint must grow with the size of ``rank``.
+def live_tensors(c: Cascade, rank: str) -> tuple[str, ...]:
+    """Tensors that must be kept (or re-read) across passes over ``rank``.
 
-    True when a tensor that still carries ``rank`` (or its outer partition rank, whose size
-    grows with it) is produced in one pass and consumed in a later one: all of it must be kept
-    (or spilled) between the passes. Tensors along the inner partition rank have a fixed size.
+    A tensor is live across passes when it is accessed along ``rank`` or its outer partition
+    rank (whose size grows with ``rank``) in more than one pass: produced in one pass and read
+    in a later one (``QK`` of the 3-pass cascade), or an input read again in a later pass.
+    Accesses along the inner partition rank only have a fixed size and do not count.
     """
     levels = pass_levels(c, rank)
     part = c.space.partition_of(rank)
     growing = {rank} | ({part.outer} if part is not None and part.parent == rank else set())
-    order = {e.name: k for k, e in enumerate(c.einsums)}
-    for k, e in enumerate(c.einsums):
-        for r in e.inputs:
-            j = order.get(r.name)
-            if j is None or j >= k or not levels[r.name]:
-                continue
-            if any(rank_of(v) in growing for v in r.variables) and levels[e.name] > levels[r.name]:
-                return True
-    return False
+    seen: dict[str, set[int]] = {}
+    for e in c.einsums:
+        if not levels[e.name]:
+            continue
+        for r in (e.output, *e.inputs):
+            if any(rank_of(v) in growing for v in r.variables):
+                seen.setdefault(r.name, set()).add(levels[e.name])
+    return tuple(n for n, ps in seen.items() if len(ps) > 1)
 
 
-def live_tensors(c: Cascade, rank: str) -> tuple[str, ...]:
-    """Tensors held across a pass boundary over ``rank`` (the ones that make the footprint grow)."""
-    levels = pass_levels(c, rank)
-    order = {e.name: k for k, e in enumerate(c.einsums)}
-    held = []
-    for k, e in enumerate(c.einsums):
-        for r in e.inputs:
-            j = order.get(r.name)
-            if j is not None and j < k and levels[r.name] and levels[e.name] > levels[r.name]:
-                held.append(r.name)
-    return tuple(dict.fromkeys(held))
+def footprint_grows(c: Cascade, rank: str) -> bool:
+    """Whether the live footprint grows with the size of ``rank`` (see :func:`live_tensors`).
+
+    True for the 3- and 2-pass attention cascades over M (``QK``, or ``LM``/``SLD``/``SLNV``
+    per partition, wait for a later pass), False for the 1-pass cascade, whose running values
+    along ``m1`` are consumed one step later in the same pass.
+    """
+    return bool(live_tensors(c, rank))
 
 
 __all__ = ["resolve_sizes", "iteration_points", "einsum_op_classes", "einsum_op_counts",

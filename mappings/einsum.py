@@ -151,10 +151,21 @@ class Op:
     args: tuple
 
     def __str__(self) -> str:
-        sym = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
-        if self.op in sym:
-            return f"({self.args[0]} {sym[self.op]} {self.args[1]})"
-        return f"{self.op}({', '.join(str(a) for a in self.args)})"
+        return _fmt(self, 0)
+
+
+_INFIX = {"add": ("+", 1), "sub": ("-", 1), "mul": ("*", 2), "div": ("/", 2)}
+
+
+def _fmt(node, need: int) -> str:
+    """Text of an expression with the fewest parentheses that keep its meaning."""
+    if not isinstance(node, Op):
+        return str(node)
+    if node.op in _INFIX:
+        sym, prec = _INFIX[node.op]
+        text = f"{_fmt(node.args[0], prec)} {sym} {_fmt(node.args[1], prec + 1)}"
+        return f"({text})" if prec < need else text
+    return f"{node.op}({', '.join(_fmt(a, 0) for a in node.args)})"
 
 
 Expr = Ref | Const | Op
@@ -285,10 +296,7 @@ class Einsum:
     def __str__(self) -> str:
         red = f"{self.reduce_op}[{','.join(self.reduced)}] " if self.reduce_op and \
             not self.implicit_sum else ""
-        body = str(self.expr)
-        if isinstance(self.expr, Op) and body.startswith("(") and body.endswith(")"):
-            body = body[1:-1]
-        return f"{self.output} = {red}{body}"
+        return f"{self.output} = {red}{self.expr}"
 
 
 # ----------------------------------------------------------------------------- Cascade

@@ -249,6 +249,10 @@ class _Run:
         else:
             red_env = env
         idx = self._indices(e.output, red_env, mask.shape)
+        if not idx:  # a scalar output: the whole space was reduced to one point
+            if mask.any():
+                self.vals[e.name][()], self.mask[e.name][()] = vals.reshape(-1)[0], True
+            return
         self.vals[e.name][tuple(i[mask] for i in idx)] = vals[mask]
         self.mask[e.name][tuple(i[mask] for i in idx)] = True
 
