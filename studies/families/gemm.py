@@ -72,11 +72,12 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
         if not units:
             raise SpecError([("compute", "a GEMM needs a 2D compute unit")], spec.source)
         from mappings.mapper import search
-        from sim.lower import gemm_einsum, lower
+        from mappings.mapping import gemm_shape
+        from sim.lower import cost, lower
 
         objective = params.get("objective", "latency")
-        einsum = gemm_einsum(dims["M"], dims["N"], dims["K"])
-        result = search(spec, einsum, objective=objective)
+        einsum = gemm_shape(dims["M"], dims["N"], dims["K"])
+        result = search(spec, einsum, cost, objective=objective)
         graph = lower(spec, einsum, result.best)
         extra = {"rows": units[0].rows, "cols": units[0].cols, "dataflow": "mapped",
                  "mappings_evaluated": result.evaluated}

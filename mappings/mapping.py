@@ -1,0 +1,285 @@
+"""Mappings: how each Einsum of a cascade is laid on a spatial accelerator.
+
+In hardware terms a mapping answers, for every Einsum (one loop nest of the cascade):
+*which* PE array runs it (the binding), *how big* a tile of each rank sits in each on-chip
+buffer (the tiling: the loops above a buffer walk over its tiles), in *which order* those tile
+loops run (the loop order, outermost first, which decides what stays resident and what is
+re-fetched), *which ranks are spread across the PEs* (spatial unrolling: one rank per array
+dimension, with a factor no larger than that dimension), and *which Einsums are fused* (a fusion
+group keeps the tensors its Einsums pass to one another on chip instead of in DRAM).
+
+Remainders are allowed everywhere: a rank of size 250 tiled by 64 has three full tiles and one
+of 58; spread over 32 PEs, a 58-wide tile takes two steps with 26 PEs idle in the second.
+
+The Einsum side is described by :class:`EinsumShape` (ranks with sizes, the ranks indexing each
+tensor, exact operation counts by class), built by hand or from a cascade with
+:func:`shapes_from_cascade`. :func:`check` raises :class:`MappingError` with one line naming the
+Einsum, the rank, the unit or the buffer at fault.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping as MappingT
+
+from arch.errors import MappingError
+
+
+@dataclass(frozen=True)
+class EinsumShape:
+    """One Einsum's iteration space and tensors.
+
+    Attributes
+    ----------
+    name : str
+        The Einsum's name (its output tensor, e.g. ``QK``).
+    ranks : mapping rank -> size
+        Every rank of the iteration space with its size.
+    tensors : mapping tensor -> tuple of ranks
+        The ranks indexing each tensor (inputs and the output).
+    output : str
+        The output tensor.
+    op_counts : mapping op class -> count
+        Exact operations of the whole Einsum by class (``mac``, ``add``, ``exp``, ...).
+    """
+
+    name: str
+    ranks: MappingT
+    tensors: MappingT
+    output: str
+    op_counts: MappingT
+
+    def __post_init__(self):
+        object.__setattr__(self, "ranks", MappingProxyType(dict(self.ranks)))
+        object.__setattr__(self, "tensors", MappingProxyType({t: tuple(r) for t, r in self.tensors.items()}))
+        object.__setattr__(self, "op_counts", MappingProxyType(dict(self.op_counts)))
+
+    @property
+    def points(self) -> int:
+        """Iteration points: the product of the rank sizes."""
+        return math.prod(self.ranks.values())
+
+    @property
+    def inputs(self) -> tuple:
+        return tuple(t for t in self.tensors if t != self.output)
+
+    def words(self, tensor: str, extents: MappingT | None = None) -> int:
+        """Words of ``tensor`` (or of its tile, with ``extents`` rank -> tile size)."""
+        ext = extents or self.ranks
+        return math.prod(ext.get(r, self.ranks[r]) for r in self.tensors[tensor])
+
+
+def gemm_shape(M: int, N: int, K: int, name: str = "Z") -> EinsumShape:
+    """``Z[m,n] = A[m,k] * B[k,n]``: M*N*K MACs."""
+    return EinsumShape(name, {"M": M, "N": N, "K": K}, {"A": ("M", "K"), "B": ("K", "N"), name: ("M", "N")},
+                       name, {"mac": M * N * K})
+
+
+def shapes_from_cascade(cascade, shape: MappingT) -> dict:
+    """EinsumShape of every Einsum of a cascade at rank sizes ``shape`` (name -> EinsumShape).
+
+    Uses the cascade's own exact op counts (``Cascade.op_counts(shape, per_einsum=True)``) and
+    its rank bookkeeping; iterative and partitioned ranks keep the sizes the cascade gives them.
+    """
+    sizes = cascade.rank_sizes(shape)
+    counts = cascade.op_counts(shape, per_einsum=True)
+    out = {}
+    for e in cascade.einsums:
+        ranks = {r: int(sizes[r]) for r in e.ranks if r in sizes}
+        tensors = {}
+        for ref in (*e.inputs, e.output):
+            tensors[ref.name] = tuple(r for r in ref.ranks if r is not None and r in ranks)
+        out[e.name] = EinsumShape(e.name, ranks, tensors, e.output.name, counts.get(e.name, {}))
+    return out
+
+
+@dataclass(frozen=True)
+class EinsumMapping:
+    """The mapping of one Einsum.
+
+    Attributes
+    ----------
+    einsum : str
+        The Einsum's name.
+    unit : str
+        The compute unit (a key of the spec's ``compute``) that runs it.
+    spatial : tuple of (rank, factor)
+        One entry per array dimension in use (rows first): that many PEs along the dimension
+        each take a different index of ``rank``.
+    tiles : mapping level -> (rank -> tile size)
+        Per on-chip storage level (a key of the spec's ``storage``), the extent of each rank
+        resident there; ranks not named keep the extent of the next level out (the whole rank
+        for the outermost buffer).
+    loop_order : tuple of rank
+        Order of the loops over the outermost buffer's tiles, outermost first; every rank once.
+    """
+
+    einsum: str
+    unit: str
+    spatial: tuple = ()
+    tiles: MappingT = field(default_factory=dict)
+    loop_order: tuple = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "spatial", tuple((str(r), int(f)) for r, f in self.spatial))
+        object.__setattr__(self, "tiles", MappingProxyType({lv: MappingProxyType(dict(t)) for lv, t in self.tiles.items()}))
+        object.__setattr__(self, "loop_order", tuple(self.loop_order))
+
+    def spatial_factor(self, rank: str) -> int:
+        """PEs along ``rank`` (product over the array dimensions it occupies)."""
+        return math.prod(f for r, f in self.spatial if r == rank)
+
+    def tile(self, level: str, shape: EinsumShape, levels: tuple, local: tuple = ()) -> dict:
+        """Extent of every rank at ``level``: the ranks it names, else the next level out's
+        extent; a per-PE level (one of ``local``) holds one element of unnamed ranks."""
+        if level in local:
+            return {r: self.tiles.get(level, {}).get(r, 1) for r in shape.ranks}
+        ext = dict(shape.ranks)
+        for lv in levels:
+            ext.update(self.tiles.get(lv, {}))
+            if lv == level:
+                break
+        return ext
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A whole cascade's mapping: one :class:`EinsumMapping` per Einsum plus fusion groups."""
+
+    einsums: tuple
+    fusion: tuple = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "einsums", tuple(self.einsums))
+        object.__setattr__(self, "fusion", tuple(tuple(g) for g in self.fusion))
+
+    def of(self, name: str) -> EinsumMapping:
+        for m in self.einsums:
+            if m.einsum == name:
+                return m
+        raise MappingError(f"einsum {name!r}: the mapping does not map it")
+
+    def group_of(self, name: str) -> tuple:
+        """The fusion group holding ``name`` (a group of one when it is not fused)."""
+        for g in self.fusion:
+            if name in g:
+                return g
+        return (name,)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Mapping":
+        """From ``{"einsums": {name: {unit, spatial: [[rank, f], ...], tiles, loop_order}}, "fusion": [[...]]}``."""
+        if not isinstance(data, dict) or not isinstance(data.get("einsums"), dict):
+            raise MappingError("'einsums' must be a mapping of Einsum name to its mapping")
+        ems = []
+        for name, m in data["einsums"].items():
+            if not isinstance(m, dict) or "unit" not in m:
+                raise MappingError(f"einsum {name!r}: 'unit' is required")
+            unknown = set(m) - {"unit", "spatial", "tiles", "loop_order"}
+            if unknown:
+                raise MappingError(f"einsum {name!r}: unknown key {sorted(unknown)[0]!r} (allowed: loop_order, spatial, tiles, unit)")
+            ems.append(EinsumMapping(name, m["unit"], tuple(tuple(s) for s in m.get("spatial", ())),
+                                     m.get("tiles", {}), tuple(m.get("loop_order", ()))))
+        return cls(tuple(ems), tuple(tuple(g) for g in data.get("fusion", ())))
+
+
+def buffer_levels(spec, unit: str) -> tuple:
+    """Shared storage levels (outermost first, spec order), then the per-PE levels of ``unit``."""
+    shared = tuple(lv.name for lv in spec.storage.values() if lv.per_pe_of is None)
+    local = tuple(lv.name for lv in spec.storage.values() if lv.per_pe_of == unit)
+    return shared + local
+
+
+def footprint_bytes(shape: EinsumShape, extents: MappingT, word_bytes: float, spatial: MappingT | None = None) -> float:
+    """Bytes of all tensor tiles at these extents (per PE when ``spatial`` divides them)."""
+    ext = dict(extents)
+    if spatial:
+        ext = {r: math.ceil(e / spatial.get(r, 1)) for r, e in ext.items()}
+    return sum(shape.words(t, ext) for t in shape.tensors) * word_bytes
+
+
+def check_einsum(m: EinsumMapping, shape: EinsumShape, spec) -> None:
+    """Raise :class:`MappingError` if ``m`` cannot run ``shape`` on ``spec``."""
+    e = f"einsum {shape.name!r}"
+    if m.unit not in spec.compute:
+        raise MappingError(f"{e}: unit {m.unit!r} is not a compute unit of the spec (units: {', '.join(spec.compute)})")
+    unit = spec.compute[m.unit]
+    for op, n in shape.op_counts.items():
+        if n and not unit.supports(op):
+            raise MappingError(f"{e}: unit {m.unit!r} lacks operator {op!r} (it has: {', '.join(unit.operators)})")
+    if len(m.spatial) > unit.ndim:
+        raise MappingError(f"{e}: 'spatial' must have at most {unit.ndim} entries for unit {m.unit!r}, not {len(m.spatial)}")
+    for d, (rank, f) in enumerate(m.spatial):
+        if rank not in shape.ranks:
+            raise MappingError(f"{e}: spatial rank {rank!r} is not a rank of the Einsum (ranks: {', '.join(shape.ranks)})")
+        if not 1 <= f <= unit.shape[d]:
+            raise MappingError(f"{e}: spatial factor of rank {rank!r} on dimension {d} must be between 1 and {unit.shape[d]}, not {f}")
+    levels = buffer_levels(spec, m.unit)
+    for lv, tiles in m.tiles.items():
+        if lv not in levels:
+            raise MappingError(f"{e}: level {lv!r} is not a buffer of unit {m.unit!r} (levels: {', '.join(levels)})")
+        for rank, t in tiles.items():
+            if rank not in shape.ranks:
+                raise MappingError(f"{e}: rank {rank!r} at level {lv!r} is not a rank of the Einsum (ranks: {', '.join(shape.ranks)})")
+            if not isinstance(t, int) or not 1 <= t <= shape.ranks[rank]:
+                raise MappingError(f"{e}: tile of rank {rank!r} at level {lv!r} must be between 1 and {shape.ranks[rank]}, not {t!r}")
+    local = tuple(lv for lv in levels if spec.storage[lv].per_pe_of is not None)
+    outer = dict(shape.ranks)
+    for lv in levels:
+        ext = m.tile(lv, shape, levels, local)
+        for rank, t in ext.items():
+            if t > outer[rank]:
+                raise MappingError(f"{e}: tile of rank {rank!r} at level {lv!r} ({t}) must not exceed the level above ({outer[rank]})")
+        level = spec.storage[lv]
+        per_pe = level.per_pe_of is not None
+        need = footprint_bytes(shape, ext, level.word_bytes)
+        if need > level.size_bytes:
+            where = "per PE " if per_pe else ""
+            raise MappingError(f"{e}: tiles at level {lv!r} need {need:g} bytes {where}but it holds {level.size_bytes}")
+        outer = ext
+    shared = [lv for lv in levels if spec.storage[lv].per_pe_of is None]
+    if shared:
+        ext = m.tile(shared[-1], shape, levels)
+        for rank, f in m.spatial:
+            if f > ext[rank]:
+                raise MappingError(f"{e}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {shared[-1]!r} ({ext[rank]})")
+    if m.loop_order and sorted(m.loop_order) != sorted(shape.ranks):
+        raise MappingError(f"{e}: 'loop_order' must list every rank once ({', '.join(shape.ranks)}), not {', '.join(m.loop_order)}")
+
+
+def check(mapping: Mapping, shapes: MappingT, spec) -> None:
+    """Raise :class:`MappingError` unless every Einsum is mapped validly and fusion is sound."""
+    mapped = [m.einsum for m in mapping.einsums]
+    for name in shapes:
+        if name not in mapped:
+            raise MappingError(f"einsum {name!r}: the mapping does not map it")
+    for name in mapped:
+        if name not in shapes:
+            raise MappingError(f"einsum {name!r}: not an Einsum of the workload (Einsums: {', '.join(shapes)})")
+    for m in mapping.einsums:
+        check_einsum(m, shapes[m.einsum], spec)
+    seen = set()
+    for g in mapping.fusion:
+        for name in g:
+            if name not in shapes:
+                raise MappingError(f"fusion group {list(g)}: {name!r} is not an Einsum of the workload")
+            if name in seen:
+                raise MappingError(f"fusion group {list(g)}: {name!r} is in more than one group")
+            seen.add(name)
+        _check_group_fits(mapping, g, shapes, spec)
+
+
+def _check_group_fits(mapping, group, shapes, spec):
+    """A fused group's tiles share the outermost on-chip buffer: together they must fit it."""
+    shared = [lv for lv in spec.storage.values() if lv.per_pe_of is None]
+    if not shared:
+        return
+    level = shared[0]
+    total = 0.0
+    for name in group:
+        m = mapping.of(name)
+        total += footprint_bytes(shapes[name], m.tile(level.name, shapes[name], (level.name,)), level.word_bytes)
+    if total > level.size_bytes:
+        raise MappingError(f"fusion group {list(group)}: tiles at level {level.name!r} need {total:g} bytes together but it holds {level.size_bytes}")

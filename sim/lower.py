@@ -1,0 +1,218 @@
+"""Generic lowering: mapped Einsums on a spatial PE array into a task graph of tile steps.
+
+In hardware terms: the outermost on-chip buffer (the global buffer) holds one tile of every
+tensor at a time; for each tile the DRAM channel brings in the inputs (and takes out the
+results), then the PE array works through the tile, ``spatial`` PEs at a time, one iteration
+point per PE per ``cycles per point``. Transfers and computes are double buffered: the load of
+tile ``i`` may run while tile ``i - 1`` computes, and must wait until tile ``i - 2`` has freed
+its slot (a :class:`~sim.taskgraph.Dep` of distance 2).
+
+Counting (per Einsum; words are ``word_bits`` wide, accesses ``access_bytes`` wide):
+
+- DRAM: a tensor is re-fetched once per iteration of every tile loop over a rank that does not
+  index it and that runs *outside* the innermost loop over a rank that does (loops inside it
+  leave the tile resident): ``words * refetch``. An output re-fetched ``F`` times is written
+  ``F`` times and read back ``F - 1`` times (partial sums). Tensors passed between Einsums of one
+  fusion group stay on chip and cost no DRAM traffic.
+- Global buffer: every DRAM byte is written into it (inputs) or read out of it (outputs); the
+  array reads each input tile once per step of the same loop rule applied to the steps inside a
+  tile (an element used by many PEs at once is read once: multicast), and reads/writes partial
+  outputs likewise.
+- Register file (a per-PE level of the unit, when the spec has one): each iteration point reads
+  each input operand once and writes the output once.
+- Compute: the Einsum's exact operation counts by class, at the unit's pJ per operation.
+
+Edge tiles (remainders) form their own phases (at most two tile sizes per rank), so every count
+is exact; each tile's share of the traffic and accesses is proportional to its iteration
+points. One transfer task per tile moves both its inputs and the previous results (the DRAM
+channel's busy time is exact; which tile a write belongs to is shifted by one). Einsums run one
+after the other (a barrier between them); cross-Einsum pipelining is the business of dedicated
+lowerings such as the attention one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from mappings.mapping import EinsumMapping, EinsumShape, Mapping, buffer_levels, check, gemm_shape
+from sim.taskgraph import Dep, Phase, Task, TaskGraph
+
+__all__ = ["lower", "lower_einsum", "cost", "refetch", "gemm_einsum"]
+
+gemm_einsum = gemm_shape
+
+
+def refetch(order, counts, tensor_ranks) -> int:
+    """Times a tensor's tile is brought in by loops ``order`` (outermost first) of ``counts``.
+
+    Loops over ranks that do not index the tensor multiply the count only when they run outside
+    the innermost loop over a rank that does.
+    """
+    inner = -1
+    for i, r in enumerate(order):
+        if r in tensor_ranks and counts.get(r, 1) > 1:
+            inner = i
+    f = 1
+    for i, r in enumerate(order[: inner + 1] if inner >= 0 else ()):
+        if r not in tensor_ranks:
+            f *= counts.get(r, 1)
+    return f
+
+
+def _classes(sizes: dict, extents: dict):
+    """(number of tiles, extents) of each tile class: full and remainder tiles of every rank."""
+    per_rank = []
+    for r, n in sizes.items():
+        e = extents[r]
+        full, rem = divmod(n, e)
+        opts = [(full, e)] if full else []
+        if rem:
+            opts.append((1, rem))
+        per_rank.append([(r, c, x) for c, x in opts])
+    for combo in itertools.product(*per_rank):
+        yield math.prod(c for _, c, _ in combo), {r: x for r, _, x in combo}
+
+
+def _totals(spec, shape: EinsumShape, m: EinsumMapping, on_chip: set):
+    """Whole-Einsum action counts (closed form); see the module docstring."""
+    unit = spec.compute[m.unit]
+    levels = buffer_levels(spec, m.unit)
+    shared = [lv for lv in levels if spec.storage[lv].per_pe_of is None]
+    local = [lv for lv in levels if spec.storage[lv].per_pe_of is not None]
+    glb = spec.storage[shared[0]] if shared else None
+    ext = m.tile(shared[0], shape, levels) if shared else dict(shape.ranks)
+    order = m.loop_order or tuple(shape.ranks)
+    ntiles = {r: math.ceil(shape.ranks[r] / ext[r]) for r in shape.ranks}
+    steps = {r: math.ceil(ext[r] / m.spatial_factor(r)) for r in shape.ranks}
+    word_bytes = spec.word_bits / 8
+    actions, energy = {}, {}
+
+    def add(key, count, pj):
+        if count:
+            actions[key] = actions.get(key, 0) + count
+            energy[key] = energy.get(key, 0.0) + count * pj
+
+    dram_pj = spec.dram.pj_per_byte
+    for t, ranks in shape.tensors.items():
+        words = shape.words(t)
+        f = refetch(order, ntiles, ranks)
+        g = refetch(order, steps, ranks)
+        is_out = t == shape.output
+        if t not in on_chip:
+            rd = words * (f - 1 if is_out else f) * word_bytes
+            wr = words * f * word_bytes if is_out else 0
+            add(("dram", "read_bytes"), rd, dram_pj)
+            add(("dram", "write_bytes"), wr, dram_pj)
+            if glb is not None:  # fills written into the buffer, results read out of it
+                add((glb.name, "write"), rd / glb.access_bytes, glb.write_pj)
+                add((glb.name, "read"), wr / glb.access_bytes, glb.read_pj)
+        if glb is not None:
+            reads = words * f * (g - 1 if is_out else g) * word_bytes / glb.access_bytes
+            writes = words * f * g * word_bytes / glb.access_bytes if is_out else 0
+            add((glb.name, "read"), reads, glb.read_pj)
+            add((glb.name, "write"), writes, glb.write_pj)
+    points = shape.points
+    for lv in local:
+        level = spec.storage[lv]
+        per = word_bytes / level.access_bytes
+        add((lv, "read"), len(shape.inputs) * points * per, level.read_pj)
+        add((lv, "write"), points * per, level.write_pj)
+    op_cycles = 0
+    for op, n in shape.op_counts.items():
+        if n:
+            add((m.unit, op), n, unit.operators[op].energy_pj)
+            op_cycles += n * unit.operators[op].cycles
+    return actions, energy, ext, op_cycles / points if points else 0.0
+
+
+def _plan(spec, shape: EinsumShape, m: EinsumMapping, on_chip=frozenset()):
+    """Totals plus, per tile class: (tiles, share of the points, load cycles, compute cycles,
+    useful PE-cycles per tile)."""
+    actions, energy, ext, cpp = _totals(spec, shape, m, on_chip)
+    points = shape.points
+    bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
+    dram_bytes = sum(v for a, v in actions.items() if a[0] == "dram")
+    classes = []
+    for count, tile_ext in _classes(dict(shape.ranks), ext):
+        tile_points = math.prod(tile_ext.values())
+        share = tile_points / points
+        steps = math.prod(math.ceil(tile_ext[r] / m.spatial_factor(r)) for r in shape.ranks)
+        load = math.ceil(dram_bytes * share / bw - 1e-9) if dram_bytes else None
+        classes.append((count, share, load, math.ceil(steps * cpp - 1e-9), tile_points * cpp))
+    return actions, energy, classes
+
+
+def lower_einsum(spec, shape: EinsumShape, m: EinsumMapping, on_chip: set = frozenset()) -> list:
+    """Phases of one mapped Einsum (one per tile class); ``on_chip`` tensors skip DRAM."""
+    actions, energy, classes = _plan(spec, shape, m, on_chip)
+    phases = []
+    for k, (count, share, load, compute, useful) in enumerate(classes):
+        is_dram = {a: a[0] == "dram" for a in actions}
+        tasks = []
+        if load is not None:
+            tasks.append(Task("load", "dram", load, latency=spec.dram.latency_cycles, deps=(Dep("compute", 2),),
+                              actions={a: v * share for a, v in actions.items() if is_dram[a]},
+                              energy_pj={a: v * share for a, v in energy.items() if is_dram[a]}))
+        tasks.append(Task("compute", m.unit, compute, deps=(Dep("load", 0),) if load is not None else (),
+                          actions={a: v * share for a, v in actions.items() if not is_dram[a]},
+                          energy_pj={a: v * share for a, v in energy.items() if not is_dram[a]},
+                          active_pe_cycles=useful))
+        phases.append(Phase(f"{shape.name}.{k}", tuple(tasks), count))
+    return phases
+
+
+def lower(spec, shapes, mapping, check_first: bool = True) -> TaskGraph:
+    """Lower mapped Einsums into a :class:`TaskGraph`.
+
+    Parameters
+    ----------
+    spec : arch.spec.SpatialSpec
+    shapes : EinsumShape or mapping name -> EinsumShape
+        The Einsums in execution order.
+    mapping : EinsumMapping or Mapping
+    check_first : bool
+        Validate the mapping (:func:`mappings.mapping.check`) before lowering.
+    """
+    if isinstance(shapes, EinsumShape):
+        shapes = {shapes.name: shapes}
+    if isinstance(mapping, EinsumMapping):
+        mapping = Mapping((mapping,))
+    if check_first:
+        check(mapping, shapes, spec)
+    producers = {s.output: s.name for s in shapes.values()}
+    phases, units = [], {"dram": 1}
+    for name, shape in shapes.items():
+        m = mapping.of(name)
+        group = set(mapping.group_of(name))
+        on_chip = set()
+        for t in shape.tensors:
+            if producers.get(t) in group and (t != shape.output or _consumed_in(t, group, shapes)):
+                on_chip.add(t)
+        phases += lower_einsum(spec, shape, m, on_chip)
+        units[m.unit] = spec.compute[m.unit].pes
+    return TaskGraph(tuple(phases), units, spec.clock_hz, meta={"einsums": list(shapes)})
+
+
+def _consumed_in(tensor, group, shapes) -> bool:
+    """Whether another Einsum of the fusion group reads ``tensor`` (so it never leaves chip)."""
+    return any(tensor in shapes[n].inputs for n in group if n in shapes and shapes[n].output != tensor)
+
+
+def cost(spec, shape: EinsumShape, m: EinsumMapping, on_chip=frozenset()):
+    """(cycles, energy_pj) of one mapped Einsum, without building the task graph.
+
+    The closed form of the analytical engine (:mod:`sim.analytical`) on the phases that
+    :func:`lower_einsum` builds: a phase of ``n`` tiles with load ``L`` (latency ``lat``) and
+    compute ``C`` cycles costs ``max(n*L + lat + C, L + lat + n*C)`` (``n*C`` with no load).
+    The mapper calls this thousands of times; tests check it equals the engine.
+    """
+    _, energy, classes = _plan(spec, shape, m, on_chip)
+    lat = spec.dram.latency_cycles
+    cycles = 0
+    for n, _, load, comp, _ in classes:
+        if load is None:
+            cycles += n * comp
+        else:
+            cycles += max(n * load + lat + comp, load + lat + n * comp)
+    return cycles, float(sum(energy.values()))
