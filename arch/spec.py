@@ -400,7 +400,7 @@ def _validate_unit(problems, path, unit):
                 _check_int(problems, f"{p}.cycles", cost["cycles"])
             if "latency_cycles" in cost:
                 _check_int(problems, f"{p}.latency_cycles", cost["latency_cycles"])
-                if _is_int(cost.get("cycles")) and _is_int(cost["latency_cycles"]) and cost["latency_cycles"] < cost["cycles"]:
+                if _is_int(cost.get("cycles")) and _is_int(cost["latency_cycles"]) and 1 <= cost["latency_cycles"] < cost["cycles"]:
                     problems.append((f"{p}.latency_cycles", f"must be >= cycles ({cost['cycles']}), not {cost['latency_cycles']}"))
             if "energy_pj" in cost:
                 _check_num(problems, f"{p}.energy_pj", cost["energy_pj"])
@@ -420,7 +420,7 @@ def _validate_level(problems, path, level, compute, has_word_bits):
     if "bw_bytes_per_cycle" in level:
         _check_num(problems, f"{path}.bw_bytes_per_cycle", level["bw_bytes_per_cycle"], positive=True)
     if "per_pe_of" in level and level["per_pe_of"] not in compute:
-        problems.append((f"{path}.per_pe_of", f"must name a compute unit ({', '.join(compute)}), not {level['per_pe_of']!r}"))
+        problems.append((f"{path}.per_pe_of", f"must name a compute unit ({', '.join(compute) or 'none defined'}), not {level['per_pe_of']!r}"))
 
 
 # ----------------------------------------------------------------------------- construction
