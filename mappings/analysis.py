@@ -50,9 +50,10 @@ def resolve_sizes(space, shape: Mapping[str, int]) -> dict[str, int]:
                                    f"{outer}, not {sizes[p.outer]}", rank=p.outer)
         elif p.outer in sizes and p.inner in sizes:
             sizes[p.parent] = sizes[p.outer] * sizes[p.inner]
-    for r in space.ranks:
+    outers = {p.outer for p in space.partitions}
+    for r in sorted(space.ranks, key=lambda r: r in outers):  # name a root cause first
         if r not in sizes:
-            raise CascadeError(f"rank {r!r} has no size; give it with the shapes (e.g. "
+            raise CascadeError(f"rank {r!r} has no size; pass it with the rank sizes (e.g. "
                                f"{{{r!r}: 16}})", rank=r)
     return sizes
 

@@ -95,15 +95,19 @@ def evaluate(c: Cascade, tensors: Mapping, ranks: Mapping[str, int] | None = Non
                            f"{', '.join(c.inputs)})")
     arrays = {n: np.asarray(tensors[n], dtype=np.float64) for n in c.inputs}
     extra = {n: a.ndim - len(c.tensor_ranks[n]) for n, a in arrays.items()}
+    for n, a in arrays.items():
+        if extra[n] < 0:
+            raise CascadeError(f"tensor {n!r} must have {len(c.tensor_ranks[n])} axes "
+                               f"[{', '.join(r or '?' for r in c.tensor_ranks[n])}], not shape "
+                               f"{a.shape}")
     first = c.inputs[0]
     for n, a in arrays.items():
-        if extra[n] < 0 or extra[n] != extra[first] or a.shape[:extra[n]] != \
-                arrays[first].shape[:extra[first]]:
-            want = ", ".join(r or "?" for r in c.tensor_ranks[n])
-            raise CascadeError(f"tensor {n!r} must have {len(c.tensor_ranks[n])} axes [{want}] "
-                               f"after the leading batch axes shared by every input "
-                               f"{arrays[first].shape[:max(extra[first], 0)]}, not shape "
-                               f"{a.shape}")
+        if extra[n] != extra[first] or a.shape[:extra[n]] != arrays[first].shape[:extra[n]]:
+            f, r = (n, first) if extra[n] > extra[first] else (first, n)
+            raise CascadeError(f"tensors {f!r} and {r!r} must carry the same leading batch axes "
+                               f"before their ranks, not shapes {arrays[f].shape} "
+                               f"[{', '.join(c.tensor_ranks[f])}] and {arrays[r].shape} "
+                               f"[{', '.join(c.tensor_ranks[r])}]")
     if extra[first]:
         names = _batch_names(c, extra[first])
         c = c.batched(*names)
