@@ -485,14 +485,6 @@ def validate(c: Cascade) -> None:
                 raise CascadeError(f"Einsum {e.name!r}: tensor {r.name!r} is used before it is "
                                    f"produced (by Einsum {r.name!r}, line "
                                    f"{c.einsums[p].line})", einsum=e.name)
-    for it in sp.iterations:  # Einsums of one iterative rank must form one loop body
-        uses = [k for k, e in enumerate(c.einsums) if it.var in e.variables]
-        for k in range(uses[0], uses[-1] + 1) if uses else ():
-            if k not in uses:
-                e = c.einsums[k]
-                raise CascadeError(f"Einsum {e.name!r}: it sits between Einsums iterating over "
-                                   f"{it.var!r} but does not iterate over it; move it before or "
-                                   f"after them", einsum=e.name, rank=rank_of(it.var))
 
 
 def _check_einsum(e: Einsum) -> None:

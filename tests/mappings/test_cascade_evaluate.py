@@ -208,3 +208,21 @@ def test_evaluation_errors_name_the_einsum_and_rank():
     assert _eval_err(lambda: c.op_counts({"M": 10, "M0": 4, "M1": 2, "E": 1, "F": 1, "P": 1})) \
         == "rank 'M1' must be ceil(M / M0) = 3, not 2"
     assert _eval_err(lambda: library.attention(4)) == "'passes' must be 1, 2 or 3, not 4"
+
+
+def test_iterative_rank_runs_step_by_step_and_its_final_value_is_readable():
+    c = parse("""
+        rank T, P
+        iterate t until t >= T
+        init R[0,p] = 0
+        R[t+1,p] = R[t,p] + A[t,p]      # running sum
+        S[p]     = R[T,p] * R[T,p]      # square of the final value
+        Y[t,p]   = A[t,p] / S[p]        # a second, ordinary traversal of t
+    """)
+    a = np.random.default_rng(4).standard_normal((6, 3))
+    out = c.evaluate({"A": a})
+    np.testing.assert_allclose(out["R"], np.vstack([np.zeros(3), np.cumsum(a, axis=0)]),
+                               rtol=1e-12)
+    np.testing.assert_allclose(out["Y"], a / a.sum(axis=0) ** 2, rtol=1e-12)
+    assert out.op_counts == {"R": {"add": 18}, "S": {"mul": 3}, "Y": {"div": 18}}
+    assert c.passes("T") == 2

@@ -166,7 +166,3 @@ def test_other_structural_errors():
     assert str(_err("rank M, N\nA[m,n] = X[m+n]")) == (
         "Einsum 'A': index 'm+n' of tensor 'X' must be a rank variable (m), an offset (m1+1), a "
         "partition (m1*M0+m0) or a constant (M1, 0), not 'm+n'")
-    assert str(_err("rank T, P\niterate t until t >= T\ninit R[0,p] = 0\n"
-                    "R[t+1,p] = R[t,p] + X[t,p]\nY[p] = Z[p] * Z[p]\nS[t,p] = R[t,p] * X[t,p]")) == (
-        "Einsum 'Y': it sits between Einsums iterating over 't' but does not iterate over it; "
-        "move it before or after them")
