@@ -90,7 +90,13 @@ def shapes_from_cascade(cascade, shape: MappingT) -> dict:
         ranks = {r: int(sizes[r]) for r in e.ranks if r in sizes}
         tensors = {}
         for ref in (*e.inputs, e.output):
-            tensors[ref.name] = tuple(r for r in ref.ranks if r is not None and r in ranks)
+            axes = []
+            for r in ref.ranks:
+                if r in ranks:
+                    axes.append(r)
+                elif r is not None:  # a partitioned parent (M) read as its parts (M1, M0)
+                    axes += [x for x in cascade.space.family(r)[1:] if x in ranks]
+            tensors[ref.name] = tuple(dict.fromkeys(axes))
         out[e.name] = EinsumShape(e.name, ranks, tensors, e.output.name, counts.get(e.name, {}))
     return out
 

@@ -1,0 +1,114 @@
+"""The analytical engine on lowered mapped Einsums: conservation of work and traffic.
+
+Expected values come from the cascade's own op counts (``Cascade.op_counts``, checked against
+the functional evaluator in the cascade tests) and from closed forms written here.
+"""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arch.registry import load_arch
+from mappings import library
+from mappings.mapper import search
+from mappings.mapping import EinsumMapping, Mapping, gemm_shape, shapes_from_cascade
+from sim.analytical import run
+from sim.lower import cost, lower, refetch
+
+ATTN_SHAPE = {"M": 64, "P": 64, "E": 16, "F": 16, "M0": 16}
+ONE_D = {"RM", "PRM", "SPD", "RD", "SPNV", "RNV", "AV"}  # FuseMax binding, REFERENCE.md s.1
+
+
+@pytest.fixture(scope="module")
+def fusemax():
+    return load_arch("fusemax")
+
+
+def _compute_counts(report, units=("pe2d", "pe1d")):
+    out = {}
+    for (comp, op), n in report.actions.items():
+        if comp in units:
+            out[op] = out.get(op, 0) + n
+    return out
+
+
+@pytest.mark.parametrize("arch", ["fusemax", "flat-edge"])
+@pytest.mark.parametrize("M,N,K", [(256, 256, 64), (300, 77, 130), (1, 1000, 3)])
+def test_gemm_compute_counts_and_compulsory_traffic(arch, M, N, K):
+    spec = load_arch(arch)
+    shape = gemm_shape(M, N, K)
+    best = search(spec, shape, cost, "latency").best
+    report = run(lower(spec, shape, best))
+    cascade_counts = library.gemm().op_counts({"M": M, "N": N, "K": K})
+    assert report.actions[("pe2d", "mac")] == pytest.approx(M * N * K, rel=1e-12)
+    assert report.actions[("pe2d", "mac")] == pytest.approx(cascade_counts["mac"], rel=1e-12)
+    assert report.dram_bytes >= (M * K + K * N + M * N) * 2  # 16-bit words moved at least once
+    # Energy of the MACs is count x the Accelergy 45 nm MAC figure (REFERENCE.md s.1).
+    assert report.energy_pj_by[("pe2d", "mac")] == pytest.approx(M * N * K * 17.16)
+    # Cycles can beat neither the array's MAC rate nor the DRAM bandwidth.
+    pes = spec.compute["pe2d"].pes
+    bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
+    assert report.cycles >= math.ceil(M * N * K / pes)
+    assert report.cycles >= report.dram_bytes / bw
+    assert 0 < report.utilization["pe2d"] <= 1
+
+
+def _attention(fusemax, fused):
+    cascade = library.attention(passes=1, deferred_division=True)
+    shapes = shapes_from_cascade(cascade, ATTN_SHAPE)
+    ems = [EinsumMapping(n, "pe1d" if n in ONE_D else "pe2d") for n in shapes]
+    mapping = Mapping(ems, fusion=(tuple(shapes),) if fused else ())
+    return cascade, run(lower(fusemax, shapes, mapping))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_attention_compute_counts_equal_cascade_op_counts(fusemax, fused):
+    cascade, report = _attention(fusemax, fused)
+    expected = {op: n for op, n in cascade.op_counts(ATTN_SHAPE).items() if n}
+    got = _compute_counts(report)
+    assert got.keys() == expected.keys()
+    for op, n in expected.items():
+        assert got[op] == pytest.approx(n, rel=1e-12)
+
+
+def test_attention_dram_traffic(fusemax):
+    M, P, E, F = (ATTN_SHAPE[k] for k in "MPEF")
+    compulsory = (E * P + E * M + F * M + F * P) * 2  # Q, K, V read once, AV written once
+    _, fused = _attention(fusemax, True)
+    _, unfused = _attention(fusemax, False)
+    # Fused with whole-rank tiles, only the cascade's inputs and output cross the DRAM boundary.
+    assert fused.dram_bytes == compulsory
+    # Unfused, every intermediate goes out to DRAM and comes back: strictly more.
+    assert unfused.dram_bytes > compulsory
+    assert fused.energy_pj < unfused.energy_pj
+
+
+@settings(max_examples=30, deadline=None)
+@given(M=st.integers(1, 600), N=st.integers(1, 600), K=st.integers(1, 600),
+       tm=st.integers(1, 600), tn=st.integers(1, 600), tk=st.integers(1, 600),
+       order=st.permutations(["M", "N", "K"]))
+def test_closed_form_cost_equals_the_engine(M, N, K, tm, tn, tk, order):
+    spec = load_arch("flat-edge")
+    shape = gemm_shape(M, N, K)
+    sm, sn = min(32, M, tm), min(32, N, tn)
+    m = EinsumMapping("Z", "pe2d", (("M", sm), ("N", sn)),
+                      {"glb": {"M": min(tm, M), "N": min(tn, N), "K": min(tk, K)}}, tuple(order))
+    report = run(lower(spec, shape, m, check_first=False))
+    cycles, energy = cost(spec, shape, m)
+    assert cycles == report.cycles
+    assert energy == pytest.approx(report.energy_pj, rel=1e-12)
+    assert report.actions[("pe2d", "mac")] == pytest.approx(M * N * K, rel=1e-9)
+
+
+def test_refetch_rule():
+    counts = {"M": 4, "N": 3, "K": 5}
+    # A[m,k] under loops M, N, K: the N loop sits outside K, so A comes back 3 times.
+    assert refetch(("M", "N", "K"), counts, ("M", "K")) == 3
+    # Z[m,n] under loops M, N, K: K is innermost and does not index Z: Z stays resident.
+    assert refetch(("M", "N", "K"), counts, ("M", "N")) == 1
+    # Z under K, M, N: the K loop is outside, Z is revisited 5 times.
+    assert refetch(("K", "M", "N"), counts, ("M", "N")) == 5
+    # A loop that runs once changes nothing.
+    assert refetch(("N", "M", "K"), {"M": 4, "N": 1, "K": 5}, ("M", "K")) == 1
