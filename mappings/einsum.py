@@ -430,6 +430,11 @@ class Cascade:
         from mappings.analysis import footprint_grows
         return footprint_grows(self, rank)
 
+    def live_tensors(self, rank: str) -> tuple[str, ...]:
+        """Tensors kept (or re-read) across passes over ``rank``, which make the footprint grow."""
+        from mappings.analysis import live_tensors
+        return live_tensors(self, rank)
+
     def op_counts(self, shape: Mapping[str, int], per_einsum: bool = False) -> dict:
         """Exact operation counts by class (``{op: count}``), or per Einsum when asked."""
         from mappings.analysis import op_counts
