@@ -1,0 +1,18 @@
+"""SpGEMM on a PIUMA-like machine: inputs, the row-wise hash expansion, six kernels, the DES.
+
+Public API::
+
+    from sim.spgemm import load_mtx, rmat, uniform_random, simulate, expand, KERNELS
+    A = load_mtx("tests/data/matrices/karate.mtx")
+    res = simulate(A, A, "smash-v3", arch.registry.load_arch("piuma"))
+    res.Z            # the product (equals scipy's A @ A)
+    res.record()     # cycles, energy_pj, flops, nnz_z, hash_probes, atomics, ...
+"""
+
+from sim.spgemm.expand import Expansion, expand
+from sim.spgemm.kernels import HASHING, KERNELS
+from sim.spgemm.matrices import canonical, load_mtx, rmat, uniform_random
+from sim.spgemm.simulate import SpgemmResult, check_shapes, simulate
+
+__all__ = ["Expansion", "expand", "HASHING", "KERNELS", "canonical", "load_mtx", "rmat",
+           "uniform_random", "SpgemmResult", "check_shapes", "simulate"]
