@@ -26,7 +26,7 @@ from typing import Mapping
 
 import numpy as np
 
-from mappings.analysis import einsum_op_classes, extent, resolve_sizes
+from mappings.analysis import _positive, einsum_op_classes, extent, resolve_sizes
 from mappings.einsum import Cascade, CascadeError, Const, Einsum, Ref
 
 _UFUNC = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
@@ -84,7 +84,7 @@ def evaluate(c: Cascade, tensors: Mapping, ranks: Mapping[str, int] | None = Non
         A missing or unknown input, a wrong number of axes, tensors disagreeing on a rank's
         size (naming the Einsum and rank), a rank without a size.
     """
-    ranks = dict(ranks or {})
+    ranks = {k: _positive(k, v) for k, v in (ranks or {}).items() if k in c.space.ranks}
     missing = [n for n in c.inputs if n not in tensors]
     if missing:
         raise CascadeError(f"cascade input {missing[0]!r} is missing (inputs: "

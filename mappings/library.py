@@ -126,7 +126,6 @@ def attention_text(passes: int = 1, deferred_division: bool | None = None) -> st
                                                  else _ONE_PASS_DIVIDE)
 
 
-@lru_cache(maxsize=None)
 def attention(passes: int = 1, deferred_division: bool | None = None, *,
               batch: bool = False) -> Cascade:
     """An attention cascade ``AV = softmax(K^T Q)`` applied to ``V``, per query column.
@@ -147,9 +146,15 @@ def attention(passes: int = 1, deferred_division: bool | None = None, *,
         Inputs ``Q[e,p]``, ``K[e,m]``, ``V[f,m]``; output ``AV[f,p]``; the 2- and 1-pass
         cascades partition M into M1, M0 (give ``M0`` in ``ranks``).
     """
-    text = attention_text(passes, deferred_division)
+    attention_text(passes, deferred_division)  # validates the arguments
     d = DEFAULT_DEFERRAL[passes] if deferred_division is None else deferred_division
-    c = parse(text, name=f"attention-{passes}pass" + ("-deferred" if d else ""))
+    return _attention(passes, d, bool(batch))
+
+
+@lru_cache(maxsize=None)
+def _attention(passes: int, deferred: bool, batch: bool) -> Cascade:
+    c = parse(attention_text(passes, deferred),
+              name=f"attention-{passes}pass" + ("-deferred" if deferred else ""))
     return c.batched("B", "H") if batch else c
 
 
