@@ -166,3 +166,19 @@ def test_other_structural_errors():
     assert str(_err("rank M, N\nA[m,n] = X[m+n]")) == (
         "Einsum 'A': index 'm+n' of tensor 'X' must be a rank variable (m), an offset (m1+1), a "
         "partition (m1*M0+m0) or a constant (M1, 0), not 'm+n'")
+
+
+@pytest.mark.parametrize("cmp,trips", [(">=", 4), (">", 5), ("==", 4)])
+def test_stop_conditions_set_the_number_of_steps(cmp, trips):
+    c = parse(f"rank T\niterate t until t {cmp} T\ninit R[0] = 0\nR[t+1] = R[t] + A[t]")
+    assert c.space.iterations[0].trips({"T": 4}) == trips
+    assert c.op_counts({"T": 4})["add"] == trips
+
+
+def test_declared_default_sizes_and_lookup_by_name():
+    c = parse("rank M, M0 = 4\npartition M into M1, M0\nL[m1] = max[m0] A[m1*M0+m0]")
+    assert c.rank_sizes({"M": 10}) == {"M": 10, "M0": 4, "M1": 3}
+    assert c.einsum("L").reduce_op == "max"
+    with pytest.raises(CascadeError, match=r"^'einsum' must name an Einsum of the cascade \(L\), "
+                                           r"not 'X'$"):
+        c.einsum("X")
