@@ -182,3 +182,15 @@ def test_declared_default_sizes_and_lookup_by_name():
     with pytest.raises(CascadeError, match=r"^'einsum' must name an Einsum of the cascade \(L\), "
                                            r"not 'X'$"):
         c.einsum("X")
+
+
+def test_cascades_shown_in_the_docs_parse_and_match_the_library():
+    import pathlib
+    import re
+    doc = (pathlib.Path(__file__).parents[2] / "docs" / "cascades.md").read_text()
+    blocks = [b for b in re.findall(r"```\n(.*?)```", doc, re.S) if b.startswith("rank ")]
+    shown = [parse(b) for b in blocks]
+    assert len(shown) == 3
+    expected = [library.gemm(), library.attention(3), library.attention(1)]
+    for got, want in zip(shown, expected):
+        assert [str(e) for e in got.einsums] == [str(e) for e in want.einsums]
