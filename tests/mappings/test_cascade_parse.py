@@ -188,7 +188,8 @@ def test_cascades_shown_in_the_docs_parse_and_match_the_library():
     import pathlib
     import re
     doc = (pathlib.Path(__file__).parents[2] / "docs" / "cascades.md").read_text()
-    blocks = [b for b in re.findall(r"```\n(.*?)```", doc, re.S) if b.startswith("rank ")]
+    blocks = [b for _, b in re.findall(r"^```(\w*)\n(.*?)^```", doc, re.S | re.M)
+              if b.startswith("rank ")]
     shown = [parse(b) for b in blocks]
     assert len(shown) == 3
     expected = [library.gemm(), library.attention(3), library.attention(1)]
