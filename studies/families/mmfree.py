@@ -1,0 +1,74 @@
+"""The ``mmfree`` workload family: token decoding of a MatMul-free LM on the ternary accelerator.
+
+One design point is a model size on an ``mmfree`` spec (``arch.mmfree``), lowered by
+:mod:`sim.mmfree` and costed by the analytical engine or the DES. The record adds
+``tokens_per_s``, ``energy_per_token_pj``, ``power_w`` (energy per token x tokens per second),
+the model shape and the weights streamed per token.
+
+Command line::
+
+    explore --arch mmfree --set lanes=4,16,64 --set clock_mhz=60,200
+    explore --arch mmfree --workload mmfree:model=2.7B --engine des --format json
+"""
+
+from __future__ import annotations
+
+from arch.errors import WorkloadError
+from arch.mmfree import SHORT_NAMES
+from arch.registry import arch_kind, load_arch
+
+MODEL_KEYS = ("model", "layers", "d", "tokens")
+ARCH_KEYS = tuple(sorted(SHORT_NAMES))
+WORKLOAD_KEYS = set(MODEL_KEYS) | set(ARCH_KEYS)
+DEFAULTS = [{"model": "370M"}, {"model": "1.3B"}, {"model": "2.7B"}]
+
+
+def _positive_int(name: str, value):
+    if value is None:
+        return None
+    s = str(value).strip()
+    if not s.isdigit() or int(s) < 1:
+        raise WorkloadError(f"mmfree: '{name}' must be a positive integer, not {value!r}")
+    return int(s)
+
+
+def _engine(name: str):
+    if name == "analytical":
+        from sim.analytical import run
+        return run
+    if name == "des":
+        from sim.des import run
+        return run
+    raise WorkloadError(f"mmfree: 'engine' must be analytical or des, not {name!r}")
+
+
+def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> dict:
+    """One design point; see the module docstring for the record's keys."""
+    from sim.mmfree import lower, model_shape
+
+    unknown = sorted(set(params) - WORKLOAD_KEYS)
+    if unknown:
+        raise WorkloadError(f"mmfree: unknown parameter {unknown[0]!r} (accepted: {', '.join(sorted(WORKLOAD_KEYS))})")
+    if arch_kind(arch) != "mmfree":
+        raise WorkloadError(f"mmfree: 'arch' must be a spec of kind mmfree, not {arch!r} (kind {arch_kind(arch)!r})")
+    model = params.get("model")
+    if model is None and not ("layers" in params and "d" in params):
+        model = "370M"
+    shape = model_shape(None if model is None else str(model), layers=_positive_int("layers", params.get("layers")),
+                        d=_positive_int("d", params.get("d")))
+    tokens = _positive_int("tokens", params.get("tokens", 1))
+    spec = load_arch(arch, {k: params[k] for k in ARCH_KEYS if k in params})
+    graph = lower(spec, shape, tokens=tokens)
+    run = _engine(engine)
+    report = run(graph, trace=trace) if (trace is not None and engine == "des") else run(graph)
+    rec = report.record(**{k: params[k] for k in params})
+    per_token_pj = report.energy_pj / tokens
+    tokens_per_s = tokens / report.seconds
+    rec.update(
+        arch=str(arch), workload="mmfree", model=model or "custom", layers=shape.layers, d=shape.d,
+        glu_width=shape.glu_width, tokens=tokens, lanes=spec.lanes, clock_mhz=spec.clock_mhz,
+        dram_bits_per_cycle=spec.dram_bits_per_cycle, weights=shape.weights,
+        tokens_per_s=tokens_per_s, energy_per_token_pj=per_token_pj,
+        power_w=per_token_pj * 1e-12 * tokens_per_s,
+    )
+    return rec
