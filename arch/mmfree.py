@@ -56,6 +56,20 @@ SHORT_NAMES = {
 }
 
 
+# Area of the ternary unit at 45 nm, fitted to ``python -m rtl synth`` (Yosys 0.70 generic cells
+# priced as NanGate45 X1 cells, rtl/synth.py) at lanes 1, 4, 16, 64 x max_cols 256, 1024
+# (max_rows 8192, int8): area_um2 = 1725.7 + 348.9 lanes + 8.425 buffer_bits, within 1.5 % of
+# every synthesised point. ``buffer_bits`` is the activation buffer (kept in flip-flops).
+UNIT_AREA_FIT_UM2 = (1725.7, 348.9, 8.425)
+
+
+def unit_area_um2(lanes: int, buffer_bits: int) -> float:
+    """Estimated area (um^2, 45 nm) of a ternary unit with ``lanes`` lanes and an activation
+    buffer of ``buffer_bits`` bits (see :data:`UNIT_AREA_FIT_UM2`)."""
+    a, b, c = UNIT_AREA_FIT_UM2
+    return a + b * lanes + c * buffer_bits
+
+
 @dataclass(frozen=True)
 class MmfreeSpec:
     """A MatMul-free accelerator; flat fields with their units in their names."""

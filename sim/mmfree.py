@@ -154,6 +154,17 @@ def _matrix_phases(spec, name, rows, cols) -> list:
     return phases
 
 
+def unit_area_mm2(spec, shape: ModelShape) -> float:
+    """Area (mm^2, 45 nm) of the ternary unit sized for ``shape``: its activation buffer holds the
+    widest input vector, ``max(d, I)`` activations rounded up to whole beats. The vector unit,
+    the weight tile buffers and the DRAM interface are not included."""
+    from arch.mmfree import unit_area_um2
+
+    cols = max(shape.d, shape.glu_width)
+    buffer_bits = -(-cols // spec.lanes) * spec.lanes * spec.act_width
+    return unit_area_um2(spec.lanes, buffer_bits) * 1e-6
+
+
 def model_shape(model=None, *, layers=None, d=None) -> ModelShape:
     """A published size by name (``370M``, ``1.3B``, ``2.7B``), optionally with ``layers`` or
     ``d`` replaced; or a custom shape from ``layers`` and ``d``."""

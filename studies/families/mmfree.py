@@ -3,7 +3,9 @@
 One design point is a model size on an ``mmfree`` spec (``arch.mmfree``), lowered by
 :mod:`sim.mmfree` and costed by the analytical engine or the DES. The record adds
 ``tokens_per_s``, ``energy_per_token_pj``, ``power_w`` (energy per token x tokens per second),
-the model shape and the weights streamed per token.
+the model shape, the weights streamed per token, and ``area_mm2``: the ternary unit with its
+activation buffer, from the synthesised RTL (``arch.mmfree.unit_area_um2``; the vector unit,
+weight buffers and DRAM interface are not included).
 
 Command line::
 
@@ -44,7 +46,7 @@ def _engine(name: str):
 
 def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> dict:
     """One design point; see the module docstring for the record's keys."""
-    from sim.mmfree import lower, model_shape
+    from sim.mmfree import lower, model_shape, unit_area_mm2
 
     unknown = sorted(set(params) - WORKLOAD_KEYS)
     if unknown:
@@ -69,6 +71,6 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
         glu_width=shape.glu_width, tokens=tokens, lanes=spec.lanes, clock_mhz=spec.clock_mhz,
         dram_bits_per_cycle=spec.dram_bits_per_cycle, weights=shape.weights,
         tokens_per_s=tokens_per_s, energy_per_token_pj=per_token_pj,
-        power_w=per_token_pj * 1e-12 * tokens_per_s,
+        power_w=per_token_pj * 1e-12 * tokens_per_s, area_mm2=unit_area_mm2(spec, shape),
     )
     return rec

@@ -69,3 +69,11 @@ def test_synth_command_prints_cells_flip_flops_and_area(capsys):
 def test_synth_command_refuses_bad_lanes(capsys):
     assert cli.main(["synth", "--lanes", "0"]) == 2
     assert capsys.readouterr().err == "python -m rtl synth: 'lanes' must be a positive integer, not 0\n"
+
+
+def test_area_fit_used_by_the_accelerator_model_predicts_a_fresh_synthesis():
+    # lanes 8, max_cols 512 was not among the fitted points (lanes 1, 4, 16, 64 x 256, 1024).
+    from arch.mmfree import unit_area_um2
+
+    r = cli._synth(type("A", (), dict(lanes=8, act_width=8, max_rows=8192, max_cols=512))())[0]
+    assert unit_area_um2(8, 512 * 8) == pytest.approx(r["area_um2"], rel=0.03)

@@ -94,3 +94,13 @@ def test_bad_workloads_are_named():
         model_shape("370M", d=0)
     with pytest.raises(WorkloadError, match=r"^mmfree: 'tokens' must be a positive integer, not 0$"):
         lower(load_arch("mmfree"), MODELS["370M"], tokens=0)
+
+
+def test_unit_area_grows_with_lanes_and_buffer():
+    from sim.mmfree import unit_area_mm2
+
+    spec = load_arch("mmfree")
+    # 370M: widest input is I = 2816 activations of 8 bits = 22,528 buffer bits on 64 lanes
+    expect = (1725.7 + 348.9 * 64 + 8.425 * 2816 * 8) * 1e-6
+    assert unit_area_mm2(spec, MODELS["370M"]) == pytest.approx(expect)
+    assert unit_area_mm2(spec, MODELS["2.7B"]) > unit_area_mm2(spec, MODELS["370M"])
