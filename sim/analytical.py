@@ -74,6 +74,12 @@ def phase_bound(phase: Phase, busy_of=None) -> int:
     n = phase.iterations
     if n == 0 or not phase.tasks:
         return 0
+    if len(phase.tasks) == 1:
+        # Fast path, same result as the general case: a lone task has no same-iteration chain,
+        # so its fill is 0 and its drain its own latency.
+        t = phase.tasks[0]
+        k = t.count(n)
+        return t.cycles * k + t.latency if k else 0
     busy = {}
     for t in phase.tasks:
         busy[t.unit] = busy.get(t.unit, 0) + t.cycles * t.count(n)

@@ -195,6 +195,6 @@ def lower_gemm(spec, M: int, N: int, K: int, unit: str | None = None, dataflow: 
                      energy_pj={("dram", "read_bytes"): read_bytes * dram_pj, ("dram", "write_bytes"): write_bytes * dram_pj})
     phases.append(Phase(name="dram_compulsory", tasks=(dram_task,), iterations=1))
     meta = {"M": M, "N": N, "K": K, "rows": R, "cols": C, "dataflow": df,
-            "folds": gemm_folds(M, N, K, R, C, df), "fold_cycles": per_fold, "macs": M * N * K}
+            "folds": math.ceil(on_rows / R) * math.ceil(on_cols / C), "fold_cycles": per_fold, "macs": M * N * K}
     return TaskGraph(phases=tuple(phases), units={array.name: R * C}, clock_hz=spec.clock_hz,
                      offset_cycles=-1, meta=meta)

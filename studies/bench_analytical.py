@@ -1,0 +1,120 @@
+"""How many design points per second the analytical engine evaluates on this machine.
+
+Three measurements, each the wall time of whole design points (spec overrides applied, workload
+lowered to a task graph, engine run, record built), single process:
+
+1. a systolic GEMM sweep (the ``gemm`` family of ``explore``: arrays 16..128 square and
+   non-square, three dataflows, several GEMMs);
+2. one attention layer (BERT-Base, batch 64) on the ``fusemax`` preset over sequence lengths,
+   through the attention lowering when it is present, and through the generic lowering of the
+   1-pass cascade (one EinsumMapping per Einsum, FuseMax's binding, all fused);
+3. the mapper's rate of mapping evaluations (``mappings.mapper.search``) on a GEMM.
+
+ZigZag, the usual reference point, evaluates about 100-170 mappings per second on this 2-core
+machine (REFERENCE.md section 5); the target is at least 100 times that per design point.
+Run: ``python -m studies.bench_analytical``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+
+ZIGZAG_PER_S = 170  # REFERENCE.md s.5: ZigZag ~100-170 mapping evaluations/s on 2 cores (upper end)
+
+
+def bench_systolic(repeat: int) -> tuple:
+    from studies.families import gemm
+
+    arrays = [(16, 16), (32, 32), (64, 64), (128, 128), (32, 128), (128, 32)]
+    gemms = [(256, 128, 256), (17, 250, 64), (1024, 1024, 1024), (1, 4096, 512)]
+    points = [{"M": str(M), "N": str(N), "K": str(K), "rows": str(R), "cols": str(C), "dataflow": df}
+              for (R, C), (M, N, K), df in itertools.product(arrays, gemms, ("os", "ws", "is"))]
+    for p in points:  # warm the spec cache: one YAML parse per (rows, cols, dataflow)
+        gemm.evaluate("systolic", p, "analytical")
+    best = float("inf")
+    for _ in range(repeat):  # best pass of ``repeat``: the machine is shared, the minimum is stable
+        t0 = time.perf_counter()
+        for p in points:
+            gemm.evaluate("systolic", p, "analytical")
+        best = min(best, time.perf_counter() - t0)
+    return len(points), best
+
+
+def bench_attention_generic(seq_lens) -> tuple:
+    from arch.registry import load_arch
+    from mappings import library
+    from mappings.mapping import EinsumMapping, Mapping, shapes_from_cascade
+    from sim.analytical import run
+    from sim.lower import lower
+
+    spec = load_arch("fusemax")
+    cascade = library.attention(passes=1, deferred_division=True)
+    one_d = {"RM", "PRM", "SPD", "RD", "SPNV", "RNV", "AV"}  # FuseMax binding (REFERENCE.md s.1)
+    t0 = time.perf_counter()
+    n = 0
+    for L in seq_lens:
+        shapes = shapes_from_cascade(cascade, {"M": L, "P": L, "E": 64, "F": 64, "M0": 256})
+        ems = []
+        for name, s in shapes.items():
+            unit = "pe1d" if name in one_d else "pe2d"
+            spatial = (("P", min(256, s.ranks["P"])),)
+            if unit == "pe2d" and "M0" in s.ranks:
+                spatial = (("M0", 256), ("P", 256))
+            tiles = {"glb": {r: min(size, 256) for r, size in s.ranks.items()}}
+            ems.append(EinsumMapping(name, unit, spatial, tiles, tuple(s.ranks)))
+        run(lower(spec, shapes, Mapping(ems, fusion=(tuple(shapes),)), check_first=False))
+        n += 1
+    return n, time.perf_counter() - t0
+
+
+def bench_attention_dedicated(seq_lens):
+    try:
+        from arch.registry import load_arch
+        from mappings.workloads import workload
+        from sim.analytical import run
+        from sim.attention import lower
+    except ImportError:
+        return None
+    spec = load_arch("fusemax")
+    t0 = time.perf_counter()
+    for L in seq_lens:
+        run(lower(spec, workload("bert", L), "fusemax"))
+    return len(seq_lens), time.perf_counter() - t0
+
+
+def bench_mapper() -> tuple:
+    from arch.registry import load_arch
+    from mappings.mapper import search
+    from mappings.mapping import gemm_shape
+    from sim.lower import cost
+
+    res = search(load_arch("fusemax"), gemm_shape(1024, 1024, 1024), cost, "edp")
+    return res.evaluated, res.seconds
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeat", type=int, default=20, help="passes over the systolic sweep (the best counts)")
+    args = ap.parse_args(argv)
+    seq = [1024 * 4**i for i in range(6)] * 5  # 1K .. 1M, five times
+
+    rows = []
+    n, dt = bench_systolic(args.repeat)
+    rows.append(("systolic GEMM sweep (explore gemm family)", n, dt))
+    ded = bench_attention_dedicated(seq)
+    if ded is not None:
+        rows.append(("attention layer, BERT 1K..1M (sim.attention, fusemax)", *ded))
+    rows.append(("attention layer, BERT 1K..1M (generic lowering, 12 Einsums)", *bench_attention_generic(seq)))
+    rows.append(("mapper: GEMM 1024^3 on fusemax, mappings evaluated", *bench_mapper()))
+    print(f"{'benchmark':62} {'points':>8} {'seconds':>8} {'per s':>10} {'x ZigZag':>9}")
+    for name, n, dt in rows:
+        rate = n / dt
+        print(f"{name:62} {n:>8} {dt:>8.3f} {rate:>10.0f} {rate / ZIGZAG_PER_S:>8.0f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
