@@ -112,3 +112,12 @@ def test_refetch_rule():
     assert refetch(("K", "M", "N"), counts, ("M", "N")) == 5
     # A loop that runs once changes nothing.
     assert refetch(("N", "M", "K"), {"M": 4, "N": 1, "K": 5}, ("M", "K")) == 1
+
+
+def test_lone_task_phase_bound_by_hand():
+    from sim.analytical import phase_bound
+    from sim.taskgraph import Phase, Task
+
+    # Runs in iterations 1, 3, 5 of 7: three instances of 5 cycles, then 3 cycles of latency.
+    assert phase_bound(Phase("p", (Task("t", "u", 5, latency=3, every=2, offset=1),), 7)) == 18
+    assert phase_bound(Phase("p", (Task("t", "u", 5, latency=3, every=9, offset=8),), 7)) == 0
