@@ -35,7 +35,11 @@ def _positive_int(name: str, value) -> int:
 
 @lru_cache(maxsize=256)
 def _spec(arch: str, overrides: tuple):
-    return load_arch(arch, dict(overrides))
+    """The spec and its total area (mm^2), once per (arch, overrides)."""
+    from arch.area import total_area_mm2
+
+    spec = load_arch(arch, dict(overrides))
+    return spec, total_area_mm2(spec)
 
 
 def _engine(name: str):
@@ -53,13 +57,14 @@ def _engine(name: str):
 
 def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> dict:
     """One design point: a flat record with rows, cols, dataflow, M, N, K, cycles, energy_pj,
-    utilization (unit -> fraction) and the Report's other fields."""
+    utilization (unit -> fraction), area_mm2 (:mod:`arch.area`), macs, folds (systolic) or
+    mappings_evaluated (mapped), and the Report's other fields."""
     unknown = sorted(set(params) - WORKLOAD_KEYS)
     if unknown:
         raise WorkloadError(f"gemm: unknown parameter {unknown[0]!r} (accepted: {', '.join(sorted(WORKLOAD_KEYS))})")
     dims = {k: _positive_int(k, params.get(k, DEFAULTS[0][k])) for k in GEMM_KEYS}
     overrides = tuple(sorted((k, str(params[k])) for k in ARCH_KEYS if k in params))
-    spec = _spec(str(arch), overrides)
+    spec, area = _spec(str(arch), overrides)
     run = _engine(engine)
     from sim.systolic import SRAMS, lower_gemm
 
@@ -88,6 +93,7 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
     rec = report.record(**dims, **extra)
     meta = graph.meta
     rec["macs"] = dims["M"] * dims["N"] * dims["K"]
+    rec["area_mm2"] = area
     if "folds" in meta:
         rec["folds"] = meta["folds"]
     return rec

@@ -165,3 +165,15 @@ def test_derived_quantities():
     assert s.storage["rf"].access_bytes == 2  # defaults to one 16-bit word
     assert s.dram.bw_bytes_per_cycle(s.clock_hz) == 2.0  # 1e9 B/s at 500 MHz
     assert s.dram.pj_per_byte == 12.5
+
+
+def test_the_annotated_example_in_the_docs_is_a_valid_spec():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "spec.md").read_text()
+    section = text.split("## The spec format, annotated", 1)[1]
+    example = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    s = SpatialSpec.from_str(example, source="docs/spec.md")
+    assert s.compute["pe2d"].dataflow == "os" and s.compute["pe1d"].operators["div"].latency_cycles == 4
+    assert s.storage["glb"].bw_bytes_per_cycle == 1024 and s.storage["rf2d"].per_pe_of == "pe2d"
