@@ -175,13 +175,11 @@ def _smash_row_costs(w: Work, spec, rows: np.ndarray, in_dram: np.ndarray) -> di
     return dict(instr=instr, spad=spad, atom=occ + f, dram_bytes=dram, latency=instr + dma_lat + table_lat, flops=f)
 
 
-def _sum_by_token(cost: dict, tokens, rows_pos: dict) -> dict:
-    """Sum per-row costs into per-token costs (tokens: lists of row ids)."""
-    lens = np.array([len(t) for t in tokens])
+def _sum_by_token(cost: dict, tokens) -> dict:
+    """Sum per-row costs (aligned with the concatenation of ``tokens``) into per-token costs."""
+    lens = np.array([len(t) for t in tokens], dtype=np.int64)
     idx = np.repeat(np.arange(len(tokens)), lens)
-    order = np.concatenate(tokens) if tokens else np.zeros(0, np.int64)
-    pos = np.array([rows_pos[r] for r in order.tolist()], dtype=np.int64) if order.size else order
-    return {k: np.bincount(idx, weights=v[pos], minlength=len(tokens)) for k, v in cost.items()}
+    return {k: np.bincount(idx, weights=v, minlength=len(tokens)) for k, v in cost.items()}
 
 
 def token_flops(w: Work, spec) -> int:
@@ -210,7 +208,7 @@ def smash(w: Work, spec, version: int) -> tuple[list, dict]:
         phases.append(TaskSet("rows", owner=owner, **cost))
     else:
         tokens = _row_tokens(w, small, token_flops(w, spec))
-        tok = _sum_by_token(cost, tokens, {r: i for i, r in enumerate(small.tolist())})
+        tok = _sum_by_token(cost, tokens)
         phases.append(TaskSet("row tokens", **tok))
     counts = {"rows_in_dram_table": int(in_dram.sum()), "rows_fragmented": int(big.size),
               "table_slice_bytes": int(slice_bytes)}

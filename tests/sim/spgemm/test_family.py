@@ -1,0 +1,86 @@
+"""The spgemm workload family through ``explore``: records, A*B from two files, bad input."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from studies.cli import main
+from studies.families import spgemm as family
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "matrices"
+KARATE = str(DATA / "karate.mtx")
+
+
+def run_cli(capsys, *argv):
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_contract_command_gives_records(capsys):
+    rc, out, err = run_cli(capsys, "--arch", "piuma", "--workload", f"spgemm:matrix={KARATE}",
+                           "--workload", "spgemm:rmat=6,edge_factor=4,seed=1",
+                           "--set", "kernel=inner,outer,rowwise-dram,smash-v1,smash-v2,smash-v3", "--format", "json")
+    assert rc == 0, err
+    recs = json.loads(out)
+    assert len(recs) == 12
+    for r in recs:
+        for key in ("kernel", "matrix", "flops", "nnz_z", "cycles", "seconds", "energy_pj", "dram_bytes", "hash_probes", "atomics"):
+            assert key in r
+    karate = [r for r in recs if r["matrix"] == "karate.mtx"]
+    # SOURCES.md: karate A.A has 1,212 flops and 698 entries
+    assert {(r["flops"], r["nnz_z"]) for r in karate} == {(1212, 698)}
+
+
+def test_two_files_and_machine_overrides():
+    rec = family.evaluate("piuma", {"a": KARATE, "b": KARATE, "kernel": "smash-v1", "cores": "2", "dram_gbps": "50"}, "des")
+    assert rec["matrix"] == "karate.mtx*karate.mtx" and rec["flops"] == 1212
+    rec8 = family.evaluate("piuma", {"matrix": KARATE, "kernel": "smash-v1"}, "des")
+    assert rec8["cycles"] != rec["cycles"]
+
+
+def test_uniform_generator():
+    rec = family.evaluate("piuma", {"uniform": "64", "nnz": "300", "seed": "2", "kernel": "outer"}, "analytical")
+    assert rec["m"] == rec["n"] == 64 and rec["engine"] == "des"
+
+
+@pytest.mark.parametrize("workload,message", [
+    ("spgemm:matrix=/no/such.mtx", "matrix file '/no/such.mtx' does not exist"),
+    ("spgemm:rmat=27", "spgemm: 'rmat' must be an integer in [1, 26], not '27'"),
+    ("spgemm:rmat=8,edge_factor=0", "spgemm: 'edge_factor' must be an integer in [1, 1024], not '0'"),
+    ("spgemm:rmat=8,kernel=gustavson", "spgemm: 'kernel' must be one of inner, outer, rowwise-dram, smash-v1, smash-v2, smash-v3, not 'gustavson'"),
+    ("spgemm:rmat=8,colour=red", "spgemm: unknown parameter 'colour'"),
+    ("spgemm:kernel=outer", "spgemm: give exactly one operand source"),
+    (f"spgemm:a={KARATE},b={DATA / 'west0067.mtx'}", "'b' must have as many rows as 'a' has columns (34), not 67"),
+])
+def test_bad_input_one_line_exit_2(capsys, workload, message):
+    rc, out, err = run_cli(capsys, "--arch", "piuma", "--workload", workload)
+    assert rc == 2
+    assert err.count("\n") == 1 and message in err
+
+
+def test_malformed_file_exit_2(capsys, tmp_path):
+    p = tmp_path / "bad.mtx"
+    p.write_text("%%MatrixMarket matrix coordinate real general\n2 2 1\n1 x 1.0\n")
+    rc, out, err = run_cli(capsys, "--arch", "piuma", "--workload", f"spgemm:matrix={p}")
+    assert rc == 2 and err.startswith(f"explore: error: spgemm:matrix={p}: {p}: malformed Matrix Market file (") and err.count("\n") == 1
+
+
+def test_non_piuma_arch_refused():
+    from arch.errors import WorkloadError
+    with pytest.raises(WorkloadError, match="'arch' must be a piuma spec"):
+        family.evaluate("systolic", {"rmat": "4", "kernel": "inner"}, "des")
+
+
+def test_study_main_small(capsys):
+    from studies.smash import main as smash_main
+    rc = smash_main(["--matrices", str(DATA), "--min-scale", "6", "--max-scale", "7", "--format", "json"])
+    out, _ = capsys.readouterr()
+    recs = json.loads(out)
+    assert rc == 0 and len(recs) == 6 * (7 + 2)
+    for m in {r["matrix"] for r in recs}:
+        group = [r for r in recs if r["matrix"] == m]
+        base = [r for r in group if r["kernel"] == group[0]["baseline"]][0]
+        assert base["speedup"] == 1.0
+        assert max(r["speedup"] for r in group if r["kernel"] in ("inner", "outer", "rowwise-dram")) == 1.0
