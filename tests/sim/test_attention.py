@@ -1,0 +1,278 @@
+"""Attention lowerings: conservation of the cascade's work, closed-form cycles and traffic,
+utilization against derivations and the published figures, cross-engine agreement, errors.
+
+Expected values are derived here from the hardware figures of REFERENCE.md section 1
+(256 x 256 2D array, 256-PE 1D array, exp = 6 sequential MACs on FuseMax, one cycle per
+element per Einsum on FLAT's 1D array, 4-cycle divider) and the FuseMax mapping, not read
+back from the code under test.
+"""
+
+import pytest
+
+from arch.errors import MappingError, SpecError, WorkloadError
+from arch.registry import load_arch
+from mappings.workloads import Workload, model, parse_seq_len, workload
+from sim import analytical
+from sim.attention import CONFIGS, DEFAULT_ARCH, lower
+from sim.attention.hw import Cost
+from sim.attention.pipeline import Step, pipeline
+
+PD = 256
+
+
+def graph(config, name="bert", L=1024, batch=1, scope="attention", overrides=None):
+    spec = load_arch(DEFAULT_ARCH[config], overrides or {})
+    return lower(spec, Workload(model(name), L, batch), config, scope)
+
+
+def totals(g, comp=None):
+    actions, energy, busy, active = g.totals()
+    return actions, energy, busy, active
+
+
+# --------------------------------------------------------------------------- workloads
+
+@pytest.mark.parametrize("text,n", [("1K", 1024), ("4k", 4096), ("1M", 1 << 20), ("256K", 1 << 18),
+                                    ("3000", 3000), (2048, 2048)])
+def test_seq_len_parsing(text, n):
+    assert parse_seq_len(text) == n
+
+
+@pytest.mark.parametrize("bad", ["0", "1G", "abc", "-5", "", True])
+def test_seq_len_errors(bad):
+    with pytest.raises(WorkloadError, match="'seq_len' must be"):
+        parse_seq_len(bad)
+
+
+def test_unknown_model_message():
+    with pytest.raises(WorkloadError) as e:
+        model("gpt")
+    assert str(e.value) == "'model' must be one of bert, trxl, t5, xlm, not 'gpt'"
+
+
+def test_linear_layers_macs():
+    # one encoder layer: 4 D x D projections (Q, K, V, out) and 2 D x S feed-forward GEMMs per token
+    wl = workload("bert", "1K")
+    before, after = wl.linear_layers()
+    tokens = 64 * 1024
+    assert sum(g.macs for g in before + after) == tokens * (4 * 768 * 768 + 2 * 768 * 3072)
+
+
+# --------------------------------------------------------------------------- conservation
+
+def _op_totals(g):
+    actions = g.totals()[0]
+    out = {}
+    for (comp, act), n in actions.items():
+        if comp in ("pe2d", "pe1d"):
+            out[act] = out.get(act, 0) + n
+    return out
+
+
+@pytest.mark.parametrize("config", ["fusemax", "architecture", "cascade"])
+def test_one_pass_work_is_the_cascades(config):
+    L, E, F, B, H = 2048, 64, 64, 1, 12
+    g = graph(config, L=L, batch=B)
+    ops = _op_totals(g)
+    n = B * H
+    M1 = L // PD
+    # BQK and SLNV: E and F MACs per score; SLN: one sub and one exp per score;
+    # LM: one max per score; SLD: one add per score; RM: one max per (m1, p);
+    # PRM: sub + exp per (m1, p); SPD: mul per (m1, p); RD: add per (m1, p);
+    # SPNV: F muls per (m1, p); RNV: F adds per (m1, p); AV: F divides per p.
+    assert ops["mac"] == n * L * L * (E + F)
+    assert ops["exp"] == n * (L * L + M1 * L)
+    assert ops["sub"] == n * (L * L + M1 * L)
+    assert ops["max"] == n * (L * L + M1 * L)
+    assert ops["add"] == n * (L * L + M1 * L + F * M1 * L)
+    assert ops["mul"] == n * (M1 * L + F * M1 * L)
+    assert ops["div"] == n * F * L
+
+
+@pytest.mark.parametrize("config", ["flat", "unfused"])
+def test_three_pass_work_is_the_cascades(config):
+    L, E, F, n = 1024, 64, 64, 12
+    ops = _op_totals(graph(config, L=L))
+    assert ops["mac"] == n * L * L * (E + F)
+    for op in ("max", "sub", "exp", "add", "div"):   # GM, SN (sub, exp), SD, A: one per score
+        assert ops[op] == n * L * L, op
+
+
+def test_fusemax_dram_is_compulsory_when_kv_fit():
+    # 1K tokens: 4 query tiles, all in one block (P1 = 4), so Q, K, V are read once and AV
+    # written once: 4 tensors of L x E words of 2 bytes per head.
+    g = graph("fusemax", L=1024, batch=2)
+    r = analytical.run(g)
+    assert r.dram_bytes == 2 * 12 * 4 * 1024 * 64 * 2
+    assert g.meta["p1_tiles"] == 4
+
+
+def test_fusemax_kv_reread_per_block():
+    # 64K tokens: 256 query tiles; the 16 MB buffer holds P1 = 128 of them (per query:
+    # 2 Q blocks + RM + RD + RNV = (2*64 + 2 + 64) words = 388 bytes; minus 3 K/V tile buffers
+    # of 256 * 128 * 2 bytes), so K and V stream twice.
+    g = graph("fusemax", L=65536)
+    per_query = (2 * 64 + 2 + 64) * 2
+    cap = (16 * 2**20 - 3 * 256 * 128 * 2) // (per_query * 256)
+    assert cap >= 128 and g.meta["p1_tiles"] == 128
+    L = 65536
+    expected = 12 * (2 * L * 64 * 2 + 2 * (L * 128 * 2))    # Q + AV once; K, V twice
+    assert analytical.run(g).dram_bytes == expected
+
+
+# --------------------------------------------------------------------------- cycles
+
+def test_fusemax_steady_state_cycles_closed_form():
+    # Per tile step of P1 query tiles: 2D issues BQK E, LM 1, SLN 1 + 6, SLD 1, SLNV F cycles;
+    # 1D issues RM 1, PRM 7, SPD 1, RD 1, SPNV F, RNV F per query tile, plus AV F once per
+    # query tile. The 1D array is the bottleneck: (2F + 10) per (m1, tile) + F per tile.
+    L, E, F = 16384, 64, 64
+    M1, Pt, n = L // PD, L // PD, 12
+    one_d = n * Pt * (M1 * (2 * F + 10) + F)
+    two_d = n * Pt * M1 * (E + F + 9)
+    r = analytical.run(graph("fusemax", L=L))
+    assert r.busy_cycles["pe1d"] == one_d
+    assert r.busy_cycles["pe2d"] == two_d
+    # plus the pipeline's fill and drain: the first Q block load and the last AV store
+    # (P1 * 256 * E * 2 bytes each at 457 B/cycle) and a few tile steps of P1 query tiles
+    # around the two barriers at each end of the software pipeline
+    p1 = 64
+    q_block = -(-p1 * PD * E * 2 // (400 * 2**30 / 940e6))
+    edge = 2 * q_block + 4 * p1 * (2 * F + 10 + F)
+    assert one_d <= r.cycles <= one_d + edge
+    assert r.utilization["pe2d"] == pytest.approx(two_d / one_d, rel=5e-3)
+
+
+@pytest.mark.parametrize("name,L,published", [("bert", 1024, 0.89), ("bert", 1 << 20, 0.99),
+                                               ("xlm", 1024, 0.89), ("xlm", 1 << 20, 0.99)])
+def test_fusemax_2d_utilization_published(name, L, published):
+    # FuseMax (MICRO 2024): 2D utilization ~0.89 at 1K rising to ~0.99 at 1M (REFERENCE.md 1)
+    u = analytical.run(graph("fusemax", name, L, batch=64)).utilization["pe2d"]
+    assert u == pytest.approx(published, abs=0.01)
+
+
+@pytest.mark.parametrize("name,published", [("bert", 0.125), ("t5", 0.125), ("xlm", 0.25)])
+def test_flat_2d_utilization_published(name, published):
+    # FLAT as FuseMax models it: 2D utilization 0.125 (0.25 for XLM): (E + F) / (4 * 256)
+    u = analytical.run(graph("flat", name, 4096, batch=64)).utilization["pe2d"]
+    assert u == pytest.approx(published, rel=1e-3)
+
+
+def test_flat_vs_fusemax_speedup_closed_form():
+    # FLAT: 4 one-cycle passes per score on 256 PEs = 1024 cycles per 256 x 256 tile.
+    # FuseMax at 1K: M1 = 4, so 2F + 10 + F / M1 = 154 cycles per tile -> 6.65x.
+    flat = analytical.run(graph("flat", L=1024, batch=64)).cycles
+    fm = analytical.run(graph("fusemax", L=1024, batch=64)).cycles
+    assert flat / fm == pytest.approx(1024 / 154, rel=0.01)
+
+
+def test_flat_spills_at_one_million_tokens():
+    g = graph("flat", L=1 << 20)
+    assert g.meta["spill"] is True
+    # QK written and read back, SN written and read back: 4 words per score, plus K and V
+    # once per block of 256 queries and Q and AV once.
+    L, n = 1 << 20, 12
+    expected = n * (L * L * 2 * 4 + (L // 256) * L * 128 * 2 + 2 * L * 64 * 2)
+    assert analytical.run(g).dram_bytes == expected
+
+
+# --------------------------------------------------------------------------- engines
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_des_never_beats_analytical_and_energy_agrees(config):
+    from sim import des
+
+    g = graph(config, L=4096)
+    a, d = analytical.run(g), des.run(g)
+    assert d.cycles >= a.cycles
+    assert d.energy_pj == pytest.approx(a.energy_pj, rel=1e-12)
+    assert d.dram_bytes == a.dram_bytes
+
+
+def test_des_fusemax_binding_hides_the_reduction_latency():
+    from sim import des
+
+    g = graph("fusemax", L=65536)
+    assert des.run(g).cycles <= analytical.run(g).cycles * 1.001
+
+
+def test_des_naive_binding_stalls_on_the_running_max():
+    # +Architecture: every tile waits for LM to drain down 256 rows and RM to come back:
+    # 2D per tile ~ E + 1 + 256 + 1 + 7 + 1 + F cycles instead of ~138.
+    from sim import des
+
+    d = des.run(graph("architecture", L=16384))
+    assert 0.28 < d.utilization["pe2d"] < 0.40
+
+
+def test_des_fast_forwards_one_million_tokens():
+    from sim import des
+
+    r = des.run(graph("fusemax", L=1 << 20, batch=64))
+    assert r.extrapolated_steps > 100 * r.simulated_steps
+
+
+def test_dram_roofline_limit():
+    # With 1/1000 of the bandwidth, FuseMax attention becomes DRAM bound: cycles -> bytes / bw.
+    g = graph("fusemax", L=4096, overrides={"dram_gbps": 0.4})
+    r = analytical.run(g)
+    bw = 0.4 * 2**30 / 940e6
+    assert r.cycles == pytest.approx(r.dram_bytes / bw, rel=0.01)
+
+
+def test_end2end_adds_the_linear_layers():
+    a = analytical.run(graph("fusemax", L=1024, batch=1))
+    e = analytical.run(graph("fusemax", L=1024, batch=1, scope="end2end"))
+    tokens = 1024
+    macs = tokens * (4 * 768 * 768 + 2 * 768 * 3072)
+    assert e.actions[("pe2d", "mac")] - a.actions[("pe2d", "mac")] == macs
+    assert e.cycles >= a.cycles + macs // (256 * 256)
+
+
+# --------------------------------------------------------------------------- errors
+
+def test_unknown_config_message():
+    with pytest.raises(WorkloadError) as e:
+        lower(load_arch("fusemax"), workload("bert", "1K"), "flash")
+    assert str(e.value) == "'config' must be one of unfused, flat, cascade, architecture, fusemax, not 'flash'"
+
+
+def test_buffer_smaller_than_a_tile():
+    with pytest.raises(MappingError, match="smaller than one tile"):
+        graph("fusemax", L=1024, overrides={"glb_mb": 0.1})
+
+
+def test_binding_to_a_unit_without_the_operator():
+    # FLAT's 2D array has neither sub nor exp: the FuseMax binding cannot run SLN on it.
+    with pytest.raises(MappingError, match="Einsum SLN: unit 'pe2d' lacks operator 'sub'"):
+        lower(load_arch("flat"), workload("bert", "1K"), "fusemax")
+
+
+def test_spec_without_a_1d_array():
+    with pytest.raises(SpecError, match="exactly one 2D and one 1D PE array"):
+        lower(load_arch("systolic"), workload("bert", "1K"), "fusemax")
+
+
+# --------------------------------------------------------------------------- pipelining
+
+def test_pipeline_runs_every_step_on_every_tile_it_guards():
+    c = Cost(cycles=3)
+    steps = [Step("ld", "dram", c, (("use", 2),), 0),
+             Step("use", "a", c, (("ld", 0),), 1),
+             Step("out", "dram", c, (("use", 0),), 2, every=4, offset=3)]
+    phases = pipeline("p", steps, 10)
+    assert len(phases) == 5                      # 2 fill, steady, 2 drain
+    counts = {}
+    for ph in phases:
+        for t in ph.tasks:
+            counts[t.name] = counts.get(t.name, 0) + t.count(ph.iterations)
+    assert counts == {"ld": 10, "use": 10, "out": 2}    # tiles 3 and 7
+    steady = phases[2]
+    deps = {t.name: {d.task: d.distance for d in t.deps} for t in steady.tasks}
+    assert deps["use"]["ld"] == 1 and deps["ld"]["use"] == 1 and deps["out"]["use"] == 1
+
+
+def test_pipeline_rejects_waiting_on_a_future_tile():
+    c = Cost(cycles=1)
+    with pytest.raises(MappingError, match="would wait on a later tile"):
+        pipeline("p", [Step("a", "u", c, (("b", 0),), 0), Step("b", "u", c, (), 1)], 4)
