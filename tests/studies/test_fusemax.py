@@ -1,0 +1,114 @@
+"""The FuseMax study and the attention/end2end families on the explore command line."""
+
+import json
+
+import pytest
+
+from studies import cli, fusemax
+from studies.families import attention as fam
+
+
+def test_study_json_records(capsys):
+    assert fusemax.main(["--models", "bert,xlm", "--seq-lens", "1K", "--format", "json"]) == 0
+    recs = json.loads(capsys.readouterr().out)
+    assert len(recs) == 5 * 2 * 1 * 2            # configs x models x lengths x scopes
+    for r in recs:
+        for k in ("config", "model", "seq_len", "scope", "seconds", "cycles", "energy_pj",
+                  "dram_bytes", "utilization"):
+            assert k in r, k
+        assert set(r["utilization"]) == {"2d", "1d"}
+        assert r["seconds"] == pytest.approx(r["cycles"] / 940e6)
+    keys = {(r["config"], r["model"], r["seq_len"], r["scope"]) for r in recs}
+    assert ("fusemax", "xlm", "1K", "end2end") in keys and ("unfused", "bert", "1K", "attention") in keys
+
+
+def test_study_table_means(capsys):
+    assert fusemax.main(["--models", "bert,t5", "--seq-lens", "1K,4K", "--configs", "flat,fusemax",
+                         "--scopes", "attention"]) == 0
+    out = capsys.readouterr().out
+    assert "attention speedup vs flat (mean of 4)" in out
+    assert "fusemax 2D utilization (1K)" in out
+
+
+def test_summary_means_are_means_of_ratios():
+    recs = fusemax.run(fusemax.points(("bert",), ("1K", "4K"), ("flat", "fusemax"), ("attention",)))
+    by = {(r["config"], r["seq_len"]): r for r in recs}
+    want = sum(by[("flat", L)]["seconds"] / by[("fusemax", L)]["seconds"] for L in ("1K", "4K")) / 2
+    rows = {name: ours for name, ours, _, _ in fusemax.summary(recs)}
+    assert rows["attention speedup vs flat (mean of 2)"] == pytest.approx(want)
+    # FLAT at 4 one-cycle passes per score vs FuseMax's (2F + 10 + F/M1) 1D cycles per tile:
+    # 1024/154 at 1K and 1024/142 at 4K (REFERENCE.md section 1 hardware figures)
+    assert want == pytest.approx((1024 / 154 + 1024 / 142) / 2, rel=0.02)
+
+
+def test_study_rejects_unknown_model(capsys):
+    with pytest.raises(SystemExit) as e:
+        fusemax.main(["--models", "gpt"])
+    assert "'models' must be a comma list of bert, trxl, t5, xlm, not 'gpt'" in str(e.value)
+
+
+def run_cli(argv, capsys):
+    code = cli.main(argv + ["--quiet"])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_explore_attention_record(capsys):
+    code, out, err = run_cli(["--arch", "fusemax", "--workload", "attention:model=bert,seq_len=4K",
+                              "--format", "json"], capsys)
+    assert code == 0, err
+    (rec,) = json.loads(out)
+    assert rec["model"] == "bert" and rec["seq_len"] == "4K" and rec["scope"] == "attention"
+    assert rec["utilization"]["2d"] == pytest.approx(0.96, abs=0.01)   # published ~0.96 at 4K
+    assert rec["simulated_steps"] == 0 and rec["extrapolated_steps"] == 0
+
+
+def test_explore_end2end_des(capsys):
+    code, out, err = run_cli(["--arch", "fusemax", "--workload", "end2end:model=t5,seq_len=1K",
+                              "--engine", "des", "--set", "config=flat,fusemax", "--format", "json"], capsys)
+    assert code == 0, err
+    recs = json.loads(out)
+    assert [r["config"] for r in recs] == ["flat", "fusemax"]
+    assert all(r["scope"] == "end2end" and r["simulated_steps"] > 0 for r in recs)
+    assert recs[0]["hardware"] == "flat" and recs[1]["hardware"] == "fusemax"
+
+
+def test_explore_arch_sweep(capsys):
+    code, out, err = run_cli(["--arch", "fusemax", "--workload", "attention:model=bert,seq_len=16K",
+                              "--set", "pe_dim=128,256", "--set", "dram_gbps=100,400",
+                              "--format", "json"], capsys)
+    assert code == 0, err
+    recs = json.loads(out)
+    assert sorted((r["pe_dim"], r["dram_gbps"]) for r in recs) == [(128, 100), (128, 400), (256, 100), (256, 400)]
+    by = {(r["pe_dim"], r["dram_gbps"]): r["seconds"] for r in recs}
+    assert by[(128, 400)] > 3.5 * by[(256, 400)]     # a quarter of the PEs
+
+
+@pytest.mark.parametrize("workload,message", [
+    ("attention:model=gpt", "'model' must be one of bert, trxl, t5, xlm, not 'gpt'"),
+    ("attention:seq_len=1G", "'seq_len' must be a positive integer or 1K..1M, not '1G'"),
+    ("attention:config=flash", "'config' must be one of unfused, flat, cascade, architecture, fusemax, not 'flash'"),
+    ("attention:heads=3", "unknown parameter 'heads'"),
+])
+def test_explore_bad_workload(capsys, workload, message):
+    code, out, err = run_cli(["--arch", "fusemax", "--workload", workload], capsys)
+    assert code == 2
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_explore_bad_pe_dim(capsys):
+    code, out, err = run_cli(["--arch", "fusemax", "--workload", "attention", "--set", "pe_dim=0"], capsys)
+    assert code == 2
+    assert "compute.pe2d.shape[0]: must be a positive integer, not 0" in err
+
+
+def test_explore_buffer_smaller_than_a_tile(capsys):
+    code, out, err = run_cli(["--arch", "fusemax", "--workload", "attention", "--set", "glb_mb=0.01"], capsys)
+    assert code == 2
+    assert "global buffer 'glb' (10486 bytes) is smaller than one tile's working set" in err
+
+
+def test_family_defaults_are_valid_points():
+    assert fam.DEFAULTS and all(set(p) <= fam.WORKLOAD_KEYS for p in fam.DEFAULTS)
+    assert {p["config"] for p in fam.DEFAULTS} == {"flat", "fusemax"}
