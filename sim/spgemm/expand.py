@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from arch.errors import SimulationError
 from sim.spgemm.hashing import home_slot, place_linear, table_slots
 
 #: Budgets of one chunk: partial products, table slots, and dense (row, col) key space.
@@ -121,37 +122,43 @@ def expand(A: sp.csr_matrix, B: sp.csr_matrix, keep_product: bool = True) -> Exp
     bnnz = np.diff(B.indptr).astype(np.int64)
     out_cols, out_vals = [], []
     max_probe = 0
-    big = np.iinfo(np.int64).max
+    # chunk-local keys (row * n + col) and generation indices fit in 32 bits
+    big = np.iinfo(np.int32).max
     rows_max = max(1, CHUNK_KEYS // max(n, 1))
-    marker = np.full(min(rows_max * n, CHUNK_KEYS) if rows_max > 1 else n, big, dtype=np.int64)
+    marker = np.full(min(rows_max * n, CHUNK_KEYS) if rows_max > 1 else n, big, dtype=np.int32)
+    pdt = np.int32 if B.nnz < big else np.int64
     seen = np.zeros(marker.size, dtype=bool)
     for r0, r1 in _chunks(flops, slots, n):
         total = int(flops[r0:r1].sum())
         if total == 0:
             continue
+        if total >= big or (r1 - r0) * n >= big:
+            raise SimulationError(f"row {r0} of the product has {total} partial products: "
+                                  "'flops per row' must be below 2**31")
         a0, a1 = int(A.indptr[r0]), int(A.indptr[r1])
         ks = A.indices[a0:a1]
         blen = bnnz[ks]
-        arow = np.repeat(np.arange(r1 - r0, dtype=np.int64), np.diff(A.indptr[r0:r1 + 1]))
+        arow = np.repeat(np.arange(r1 - r0, dtype=np.int32) * np.int32(n), np.diff(A.indptr[r0:r1 + 1]))
         offs = np.cumsum(blen) - blen
-        pos = np.arange(total, dtype=np.int64) - np.repeat(offs - B.indptr[ks], blen)
-        col = B.indices[pos].astype(np.int64)
+        pos = np.arange(total, dtype=pdt) - np.repeat((offs - B.indptr[ks]).astype(pdt), blen)
+        col = B.indices[pos]
         val = np.repeat(A.data[a0:a1], blen) * B.data[pos]
-        key = np.repeat(arow, blen) * n + col
+        key = np.repeat(arow, blen) + col
         if marker.size < (r1 - r0) * n:          # one huge row wider than the budget
-            marker = np.full((r1 - r0) * n, big, dtype=np.int64)
+            marker = np.full((r1 - r0) * n, big, dtype=np.int32)
             seen = np.zeros(marker.size, dtype=bool)
-        g = np.arange(total, dtype=np.int64)
+        g = np.arange(total, dtype=np.int32)
         # first insertion of each (row, col): the smallest generation index with that key
         np.minimum.at(marker, key, g)
         first = marker[key] == g
         tkeys = key[first]                        # distinct keys in order of first insertion
         U = tkeys.size
-        marker[tkeys] = np.arange(U, dtype=np.int64)
+        marker[tkeys] = np.arange(U, dtype=np.int32)
         inv = marker[key]                          # insertion rank of each partial product's key
         marker[tkeys] = big
         mult = np.bincount(inv, minlength=U)
         acc = np.bincount(inv, weights=val, minlength=U)   # the fetch-and-add results
+        tkeys = tkeys.astype(np.int64)
         trow = tkeys // n
         tcol = tkeys - trow * n
         rsize = slots[r0:r1]
@@ -172,7 +179,7 @@ def expand(A: sp.csr_matrix, B: sp.csr_matrix, keep_product: bool = True) -> Exp
             seen[kept] = True
             skeys = np.flatnonzero(seen[: (r1 - r0) * n])
             seen[kept] = False
-            marker[tkeys] = np.arange(U, dtype=np.int64)
+            marker[tkeys] = np.arange(U, dtype=np.int32)
             order = marker[skeys]
             marker[tkeys] = big
             out_cols.append((skeys % n).astype(np.int32))

@@ -81,12 +81,13 @@ def place_linear(home, base, size) -> np.ndarray:
     if U == 0:
         return home.copy()
     lo, hi = int(base.min()), int((base + size).max())
-    empty = np.int64(U)
-    owner = np.full(hi - lo, empty, dtype=np.int64)
+    kdt = np.int32 if U < np.iinfo(np.int32).max else np.int64
+    empty = kdt(U)
+    owner = np.full(hi - lo, empty, dtype=kdt)
     pos = home - lo
     base0 = base - lo
     mask = size - 1
-    active = np.arange(U, dtype=np.int64)
+    active = np.arange(U, dtype=kdt)
     rounds = 0
     while active.size:
         rounds += 1
