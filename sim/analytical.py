@@ -69,36 +69,43 @@ def _topological(tasks, preds):
     return order
 
 
+def _last_iteration(task, n: int) -> int:
+    """Iteration of the last instance of ``task`` in a phase of ``n`` iterations (-1: none)."""
+    c = task.count(n)
+    return task.offset + (c - 1) * task.every if c else -1
+
+
 def phase_bound(phase: Phase, busy_of=None) -> int:
-    """Lower bound on the cycles of one phase (see the module docstring)."""
+    """Lower bound on the cycles of one phase (see the module docstring).
+
+    Only the first and the last iteration in which each unit works are examined (at most two
+    per unit), so the cost does not grow with the super-period or the iteration count.
+    """
     n = phase.iterations
     if n == 0 or not phase.tasks:
         return 0
-    if len(phase.tasks) == 1:
-        # Fast path, same result as the general case: a lone task has no same-iteration chain,
-        # so its fill is 0 and its drain its own latency.
-        t = phase.tasks[0]
-        k = t.count(n)
-        return t.cycles * k + t.latency if k else 0
-    busy = {}
+    busy, first_it, last_it = {}, {}, {}
     for t in phase.tasks:
-        busy[t.unit] = busy.get(t.unit, 0) + t.cycles * t.count(n)
-    # The first iteration in which a unit works, and the last.
-    period = phase.period
-    first_tasks, last_tasks = {}, {}
-    for i in range(min(period, n)):
-        tasks, start, _ = _chains(phase, i)
-        for t in tasks:
-            first_tasks.setdefault(t.unit, (i, start[t.name]))
-    for i in range(n - 1, max(n - 1 - period, -1), -1):
-        tasks, _, tail = _chains(phase, i)
-        for t in reversed(tasks):
-            last_tasks.setdefault(t.unit, tail[t.name])
+        c = t.count(n)
+        if not c:
+            continue
+        busy[t.unit] = busy.get(t.unit, 0) + t.cycles * c
+        first_it[t.unit] = min(first_it.get(t.unit, n), t.offset)
+        last_it[t.unit] = max(last_it.get(t.unit, -1), _last_iteration(t, n))
+    chains = {}
+
+    def chains_of(i):
+        if i not in chains:
+            chains[i] = _chains(phase, i)
+        return chains[i]
+
     bound = 0
     for unit, b in busy.items():
-        if unit not in first_tasks:
-            continue
-        bound = max(bound, first_tasks[unit][1] + b + last_tasks.get(unit, 0))
+        tasks, start, _ = chains_of(first_it[unit])
+        fill = next(start[t.name] for t in tasks if t.unit == unit)
+        tasks, _, tail = chains_of(last_it[unit])
+        drain = next(tail[t.name] for t in reversed(tasks) if t.unit == unit)
+        bound = max(bound, fill + b + drain)
     return bound
 
 

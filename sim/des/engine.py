@@ -53,7 +53,7 @@ def minimum_steps(phase, fast_forward: bool) -> int:
     P = phase.period
     per_block = max(1, -(-BLOCK_ITERATIONS // P))
     per_period = sum(P // t.every for t in phase.tasks)
-    return min(total, 3 * per_block * per_period + per_period)
+    return min(total, 2 * per_block * per_period)
 
 
 def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True,
@@ -104,7 +104,7 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
             programs[key] = PhaseProgram(ph, unit_index)
             need += minimum_steps(ph, fast_forward)
     if need > budget_steps:
-        what = ("even with fast-forward (three blocks of super-periods per distinct phase)" if fast_forward
+        what = ("even with fast-forward (two blocks of whole super-periods per distinct phase)" if fast_forward
                 else "to simulate every task instance")
         hint = "raise budget_steps or use the analytical engine (--engine analytical)" if fast_forward else \
             "use fast_forward=True or the analytical engine (--engine analytical)"

@@ -146,7 +146,7 @@ def _search(pp, free, budget, run_block, blocks, block_ops, out) -> int:
     """Simulate blocks until a certificate holds, jump, and return the next block to simulate."""
     samples = [_state(pp, free)]
     seen = {tuple(v - samples[0][0] for v in samples[0]): 0}
-    failed_until = {}
+    retry_at, gap = 0, 1  # after a failed verification, wait twice as long before the next
     k = 0
     while k < blocks:
         run_block(k)
@@ -159,17 +159,17 @@ def _search(pp, free, budget, run_block, blocks, block_ops, out) -> int:
             c, d = k - k0, x[0] - samples[k0][0]
             return _jump(pp, free, x, [d] * len(x), c, k, blocks, block_ops, out, "pure shift")
         seen[norm] = k
+        if k < retry_at:
+            continue
         for c in range(1, min(MAX_WINDOW_BLOCKS, k // 2) + 1):
-            if failed_until.get(c, -1) >= k:
-                continue
             a, b = samples[k - c], samples[k - 2 * c]
             D = [xi - ai for xi, ai in zip(x, a)]
             if D != [ai - bi for ai, bi in zip(a, b)]:
                 continue
             if _verify(pp, free, b, x, c, block_ops, budget, out):
                 return _jump(pp, free, x, D, c, k, blocks, block_ops, out, "per-unit growth")
-            failed_until[c] = k + 2 * c
-            _restore(pp, free, x)
+            retry_at, gap = k + max(gap, 2 * c), gap * 2
+            break
     return k
 
 
