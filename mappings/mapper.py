@@ -6,7 +6,7 @@ to order the tile loops, throws away what does not fit (:func:`mappings.mapping.
 costs the rest and keeps the best for the objective: ``latency`` (cycles, then energy),
 ``energy`` (pJ, then cycles) or ``edp`` (cycles x pJ).
 
-The cost model is passed in (``evaluate(spec, shape, einsum_mapping) -> (cycles, energy_pj)``;
+The cost model is passed in (``evaluate(spec, shape, einsum_mapping, on_chip) -> (cycles, energy_pj)``;
 :func:`sim.lower.cost` is the analytical one) because the mapper sits below the cost engines.
 
 Search space, for each rank of size ``n`` with spatial factor ``s``: spatial factors are the
@@ -24,7 +24,8 @@ import time
 from dataclasses import dataclass
 
 from arch.errors import MappingError
-from mappings.mapping import EinsumMapping, EinsumShape, buffer_levels, check_einsum
+from mappings.mapping import (EinsumMapping, EinsumShape, Mapping, buffer_levels, check, check_einsum,
+                              on_chip_tensors)
 
 OBJECTIVES = ("latency", "energy", "edp")
 
@@ -104,8 +105,11 @@ def candidates(spec, shape: EinsumShape, unit: str | None = None):
 
 
 def search(spec, shape: EinsumShape, evaluate, objective: str = "latency", unit: str | None = None,
-           max_evaluations: int | None = None) -> SearchResult:
+           max_evaluations: int | None = None, on_chip=frozenset()) -> SearchResult:
     """Best valid mapping of ``shape`` on ``spec`` for ``objective``.
+
+    ``evaluate(spec, shape, mapping, on_chip) -> (cycles, energy_pj)``; ``on_chip`` names the
+    tensors a fusion group keeps on chip (no DRAM traffic).
 
     Raises
     ------
@@ -125,7 +129,7 @@ def search(spec, shape: EinsumShape, evaluate, objective: str = "latency", unit:
             rejected += 1
             last_error = err
             continue
-        cycles, energy = evaluate(spec, shape, m)
+        cycles, energy = evaluate(spec, shape, m, on_chip)
         evaluated += 1
         k = _key(objective, cycles, energy)
         if best_key is None or k < best_key:
@@ -136,3 +140,32 @@ def search(spec, shape: EinsumShape, evaluate, objective: str = "latency", unit:
         why = f" (last reason: {last_error})" if last_error else " (no compute unit has its operators)"
         raise MappingError(f"einsum {shape.name!r}: no valid mapping on this spec{why}")
     return SearchResult(best, int(best_cost[0]), float(best_cost[1]), evaluated, rejected, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    """Best mapping of every Einsum of a cascade, and the search's totals."""
+
+    mapping: Mapping
+    per_einsum: tuple
+    evaluated: int
+    rejected: int
+    seconds: float
+
+
+def search_cascade(spec, shapes, evaluate, objective: str = "latency", fusion: tuple = (),
+                   units: dict | None = None, max_evaluations: int | None = None) -> CascadeResult:
+    """Map every Einsum of ``shapes`` (name -> EinsumShape) on its own, Einsums of a fusion
+    group knowing which tensors stay on chip; then check the whole mapping (fused groups must
+    fit the buffer together). ``units`` optionally pins Einsum -> unit (a binding)."""
+    start = time.perf_counter()
+    fusion = tuple(tuple(g) for g in fusion)
+    results = []
+    for name, shape in shapes.items():
+        group = next((g for g in fusion if name in g), (name,))
+        results.append(search(spec, shape, evaluate, objective, unit=(units or {}).get(name),
+                              max_evaluations=max_evaluations, on_chip=on_chip_tensors(shapes, name, group)))
+    mapping = Mapping(tuple(r.best for r in results), fusion)
+    check(mapping, shapes, spec)
+    return CascadeResult(mapping, tuple(results), sum(r.evaluated for r in results),
+                         sum(r.rejected for r in results), time.perf_counter() - start)

@@ -255,6 +255,21 @@ def check_einsum(m: EinsumMapping, shape: EinsumShape, spec) -> None:
         raise MappingError(f"{e}: 'loop_order' must list every rank once ({', '.join(shape.ranks)}), not {', '.join(m.loop_order)}")
 
 
+def on_chip_tensors(shapes: MappingT, name: str, group) -> set:
+    """Tensors of Einsum ``name`` that never leave the chip because its fusion ``group``
+    produces them (inputs) or consumes them (its output)."""
+    group = set(group)
+    producers = {s.output: n for n, s in shapes.items()}
+    shape = shapes[name]
+    out = set()
+    for t in shape.tensors:
+        if producers.get(t) not in group:
+            continue
+        if t != shape.output or any(t in shapes[n].inputs for n in group if n in shapes and shapes[n].output != t):
+            out.add(t)
+    return out
+
+
 def check(mapping: Mapping, shapes: MappingT, spec) -> None:
     """Raise :class:`MappingError` unless every Einsum is mapped validly and fusion is sound."""
     mapped = [m.einsum for m in mapping.einsums]

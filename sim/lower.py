@@ -35,7 +35,8 @@ from __future__ import annotations
 import itertools
 import math
 
-from mappings.mapping import EinsumMapping, EinsumShape, Mapping, buffer_levels, check, gemm_shape
+from mappings.mapping import (EinsumMapping, EinsumShape, Mapping, buffer_levels, check, gemm_shape,
+                              on_chip_tensors)
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
 __all__ = ["lower", "lower_einsum", "cost", "refetch", "gemm_einsum"]
@@ -180,23 +181,12 @@ def lower(spec, shapes, mapping, check_first: bool = True) -> TaskGraph:
         mapping = Mapping((mapping,))
     if check_first:
         check(mapping, shapes, spec)
-    producers = {s.output: s.name for s in shapes.values()}
     phases, units = [], {"dram": 1}
     for name, shape in shapes.items():
         m = mapping.of(name)
-        group = set(mapping.group_of(name))
-        on_chip = set()
-        for t in shape.tensors:
-            if producers.get(t) in group and (t != shape.output or _consumed_in(t, group, shapes)):
-                on_chip.add(t)
-        phases += lower_einsum(spec, shape, m, on_chip)
+        phases += lower_einsum(spec, shape, m, on_chip_tensors(shapes, name, mapping.group_of(name)))
         units[m.unit] = spec.compute[m.unit].pes
     return TaskGraph(tuple(phases), units, spec.clock_hz, meta={"einsums": list(shapes)})
-
-
-def _consumed_in(tensor, group, shapes) -> bool:
-    """Whether another Einsum of the fusion group reads ``tensor`` (so it never leaves chip)."""
-    return any(tensor in shapes[n].inputs for n in group if n in shapes and shapes[n].output != tensor)
 
 
 def cost(spec, shape: EinsumShape, m: EinsumMapping, on_chip=frozenset()):

@@ -63,3 +63,23 @@ def test_errors():
     with pytest.raises(MappingError) as err:
         search(systolic, gemm_shape(4, 4, 4), cost, "speed")
     assert str(err.value) == "'objective' must be one of latency, energy, edp, not 'speed'"
+
+
+def test_cascade_search_fused_and_unfused(fusemax):
+    from mappings import library
+    from mappings.mapper import search_cascade
+    from mappings.mapping import check, shapes_from_cascade
+    from sim.analytical import run
+    from sim.lower import lower
+
+    shape = {"M": 32, "P": 32, "E": 8, "F": 8, "M0": 8}
+    shapes = shapes_from_cascade(library.attention(passes=1, deferred_division=True), shape)
+    unfused = search_cascade(fusemax, shapes, cost, "latency")
+    fused = search_cascade(fusemax, shapes, cost, "latency", fusion=(tuple(shapes),))
+    check(fused.mapping, shapes, fusemax)
+    assert fused.evaluated == sum(r.evaluated for r in fused.per_einsum)
+    assert fused.mapping.of("AV").unit == "pe1d"  # the only unit with a divider
+    r_f, r_u = run(lower(fusemax, shapes, fused.mapping)), run(lower(fusemax, shapes, unfused.mapping))
+    compulsory = (8 * 32 * 4) * 2  # Q, K, V in and AV out, 8 x 32 words each, 2 bytes
+    assert r_f.dram_bytes == compulsory < r_u.dram_bytes
+    assert r_f.cycles < r_u.cycles
