@@ -132,15 +132,21 @@ class Work:
         self.b_cols_nonempty = float(np.count_nonzero(np.bincount(B.indices, minlength=B.shape[1])))
 
 
-def assembly(w: Work, spec) -> TaskSet:
-    """CSR assembly: prefix sum of row counts, then copy rows from staging to the final arrays."""
+def assembly(w: Work, spec, sort_instr=None) -> TaskSet:
+    """CSR assembly: prefix sum of row counts, then copy rows from staging to the final arrays.
+
+    ``sort_instr`` (per row) adds sorting rows that were staged unsorted (smash-v3).
+    """
     T = spec.threads
-    per = np.array_split(np.arange(w.m), min(T, w.m))
+    work = 2 + 3 * w.z + (0 if sort_instr is None else sort_instr)
+    cuts = np.searchsorted(np.cumsum(work), np.sum(work) * np.arange(1, T) / T)
+    per = [r for r in np.split(np.arange(w.m), np.unique(cuts)) if r.size]   # equal-work blocks
     z = np.array([w.z[r].sum() for r in per])
     rows = np.array([len(r) for r in per], dtype=np.float64)
+    extra = np.zeros(len(per)) if sort_instr is None else np.array([sort_instr[r].sum() for r in per])
     L = spec.dram_latency_cycles
-    instr = INSTR_ROW + 2 * rows + INSTR_STREAM * z
-    return TaskSet("assembly", instr=instr, spad=2 * rows + 3 * z,
+    instr = INSTR_ROW + 2 * rows + INSTR_STREAM * z + extra
+    return TaskSet("assembly", instr=instr, spad=2 * rows + 3 * z + extra / 2,
                    dram_bytes=16 * rows + 2 * csr_bytes(z), latency=instr + 3 * L,
                    owner=np.arange(len(per)))
 
@@ -213,19 +219,31 @@ def smash(w: Work, spec, version: int) -> tuple[list, dict]:
     counts = {"rows_in_dram_table": int(in_dram.sum()), "rows_fragmented": int(big.size),
               "table_slice_bytes": int(slice_bytes)}
     if big.size:
-        phases += _fragmented(w, spec, big)
+        frag, sort_instr = _fragmented(w, spec, big)
+        phases += frag
+        counts["assembly_sort_instr"] = sort_instr
     return phases, counts
 
 
-def _fragmented(w: Work, spec, big: np.ndarray) -> list:
-    """smash-v3 waves: tokens of rows whose tables are fragmented over every core's scratchpad."""
+def _fragmented(w: Work, spec, big: np.ndarray) -> tuple[list, np.ndarray]:
+    """smash-v3 waves: tokens of rows whose tables are fragmented over every core's scratchpad.
+
+    Rows go in waves whose tables fill half the pooled table area, so that one wave's tables are
+    compacted (each fragment by one thread: scan the occupancy list, write its entries to the
+    row's staging place in DRAM) while the next wave's tokens fill the other half. The CSR
+    assembly sorts each such row while copying it. Returns the phases and, per row, the sort
+    instructions this adds to the assembly.
+    """
     C = spec.cores
     L, Ls, La, Ln = spec.dram_latency_cycles, spec.spad_latency_cycles, spec.atomic_latency_cycles, spec.net_latency_cycles
     remote = (C - 1) / C
     slice_bytes = spec.table_bytes_per_thread
-    pool = slice_bytes * spec.threads
+    half_pool = slice_bytes * spec.threads / 2
     tb = w.slots[big] * SLOT_BYTES
-    wave = np.floor_divide(np.cumsum(tb) - 1e-9, pool).astype(np.int64)
+    wave = np.floor_divide(np.cumsum(tb) - 1e-9, half_pool).astype(np.int64)
+    nfrag_all = np.maximum(1, np.ceil(w.slots * SLOT_BYTES / slice_bytes))
+    sort_instr = np.zeros(w.m)
+    sort_instr[big] = sort_cost(w.z[big], w.n)[0]
     phases, pending = [], None
     for wv in np.unique(wave):
         rows = big[wave == wv]
@@ -235,33 +253,25 @@ def _fragmented(w: Work, spec, big: np.ndarray) -> list:
         r = np.repeat(rows, ntok)
         share = 1.0 / np.repeat(ntok, ntok)
         an, f, p, occ = w.an[r] * share, w.f[r] * share, w.p[r] * share, w.occ[r] * share
-        instr = INSTR_ROW + INSTR_STREAM * an + INSTR_PARTIAL * f + INSTR_PROBE * p
-        instr = instr + 2 * occ
+        instr = INSTR_ROW + INSTR_STREAM * an + INSTR_PARTIAL * f + INSTR_PROBE * p + 2 * occ
         lat = instr + (1 + an) * L + f * Ls + p * (Ls + remote * Ln) + occ * La
-        tokens = dict(instr=instr, spad=w.gather[r] * share / 8 + 2 * f + 2 * an, atom_all=occ + f,
+        tokens = dict(instr=instr, spad=w.gather[r] * share / 8 + 2 * f + 2 * an, atom=0 * f, atom_all=occ + f,
                       spad_all=p + 3 * occ + 2 * f, dram_bytes=(w.a_bytes[r] + w.gather[r]) * share,
                       net_bytes=remote * 16 * (p + occ + f), latency=lat, flops=f)
-        if pending is not None:                      # merges of the previous wave go first
+        if pending is not None:                      # the previous wave's compaction goes first
             tokens = {k: np.concatenate([pending[k], tokens[k]]) for k in tokens}
         phases.append(TaskSet(f"fragment tokens wave {wv}", **tokens))
-        # compaction of each fragment (a thread's slice of the table), in parallel
-        nfrag = np.maximum(1, np.ceil(w.slots[rows] * SLOT_BYTES / slice_bytes)).astype(np.int64)
+        # compaction of each fragment (a thread's slice of the table), with the next wave
+        nfrag = nfrag_all[rows].astype(np.int64)
         rr = np.repeat(rows, nfrag)
         fs = 1.0 / np.repeat(nfrag, nfrag)
         occ, z = w.occ[rr] * fs, w.z[rr] * fs
-        sort_instr, sort_spad = sort_cost(z, w.n)
-        instr = INSTR_ROW + 7 * occ + sort_instr
-        phases.append(TaskSet(f"fragment compaction wave {wv}", instr=instr,
-                              spad_all=7 * occ + sort_spad, net_bytes=remote * 8 * 4 * occ,
-                              latency=instr + Ln))
-        # merge of each row's sorted fragments and write-out, run with the next wave's tokens
-        z = w.z[rows]
-        steps = z * _log2c(nfrag)
-        instr = INSTR_ROW + INSTR_STEP * steps + INSTR_STREAM * z
-        pending = dict(instr=instr, spad=2 * z, atom_all=0 * z, spad_all=2 * z, dram_bytes=csr_bytes(z),
-                       net_bytes=remote * 16 * z, latency=instr + 2 * L + Ln, flops=0 * z)
-    phases.append(TaskSet("fragment merge", **pending))
-    return phases
+        instr = INSTR_ROW + 7 * occ + INSTR_STREAM * z
+        pending = dict(instr=instr, spad=2 * z, atom=0 * z, atom_all=0 * z, spad_all=7 * occ,
+                       dram_bytes=csr_bytes(z), net_bytes=remote * 8 * 4 * occ,
+                       latency=instr + Ln + L, flops=0 * z)
+    phases.append(TaskSet("fragment compaction", **pending))
+    return phases, sort_instr
 
 
 def inner(w: Work, spec) -> tuple[list, dict]:
@@ -343,4 +353,5 @@ def phases_for(kernel: str, w: Work, spec) -> tuple[list, dict]:
         ph, counts = smash(w, spec, int(kernel[-1]))
     else:
         raise WorkloadError(f"'kernel' must be one of {', '.join(KERNELS)}, not {kernel!r}")
-    return ph + [assembly(w, spec)], counts
+    sort_instr = counts.pop("assembly_sort_instr", None)
+    return ph + [assembly(w, spec, sort_instr)], counts

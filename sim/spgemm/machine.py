@@ -82,6 +82,7 @@ class MachineResult:
     thread_flops: np.ndarray = None                       # multiplies each thread did
     tasks: int = 0
     phases: int = 0
+    phase_cycles: dict = field(default_factory=dict)      # phase name -> cycles from its start to its barrier
 
     def utilization(self) -> dict:
         """Busy fraction of each resource kind over the run (averaged over its instances)."""
@@ -132,6 +133,7 @@ def run(spec: PiumaSpec, phases: list) -> MachineResult:
     thread_flops = [0.0] * T
     now = 0.0
     ntasks = 0
+    phase_cycles = {}
     for ph in phases:
         n = len(ph)
         if n == 0:
@@ -214,8 +216,10 @@ def run(spec: PiumaSpec, phases: list) -> MachineResult:
                 end_phase = end
             if dynamic or cursor[th] < len(lists[th]):
                 heapq.heappush(heap, (end, rk))
+        kind = ph.name.split(" wave ")[0]
+        phase_cycles[kind] = phase_cycles.get(kind, 0.0) + end_phase - now
         now = end_phase
     caps = {"pipeline": C * spec.pipelines_per_core, "scratchpad": C, "atomic_unit": C, "dram": 1, "network": C}
     return MachineResult(cycles=int(np.ceil(now)), busy_cycles=busy, capacity=caps,
                          thread_busy=np.array(thread_busy), thread_flops=np.array(thread_flops),
-                         tasks=ntasks, phases=len(phases))
+                         tasks=ntasks, phases=len(phases), phase_cycles=phase_cycles)
