@@ -82,6 +82,11 @@ def summary(records: list) -> str:
         g = math.exp(sum(math.log(s) for s, _ in best.values()) / len(best))
         lines.append(f"geometric mean of the best hashing kernel: {g:.2f}x (SMASH thesis: {THESIS_SPEEDUP}x); "
                      "see docs/spgemm.md for why")
+        cyc = {(r["matrix"], r["kernel"]): r["cycles"] for r in records}
+        for b in BASELINES:
+            ratios = [cyc[(m, b)] / cyc[(m, k)] for m, (_, k) in best.items()]
+            gb = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+            lines.append(f"  against {b:13s} alone: {gb:6.2f}x (geometric mean over the matrices)")
     return "\n".join(lines)
 
 
