@@ -46,6 +46,8 @@ async def ternary_cases(dut):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
 
+    for case in cases:
+        dut._log.info("case %s: seed %d, %d x %d", case.name, case.seed, case.rows, case.cols)
     bench = TernaryBench(params, cases)
     limit = int(spec["cycle_limit"])
     handles_in = {name: getattr(dut, name) for name in INPUTS}

@@ -23,9 +23,11 @@ from sim.ternary import TernaryParams  # noqa: E402
 pytestmark = pytest.mark.rtl
 
 TABLE = {0b01: 1, 0b11: -1, 0b00: 0, 0b10: 0}   # 10 is illegal and contributes nothing
+# Three builds: one lane (no adder tree), three lanes (odd carry through the tree, padded
+# beats), and eight lanes with a saturating 11-bit accumulator (a power of two, three levels).
 BUILDS = {1: dict(lanes=1, max_rows=12, max_cols=40),
           3: dict(lanes=3, max_rows=12, max_cols=40),
-          8: dict(lanes=8, max_rows=12, max_cols=40)}
+          8: dict(lanes=8, max_rows=12, max_cols=40, acc_width=11)}
 
 
 def cases_for(params):
@@ -41,16 +43,29 @@ def cases_for(params):
 def verilator_run(request, tmp_path_factory):
     params = TernaryParams(**BUILDS[request.param])
     cases = cases_for(params)
+    print("cases (name, seed, rows, cols):", [(c.name, c.seed, c.rows, c.cols) for c in cases])
     outcomes = run_outcomes(params, cases, work_dir=tmp_path_factory.mktemp(f"ternary-P{params.lanes}"))
     return params, cases, outcomes
+
+
+def numpy_reference(case, params):
+    """y = W x in numpy; with a saturating accumulator, clamped after every beat of P columns."""
+    w = np.vectorize(TABLE.get)(np.array(case.codes)).astype(np.int64)
+    x = np.array(case.x, dtype=np.int64)
+    if params.acc_width is None:
+        return (w @ x).tolist()
+    lo, hi = -(2 ** (params.acc_width - 1)), 2 ** (params.acc_width - 1) - 1
+    y = np.zeros(len(w), dtype=np.int64)
+    for k in range(0, len(x), params.lanes):
+        y = np.clip(y + w[:, k:k + params.lanes] @ x[k:k + params.lanes], lo, hi)
+    return y.tolist()
 
 
 def test_every_result_is_bit_exact_against_numpy(verilator_run):
     params, cases, outcomes = verilator_run
     assert len(outcomes) == len(cases)
     for case, out in zip(cases, outcomes):
-        w = np.vectorize(TABLE.get)(np.array(case.codes))
-        assert out.y == (w @ np.array(case.x)).tolist(), f"{case.name} (seed {case.seed}, P={params.lanes})"
+        assert out.y == numpy_reference(case, params), f"{case.name} (seed {case.seed}, P={params.lanes})"
         assert out.gated == int((np.array(case.codes) == 0).sum()), case.name
         assert out.error == int((np.array(case.codes) == 0b10).any()), case.name
 
@@ -64,16 +79,16 @@ def test_every_cycle_count_equals_the_cycle_model(verilator_run):
     assert sum(bench.check(c, o, params)["stall_cycles"] for c, o in zip(cases, outcomes)) > 0
 
 
-def test_saturating_build(tmp_path):
-    # 11-bit accumulator [-1024, 1023] on 4 lanes: 12 columns of -128 x (+1) give beats of
-    # -512: -512, -1024, -1024 (clamped from -1536); with -1: 512, 1023 (clamped), 1023.
-    params = TernaryParams(lanes=4, max_rows=4, max_cols=12, acc_width=11)
+def test_saturating_build_by_hand(tmp_path):
+    # 11-bit accumulator [-1024, 1023] on 8 lanes, 12 columns of -128 (beats of 8 and 4):
+    # all +1: -1024, then -1536 -> -1024; all -1: 1024 -> 1023, then 1535 -> 1023;
+    # four +1 then eight -1: 0 (4 x -128 + 4 x 128), then 512: never clamped.
+    params = TernaryParams(**BUILDS[8])
     case = bench.Case("sat", 0, [[0b01] * 12, [0b11] * 12, [0b01] * 4 + [0b11] * 8], [-128] * 12,
                       [True, False], [], [])
     verdict = run_cases(params, [case], work_dir=tmp_path)[0]
     assert verdict["outputs_match"] and verdict["cycles_match"], verdict
     out = run_outcomes(params, [case], work_dir=tmp_path)[0]
-    # third row: -512, then +512 -> 0, then +512: exact and never clamped
     assert out.y == [-1024, 1023, 512]
 
 
