@@ -47,7 +47,7 @@ import math
 
 from arch.errors import SpecError, WorkloadError
 from arch.spec import DATAFLOWS
-from sim.taskgraph import Phase, Task, TaskGraph
+from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
 #: Storage levels a systolic spec must have (SCALE-Sim's three operand SRAMs).
 SRAMS = ("ifmap_sram", "filter_sram", "ofmap_sram")
@@ -123,7 +123,8 @@ def _fold_actions(dataflow, ur, uc, t):
     return macs, ur * uc, t * ur, t * uc   # is: rows: K, cols: M, T: N
 
 
-def lower_gemm(spec, M: int, N: int, K: int, unit: str | None = None, dataflow: str | None = None) -> TaskGraph:
+def lower_gemm(spec, M: int, N: int, K: int, unit: str | None = None, dataflow: str | None = None,
+               dram_limited: bool = False) -> TaskGraph:
     """Lower an M x K by K x N GEMM on a spec's systolic array into a :class:`TaskGraph`.
 
     Parameters
@@ -137,6 +138,12 @@ def lower_gemm(spec, M: int, N: int, K: int, unit: str | None = None, dataflow: 
         The compute unit (default: the spec's only 2D unit).
     dataflow : str, optional
         Overrides the unit's dataflow.
+    dram_limited : bool
+        False (default): SCALE-Sim's CALC mode, unlimited bandwidth, DRAM traffic costs energy
+        but no cycles. True: every fold first loads its share of the compulsory traffic (in
+        proportion to its MACs) over the spec's DRAM channel (unit ``dram``), double buffered
+        with the folds; cycles then tend to bytes / bandwidth as the bandwidth shrinks and to
+        the CALC figure as it grows (a roofline).
 
     Returns
     -------
@@ -169,6 +176,11 @@ def lower_gemm(spec, M: int, N: int, K: int, unit: str | None = None, dataflow: 
     mac_pj = array.operators["mac"].energy_pj
     word_bytes = spec.word_bits / 8
     lv = {s: spec.storage[s] for s in SRAMS}
+    read_bytes = (M * K + K * N) * word_bytes  # compulsory: operands read once,
+    write_bytes = M * N * word_bytes           # the output written once
+    dram_pj = spec.dram.pj_per_byte
+    bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
+    total_macs = M * N * K
     phases = []
     for count, ur, uc in _fold_classes(on_rows, on_cols, R, C):
         macs, ifr, flr, ofw = _fold_actions(df, ur, uc, t)
@@ -183,18 +195,27 @@ def lower_gemm(spec, M: int, N: int, K: int, unit: str | None = None, dataflow: 
                   ("ifmap_sram", "read"): acc["ifmap_sram"] * lv["ifmap_sram"].read_pj,
                   ("filter_sram", "read"): acc["filter_sram"] * lv["filter_sram"].read_pj,
                   ("ofmap_sram", "write"): acc["ofmap_sram"] * lv["ofmap_sram"].write_pj}
-        task = Task(name="fold", unit=array.name, cycles=per_fold, actions=actions, energy_pj=energy,
-                    active_pe_cycles=float(macs))
-        phases.append(Phase(name=f"folds_{ur}x{uc}", tasks=(task,), iterations=count))
-    # Compulsory DRAM traffic: operands read once, output written once (no cycles in CALC mode).
-    read_bytes = (M * K + K * N) * word_bytes
-    write_bytes = M * N * word_bytes
-    dram_pj = spec.dram.pj_per_byte
-    dram_task = Task(name="dram", unit=array.name, cycles=0, active_pe_cycles=0.0,
-                     actions={("dram", "read_bytes"): read_bytes, ("dram", "write_bytes"): write_bytes},
-                     energy_pj={("dram", "read_bytes"): read_bytes * dram_pj, ("dram", "write_bytes"): write_bytes * dram_pj})
-    phases.append(Phase(name="dram_compulsory", tasks=(dram_task,), iterations=1))
+        if not dram_limited:
+            task = Task(name="fold", unit=array.name, cycles=per_fold, actions=actions, energy_pj=energy,
+                        active_pe_cycles=float(macs))
+            phases.append(Phase(name=f"folds_{ur}x{uc}", tasks=(task,), iterations=count))
+            continue
+        share = macs / total_macs
+        rd, wr = read_bytes * share, write_bytes * share
+        load = Task(name="load", unit="dram", cycles=math.ceil((rd + wr) / bw - 1e-9), latency=spec.dram.latency_cycles,
+                    deps=(Dep("fold", 2),), actions={("dram", "read_bytes"): rd, ("dram", "write_bytes"): wr},
+                    energy_pj={("dram", "read_bytes"): rd * dram_pj, ("dram", "write_bytes"): wr * dram_pj})
+        fold = Task(name="fold", unit=array.name, cycles=per_fold, deps=(Dep("load", 0),), actions=actions,
+                    energy_pj=energy, active_pe_cycles=float(macs))
+        phases.append(Phase(name=f"folds_{ur}x{uc}", tasks=(load, fold), iterations=count))
+    if not dram_limited:
+        # CALC mode: the compulsory traffic costs energy, not cycles.
+        dram_task = Task(name="dram", unit=array.name, cycles=0, active_pe_cycles=0.0,
+                         actions={("dram", "read_bytes"): read_bytes, ("dram", "write_bytes"): write_bytes},
+                         energy_pj={("dram", "read_bytes"): read_bytes * dram_pj, ("dram", "write_bytes"): write_bytes * dram_pj})
+        phases.append(Phase(name="dram_compulsory", tasks=(dram_task,), iterations=1))
     meta = {"M": M, "N": N, "K": K, "rows": R, "cols": C, "dataflow": df,
             "folds": math.ceil(on_rows / R) * math.ceil(on_cols / C), "fold_cycles": per_fold, "macs": M * N * K}
-    return TaskGraph(phases=tuple(phases), units={array.name: R * C}, clock_hz=spec.clock_hz,
+    units = {array.name: R * C, "dram": 1} if dram_limited else {array.name: R * C}
+    return TaskGraph(phases=tuple(phases), units=units, clock_hz=spec.clock_hz,
                      offset_cycles=-1, meta=meta)

@@ -128,3 +128,21 @@ def test_spec_without_operand_srams_is_refused():
     with pytest.raises(SpecError) as err:
         lower_gemm(spec, 4, 4, 4, unit="pe2d", dataflow="os")
     assert "storage.ifmap_sram: missing storage level" in str(err.value)
+
+
+@pytest.mark.parametrize("df", ["os", "ws", "is"])
+def test_dram_limited_mode_is_a_roofline(df):
+    M, N, K = 256, 128, 256
+    calc = gemm_cycles(M, N, K, 16, 16, df)
+    for gbps in (0.01, 1, 10, 1e3, 1e6):
+        spec = load_arch("systolic", {"dram_gbps": gbps, "rows": 16, "cols": 16, "dataflow": df})
+        limited = run(lower_gemm(spec, M, N, K, dram_limited=True))
+        free = run(lower_gemm(spec, M, N, K))
+        dram_cycles = (M * K + K * N + M * N) / spec.dram.bw_bytes_per_cycle(spec.clock_hz)  # 1-byte words
+        assert limited.energy_pj == pytest.approx(free.energy_pj)  # same actions, only timing differs
+        assert limited.dram_bytes == free.dram_bytes == M * K + K * N + M * N
+        assert limited.cycles >= max(calc, dram_cycles)
+        if gbps <= 0.01:  # starved: the time is the traffic over the bandwidth
+            assert limited.cycles == pytest.approx(dram_cycles, rel=0.01)
+        if gbps >= 1e3:  # unlimited in effect: SCALE-Sim's CALC figure, plus the first load
+            assert limited.cycles - calc <= 1
