@@ -103,6 +103,8 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
         if key not in programs:
             programs[key] = PhaseProgram(ph, unit_index)
             need += minimum_steps(ph, fast_forward)
+        elif not fast_forward:
+            need += ph.steps()
     if need > budget_steps:
         what = ("even with fast-forward (two blocks of whole super-periods per distinct phase)" if fast_forward
                 else "to simulate every task instance")
@@ -123,7 +125,7 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
                 buf.occupy_phase(ph)
             key = phase_key(ph)
             t0 = int(env.now)
-            if key in done:  # the same phase again: same duration, nothing simulated
+            if fast_forward and key in done:  # the same phase again: same duration, nothing simulated
                 dur, _ = done[key]
                 totals["extrapolated"] += ph.steps()
                 details.append(dict(phase=ph.name, start=t0, cycles=dur, repeat_of=done[key][1]))
