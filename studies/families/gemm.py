@@ -22,7 +22,9 @@ from arch.registry import load_arch
 GEMM_KEYS = ("M", "N", "K")
 #: Architecture parameters (short override names of :func:`arch.spec.apply_overrides`).
 ARCH_KEYS = ("rows", "cols", "dataflow", "pe_dim", "glb_mb", "dram_gbps", "clock_mhz")
-WORKLOAD_KEYS = set(GEMM_KEYS) | set(ARCH_KEYS) | {"objective"}
+#: ``objective`` (mapped GEMMs: latency, energy, edp); ``bandwidth`` (systolic: ``calc``, SCALE-Sim's
+#: unlimited-bandwidth mode, or ``dram``, folds wait for their DRAM loads).
+WORKLOAD_KEYS = set(GEMM_KEYS) | set(ARCH_KEYS) | {"objective", "bandwidth"}
 DEFAULTS = [{"M": "256", "N": "128", "K": "256"}]
 
 
@@ -31,6 +33,17 @@ def _positive_int(name: str, value) -> int:
     if not s.isdigit() or int(s) < 1:
         raise WorkloadError(f"gemm: '{name}' must be a positive integer, not {value!r}")
     return int(s)
+
+
+def _number(value):
+    """A swept value as it should appear in a record: int or float when it is one."""
+    s = str(value)
+    for conv in (int, float):
+        try:
+            return conv(s)
+        except ValueError:
+            pass
+    return s
 
 
 @lru_cache(maxsize=256)
@@ -71,8 +84,12 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
     units = spec.units_2d()
     systolic = len(units) == 1 and units[0].dataflow is not None and all(s in spec.storage for s in SRAMS)
     if systolic:
-        graph = lower_gemm(spec, dims["M"], dims["N"], dims["K"])
-        extra = {"rows": units[0].rows, "cols": units[0].cols, "dataflow": units[0].dataflow}
+        bandwidth = str(params.get("bandwidth", "calc"))
+        if bandwidth not in ("calc", "dram"):
+            raise WorkloadError(f"gemm: 'bandwidth' must be calc or dram, not {bandwidth!r}")
+        graph = lower_gemm(spec, dims["M"], dims["N"], dims["K"], dram_limited=bandwidth == "dram")
+        extra = {"rows": units[0].rows, "cols": units[0].cols, "dataflow": units[0].dataflow,
+                 "bandwidth": bandwidth}
     else:
         if not units:
             raise SpecError([("compute", "a GEMM needs a 2D compute unit")], spec.source)
@@ -90,7 +107,9 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
         report = run(graph, trace=trace)
     else:
         report = run(graph)
-    rec = report.record(**dims, **extra)
+    swept = {k: _number(params[k]) for k in ("pe_dim", "glb_mb", "dram_gbps", "clock_mhz", "objective")
+             if k in params and k not in extra}
+    rec = report.record(**dims, **extra, **swept)
     meta = graph.meta
     rec["macs"] = dims["M"] * dims["N"] * dims["K"]
     rec["area_mm2"] = area

@@ -33,6 +33,17 @@ def test_issue_command_line(capsys):
         assert r["utilization"]["array"] == pytest.approx(r["M"] * r["N"] * r["K"] / (r["rows"] * r["cols"] * r["cycles"]))
 
 
+def test_bandwidth_sweep_from_the_command_line(capsys):
+    status = cli.main(["--arch", "systolic", "--workload", "gemm:M=256,N=128,K=256", "--set", "bandwidth=calc,dram",
+                       "--set", "dram_gbps=0.5,1000", "--format", "json"])
+    recs = {(r["bandwidth"], r["dram_gbps"] if "dram_gbps" in r else None): r for r in json.loads(capsys.readouterr()[0])}
+    assert status == 0 and len(recs) == 4
+    calc = [r["cycles"] for (bw, _), r in recs.items() if bw == "calc"]
+    assert calc == [10175, 10175]  # bandwidth plays no part in CALC mode
+    starved = recs[("dram", 0.5)]
+    assert starved["cycles"] > 10175
+
+
 def test_defaults_and_mapped_gemm_on_a_non_systolic_spec():
     rec = gemm.evaluate("systolic", dict(gemm.DEFAULTS[0]), "analytical")
     assert rec["cycles"] == 10175 and rec["dataflow"] == "os"  # the preset's 32 x 32 os array
@@ -47,6 +58,7 @@ def test_defaults_and_mapped_gemm_on_a_non_systolic_spec():
     ({"M": "1", "N": "1", "K": "1", "dataflow": "rs"},
      "arch/presets/systolic.yaml: compute.array.dataflow: must be one of os, ws, is, not 'rs'"),
     ({"M": "1", "N": "1", "K": "1", "colour": "red"}, "gemm: unknown parameter 'colour'"),
+    ({"M": "1", "N": "1", "K": "1", "bandwidth": "usr"}, "gemm: 'bandwidth' must be calc or dram, not 'usr'"),
 ])
 def test_bad_values_are_one_line(params, message):
     from arch.errors import AccelError
