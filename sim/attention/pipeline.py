@@ -15,7 +15,8 @@ A :class:`Step` is one task of the body written in *tile space*: it runs on tile
   iterations, its guard offset shifts by ``S - 1 - s``),
 * ``S - 1`` one-iteration epilogue phases that drain it (stage ``>= j`` only),
 
-so the whole loop stays a handful of folded phases however many tiles it has. The barriers
+so the whole loop stays a handful of folded phases however many tiles it has (fewer tiles
+than stages: one-iteration phases only). The barriers
 between prologue, steady state and epilogue cost at most a pipeline fill; the work (and so
 every action count) is exactly that of ``n`` tiles.
 """
@@ -71,10 +72,6 @@ def pipeline(name: str, steps, n_tiles: int) -> list:
     steps = list(steps)
     by = {s.name: s for s in steps}
     stages = 1 + max((s.stage for s in steps), default=0)
-    if n_tiles < stages:  # too few tiles to fill the pipeline: run the stages back to back
-        steps = [Step(s.name, s.unit, s.cost, s.deps, 0, s.every, s.offset) for s in steps]
-        by = {s.name: s for s in steps}
-        stages = 1
     for s in steps:
         for p, d in s.deps:
             if p not in by:
@@ -84,6 +81,10 @@ def pipeline(name: str, steps, n_tiles: int) -> list:
     if n_tiles <= 0:
         return []
     S = stages
+    if n_tiles < S:   # too few tiles for a steady state: one-iteration phases all the way
+        return [_edge_phase(f"{name}.step{j}", steps,
+                            {s.name: j - s.stage for s in steps if 0 <= j - s.stage < n_tiles})
+                for j in range(n_tiles + S - 1)]
     phases = [_edge_phase(f"{name}.fill{j}", steps, {s.name: j - s.stage for s in steps if s.stage <= j})
               for j in range(S - 1)]
     tasks = []

@@ -276,3 +276,25 @@ def test_pipeline_rejects_waiting_on_a_future_tile():
     c = Cost(cycles=1)
     with pytest.raises(MappingError, match="would wait on a later tile"):
         pipeline("p", [Step("a", "u", c, (("b", 0),), 0), Step("b", "u", c, (), 1)], 4)
+
+
+def test_pipeline_with_fewer_tiles_than_stages():
+    c = Cost(cycles=2)
+    steps = [Step("ld", "dram", c, (), 0), Step("use", "a", c, (("ld", 0),), 1),
+             Step("st", "dram", c, (("use", 0),), 2)]
+    phases = pipeline("p", steps, 2)
+    assert [ph.name for ph in phases] == ["p.step0", "p.step1", "p.step2", "p.step3"]
+    counts = {}
+    for ph in phases:
+        for t in ph.tasks:
+            counts[t.name] = counts.get(t.name, 0) + t.count(ph.iterations)
+    assert counts == {"ld": 2, "use": 2, "st": 2}
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_short_ragged_sequences_run_on_both_engines(config):
+    # 100 tokens: fewer tiles than pipeline stages in the linear layers; padded to one tile
+    from sim import des
+
+    g = graph(config, name="t5", L=100, scope="end2end")
+    assert des.run(g).cycles >= analytical.run(g).cycles > 0
