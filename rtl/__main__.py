@@ -35,6 +35,8 @@ def _parser():
     ck.add_argument("--max-rows", type=int, default=None, help="build parameter (default max(1024, rows))")
     ck.add_argument("--max-cols", type=int, default=None, help="build parameter (default max(1024, cols))")
     ck.add_argument("--build-dir", default=None, help="where builds are cached (default: user cache dir)")
+    ck.add_argument("--waves", metavar="DIR", default=None,
+                    help="keep the waveform (DIR/dump.vcd), the cases and the simulator log in DIR")
     ck.add_argument("--format", choices=("json", "text"), default="text")
     sy = sub.add_parser("synth", help="synthesise with Yosys and print cells, flip-flops and area")
     sy.add_argument("--lanes", type=int, required=True, help="lanes P (any positive integer)")
@@ -59,7 +61,8 @@ def _check(args) -> tuple[dict, int]:
     check_shape(args.rows, args.cols, params)
     case = random_case(args.seed, params, rows=args.rows, cols=args.cols,
                        backpressure=args.backpressure, name=f"check-seed-{args.seed}")
-    verdict = run_cases(params, [case], build_dir=args.build_dir)[0]
+    verdict = run_cases(params, [case], build_dir=args.build_dir, work_dir=args.waves,
+                        waves=args.waves is not None)[0]
     outputs_ok = verdict["outputs_match"] and verdict["gated_match"] and verdict["error_match"]
     rec = {"lanes": params.lanes, "rows": args.rows, "cols": args.cols, "seed": args.seed,
            "rtl_cycles": verdict["rtl_cycles"], "sim_cycles": verdict["sim_cycles"],

@@ -73,14 +73,16 @@ def _locked(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def build(params: TernaryParams, build_dir=None) -> Path:
-    """Build (or reuse) the Verilator model of the unit; returns its build directory."""
+def build(params: TernaryParams, build_dir=None, *, waves: bool = False) -> Path:
+    """Build (or reuse) the Verilator model of the unit; returns its build directory.
+
+    ``waves=True`` builds a separate model with tracing compiled in."""
     from cocotb_tools.runner import get_runner
 
     verilator_env()
     text = emit(lanes=params.lanes, act_width=params.act_width, max_rows=params.max_rows,
                 max_cols=params.max_cols, acc_width=params.acc_width)
-    key = hashlib.sha256((text + _versions()).encode()).hexdigest()[:16]
+    key = hashlib.sha256((text + _versions() + f";waves={waves}").encode()).hexdigest()[:16]
     root = cache_root(build_dir)
     where = root / f"ternary-P{params.lanes}-{key}"
     stamp = where / "einsim-build-ok"
@@ -94,22 +96,22 @@ def build(params: TernaryParams, build_dir=None) -> Path:
         src.write_text(text)
         runner = get_runner("verilator")
         runner.build(sources=[src], hdl_toplevel=TOP, build_dir=where, build_args=["-Wno-fatal"],
-                     always=True, log_file=where / "build.log")
+                     always=True, waves=waves, log_file=where / "build.log")
         stamp.write_text(json.dumps({"params": params.__dict__, "versions": _versions()}))
     return where
 
 
-def run_outcomes(params: TernaryParams, cases, *, build_dir=None, work_dir=None) -> list:
+def run_outcomes(params: TernaryParams, cases, *, build_dir=None, work_dir=None, waves: bool = False) -> list:
     """Simulate ``cases`` back to back on the Verilator build; one :class:`Outcome` per case.
 
-    ``work_dir`` receives the case file, cocotb's results and log (a temporary directory when
-    not given).
+    ``work_dir`` receives the case file, cocotb's results and log, and with ``waves=True`` the
+    waveform (``dump.vcd``); a temporary directory (deleted afterwards) when not given.
     """
     from cocotb_tools.runner import get_runner
 
     from rtl.bench.amaranth_sim import cycle_budget
 
-    where = build(params, build_dir)
+    where = build(params, build_dir, waves=waves)
     cases = list(cases)
     with tempfile.TemporaryDirectory(prefix="einsim-ternary-") as tmp:
         work = Path(work_dir) if work_dir is not None else Path(tmp)
@@ -126,18 +128,18 @@ def run_outcomes(params: TernaryParams, cases, *, build_dir=None, work_dir=None)
         runner.test(test_module=TEST_MODULE, hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
                     build_dir=where, test_dir=work,
                     extra_env={"EINSIM_TERNARY_CASES": str(spec_path), "EINSIM_TERNARY_OUT": str(out_path)},
-                    log_file=work / "sim.log")
+                    waves=waves, log_file=work / "sim.log")
         if not out_path.is_file():
             log = (work / "sim.log").read_text()[-2000:] if (work / "sim.log").is_file() else ""
             raise SimulationError(f"the cocotb run wrote no outcomes (see {work}/sim.log): {log}")
         return [Outcome(**d) for d in json.loads(out_path.read_text())]
 
 
-def run_cases(params: TernaryParams, cases, *, build_dir=None, work_dir=None) -> list:
+def run_cases(params: TernaryParams, cases, *, build_dir=None, work_dir=None, waves: bool = False) -> list:
     """Simulate ``cases`` on Verilator and check each against ``sim.ternary``; one dict per case
     (see :func:`rtl.bench.ternary.check`)."""
     cases = list(cases)
-    outcomes = run_outcomes(params, cases, build_dir=build_dir, work_dir=work_dir)
+    outcomes = run_outcomes(params, cases, build_dir=build_dir, work_dir=work_dir, waves=waves)
     if len(outcomes) != len(cases):
         raise SimulationError(f"the unit finished {len(outcomes)} of {len(cases)} cases")
     return [check(c, o, params) for c, o in zip(cases, outcomes)]

@@ -133,3 +133,12 @@ def test_verilog_has_the_stream_ports():
                  "weight__payload", "weight__ready", "result__valid", "result__ready",
                  "result__payload", "gated", "error", "busy"):
         assert f" {port}" in text, port
+
+
+def test_waveform_goes_where_asked(tmp_path):
+    dut = TernaryUnit(lanes=2, max_rows=2, max_cols=3)
+    case = Case("wave", 0, encode(np.array([[1, -1, 0], [0, 1, 1]])).tolist(), [1, 2, 3], [], [], [])
+    out = run_amaranth(dut, [case], vcd_path=tmp_path / "unit.vcd")[0]
+    assert out.y == [1 - 2, 2 + 3]
+    text = (tmp_path / "unit.vcd").read_text()
+    assert "result__valid" in text and "weight__ready" in text
