@@ -1,0 +1,64 @@
+"""The piuma spec: published structure, overrides by short name, every problem with its key path."""
+
+import pytest
+
+from arch.errors import SpecError
+from arch.piuma import PiumaSpec, piuma_from_dict
+from arch.registry import PRESET_DIR, list_presets, load_arch
+from arch.yamlio import load_yaml_file
+
+
+def raw():
+    return load_yaml_file(PRESET_DIR / "piuma.yaml")
+
+
+def test_preset_matches_published_structure():
+    s = load_arch("piuma")
+    assert isinstance(s, PiumaSpec)
+    # PIUMA: 8 cores per die, 66 threads per core (4 x 16 + 2), 4 MB scratchpad, 8-byte access
+    assert (s.cores, s.threads_per_core, s.threads) == (8, 66, 528)
+    assert s.spad_bytes_per_core == 4 * 2**20 and s.dram_access_bytes == 8 == s.spad_access_bytes
+    # 204.8 GB/s at 1 GHz is 204.8 bytes per cycle
+    assert s.dram_bw_bytes_per_cycle == pytest.approx(204.8)
+    # 3/4 of 4 MiB over 66 threads
+    assert s.table_bytes_per_thread == int(4 * 2**20 * 0.75) // 66
+    assert "piuma" in list_presets() and list_presets()["piuma"].startswith("PIUMA-like")
+
+
+def test_short_and_dotted_overrides():
+    s = load_arch("piuma", {"cores": "16", "threads": 8, "dram_gbps": "51.2", "spad_kb": 1024, "network.latency_cycles": 10})
+    assert (s.cores, s.threads_per_mtp, s.threads_per_core) == (16, 8, 4 * 8 + 2)
+    assert s.dram_bw_bytes_per_cycle == pytest.approx(51.2) and s.spad_bytes_per_core == 2**20
+    assert s.net_latency_cycles == 10
+
+
+def test_every_problem_reported_with_its_key_path():
+    d = raw()
+    d["core"]["count"] = 0
+    d["dram"]["gbps"] = "fast"
+    d["scratchpad"]["table_fraction"] = 1.5
+    d["colour"] = "blue"
+    del d["atomics"]["latency_cycles"]
+    with pytest.raises(SpecError) as err:
+        piuma_from_dict(d, "m.yaml")
+    probs = dict(err.value.problems)
+    assert probs["core.count"] == "'count' must be a positive integer, not 0"
+    assert probs["dram.gbps"] == "'gbps' must be a positive number, not 'fast'"
+    assert probs["scratchpad.table_fraction"] == "'table_fraction' must be a number in (0, 1], not 1.5"
+    assert probs["colour"].startswith("unknown key (allowed: ")
+    assert probs["atomics.latency_cycles"] == "missing"
+    assert str(err.value).startswith("m.yaml: ")
+
+
+def test_unknown_override_and_unknown_section_key():
+    with pytest.raises(SpecError, match=r"bogus: unknown override \(short names: "):
+        load_arch("piuma", {"bogus": 1})
+    d = raw()
+    d["dram"]["channels"] = 4
+    with pytest.raises(SpecError, match=r"dram.channels: unknown key \(allowed: gbps, access_bytes, latency_cycles\)"):
+        piuma_from_dict(d, "m.yaml")
+
+
+def test_at_least_one_pipeline():
+    with pytest.raises(SpecError, match=r"core: 'mtp \+ stp' must be at least 1 pipeline per core, not 0"):
+        load_arch("piuma", {"mtp": 0, "stp": 0})
