@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from arch.errors import MappingError
 from mappings import library
-from sim.attention.hw import DRAM, Cost, dram_cost, einsum_cost, glb_traffic
+from sim.attention.hw import DRAM, dram_cost, einsum_cost, glb_traffic
 from sim.attention.pipeline import Step, pipeline
 
 TILE_2D = ("BQK", "LM", "SLN", "SLD", "SLNV")
@@ -163,4 +163,4 @@ def describe(hw, wl, config: str) -> dict:
     return {"p1_tiles": p1, "kv_dram_passes": pt // p1 if config != "architecture" else None}
 
 
-__all__ = ["lower", "describe", "block_p_tiles", "Cost"]
+__all__ = ["lower", "describe", "block_p_tiles"]

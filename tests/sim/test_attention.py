@@ -25,11 +25,6 @@ def graph(config, name="bert", L=1024, batch=1, scope="attention", overrides=Non
     return lower(spec, Workload(model(name), L, batch), config, scope)
 
 
-def totals(g, comp=None):
-    actions, energy, busy, active = g.totals()
-    return actions, energy, busy, active
-
-
 # --------------------------------------------------------------------------- workloads
 
 @pytest.mark.parametrize("text,n", [("1K", 1024), ("4k", 4096), ("1M", 1 << 20), ("256K", 1 << 18),
