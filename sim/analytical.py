@@ -84,6 +84,12 @@ def phase_bound(phase: Phase, busy_of=None) -> int:
     n = phase.iterations
     if n == 0 or not phase.tasks:
         return 0
+    if len(phase.tasks) == 1:
+        # Fast path, same result as below: a lone task has no same-iteration chain, so its
+        # fill is 0 and its drain its own latency (systolic folds are such phases).
+        t = phase.tasks[0]
+        c = t.count(n)
+        return t.cycles * c + t.latency if c else 0
     busy, first_it, last_it = {}, {}, {}
     for t in phase.tasks:
         c = t.count(n)
