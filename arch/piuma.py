@@ -112,7 +112,7 @@ class PiumaSpec:
         return int(self.spad_bytes_per_core * self.table_fraction) // self.threads_per_core
 
 
-def _set_path(data: dict, path: str, value, problems: list):
+def _set_path(data: dict, path: str, value):
     parts = path.split(".")
     node = data
     for p in parts[:-1]:
@@ -239,7 +239,7 @@ def piuma_from_dict(data: dict, source: str = "<dict>", overrides: dict | None =
         if top not in _TOP or top in ("kind", "description") or (top in _SCHEMA and "." not in path):
             problems.append((key, f"unknown override (short names: {', '.join(sorted(SHORT_NAMES))}; or a key path such as dram.gbps)"))
             continue
-        _set_path(data, path, value, problems)
+        _set_path(data, path, value)
     problems += validate_piuma(data)
     if problems:
         raise SpecError(problems, source)

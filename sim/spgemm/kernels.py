@@ -289,7 +289,7 @@ def inner(w: Work, spec) -> tuple[list, dict]:
     cost = dict(instr=instr, spad=steps + 2 * w.an[rows] + 2 * z,
                 dram_bytes=w.a_bytes[rows] + csr_bytes(z), latency=instr + 3 * L + w.b_cols_nonempty * Ls, flops=f)
     if staged:
-        cost.update(spad_all=b_reads, net_bytes=remote * 8 * b_reads)
+        cost.update(spad_all=b_reads, net_bytes=remote * 8 * b_reads, latency=cost["latency"] + Ln)
         pre = TaskSet("stage B", instr=INSTR_STREAM * w.nnzB / spec.threads * np.ones(spec.threads),
                       spad=np.full(spec.threads, b_bytes / 8 / spec.threads),
                       dram_bytes=np.full(spec.threads, b_bytes / spec.threads),

@@ -1,6 +1,5 @@
 """Hash-table placement against a one-key-at-a-time linear-probing implementation."""
 
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
