@@ -56,8 +56,8 @@ def _check(args) -> tuple[dict, int]:
     if not 0.0 <= args.backpressure < 1.0:
         raise AccelError(f"'--backpressure' must be a probability in [0, 1), not {args.backpressure}")
     params = TernaryParams(lanes=args.lanes, act_width=args.act_width,
-                           max_rows=args.max_rows or max(1024, args.rows),
-                           max_cols=args.max_cols or max(1024, args.cols))
+                           max_rows=args.max_rows if args.max_rows is not None else max(1024, args.rows),
+                           max_cols=args.max_cols if args.max_cols is not None else max(1024, args.cols))
     check_shape(args.rows, args.cols, params)
     case = random_case(args.seed, params, rows=args.rows, cols=args.cols,
                        backpressure=args.backpressure, name=f"check-seed-{args.seed}")

@@ -10,6 +10,8 @@ from rtl import __main__ as cli
     (["check", "--lanes", "2", "--rows", "0", "--cols", "2"], "'rows' must be an integer in 1..1024 (max_rows), not 0"),
     (["check", "--lanes", "2", "--rows", "2", "--cols", "9", "--max-cols", "8"],
      "'cols' must be an integer in 1..8 (max_cols), not 9"),
+    (["check", "--lanes", "2", "--rows", "2", "--cols", "2", "--max-rows", "0"],
+     "'max_rows' must be a positive integer, not 0"),
     (["check", "--lanes", "2", "--rows", "2", "--cols", "2", "--backpressure", "1"],
      "'--backpressure' must be a probability in [0, 1), not 1.0"),
 ])
