@@ -26,7 +26,7 @@ CONFIGS = ("unfused", "flat", "cascade", "architecture", "fusemax")
 SCOPES = ("attention", "end2end")
 RECORD_KEYS = ("config", "model", "seq_len", "scope", "seconds", "cycles", "energy_pj",
                "dram_bytes", "utilization", "engine", "arch", "simulated_steps",
-               "extrapolated_steps", "energy_breakdown")
+               "extrapolated_steps", "energy_breakdown", "hardware", "area_mm2")
 
 # Published means over the 24 model x length points (FuseMax, MICRO 2024; REFERENCE.md
 # section 1). Speedups are mean(baseline seconds / FuseMax seconds); energies are
