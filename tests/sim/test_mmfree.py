@@ -104,3 +104,23 @@ def test_unit_area_grows_with_lanes_and_buffer():
     expect = (1725.7 + 348.9 * 64 + 8.425 * 2816 * 8) * 1e-6
     assert unit_area_mm2(spec, MODELS["370M"]) == pytest.approx(expect)
     assert unit_area_mm2(spec, MODELS["2.7B"]) > unit_area_mm2(spec, MODELS["370M"])
+
+
+def test_every_matrix_task_costs_what_the_unit_takes():
+    # The unit's command for one tile, stepped cycle by cycle (the model the RTL tests prove
+    # equal to the Verilog), is exactly the task's occupancy in the graph.
+    from sim.ternary import simulate_cycles
+
+    spec = load_arch("mmfree", {"lanes": 5, "tile_rows": 48})
+    graph = lower(spec, ModelShape(1, 256))
+    matvecs = [(ph, t) for ph in graph.phases for t in ph.tasks if t.name == "matvec"]
+    assert matvecs
+    for ph, t in matvecs:
+        cols = 768 if ph.name.startswith("glu_down") else 256       # I = 256 ceil(682 / 256) = 768
+        rows = round(t.active_pe_cycles / cols)                      # one useful lane-cycle per weight
+        assert t.cycles == simulate_cycles(rows, cols, 5).cycles, ph.name
+    # 768 = 3 x 256 rows of f, c, g split into 48-row tiles: 16 tiles, no tail
+    fcg = [ph for ph in graph.phases if ph.name.startswith("mlgru_fcg")]
+    assert [ph.iterations for ph in fcg] == [16]
+    # the GLU's 2I = 1536 rows: 32 tiles of 48, no tail; d = 256 rows of down: 5 tiles + a tail of 16
+    assert [ph.iterations for ph in graph.phases if ph.name.startswith("glu_down")] == [5, 1]
