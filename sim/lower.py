@@ -20,7 +20,10 @@ Counting (per Einsum; words are ``word_bits`` wide, accesses ``access_bytes`` wi
   outputs likewise.
 - Register file (a per-PE level of the unit, when the spec has one): each iteration point reads
   each input operand once and writes the output once.
-- Compute: the Einsum's exact operation counts by class, at the unit's pJ per operation.
+- Compute: the Einsum's exact operation counts by class, at the unit's pJ per operation. A
+  tile's compute takes ``ceil(steps * cycles per point)`` cycles, where steps is the product
+  over ranks of ``ceil(tile / spatial factor)``, or longer when the global buffer has a
+  bandwidth limit (``bw_bytes_per_cycle`` or ``ports``) and the tile's buffer traffic needs more.
 
 Edge tiles (remainders) form their own phases (at most two tile sizes per rank), so every count
 is exact; each tile's share of the traffic and accesses is proportional to its iteration
@@ -134,13 +137,23 @@ def _plan(spec, shape: EinsumShape, m: EinsumMapping, on_chip=frozenset()):
     points = shape.points
     bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
     dram_bytes = sum(v for a, v in actions.items() if a[0] == "dram")
+    # A buffer with a bandwidth limit throttles the array: a tile's compute takes at least
+    # its buffer bytes over that bandwidth.
+    shared = [lv for lv in spec.storage.values() if lv.per_pe_of is None]
+    glb = shared[0] if shared else None
+    glb_bytes = 0.0
+    if glb is not None and glb.bw_bytes_per_cycle:
+        glb_bytes = sum(v for a, v in actions.items() if a[0] == glb.name) * glb.access_bytes
     classes = []
     for count, tile_ext in _classes(dict(shape.ranks), ext):
         tile_points = math.prod(tile_ext.values())
         share = tile_points / points
         steps = math.prod(math.ceil(tile_ext[r] / m.spatial_factor(r)) for r in shape.ranks)
         load = math.ceil(dram_bytes * share / bw - 1e-9) if dram_bytes else None
-        classes.append((count, share, load, math.ceil(steps * cpp - 1e-9), tile_points * cpp))
+        compute = steps * cpp
+        if glb_bytes:
+            compute = max(compute, glb_bytes * share / glb.bw_bytes_per_cycle)
+        classes.append((count, share, load, math.ceil(compute - 1e-9), tile_points * cpp))
     return actions, energy, classes
 
 

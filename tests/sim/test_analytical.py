@@ -121,3 +121,17 @@ def test_lone_task_phase_bound_by_hand():
     # Runs in iterations 1, 3, 5 of 7: three instances of 5 cycles, then 3 cycles of latency.
     assert phase_bound(Phase("p", (Task("t", "u", 5, latency=3, every=2, offset=1),), 7)) == 18
     assert phase_bound(Phase("p", (Task("t", "u", 5, latency=3, every=9, offset=8),), 7)) == 0
+
+
+def test_buffer_bandwidth_throttles_the_array():
+    M = N = K = 256
+    shape = gemm_shape(M, N, K)
+    m = EinsumMapping("Z", "pe2d", (("M", 32), ("N", 32)), {"glb": {"M": 128, "N": 128, "K": 256}}, ("M", "N", "K"))
+    free = load_arch("flat-edge")
+    slow = load_arch("flat-edge", {"storage.glb.bw_bytes_per_cycle": 1})
+    r_free, r_slow = run(lower(free, shape, m)), run(lower(slow, shape, m))
+    glb_bytes = sum(v for (c, _), v in r_slow.actions.items() if c == "glb") * 64  # 64-byte rows
+    assert r_free.energy_pj == pytest.approx(r_slow.energy_pj)  # same actions
+    assert r_slow.cycles >= glb_bytes  # 1 byte per cycle
+    assert r_free.cycles < r_slow.cycles
+    assert cost(slow, shape, m)[0] == r_slow.cycles
