@@ -122,12 +122,18 @@ def search(spec, shape: EinsumShape, evaluate, objective: str = "latency", unit:
     best = best_key = best_cost = None
     evaluated = rejected = 0
     last_error = None
+    valid = {}  # validity depends on (unit, spatial, tiles), not on the loop order
     for m in candidates(spec, shape, unit):
-        try:
-            check_einsum(m, shape, spec)
-        except MappingError as err:
+        key = (m.unit, m.spatial, tuple((lv, tuple(t.items())) for lv, t in m.tiles.items()))
+        if key not in valid:
+            try:
+                check_einsum(m, shape, spec)
+                valid[key] = True
+            except MappingError as err:
+                valid[key] = False
+                last_error = err
+        if not valid[key]:
             rejected += 1
-            last_error = err
             continue
         cycles, energy = evaluate(spec, shape, m, on_chip)
         evaluated += 1
