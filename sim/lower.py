@@ -58,7 +58,7 @@ def refetch(order, counts, tensor_ranks) -> int:
         if r in tensor_ranks and counts.get(r, 1) > 1:
             inner = i
     f = 1
-    for i, r in enumerate(order[: inner + 1] if inner >= 0 else ()):
+    for r in (order[: inner + 1] if inner >= 0 else ()):
         if r not in tensor_ranks:
             f *= counts.get(r, 1)
     return f
