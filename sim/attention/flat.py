@@ -5,17 +5,18 @@ In hardware terms, as FuseMax models FLAT (REFERENCE.md section 1): the 2D array
 queries, so ``R < P0`` leaves columns idle), the 1D array with its dedicated exp unit makes
 three passes over each block (``GM`` max, then ``SN``/``SD`` exp and sum, then ``A`` divide,
 one cycle per element per Einsum), and the 2D array multiplies ``A`` by ``V``. Blocks are
-software-pipelined: QK of block ``i`` overlaps the softmax of block ``i - 1`` and AV of block
-``i - 2``, so three blocks of ``R x M`` scores live in the global buffer.
+software-pipelined: QK and the max pass of block ``i`` overlap the last two passes and AV of
+block ``i - 1``, so two blocks of ``R x M`` scores live in the global buffer.
 
 When a block does not fit, FLAT's choice is between shrinking ``R`` (fewer busy columns on
 the 2D array) and spilling: QK leaves the 2D array to DRAM while the 1D array takes its max
 in passing, the second pass reads QK back and writes SN, the third reads SN back and feeds
-the division straight into AV (4 words of DRAM traffic per score). :func:`choose_blocking`
-takes whichever has the lower bound on time (the largest on-chip ``R`` on ties), as FLAT's
-own mapper would. K and V stream from DRAM once per block.
+the division straight into AV (4 words of DRAM traffic per score). K and V stream from DRAM
+once per block, so larger blocks save traffic. :func:`choose_blocking` takes the blocking with
+the lowest bound on time and, among equals, the least DRAM traffic, as FLAT's own mapper
+would.
 
-Block-level tasks stand for the tile streams inside a block; their buffers are the three
+Block-level tasks stand for the tile streams inside a block; their buffers are the two
 score blocks (on chip) and a few tiles (spilled), which is what the capacity check counts.
 """
 
@@ -29,34 +30,41 @@ from sim.attention.pipeline import Step, pipeline
 SOFTMAX_1D = ("GM", "SN", "SD", "A")
 
 
-def _bound_per_query(hw, wl, rows: int, spill: bool) -> float:
-    """Lower bound on cycles per query for a blocking: max of 2D, 1D and DRAM time."""
+def _per_query(hw, wl, rows: int, spill: bool) -> tuple:
+    """(lower bound on cycles, DRAM bytes) per query for a blocking of ``rows`` queries."""
     M, E, F, w, pd = wl.seq_len, wl.model.e, wl.model.f, hw.word_bytes, hw.pd
-    t2d = M * (E + F) / pd / rows
+    t2d = M * (E + F) / pd / min(rows, pd)
     t1d = 4 * M / hw.u1d.pes
-    dram = (M * (E + F) * w / rows + (E + F) * w + (4 * M * w if spill else 0)) / hw.bw_bytes_per_cycle
-    return max(t2d, t1d, dram)
+    nbytes = M * (E + F) * w / rows + (E + F) * w + (4 * M * w if spill else 0)
+    return max(t2d, t1d, nbytes / hw.bw_bytes_per_cycle), nbytes
 
 
 def choose_blocking(hw, wl) -> tuple:
-    """(R query rows per block, spill?) with the lowest time bound (see the module docstring)."""
+    """(R query rows per block, spill?): the least time bound, then the least DRAM traffic.
+
+    On chip, two blocks of ``R x M`` scores must fit; spilled, only a block's Q and its AV
+    accumulators (``R x (E + F)`` words, double-buffered) stay on chip, so ``R`` may grow past
+    ``P0`` to read K and V fewer times. ``R`` runs over powers of two times ``P0`` up to ``P``
+    and, on chip, down to 1.
+    """
     M, E, F, w, pd = wl.seq_len, wl.model.e, wl.model.f, hw.word_bytes, hw.pd
     stream = 4 * pd * (E + F) * w                      # K/V/Q tile buffers
-    best = None
-    r = pd
-    while r >= 1:
-        if 3 * r * M * w + stream <= hw.glb.size_bytes:
-            t = _bound_per_query(hw, wl, r, False)
-            if best is None or t < best[0] - 1e-12:
-                best = (t, r, False)
-        r //= 2
-    t = _bound_per_query(hw, wl, pd, True)
-    if best is None or t < best[0] - 1e-12:
-        best = (t, pd, True)
     if stream + 4 * pd * pd * w > hw.glb.size_bytes:
         raise MappingError(f"global buffer '{hw.glb.name}' ({hw.glb.size_bytes} bytes) is smaller "
                            f"than FLAT's tile buffers ({stream + 4 * pd * pd * w} bytes)")
-    return best[1], best[2]
+    p_max = -(-wl.seq_len // pd) * pd
+    sizes = [pd << k for k in range(64) if pd << k <= p_max] + [pd >> k for k in range(1, 64) if pd >> k >= 1]
+    cands = []
+    for r in sizes:
+        block_io = 2 * r * (E + F) * w
+        if 2 * r * M * w + block_io + stream <= hw.glb.size_bytes:
+            cands.append((*_per_query(hw, wl, r, False), r, False))
+        if r >= pd and block_io + stream <= hw.glb.size_bytes:
+            cands.append((*_per_query(hw, wl, r, True), r, True))
+    t_best = min(c[0] for c in cands)
+    near = [c for c in cands if c[0] <= t_best * (1 + 1e-9)]
+    _, _, r, spill = min(near, key=lambda c: (c[1], c[3], -c[2]))
+    return r, spill
 
 
 def describe(hw, wl) -> dict:
@@ -83,29 +91,31 @@ def lower(hw, wl) -> list:
         return cost
 
     onchip = 0 if spill else 1
-    qk = comp("QK", u2, lanes2d, rd=M * E + (M // pd) * r * E, wr=score * onchip, rows_latency=True)
+    col_tiles = -(-r // pd)                             # K and V enter the array once per column tile
+    qk = comp("QK", u2, lanes2d, rd=M * E * col_tiles + (M // pd) * r * E, wr=score * onchip, rows_latency=True)
     gm = comp("GM", u1, u1.pes, rd=score * onchip)
     sn = comp("SN", u1, u1.pes, rd=score, wr=score)
     sd = comp("SD", u1, u1.pes, rd=score)
     a = comp("A", u1, u1.pes, rd=score, wr=score * onchip)
-    av = comp("AV", u2, lanes2d, rd=score + M * F, wr=r * F, rows_latency=True)
+    av = comp("AV", u2, lanes2d, rd=score + M * F * col_tiles, wr=r * F, rows_latency=True)
     ld_q = dram_cost(hw, read_bytes=r * E * w)
     ld_k = dram_cost(hw, read_bytes=M * E * w)
     ld_v = dram_cost(hw, read_bytes=M * F * w)
     st_av = dram_cost(hw, write_bytes=r * F * w)
     S = Step
     if not spill:
-        # stage: 0 loads | 1 QK, GM | 2 SN, SD, V load | 3 A, AV | 4 store AV
+        # stage: 0 Q, K loads | 1 QK, GM, V load | 2 SN, SD, A, AV | 3 store AV; a block's
+        # scores live from QK to AV: two blocks in the buffer
         steps = [
-            S("st_av", DRAM, st_av, (("AV", 0),), 4),
-            S("ld_v", DRAM, ld_v, (("AV", 2),), 2),
+            S("st_av", DRAM, st_av, (("AV", 0),), 3),
+            S("ld_v", DRAM, ld_v, (("AV", 2),), 1),
             S("ld_q", DRAM, ld_q, (("QK", 2),), 0),
             S("ld_k", DRAM, ld_k, (("QK", 2),), 0),
-            S("A", u1.name, a, (("SD", 0),), 3),
             S("SN", u1.name, sn, (("GM", 0),), 2),
             S("SD", u1.name, sd, (("SN", 0),), 2),
-            S("QK", u2.name, qk, (("ld_q", 0), ("ld_k", 0), ("AV", 3)), 1),
-            S("AV", u2.name, av, (("A", 0), ("ld_v", 0)), 3),
+            S("A", u1.name, a, (("SD", 0),), 2),
+            S("QK", u2.name, qk, (("ld_q", 0), ("ld_k", 0), ("AV", 2)), 1),
+            S("AV", u2.name, av, (("A", 0), ("ld_v", 0)), 2),
             S("GM", u1.name, gm, (("QK", 0),), 1),
         ]
     else:

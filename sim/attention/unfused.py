@@ -6,8 +6,8 @@ score to DRAM; the 1D array then reads a block of query rows back, runs the 3-pa
 it in the global buffer (``GM``, ``SN``, ``SD``, ``A``, one cycle per element per Einsum) and
 writes ``A`` to DRAM; finally the 2D array reads ``A`` and ``V`` tile by tile for ``AV``.
 Each kernel is software-pipelined on its own (load, compute, store of consecutive tiles
-overlap); kernels are separated by barriers. A head's K (or V) is read from DRAM once when it
-fits in half the global buffer, else once per query tile.
+overlap); kernels are separated by barriers. K (or V) is read from DRAM once per block of as
+many query tiles as half the global buffer holds (:func:`query_block_tiles`).
 """
 
 from __future__ import annotations
@@ -30,18 +30,31 @@ def softmax_rows(hw, wl) -> int:
                        f"softmax rows of {M} scores")
 
 
+def query_block_tiles(hw, wl) -> int:
+    """Query tiles per block in the QK and AV kernels: their Q (or AV) fits half the buffer."""
+    pd, w = hw.pd, hw.word_bytes
+    pt = -(-wl.seq_len // pd)
+    cap = int((hw.glb.size_bytes / 2) // (pd * max(wl.model.e, wl.model.f) * w))
+    if cap < 1:
+        raise MappingError(f"global buffer '{hw.glb.name}' ({hw.glb.size_bytes} bytes) cannot hold "
+                           f"one query tile's Q")
+    return max(d for d in range(1, min(pt, cap) + 1) if pt % d == 0)
+
+
 def lower(hw, wl) -> list:
-    """Phases of the unfused baseline: QK kernel, softmax kernel, AV kernel."""
+    """Phases of the unfused baseline: QK kernel, softmax kernel, AV kernel.
+
+    The QK and AV kernels loop ``for p-block: for m-tile: for p-tile in block``: a block's Q
+    (or its AV accumulators) stays in the buffer, each K (or V) tile is read once per block,
+    and the block's Q loads and AV stores are streamed evenly over its tiles.
+    """
     M, E, F, w, pd = wl.seq_len, wl.model.e, wl.model.f, hw.word_bytes, hw.pd
     u2, u1 = hw.u2d, hw.u1d
     pt = mt = -(-M // pd)
+    rq = query_block_tiles(hw, wl)
     n_tiles = wl.instances * pt * mt
     c3 = library.attention(passes=3, deferred_division=False)
     tile_counts = c3.op_counts({"M": pd, "P": pd, "E": E, "F": F}, per_einsum=True)
-    half = hw.glb.size_bytes / 2
-
-    def per_head(nbytes_tile, head_bytes):
-        return nbytes_tile / pt if head_bytes <= half else nbytes_tile
 
     S = Step
     qk = einsum_cost(hw, u2, "QK", tile_counts["QK"], pd * pd)
@@ -49,8 +62,8 @@ def lower(hw, wl) -> list:
     glb_traffic(hw, qk, read_words=2 * pd * E, write_words=pd * pd)
     qk_steps = [
         S("st_qk", DRAM, dram_cost(hw, write_bytes=pd * pd * w), (("QK", 0),), 2),
-        S("ld_q", DRAM, dram_cost(hw, read_bytes=pd * E * w), (("QK", mt),), 0, mt, 0),
-        S("ld_k", DRAM, dram_cost(hw, read_bytes=per_head(pd * E * w, M * E * w)), (("QK", 2),), 0),
+        S("ld_q", DRAM, dram_cost(hw, read_bytes=pd * E * w / mt), (("QK", 2),), 0),
+        S("ld_k", DRAM, dram_cost(hw, read_bytes=pd * E * w), (("QK", 2 * rq),), 0, rq, 0),
         S("QK", u2.name, qk, (("ld_q", 0), ("ld_k", 0), ("st_qk", 2)), 1),
     ]
     r = softmax_rows(hw, wl)
@@ -73,9 +86,9 @@ def lower(hw, wl) -> list:
     av.latency += u2.rows
     glb_traffic(hw, av, read_words=pd * pd + pd * F, write_words=0)
     av_steps = [
-        S("st_av", DRAM, dram_cost(hw, write_bytes=pd * F * w), (("AV", 0),), 2, mt, mt - 1),
+        S("st_av", DRAM, dram_cost(hw, write_bytes=pd * F * w / mt), (("AV", 0),), 2),
         S("ld_a", DRAM, dram_cost(hw, read_bytes=pd * pd * w), (("AV", 2),), 0),
-        S("ld_v", DRAM, dram_cost(hw, read_bytes=per_head(pd * F * w, M * F * w)), (("AV", 2),), 0),
+        S("ld_v", DRAM, dram_cost(hw, read_bytes=pd * F * w), (("AV", 2 * rq),), 0, rq, 0),
         S("AV", u2.name, av, (("ld_a", 0), ("ld_v", 0)), 1),
     ]
     n_blocks = wl.instances * -(-wl.seq_len // r)

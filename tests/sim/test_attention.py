@@ -164,11 +164,25 @@ def test_flat_vs_fusemax_speedup_closed_form():
 def test_flat_spills_at_one_million_tokens():
     g = graph("flat", L=1 << 20)
     assert g.meta["spill"] is True
+    # Spilled, a block keeps only its Q and AV (R x (E + F) words, two blocks) next to four
+    # K/V/Q tile buffers in the 32 MB buffer: the largest power-of-two R is 32768 queries.
+    R = 256
+    while 2 * (2 * R) * 128 * 2 + 4 * 256 * 128 * 2 <= 32 * 2**20:
+        R *= 2
+    assert g.meta["block_rows"] == R == 32768
     # QK written and read back, SN written and read back: 4 words per score, plus K and V
-    # once per block of 256 queries and Q and AV once.
+    # once per block of R queries and Q and AV once.
     L, n = 1 << 20, 12
-    expected = n * (L * L * 2 * 4 + (L // 256) * L * 128 * 2 + 2 * L * 64 * 2)
+    expected = n * (L * L * 2 * 4 + (L // R) * L * 128 * 2 + 2 * L * 64 * 2)
     assert analytical.run(g).dram_bytes == expected
+
+
+def test_flat_keeps_a_short_head_on_chip():
+    # 1K tokens: three blocks of all 1024 queries x 1024 scores (6 MB) fit in 32 MB, so FLAT
+    # reads Q, K, V once and writes AV once per head: the compulsory traffic.
+    g = graph("flat", L=1024, batch=2)
+    assert g.meta == {**g.meta, "block_rows": 1024, "spill": False}
+    assert analytical.run(g).dram_bytes == 2 * 12 * 4 * 1024 * 64 * 2
 
 
 # --------------------------------------------------------------------------- engines
