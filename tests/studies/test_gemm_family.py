@@ -66,3 +66,13 @@ def test_bad_values_are_one_line(params, message):
     with pytest.raises(AccelError) as err:
         gemm.evaluate("systolic", params, "analytical")
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_user_yaml_file_works_like_a_preset(tmp_path):
+    from arch.registry import PRESET_DIR
+
+    text = (PRESET_DIR / "systolic.yaml").read_text().replace("shape: [32, 32]", "shape: [16, 64]")
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    rec = gemm.evaluate(str(path), {"M": "17", "N": "250", "K": "64", "dataflow": "ws"}, "analytical")
+    assert (rec["rows"], rec["cols"], rec["cycles"]) == (16, 64, 1775)  # SCALE-Sim 3.0.0, ws 16 x 64
