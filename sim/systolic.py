@@ -13,13 +13,13 @@ is        K (inputs)          M (inputs)          N                 T + 2R + C -
 ========  ==================  ==================  ================  ==========================
 
 A GEMM too large for the array is cut into ``ceil(rows rank / R) * ceil(cols rank / C)`` folds,
-run one after the other; an edge fold that uses fewer PEs takes as long as a full one. Why these
-per-fold times: output stationary streams the ``T`` operand pairs in (``T`` cycles), with a skew
-of ``R - 1`` cycles across the rows and ``C - 1`` across the columns before the last PE has its
-last pair; the stationary dataflows first shift the ``R`` stationary values in (``R`` cycles),
-then stream ``T`` vectors that reach the far corner ``R - 1 + C - 1`` cycles later, and the
-partial sums of the bottom row leave ``R - 1`` cycles after that... which SCALE-Sim accounts as
-a prefix of ``2R - 1`` cycles before the first output plus ``T`` outputs skewed by ``C - 1``.
+run one after the other; an edge fold that uses fewer PEs takes as long as a full one. Where the
+per-fold times come from: output stationary streams ``T`` operand pairs into every PE (``T``
+cycles), the last row starting ``R - 1`` cycles and the last column ``C - 1`` cycles after the
+first (the skew of a systolic wavefront). The stationary dataflows first shift the ``R``
+stationary values down the columns (``R`` cycles), then stream ``T`` vectors whose partial sums
+need ``R - 1`` more cycles to reach the bottom row and ``C - 1`` more for the skew across the
+columns: ``R + (R - 1) + T + (C - 1)``.
 SCALE-Sim 3 reports as "Total Cycles" the index of the last cycle in which an output is written,
 counting from 0: ``folds * cycles of one fold - 1``. That is the convention here, so the two
 agree exactly (REFERENCE.md section 2; tests/sim/test_systolic.py pins SCALE-Sim's own output).
