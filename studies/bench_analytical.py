@@ -7,7 +7,8 @@ lowered to a task graph, engine run, record built), single process:
    non-square, three dataflows, several GEMMs);
 2. one attention layer (BERT-Base, batch 64) on the ``fusemax`` preset over sequence lengths,
    through the attention lowering when it is present, and through the generic lowering of the
-   1-pass cascade (one EinsumMapping per Einsum, FuseMax's binding, all fused);
+   1-pass cascade (one EinsumMapping per Einsum, FuseMax's binding, all fused), both as task
+   graph + engine and as the engine's closed form (what a mapper or a large sweep calls);
 3. the mapper's rate of mapping evaluations (``mappings.mapper.search``) on a GEMM.
 
 ZigZag, the usual reference point, evaluates about 100-170 mappings per second on this 2-core
@@ -43,12 +44,12 @@ def bench_systolic(repeat: int) -> tuple:
     return len(points), best
 
 
-def bench_attention_generic(seq_lens) -> tuple:
+def bench_attention_generic(seq_lens, closed_form: bool = False) -> tuple:
     from arch.registry import load_arch
     from mappings import library
     from mappings.mapping import EinsumMapping, Mapping, shapes_from_cascade
     from sim.analytical import run
-    from sim.lower import lower
+    from sim.lower import cost_mapping, lower
 
     spec = load_arch("fusemax")
     cascade = library.attention(passes=1, deferred_division=True)
@@ -65,7 +66,11 @@ def bench_attention_generic(seq_lens) -> tuple:
                 spatial = (("M0", 256), ("P", 256))
             tiles = {"glb": {r: min(size, 256) for r, size in s.ranks.items()}}
             ems.append(EinsumMapping(name, unit, spatial, tiles, tuple(s.ranks)))
-        run(lower(spec, shapes, Mapping(ems, fusion=(tuple(shapes),)), check_first=False))
+        mapping = Mapping(ems, fusion=(tuple(shapes),))
+        if closed_form:
+            cost_mapping(spec, shapes, mapping)
+        else:
+            run(lower(spec, shapes, mapping, check_first=False))
         n += 1
     return n, time.perf_counter() - t0
 
@@ -109,6 +114,7 @@ def main(argv=None) -> int:
     if ded is not None:
         rows.append(("attention layer, BERT 1K..1M (sim.attention, fusemax)", *ded))
     rows.append(("attention layer, BERT 1K..1M (generic lowering, 12 Einsums)", *bench_attention_generic(seq)))
+    rows.append(("  same, closed form of the engine (sim.lower.cost_mapping)", *bench_attention_generic(seq, True)))
     rows.append(("mapper: GEMM 1024^3 on fusemax, mappings evaluated", *bench_mapper()))
     print(f"{'benchmark':62} {'points':>8} {'seconds':>8} {'per s':>10} {'x ZigZag':>9}")
     for name, n, dt in rows:

@@ -73,6 +73,20 @@ def test_attention_compute_counts_equal_cascade_op_counts(fusemax, fused):
         assert got[op] == pytest.approx(n, rel=1e-12)
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_closed_form_cascade_cost_equals_the_engine(fusemax, fused):
+    from sim.lower import cost_mapping
+
+    cascade = library.attention(passes=1, deferred_division=True)
+    shapes = shapes_from_cascade(cascade, {"M": 1000, "P": 300, "E": 64, "F": 64, "M0": 256})
+    ems = [EinsumMapping(n, "pe1d" if n in ONE_D else "pe2d", (("P", 256),),
+                         {"glb": {"P": 256}}, tuple(s.ranks)) for n, s in shapes.items()]
+    mapping = Mapping(ems, fusion=(tuple(shapes),) if fused else ())
+    report = run(lower(fusemax, shapes, mapping))
+    cycles, energy = cost_mapping(fusemax, shapes, mapping)
+    assert cycles == report.cycles and energy == pytest.approx(report.energy_pj, rel=1e-12)
+
+
 def test_attention_dram_traffic(fusemax):
     M, P, E, F = (ATTN_SHAPE[k] for k in "MPEF")
     compulsory = (E * P + E * M + F * M + F * P) * 2  # Q, K, V read once, AV written once
