@@ -51,14 +51,27 @@ class PhaseProgram:
         self.units = sorted({unit_index[self.tasks[k].unit] for k in self.live_tasks})
         self.histories = [[] for _ in self.tasks]
         self._orders = {}   # live-set key -> order of task indices (checked for deadlock)
-        self._raw = {}      # residue -> list of (task idx, ((dep task idx, back), ...))
+        self._raw = {}      # signature -> list of (task idx, ((dep task idx, back), ...))
         self.depth = [1] * len(self.tasks)  # history entries each task must keep
-        self._programs = {}
+        self._programs = {}  # residue -> program
+        self._bound = {}     # signature -> program
+        # A residue's program depends on each task's position in its own guard cycle,
+        # (r - offset) % every, only up to the longest distance anything waits on it.
+        clip = [1] * len(self.tasks)
+        for t in self.tasks:
+            for d in t.deps:
+                j = self.task_index[d.task]
+                clip[j] = max(clip[j], d.distance)
+        self._sig_terms = [(t.offset, t.every, clip[k]) for k, t in enumerate(self.tasks)]
         if self.period <= EAGER_PERIOD:
             # Every residue compiled (and checked for deadlock) before anything is simulated.
+            sigs = {}
             for r in range(min(self.period, self.n)):
-                self._raw[r] = self._compile(r)
-            self._finish()
+                sig = self._signature(r)
+                sigs[r] = sig
+                if sig not in self._raw:
+                    self._raw[sig] = self._compile(r)
+            self._finish(sigs)
         else:
             # Huge super-period: a safe history depth (ceil(distance / every) + 1 instances
             # back at most), programs and their deadlock check built when first issued.
@@ -135,9 +148,14 @@ class PhaseProgram:
             out.append((k, tuple(deps)))
         return out
 
-    def _finish(self):
-        for r, raw in self._raw.items():
-            self._programs[r] = self._bind(raw)
+    def _signature(self, r: int) -> tuple:
+        return tuple(min((r - o) % e, c) for o, e, c in self._sig_terms)
+
+    def _finish(self, sigs):
+        for sig, raw in self._raw.items():
+            self._bound[sig] = self._bind(raw)
+        for r, sig in sigs.items():
+            self._programs[r] = self._bound[sig]
 
     def _bind(self, raw) -> tuple:
         tasks, h, ui = self.tasks, self.histories, self.unit_index
@@ -152,8 +170,12 @@ class PhaseProgram:
         """The ops of an iteration with residue ``r`` (built on demand for huge periods)."""
         prog = self._programs.get(r)
         if prog is None:
-            raw = self._compile(r)
-            prog = self._programs[r] = self._bind(raw)
+            sig = self._signature(r)
+            prog = self._bound.get(sig)
+            if prog is None:
+                prog = self._bound[sig] = self._bind(self._compile(r))
+            if len(self._programs) < EAGER_PERIOD:
+                self._programs[r] = prog
         return prog
 
     def programs(self, start: int, stop: int):

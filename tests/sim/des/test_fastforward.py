@@ -109,3 +109,30 @@ def test_a_billion_iterations_simulate_a_few_super_periods():
     # is; either way the time per iteration is at least each unit's work per iteration.
     per_iter = max(2 * 70, 50 + (300 + 120) / 48, 45 + 90 / 48)
     assert r.cycles >= per_iter * (10**9 + 7)
+
+
+@pytest.mark.parametrize("make", CASES)
+def test_programs_built_on_demand_give_the_same_cycles(make, monkeypatch):
+    # Super-periods above EAGER_PERIOD compile residues lazily with a safe history depth.
+    import sim.des.fastforward as ff
+    import sim.des.program as program
+
+    g = make(3001)
+    eager = des.run(g, fast_forward=False).cycles
+    monkeypatch.setattr(program, "EAGER_PERIOD", 0)
+    monkeypatch.setattr(ff, "EAGER_PERIOD", 0)
+    assert des.run(g, fast_forward=False).cycles == eager
+    assert des.run(g).cycles == eager
+
+
+def test_huge_super_period_is_fast_forwarded():
+    # every = 70001 > EAGER_PERIOD: one block is one super-period of 70001 iterations.
+    tasks = (Task("q", "dram", 500, latency=50, every=70001, offset=0, deps=(Dep("mm", 1),)),
+             Task("mm", "pe", 3, deps=(Dep("q", 0), Dep("mm", 1))))
+    g = TaskGraph(phases=(Phase("p", tasks, 70001 * 6 + 5),), units={"dram": 1, "pe": 1}, clock_hz=1e9)
+    r, full = des.run(g), des.run(g, fast_forward=False)
+    assert r.cycles == full.cycles
+    # per super-period: q (500) + latency 50 once the previous mm is done, then 70001 mm of
+    # 3 cycles each; the last partial super-period has 5 mm.
+    assert full.cycles == 6 * (550 + 3 * 70001) + (550 + 3 * 5)
+    assert r.extrapolated_steps == 70002 * 3
