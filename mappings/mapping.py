@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping as MappingT
 
@@ -77,17 +78,12 @@ def gemm_shape(M: int, N: int, K: int, name: str = "Z") -> EinsumShape:
                        name, {"mac": M * N * K})
 
 
-def shapes_from_cascade(cascade, shape: MappingT) -> dict:
-    """EinsumShape of every Einsum of a cascade at rank sizes ``shape`` (name -> EinsumShape).
-
-    Uses the cascade's own exact op counts (``Cascade.op_counts(shape, per_einsum=True)``) and
-    its rank bookkeeping; iterative and partitioned ranks keep the sizes the cascade gives them.
-    """
-    sizes = cascade.rank_sizes(shape)
-    counts = cascade.op_counts(shape, per_einsum=True)
-    out = {}
+@lru_cache(maxsize=64)
+def _structure(cascade) -> tuple:
+    """Per Einsum: (name, its ranks, tensor -> axis ranks, output); shape-independent."""
+    out = []
     for e in cascade.einsums:
-        ranks = {r: int(sizes[r]) for r in e.ranks if r in sizes}
+        ranks = tuple(e.ranks)
         tensors = {}
         for ref in (*e.inputs, e.output):
             axes = []
@@ -97,7 +93,23 @@ def shapes_from_cascade(cascade, shape: MappingT) -> dict:
                 elif r is not None:  # a partitioned parent (M) read as its parts (M1, M0)
                     axes += [x for x in cascade.space.family(r)[1:] if x in ranks]
             tensors[ref.name] = tuple(dict.fromkeys(axes))
-        out[e.name] = EinsumShape(e.name, ranks, tensors, e.output.name, counts.get(e.name, {}))
+        out.append((e.name, ranks, tensors, e.output.name))
+    return tuple(out)
+
+
+def shapes_from_cascade(cascade, shape: MappingT) -> dict:
+    """EinsumShape of every Einsum of a cascade at rank sizes ``shape`` (name -> EinsumShape).
+
+    Uses the cascade's own exact op counts (``Cascade.op_counts(shape, per_einsum=True)``) and
+    its rank bookkeeping; iterative and partitioned ranks keep the sizes the cascade gives them.
+    """
+    sizes = cascade.rank_sizes(shape)
+    counts = cascade.op_counts(shape, per_einsum=True)
+    out = {}
+    for name, ranks, tensors, output in _structure(cascade):
+        rs = {r: int(sizes[r]) for r in ranks if r in sizes}
+        ts = {t: tuple(r for r in axes if r in rs) for t, axes in tensors.items()}
+        out[name] = EinsumShape(name, rs, ts, output, counts.get(name, {}))
     return out
 
 
