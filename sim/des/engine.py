@@ -35,8 +35,10 @@ from sim.taskgraph import TaskGraph
 
 #: Default cap on issued task instances (simulated + verification) of one run (~10 s here).
 DEFAULT_BUDGET_STEPS = 10_000_000
-#: Default cap on the timeline kept in the Report (a trace file records every simulated step).
+#: Default cap on the timeline kept in the Report.
 DEFAULT_TIMELINE_LIMIT = 10_000
+#: Most task instances written to a trace file (the first ones simulated; ~100 MB of JSON).
+TRACE_LIMIT = 1_000_000
 
 
 def phase_key(phase) -> tuple:
@@ -65,7 +67,8 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
     ----------
     graph : TaskGraph
     trace : str, optional
-        Path of a Chrome-trace JSON to write (the simulated part, one track per unit).
+        Path of a Chrome-trace JSON to write (the simulated part, one track per unit; at most
+        ``TRACE_LIMIT`` task instances, the first simulated).
     fast_forward : bool
         Extrapolate each phase once its schedule repeats (exact; see ``fastforward.py``).
     budget_steps : int
@@ -114,7 +117,7 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
                               f"{budget_steps}; {hint}")
 
     budget = Budget(budget_steps)
-    timeline = Timeline(None if trace else timeline_limit)
+    timeline = Timeline(TRACE_LIMIT if trace else timeline_limit)
     free = [0] * len(units)
     done, details = {}, []
     totals = dict(simulated=0, extrapolated=0, verified=0)
@@ -149,7 +152,7 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
     timeline_out = [(names[u], graph.phases[p].tasks[k].name, s, e) for p, k, u, _i, s, e in kept]
     if trace:
         from sim.des.trace import write_trace
-        write_trace(trace, graph, timeline.events, names)
+        write_trace(trace, graph, timeline.events, names, timeline.truncated)
     meta_des = dict(phases=details, verified_steps=totals["verified"], timeline_truncated=timeline.truncated or len(kept) < len(timeline.events),
                     buffer_peak_bytes={b: buf.peak_bytes for b, buf in buffers.items()})
     rep = report_from_totals(graph, "des", cycles, simulated_steps=totals["simulated"],

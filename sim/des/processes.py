@@ -18,6 +18,7 @@ import simpy
 
 from arch.errors import SimulationError
 from sim.des.fastforward import Timeline
+from sim.des.engine import TRACE_LIMIT
 from sim.des.program import PhaseProgram
 from sim.des.resources import make_units
 from sim.report import Report, report_from_totals
@@ -35,7 +36,7 @@ def run_processes(graph, *, trace=None, budget_steps: int, timeline_limit=None) 
     index = {name: u.index for name, u in units.items()}
     for ph in graph.phases:  # refuses deadlocks before anything runs
         PhaseProgram(ph, index)
-    timeline = Timeline(None if trace else timeline_limit)
+    timeline = Timeline(TRACE_LIMIT if trace else timeline_limit)
 
     def phase_process(p, ph):
         tasks, n = ph.tasks, ph.iterations
@@ -92,7 +93,7 @@ def run_processes(graph, *, trace=None, budget_steps: int, timeline_limit=None) 
     names = list(units)
     if trace:
         from sim.des.trace import write_trace
-        write_trace(trace, graph, timeline.events, names)
+        write_trace(trace, graph, timeline.events, names, timeline.truncated)
     kept = timeline.events if timeline_limit is None else timeline.events[:timeline_limit]
     rep = report_from_totals(graph, "des", int(env.now), simulated_steps=steps, extrapolated_steps=0,
                              timeline=[(names[u], graph.phases[p].tasks[k].name, s, e) for p, k, u, _i, s, e in kept])

@@ -15,6 +15,10 @@ decided is therefore fixed in advance. This module computes it once per phase:
   index, which is what lets one compiled program serve all ``10^9`` iterations of a phase and
   what makes its timing a time-invariant max-plus system (the basis of fast-forward).
 
+Residues with the same *signature* (each task's position ``(r - offset) % every`` in its guard
+cycle, clipped at the longest distance anything waits on that task) have the same program, so
+a super-period of 4096 with a prologue and an epilogue compiles to a handful of programs.
+
 An op is ``(history, unit index, cycles, latency, deps, task index)`` with ``deps`` a tuple of
 ``(producer history, negative index)``; a history is a Python list of the producer's
 result-ready times (cycles), newest last, pre-filled with the phase start so that a dependency

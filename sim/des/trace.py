@@ -36,10 +36,14 @@ def trace_events(graph, events, unit_names) -> list:
     return out
 
 
-def write_trace(path: str, graph, events, unit_names) -> None:
-    """Write a Chrome-trace JSON file (``{"traceEvents": [...]}``) to ``path``."""
+def write_trace(path: str, graph, events, unit_names, truncated: bool = False) -> None:
+    """Write a Chrome-trace JSON file (``{"traceEvents": [...]}``) to ``path``.
+
+    ``truncated`` says that more instances were simulated than the file holds.
+    """
     doc = {"traceEvents": trace_events(graph, events, unit_names), "displayTimeUnit": "ns",
-           "otherData": {"time_unit": "microseconds of simulated time", "clock_hz": graph.clock_hz}}
+           "otherData": {"time_unit": "microseconds of simulated time", "clock_hz": graph.clock_hz,
+                         "truncated": bool(truncated)}}
     try:
         with open(path, "w") as f:
             json.dump(doc, f, separators=(",", ":"))
