@@ -247,8 +247,8 @@ def _fragmented(w: Work, spec, big: np.ndarray) -> tuple[list, np.ndarray]:
     phases, pending = [], None
     for wv in np.unique(wave):
         rows = big[wave == wv]
-        # tokens small enough that the wave gives every thread about four
-        tf = max(1.0, min(token_flops(w, spec), w.f[rows].sum() / (4 * spec.threads)))
+        # tokens small enough that the wave gives every thread about two
+        tf = max(1.0, min(token_flops(w, spec), w.f[rows].sum() / (2 * spec.threads)))
         ntok = np.maximum(1, np.ceil(w.f[rows] / tf)).astype(np.int64)
         r = np.repeat(rows, ntok)
         share = 1.0 / np.repeat(ntok, ntok)
