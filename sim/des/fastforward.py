@@ -101,13 +101,16 @@ def simulate_phase(pp: PhaseProgram, free: list, t0: int, budget: Budget, timeli
         out["simulated_steps"] += block_ops
 
     k = 0
+    if not pp.live_tasks:  # nothing runs: the phase takes no time
+        out["end"] = t0
+        return out
     if fast_forward and blocks >= 2:
-        k = _search(pp, free, budget, run_block, blocks, block_ops, out)
+        k = _search(pp, free, budget, run_block, blocks, block_ops, per_block, out)
     while k < blocks:
         run_block(k)
         k += 1
     if rem:
-        tail_ops = sum(len(pp.program(r)) for r in range(rem))
+        tail_ops = sum(len(pp.program(i % P)) for i in range(rem))
         budget.spend(tail_ops, name)
         progs = pp.programs(blocks * L, n)
         if timeline is not None and timeline.room():
@@ -142,7 +145,7 @@ def _restore(pp, free, x):
         pos += depth[k]
 
 
-def _search(pp, free, budget, run_block, blocks, block_ops, out) -> int:
+def _search(pp, free, budget, run_block, blocks, block_ops, per_block, out) -> int:
     """Simulate blocks until a certificate holds, jump, and return the next block to simulate."""
     samples = [_state(pp, free)]
     seen = {tuple(v - samples[0][0] for v in samples[0]): 0}
@@ -157,7 +160,7 @@ def _search(pp, free, budget, run_block, blocks, block_ops, out) -> int:
         k0 = seen.get(norm)
         if k0 is not None:
             c, d = k - k0, x[0] - samples[k0][0]
-            return _jump(pp, free, x, [d] * len(x), c, k, blocks, block_ops, out, "pure shift")
+            return _jump(pp, free, x, [d] * len(x), c, k, blocks, block_ops, per_block, out, "pure shift")
         seen[norm] = k
         if k < retry_at:
             continue
@@ -166,19 +169,18 @@ def _search(pp, free, budget, run_block, blocks, block_ops, out) -> int:
             D = [xi - ai for xi, ai in zip(x, a)]
             if D != [ai - bi for ai, bi in zip(a, b)]:
                 continue
-            if _verify(pp, free, b, x, c, block_ops, budget, out):
-                return _jump(pp, free, x, D, c, k, blocks, block_ops, out, "per-unit growth")
+            if _verify(pp, free, b, x, c, block_ops, per_block, budget, out):
+                return _jump(pp, free, x, D, c, k, blocks, block_ops, per_block, out, "per-unit growth")
             retry_at, gap = k + max(gap, 2 * c), gap * 2
             break
     return k
 
 
-def _verify(pp, free, start, expect, c, block_ops, budget, out) -> bool:
+def _verify(pp, free, start, expect, c, block_ops, per_block, budget, out) -> bool:
     """Re-simulate two windows of ``c`` blocks from ``start``; check the growth certificate."""
     budget.spend(2 * c * block_ops, pp.phase.name)
     out["verified_steps"] += 2 * c * block_ops
     P = pp.period
-    per_block = block_ops // pp.ops_per_period()
     _restore(pp, free, start)
     windows = []
     for _w in range(2):
@@ -197,11 +199,11 @@ def _verify(pp, free, start, expect, c, block_ops, budget, out) -> bool:
     return True
 
 
-def _jump(pp, free, x, D, c, k, blocks, block_ops, out, kind) -> int:
+def _jump(pp, free, x, D, c, k, blocks, block_ops, per_block, out, kind) -> int:
     m = (blocks - k) // c
     if m > 0:
         _restore(pp, free, tuple(v + m * d for v, d in zip(x, D)))
         out["extrapolated_steps"] += m * c * block_ops
-    out["regime"] = dict(window_blocks=c, block_iterations=block_ops and (pp.period * (block_ops // pp.ops_per_period())),
+    out["regime"] = dict(window_blocks=c, block_iterations=pp.period * per_block,
                          shift_cycles=max(D) if D else 0, certificate=kind, found_after_blocks=k)
     return k + m * c

@@ -90,6 +90,15 @@ def test_zero_iterations_and_empty_graph():
     assert des.run(graph(units={"u": 1})).cycles == 0
 
 
+def test_empty_phase_and_zero_cycle_tasks():
+    # An empty loop body takes no time; zero-cycle tasks take none but their latency.
+    zero = Phase("z", (Task("a", "u", 0), Task("b", "u", 0, latency=3, deps=(Dep("a", 0),))), 10**6)
+    g = graph(Phase("e", (), 1000), zero, units={"u": 1})
+    r = des.run(g)
+    assert r.cycles == 3
+    assert r.simulated_steps + r.extrapolated_steps == 2 * 10**6
+
+
 def test_offset_cycles_convention_is_added():
     g = graph(Phase("p", (Task("a", "u", 5),), 3), offset_cycles=-1)
     assert des.run(g).cycles == 14
