@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,9 +116,14 @@ def build(params: TernaryParams, build_dir=None, *, waves: bool = False) -> Path
         src = where / f"{TOP}.v"
         src.write_text(text)
         runner = get_runner("verilator")
-        with _env(MAKEFLAGS=(os.environ.get("MAKEFLAGS", "") + " " + MAKE_OPT).strip()):
-            runner.build(sources=[src], hdl_toplevel=TOP, build_dir=where, build_args=["-Wno-fatal"],
-                         always=True, waves=waves, log_file=where / "build.log")
+        log = where / "build.log"
+        try:
+            with _env(MAKEFLAGS=(os.environ.get("MAKEFLAGS", "") + " " + MAKE_OPT).strip()):
+                runner.build(sources=[src], hdl_toplevel=TOP, build_dir=where, build_args=["-Wno-fatal"],
+                             always=True, waves=waves, log_file=log)
+        except (subprocess.CalledProcessError, OSError) as exc:
+            tail = log.read_text()[-1500:] if log.is_file() else str(exc)
+            raise SimulationError(f"the Verilator build failed (see {log}): {tail}") from exc
         stamp.write_text(json.dumps({"params": params.__dict__, "versions": _versions()}))
     return where
 
