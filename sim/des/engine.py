@@ -124,8 +124,6 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
 
     def walk():
         for p, ph in enumerate(graph.phases):
-            for buf in buffers.values():
-                buf.occupy_phase(ph)
             key = phase_key(ph)
             t0 = int(env.now)
             if fast_forward and key in done:  # the same phase again: same duration, nothing simulated
@@ -141,6 +139,8 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
                 totals["verified"] += res["verified_steps"]
                 details.append(dict(phase=ph.name, start=t0, cycles=dur, simulated_steps=res["simulated_steps"],
                                     extrapolated_steps=res["extrapolated_steps"], regime=res["regime"]))
+            for buf in buffers.values():
+                env.process(buf.hold(ph, dur))
             yield env.timeout(dur)
 
     env.process(walk())

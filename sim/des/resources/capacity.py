@@ -8,8 +8,9 @@ keeps at most ``k`` tiles resident. The bytes those slots take are declared per 
 so the check is the sum per buffer; a single tile larger than its buffer gets its own message.
 Both checks run when the graph is built, before any engine runs it.
 
-:class:`BufferCapacity` is the SimPy view (a ``simpy.Container`` of bytes) the engine
-instantiates per buffer, filled to each phase's peak residency for the report.
+:class:`BufferCapacity` is the SimPy view the engine instantiates per buffer: a
+``simpy.Container`` of bytes that each phase fills with its resident tiles for its duration
+(the peak is reported in ``Report.meta["des"]["buffer_peak_bytes"]``).
 """
 
 from __future__ import annotations
@@ -29,8 +30,16 @@ class BufferCapacity:
         self.container = simpy.Container(env, capacity=max(size_bytes, 1), init=0)
         self.peak_bytes = 0
 
-    def occupy_phase(self, phase) -> int:
-        """Record the resident bytes of ``phase`` (sum of its tasks' ``holds`` here); returns them."""
-        resident = sum(t.holds.get(self.name, 0) for t in phase.tasks if t.count(phase.iterations))
+    def resident_bytes(self, phase) -> int:
+        """Bytes the tiles of ``phase`` keep here (sum of its running tasks' ``holds``)."""
+        return sum(t.holds.get(self.name, 0) for t in phase.tasks if t.count(phase.iterations))
+
+    def hold(self, phase, duration_cycles: int):
+        """SimPy process body: the phase's tiles occupy the buffer for ``duration_cycles``."""
+        resident = self.resident_bytes(phase)
         self.peak_bytes = max(self.peak_bytes, resident)
-        return resident
+        if resident:
+            yield self.container.put(resident)
+        yield self.env.timeout(duration_cycles)
+        if resident:
+            yield self.container.get(resident)
