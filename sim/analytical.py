@@ -5,11 +5,12 @@ ready, (2) work through all of its task instances back to back, and (3) after it
 the results still have to flow through the tasks that depend on it in the last iteration::
 
     bound(u) = fill(u) + busy(u) + drain(u)
-    fill(u)  = earliest start of u's first task in iteration 0, from the longest chain of
-               same-iteration dependencies (cycles + latency) before it, with no contention
+    fill(u)  = earliest start of u's first task in the first iteration u works in, from the
+               longest chain of same-iteration dependencies (cycles + latency) before it,
+               with no contention
     busy(u)  = sum over u's task instances of their cycles
     drain(u) = longest chain (latency of the task itself plus cycles + latency of the tasks that
-               depend on it) after u's last task of the last iteration
+               depend on it) after u's last task of the last iteration u works in
 
 A phase costs ``max_u bound(u)`` and phases add up (each ends in a barrier). Because every unit
 issues in program order, no schedule can finish sooner: the discrete-event engine, which adds
