@@ -91,7 +91,7 @@ class MachineResult:
         return {k: self.busy_cycles[k] / (self.capacity[k] * self.cycles) for k in self.busy_cycles}
 
 
-def run(spec: PiumaSpec, phases: list) -> MachineResult:
+def run(spec: PiumaSpec, phases: list, timeline: list | None = None, max_events: int = 200_000) -> MachineResult:
     """Simulate phases of tasks on the machine; returns cycles and occupancy.
 
     Parameters
@@ -99,6 +99,9 @@ def run(spec: PiumaSpec, phases: list) -> MachineResult:
     spec : PiumaSpec
     phases : list of TaskSet
         Run in order, separated by barriers.
+    timeline : list, optional
+        If given, receives ``(thread, phase name, task index, start cycle, end cycle)`` for the
+        first ``max_events`` tasks (for a Chrome trace).
     """
     C = spec.cores
     tpc = spec.threads_per_core
@@ -211,6 +214,8 @@ def run(spec: PiumaSpec, phases: list) -> MachineResult:
                         if free[cc] > end:
                             end = free[cc]
             thread_busy[th] += end - t
+            if timeline is not None and len(timeline) < max_events:
+                timeline.append((th, ph.name, i, t, end))
             thread_flops[th] += fl[i]
             if end > end_phase:
                 end_phase = end

@@ -22,6 +22,7 @@ from sim.report import Report
 from sim.spgemm.expand import Expansion, expand
 from sim.spgemm.kernels import HASHING, KERNELS, Work, phases_for
 from sim.spgemm.machine import MachineResult, run
+from sim.spgemm.trace import write_trace
 
 
 @dataclass
@@ -50,7 +51,8 @@ def check_shapes(A: sp.spmatrix, B: sp.spmatrix):
 
 
 def simulate(A: sp.csr_matrix, B: sp.csr_matrix, kernel: str, spec: PiumaSpec,
-             expansion: Expansion | None = None, keep_product: bool = True) -> SpgemmResult:
+             expansion: Expansion | None = None, keep_product: bool = True,
+             trace: str | None = None) -> SpgemmResult:
     """Run one kernel of Z = A * B on ``spec``.
 
     Parameters
@@ -64,6 +66,8 @@ def simulate(A: sp.csr_matrix, B: sp.csr_matrix, kernel: str, spec: PiumaSpec,
         A previous :func:`expand` of the same operands (shared between kernels).
     keep_product : bool
         Keep Z in the result.
+    trace : str, optional
+        Write a Chrome-trace JSON of the first 200,000 tasks to this path.
 
     Returns
     -------
@@ -75,7 +79,10 @@ def simulate(A: sp.csr_matrix, B: sp.csr_matrix, kernel: str, spec: PiumaSpec,
     e = expansion if expansion is not None else expand(A, B, keep_product=keep_product)
     w = Work(A, B, e)
     phases, counts = phases_for(kernel, w, spec)
-    mres = run(spec, phases)
+    timeline = [] if trace else None
+    mres = run(spec, phases, timeline=timeline)
+    if trace:
+        write_trace(trace, spec, timeline, truncated=len(timeline) < mres.tasks)
     tot = {}
     for ph in phases:
         for k, v in ph.totals().items():

@@ -11,7 +11,7 @@ Command line::
             --set kernel=inner,outer,rowwise-dram,smash-v1,smash-v2,smash-v3 --format json
 
 The SpGEMM model is event-driven only (:mod:`sim.spgemm.machine`): both ``--engine`` values run
-it and the record says ``engine: des``.
+it and the record says ``engine: des``. ``--trace PATH`` writes a Chrome trace of the threads.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
         raise WorkloadError(f"spgemm: 'arch' must be a piuma spec (kind: piuma), not {arch!r}")
     key, label, loader = operands(params)
     A, B, e = _cached(key, loader)
-    res = simulate(A, B, kernel, spec, expansion=e, keep_product=False)
+    res = simulate(A, B, kernel, spec, expansion=e, keep_product=False, trace=trace)
     rec = res.record(**params)
     rec.update(label)
     rec["arch"] = str(arch)

@@ -88,3 +88,14 @@ def test_study_main_small(capsys, tmp_path):
         base = [r for r in group if r["kernel"] == group[0]["baseline"]][0]
         assert base["speedup"] == 1.0
         assert max(r["speedup"] for r in group if r["kernel"] in ("inner", "outer", "rowwise-dram")) == 1.0
+
+
+def test_trace_has_one_event_per_task(tmp_path):
+    path = tmp_path / "t.json"
+    rec = family.evaluate("piuma", {"matrix": KARATE, "kernel": "smash-v1"}, "des", trace=str(path))
+    doc = json.loads(path.read_text())
+    tasks = [e for e in doc["traceEvents"] if e["ph"] == "X"]
+    assert len(tasks) == rec["tasks"] and not doc["otherData"]["truncated"]
+    # every event lies within the run and on one of the 8 cores' 66 threads
+    assert max(e["args"]["end_cycle"] for e in tasks) <= rec["cycles"]
+    assert {e["pid"] for e in tasks} <= set(range(1, 9)) and max(e["tid"] for e in tasks) <= 66
