@@ -207,6 +207,12 @@ def main(argv=None) -> int:
     except AccelError as err:
         sys.stderr.write(f"explore: error: {err}\n")
         return 2
+    except BrokenPipeError:
+        # The reader went away (``explore ... | head``): not an error of ours.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         sys.stderr.write("explore: interrupted; finished points are kept in the output's journal (rerun with --resume)\n")
         return 130
