@@ -436,9 +436,20 @@ class Cascade:
         return live_tensors(self, rank)
 
     def op_counts(self, shape: Mapping[str, int], per_einsum: bool = False) -> dict:
-        """Exact operation counts by class (``{op: count}``), or per Einsum when asked."""
+        """Exact operation counts by class (``{op: count}``), or per Einsum when asked.
+
+        Counts depend only on the sizes of this cascade's ranks, so they are remembered per
+        shape: a sweep that evaluates the same layer on many machines counts it once.
+        """
         from mappings.analysis import op_counts
-        return op_counts(self, shape, per_einsum=per_einsum)
+        key = (tuple(sorted((r, shape[r]) for r in self.ranks if r in shape)), per_einsum)
+        cache = self.__dict__.setdefault("_op_count_cache", {})
+        if key not in cache:
+            if len(cache) > 4096:
+                cache.clear()
+            cache[key] = op_counts(self, shape, per_einsum=per_einsum)
+        hit = cache[key]
+        return {k: dict(v) for k, v in hit.items()} if per_einsum else dict(hit)
 
     def __str__(self) -> str:
         from mappings.parse import format_cascade
