@@ -191,11 +191,15 @@ def test_flat_keeps_a_short_head_on_chip():
 def test_des_never_beats_analytical_and_energy_agrees(config):
     from sim import des
 
-    g = graph(config, L=4096)
+    g = graph(config, name="t5", L=4096, batch=2, scope="end2end")
     a, d = analytical.run(g), des.run(g)
     assert d.cycles >= a.cycles
     assert d.energy_pj == pytest.approx(a.energy_pj, rel=1e-12)
     assert d.dram_bytes == a.dram_bytes
+    if config != "architecture":
+        # every schedule but the naive binding keeps its bottleneck unit busy: the DES meets
+        # the bound up to the pipelines' fill and drain
+        assert d.cycles <= a.cycles * 1.002
 
 
 def test_des_fusemax_binding_hides_the_reduction_latency():
