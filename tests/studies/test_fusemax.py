@@ -112,3 +112,18 @@ def test_explore_buffer_smaller_than_a_tile(capsys):
 def test_family_defaults_are_valid_points():
     assert fam.DEFAULTS and all(set(p) <= fam.WORKLOAD_KEYS for p in fam.DEFAULTS)
     assert {p["config"] for p in fam.DEFAULTS} == {"flat", "fusemax"}
+
+
+def test_study_des_csv(capsys):
+    assert fusemax.main(["--engine", "des", "--models", "t5", "--seq-lens", "1K", "--configs",
+                         "flat,fusemax", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 + 2 * 2                 # header + configs x scopes
+    header = lines[0].split(",")
+    assert "utilization.2d" in header and "simulated_steps" in header
+
+
+def test_hardware_follows_the_config_on_ladder_presets():
+    assert fam.hardware_for("fusemax", "flat") == "flat"
+    assert fam.hardware_for("flat", "fusemax") == "fusemax"
+    assert fam.hardware_for("my/spec.yaml", "flat") == "my/spec.yaml"
