@@ -62,3 +62,14 @@ def test_unknown_override_and_unknown_section_key():
 def test_at_least_one_pipeline():
     with pytest.raises(SpecError, match=r"core: 'mtp \+ stp' must be at least 1 pipeline per core, not 0"):
         load_arch("piuma", {"mtp": 0, "stp": 0})
+
+
+def test_sourced_energies_follow_the_project_tables():
+    from arch.energy import energy_pj, mac_pj
+    e = load_arch("piuma").energy_pj
+    # one 64-bit DRAM access: Accelergy 45 nm (FuseMax artifact)
+    assert e["dram_access"] == energy_pj("accelergy45", "dram_hbm2_access") == 249.6
+    # 64-bit multiply-add: twice Horowitz's 32-bit FP multiply + add (3.7 + 0.9)
+    assert e["flop"] == pytest.approx(2 * mac_pj("fp32", "fp32"))
+    # 8-byte scratchpad access: twice Horowitz's 32-bit read of an 8 KB SRAM
+    assert e["spad_access"] == pytest.approx(2 * energy_pj("horowitz45", "sram_8kb_read_32bit"))
