@@ -140,20 +140,13 @@ def lower(hw, wl, config: str) -> list:
     for e in seq:
         cost, unit = comp(e, glb.get(e, (0, 0)))
         add(e, unit, cost, deps[e], st(e))
-    av_counts = {op: n * p1 for op, n in _av_counts(wl, pd).items()}
+    av_counts = {op: n * p1 for op, n in counts["AV"].items()}     # F * P0 divides per tile
     av = einsum_cost(hw, u1, "AV", av_counts, pd)
     glb_traffic(hw, av, write_words=p1 * pd * F)
     add("AV", u1.name, av, [("RNV", 0), ("RD", 0)], st("AV"), every, last)
     # the store trails the division by two stages so that it never holds up the in-order DRAM queue
     add("st_av", DRAM, dram_cost(hw, write_bytes=p1 * pd * F * w), [("AV", 0)], st("AV") + 2, every, last)
     return pipeline(f"attention.{config}", steps, n_tiles)
-
-
-def _av_counts(wl, pd: int) -> dict:
-    """Op counts of the final division AV for one query tile (F * P0 divides)."""
-    c = library.attention(passes=1, deferred_division=True)
-    shape = {"M": pd, "P": pd, "E": wl.model.e, "F": wl.model.f, "M0": pd}
-    return c.op_counts(shape, per_einsum=True)["AV"]
 
 
 def describe(hw, wl, config: str) -> dict:
