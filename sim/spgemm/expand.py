@@ -127,7 +127,6 @@ def expand(A: sp.csr_matrix, B: sp.csr_matrix, keep_product: bool = True) -> Exp
     rows_max = max(1, CHUNK_KEYS // max(n, 1))
     marker = np.full(min(rows_max * n, CHUNK_KEYS) if rows_max > 1 else n, big, dtype=np.int32)
     pdt = np.int32 if B.nnz < big else np.int64
-    seen = np.zeros(marker.size, dtype=bool)
     for r0, r1 in _chunks(flops, slots, n):
         total = int(flops[r0:r1].sum())
         if total == 0:
@@ -146,7 +145,6 @@ def expand(A: sp.csr_matrix, B: sp.csr_matrix, keep_product: bool = True) -> Exp
         key = np.repeat(arow, blen) + col
         if marker.size < (r1 - r0) * n:          # one huge row wider than the budget
             marker = np.full((r1 - r0) * n, big, dtype=np.int32)
-            seen = np.zeros(marker.size, dtype=bool)
         g = np.arange(total, dtype=np.int32)
         # first insertion of each (row, col): the smallest generation index with that key
         np.minimum.at(marker, key, g)
@@ -155,6 +153,11 @@ def expand(A: sp.csr_matrix, B: sp.csr_matrix, keep_product: bool = True) -> Exp
         U = tkeys.size
         marker[tkeys] = np.arange(U, dtype=np.int32)
         inv = marker[key]                          # insertion rank of each partial product's key
+        if keep_product:
+            # compaction and CSR write-out: occupied (row, col) keys in sorted order, straight
+            # from the marker's key space, and the insertion rank holding each one's value
+            skeys = np.flatnonzero(marker[: (r1 - r0) * n] != big)
+            order = marker[skeys]
         marker[tkeys] = big
         mult = np.bincount(inv, minlength=U)
         acc = np.bincount(inv, weights=val, minlength=U)   # the fetch-and-add results
@@ -174,16 +177,9 @@ def expand(A: sp.csr_matrix, B: sp.csr_matrix, keep_product: bool = True) -> Exp
         nnz[r0:r1] = np.bincount(trow[nz], minlength=r1 - r0)
         max_probe = max(max_probe, int(disp.max()) + 1)
         if keep_product:
-            # compaction and CSR write-out: occupied slots of each row, sorted by column
-            kept = tkeys[nz]
-            seen[kept] = True
-            skeys = np.flatnonzero(seen[: (r1 - r0) * n])
-            seen[kept] = False
-            marker[tkeys] = np.arange(U, dtype=np.int32)
-            order = marker[skeys]
-            marker[tkeys] = big
-            out_cols.append((skeys % n).astype(np.int32))
-            out_vals.append(acc[order])
+            keep = nz[order]                       # compaction drops exact-zero sums
+            out_cols.append((skeys[keep] % n).astype(np.int32))
+            out_vals.append(acc[order[keep]])
     Z = None
     if keep_product:
         indptr = np.concatenate([[0], np.cumsum(nnz)])
