@@ -15,7 +15,7 @@ kernel, stated once:
 ``INSTR_ROW`` = 20        per row or task: pointers, bounds, table base, bookkeeping
 ``TOKEN_FLOPS`` = 4096    partial products per work token (dynamic distribution), lowered to
                           total flops / (4 * threads) for small problems so that every thread
-                          gets about four tokens
+                          gets about four tokens (two per wave for smash-v3's large rows)
 ========================  ==================================================================
 
 A probe reads the slot's key word; only an empty slot is claimed with a compare-and-swap (one
@@ -52,9 +52,11 @@ Kernels (each documented in docs/spgemm.md):
                  ``TOKEN_FLOPS`` partial products taken from a shared queue.
 ``smash-v3``     v2 + fragmented tables: a row whose table exceeds a slice gets a table spread
                  over every core's scratchpad (the slot's position picks the core), its partial
-                 products cut into tokens that any thread takes, its fragments compacted in
-                 parallel and merged; it spills to DRAM only if the table exceeds the pooled
-                 table area. Large rows run in waves that fit the pool.
+                 products cut into tokens that any thread takes. Large rows run in waves that
+                 fill half the pooled table area; one wave's fragments are compacted in parallel
+                 (unsorted, into the row's staging place) while the next wave's tokens run, and
+                 the CSR assembly sorts those rows. A table larger than half the pool spills to
+                 DRAM as in v1.
 
 All kernels end with the same CSR assembly phase: a prefix sum over row counts and a copy of
 the rows from their staging places (upper-bound offsets) into the final CSR arrays.
@@ -196,7 +198,7 @@ def token_flops(w: Work, spec) -> int:
 def smash(w: Work, spec, version: int) -> tuple[list, dict]:
     """Task phases of smash-v1/v2/v3 and the counts that explain them."""
     slice_bytes = spec.table_bytes_per_thread
-    pool_bytes = slice_bytes * spec.threads
+    pool_bytes = slice_bytes * spec.threads / 2      # a wave's share of the pooled table area
     tbytes = w.slots * SLOT_BYTES
     rows = np.flatnonzero(w.f > 0)
     fits = tbytes[rows] <= slice_bytes
