@@ -44,16 +44,16 @@ def choose_blocking(hw, wl) -> tuple:
 
     On chip, two blocks of ``R x M`` scores must fit; spilled, only a block's Q and its AV
     accumulators (``R x (E + F)`` words, double-buffered) stay on chip, so ``R`` may grow past
-    ``P0`` to read K and V fewer times. ``R`` runs over powers of two times ``P0`` up to ``P``
-    and, on chip, down to 1.
+    ``P0`` to read K and V fewer times. ``R`` runs over ``P0`` times the divisors of the number
+    of query tiles and, on chip, over ``P0 / 2^k`` down to 1.
     """
     M, E, F, w, pd = wl.seq_len, wl.model.e, wl.model.f, hw.word_bytes, hw.pd
     stream = 4 * pd * (E + F) * w                      # K/V/Q tile buffers
     if stream + 4 * pd * pd * w > hw.glb.size_bytes:
         raise MappingError(f"global buffer '{hw.glb.name}' ({hw.glb.size_bytes} bytes) is smaller "
                            f"than FLAT's tile buffers ({stream + 4 * pd * pd * w} bytes)")
-    p_max = -(-wl.seq_len // pd) * pd
-    sizes = [pd << k for k in range(64) if pd << k <= p_max] + [pd >> k for k in range(1, 64) if pd >> k >= 1]
+    pt = -(-wl.seq_len // pd)
+    sizes = [pd * d for d in range(1, pt + 1) if pt % d == 0] + [pd >> k for k in range(1, 64) if pd >> k >= 1]
     cands = []
     for r in sizes:
         block_io = 2 * r * (E + F) * w

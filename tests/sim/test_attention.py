@@ -311,3 +311,25 @@ def test_short_ragged_sequences_run_on_both_engines(config):
 
     g = graph(config, name="t5", L=100, scope="end2end")
     assert des.run(g).cycles >= analytical.run(g).cycles > 0
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None)
+@given(config=st.sampled_from(CONFIGS), name=st.sampled_from(["bert", "t5", "xlm"]),
+       tiles=st.integers(1, 12), pe_dim=st.sampled_from([64, 128, 256]),
+       scope=st.sampled_from(["attention", "end2end"]))
+def test_property_engines_agree_and_work_is_conserved(config, name, tiles, pe_dim, scope):
+    from sim import des
+
+    L = tiles * pe_dim
+    g = graph(config, name=name, L=L, scope=scope, overrides={"pe_dim": pe_dim})
+    a, d = analytical.run(g), des.run(g)
+    assert d.cycles >= a.cycles > 0
+    assert d.energy_pj == pytest.approx(a.energy_pj, rel=1e-12)
+    m = model(name)
+    macs = m.heads * L * L * (m.e + m.f)                  # QK and AV (or BQK and SLNV)
+    if scope == "end2end":
+        macs += L * (4 * m.d_model * m.heads * m.e + 2 * m.d_model * m.ffn)
+    assert a.actions[("pe2d", "mac")] == macs
