@@ -156,7 +156,7 @@ def main(argv=None) -> int:
     ap.add_argument("--engine", choices=("analytical", "des"), default="analytical")
     ap.add_argument("--format", choices=FORMATS, default="table")
     ap.add_argument("--out", help="write the records to this file")
-    ap.add_argument("--plot", help="write a PNG of the records (Pareto fronts, energy, utilization)")
+    ap.add_argument("--plot", help="write a PNG of the ablation ladder (speedup, 2D utilization, energy against FLAT)")
     ap.add_argument("--jobs", type=int, default=1, help="evaluate points on N processes")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--seq-lens", default=",".join(SEQ_LENS))
@@ -182,8 +182,8 @@ def main(argv=None) -> int:
     elif not args.out:
         print(render(records, args.format))
     if args.plot:
-        from studies.plots import plot_records
-        plot_records(records, args.plot)
+        from studies.plots import plot_ladder
+        plot_ladder(records, args.plot, scope=scopes[0])
     return 0
 
 
