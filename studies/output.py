@@ -57,7 +57,15 @@ def render(records, fmt: str) -> str:
         if df.empty:
             return "(no design points)"
         df = df[[c for c in df.columns if not c.startswith(_TABLE_HIDE_PREFIXES)]]
-        return df.to_string(index=False, float_format=_fmt_float)
+        head = ""
+        if len(df) > 1:
+            # Columns with one value in every row become a header line: the table keeps
+            # only what varies across the sweep.
+            same = [c for c in df.columns if df[c].astype(str).nunique(dropna=False) == 1]
+            if same and len(same) < len(df.columns):
+                head = "  ".join(f"{c}={_fmt_cell(df[c].iloc[0])}" for c in same) + "\n"
+                df = df.drop(columns=same)
+        return head + df.to_string(index=False, float_format=_fmt_float)
     raise ValueError(f"format {fmt!r} has no text form")
 
 
@@ -75,6 +83,10 @@ def write(records, fmt: str, path) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _fmt_cell(x) -> str:
+    return _fmt_float(x) if isinstance(x, float) else str(x)
 
 
 def _fmt_float(x: float) -> str:
