@@ -26,21 +26,19 @@ section 4).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
-from arch.errors import SpecError
+from arch.schema import FlatSchema, spec_name
 
-# section -> field -> (type, rule); rules: "pos" > 0, "nonneg" >= 0, "frac" in [0, 1)
+# section -> field -> (type, rule); rules in arch.schema.RULES ("frac0" is in [0, 1))
 _SCHEMA = {
     "unit": {"lanes": (int, "pos"), "act_width": (int, "pos"), "tile_rows": (int, "pos")},
     "dram": {"bits_per_cycle": (int, "pos"), "weight_bits": (int, "pos"), "latency_cycles": (int, "nonneg")},
     "vector": {"lanes": (int, "pos")},
-    "sparsity": {"zero_weight_fraction": (float, "frac")},
+    "sparsity": {"zero_weight_fraction": (float, "frac0")},
     "energy_pj": {k: (float, "nonneg") for k in ("add8", "add16", "add32", "fp16_add", "fp16_mult",
                                                  "sram_read_32b", "dram_read_32b")},
 }
-_TOP = {"kind", "description", "clock_mhz"} | set(_SCHEMA)
 
 #: Short override names (``--set lanes=16``) -> dotted key paths.
 SHORT_NAMES = {
@@ -92,59 +90,14 @@ class MmfreeSpec:
         return self.clock_mhz * 1e6
 
 
-def _coerce(value, typ):
-    """Numbers may arrive as strings from the command line ("16", "2.5e2")."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if typ is int:
-        return int(value) if float(value).is_integer() else None
-    return float(value)
+SCHEMA = FlatSchema("mmfree", _SCHEMA, SHORT_NAMES, example_path="dram.latency_cycles")
 
 
-_RULES = {"pos": (lambda v: v > 0, "a positive {noun}"), "nonneg": (lambda v: v >= 0, "a non-negative {noun}"),
-          "frac": (lambda v: 0 <= v < 1, "a number in [0, 1)")}
-
-
-def validate_mmfree(data: dict) -> list:
-    """Every problem of a raw ``kind: mmfree`` mapping as (key path, message); empty if valid."""
-    problems = []
-    for key in data:
-        if key not in _TOP:
-            problems.append((str(key), f"unknown key (allowed: {', '.join(sorted(_TOP))})"))
-    if not isinstance(data.get("description", ""), str):
-        problems.append(("description", f"'description' must be a string, not {data.get('description')!r}"))
-    v = _coerce(data.get("clock_mhz"), float)
-    if "clock_mhz" not in data:
-        problems.append(("clock_mhz", "missing"))
-    elif v is None or v <= 0:
-        problems.append(("clock_mhz", f"'clock_mhz' must be a positive number, not {data['clock_mhz']!r}"))
-    for sec, fields in _SCHEMA.items():
-        node = data.get(sec)
-        if not isinstance(node, dict):
-            problems.append((sec, f"'{sec}' must be a mapping with keys {', '.join(fields)}, not {node!r}"))
-            continue
-        for key in node:
-            if key not in fields:
-                problems.append((f"{sec}.{key}", f"unknown key (allowed: {', '.join(fields)})"))
-        for key, (typ, rule) in fields.items():
-            path = f"{sec}.{key}"
-            if key not in node:
-                problems.append((path, "missing"))
-                continue
-            val = _coerce(node[key], typ)
-            ok, what = _RULES[rule]
-            if val is None or not ok(val):
-                noun = "integer" if typ is int else "number"
-                problems.append((path, f"'{key}' must be {what.format(noun=noun)}, not {node[key]!r}"))
-    unit = data.get("unit")
-    if not problems and _coerce(unit["act_width"], int) < 2:
-        problems.append(("unit.act_width", f"'act_width' must be an integer >= 2, not {unit['act_width']!r}"))
-    return problems
+def _cross_checks(data: dict) -> list:
+    width = data["unit"]["act_width"]
+    if int(float(width)) < 2:
+        return [("unit.act_width", f"'act_width' must be an integer >= 2, not {width!r}")]
+    return []
 
 
 def mmfree_from_dict(data: dict, source: str = "<dict>", overrides: dict | None = None) -> MmfreeSpec:
@@ -165,32 +118,12 @@ def mmfree_from_dict(data: dict, source: str = "<dict>", overrides: dict | None 
     SpecError
         Listing every problem with its key path.
     """
-    if not isinstance(data, dict):
-        raise SpecError([("", f"an mmfree spec must be a mapping, not {type(data).__name__}")], source)
-    data = copy.deepcopy(data)
-    problems = []
-    for key, value in (overrides or {}).items():
-        path = SHORT_NAMES.get(key, key)
-        parts = path.split(".")
-        if parts[0] not in _TOP or parts[0] in ("kind", "description") or (parts[0] in _SCHEMA) != (len(parts) == 2):
-            problems.append((key, f"unknown override (short names: {', '.join(sorted(SHORT_NAMES))}; "
-                                  "or a key path such as dram.latency_cycles)"))
-            continue
-        node = data
-        for p in parts[:-1]:
-            if not isinstance(node.get(p), dict):
-                node[p] = {}
-            node = node[p]
-        node[parts[-1]] = value
-    problems += validate_mmfree(data)
-    if problems:
-        raise SpecError(problems, source)
-    g = lambda sec, key: _coerce(data[sec][key], _SCHEMA[sec][key][0])  # noqa: E731
-    name = source.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
+    data, g = SCHEMA.prepare(data, source, overrides, check=_cross_checks)
+    name = spec_name(source)
     return MmfreeSpec(
         name=name,
         description=str(data.get("description", "")),
-        clock_mhz=float(_coerce(data["clock_mhz"], float)),
+        clock_mhz=float(g("clock_mhz")),
         lanes=g("unit", "lanes"),
         act_width=g("unit", "act_width"),
         tile_rows=g("unit", "tile_rows"),

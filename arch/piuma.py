@@ -26,12 +26,11 @@ Units: MHz, KiB, bytes, GB/s (1e9 bytes per second), cycles (integers), pJ per a
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
-from arch.errors import SpecError
+from arch.schema import FlatSchema, spec_name
 
-# section -> field -> (type, rule) ; rule "pos" = > 0, "nonneg" = >= 0, "frac" = in (0, 1]
+# section -> field -> (type, rule); rules in arch.schema.RULES ("frac" is in (0, 1])
 _SCHEMA = {
     "core": {"count": (int, "pos"), "mtp": (int, "nonneg"), "threads_per_mtp": (int, "pos"), "stp": (int, "nonneg")},
     "scratchpad": {"size_kb": (int, "pos"), "ports": (int, "pos"), "access_bytes": (int, "pos"),
@@ -44,7 +43,6 @@ _SCHEMA = {
     "energy_pj": {"instruction": (float, "nonneg"), "flop": (float, "nonneg"), "spad_access": (float, "nonneg"),
                   "atomic": (float, "nonneg"), "dram_access": (float, "nonneg"), "network_access": (float, "nonneg")},
 }
-_TOP = {"kind", "description", "clock_mhz"} | set(_SCHEMA)
 
 #: Short override names (``--set cores=16``) -> dotted key paths.
 SHORT_NAMES = {
@@ -112,80 +110,23 @@ class PiumaSpec:
         return int(self.spad_bytes_per_core * self.table_fraction) // self.threads_per_core
 
 
-def _set_path(data: dict, path: str, value):
-    parts = path.split(".")
-    node = data
-    for p in parts[:-1]:
-        if not isinstance(node.get(p), dict):
-            node[p] = {}
-        node = node[p]
-    node[parts[-1]] = value
+SCHEMA = FlatSchema("piuma", _SCHEMA, SHORT_NAMES, example_path="dram.gbps")
 
 
-def _coerce(value, typ):
-    """Accept numbers given as strings on the command line ("16", "2.5e2")."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if typ is int:
-        return int(value) if float(value).is_integer() else None
-    return float(value)
+def _cross_checks(data: dict) -> list:
+    core = data["core"]
+    if int(float(core["mtp"])) + int(float(core["stp"])) < 1:
+        return [("core", "'mtp + stp' must be at least 1 pipeline per core, not 0")]
+    return []
 
 
-def validate_piuma(data: dict) -> list:
-    """Every problem of a raw ``kind: piuma`` mapping as (key path, message); empty if valid."""
-    problems = []
-    for key in data:
-        if key not in _TOP:
-            problems.append((str(key), f"unknown key (allowed: {', '.join(sorted(_TOP))})"))
-    if not isinstance(data.get("description", ""), str):
-        problems.append(("description", f"'description' must be a string, not {data.get('description')!r}"))
-    if "clock_mhz" not in data:
-        problems.append(("clock_mhz", "missing"))
-    else:
-        v = _coerce(data["clock_mhz"], float)
-        if v is None or v <= 0:
-            problems.append(("clock_mhz", f"'clock_mhz' must be a positive number, not {data['clock_mhz']!r}"))
-    for sec, fields in _SCHEMA.items():
-        node = data.get(sec)
-        if not isinstance(node, dict):
-            problems.append((sec, f"'{sec}' must be a mapping with keys {', '.join(fields)}, not {node!r}"))
-            continue
-        for key in node:
-            if key not in fields:
-                problems.append((f"{sec}.{key}", f"unknown key (allowed: {', '.join(fields)})"))
-        for key, (typ, rule) in fields.items():
-            path = f"{sec}.{key}"
-            if key not in node:
-                problems.append((path, "missing"))
-                continue
-            v = _coerce(node[key], typ)
-            noun = "integer" if typ is int else "number"
-            ok = v is not None and {"pos": lambda x: x > 0, "nonneg": lambda x: x >= 0,
-                                    "frac": lambda x: 0 < x <= 1}[rule](v)
-            if not ok:
-                what = {"pos": f"a positive {noun}", "nonneg": f"a non-negative {noun}",
-                        "frac": "a number in (0, 1]"}[rule]
-                problems.append((path, f"'{key}' must be {what}, not {node[key]!r}"))
-    core = data.get("core")
-    if isinstance(core, dict) and not problems:
-        if _coerce(core["mtp"], int) + _coerce(core["stp"], int) < 1:
-            problems.append(("core", "'mtp + stp' must be at least 1 pipeline per core, not 0"))
-    return problems
-
-
-def build_piuma(data: dict, name: str) -> PiumaSpec:
-    """Construct the frozen spec from a mapping that :func:`validate_piuma` accepted."""
-    g = lambda sec, key: _coerce(data[sec][key], _SCHEMA[sec][key][0])  # noqa: E731
-    clock_mhz = float(_coerce(data["clock_mhz"], float))
+def _build(g, description: str, name: str) -> PiumaSpec:
+    """Construct the frozen spec from a validated document's typed getter ``g``."""
+    clock_mhz = float(g("clock_mhz"))
     per_cycle = lambda gbps: gbps * 1e9 / (clock_mhz * 1e6)  # noqa: E731  GB/s -> bytes/cycle
     return PiumaSpec(
         name=name,
-        description=str(data.get("description", "")),
+        description=description,
         clock_mhz=clock_mhz,
         cores=g("core", "count"),
         mtp_per_core=g("core", "mtp"),
@@ -229,19 +170,5 @@ def piuma_from_dict(data: dict, source: str = "<dict>", overrides: dict | None =
     SpecError
         Listing every problem with its key path.
     """
-    if not isinstance(data, dict):
-        raise SpecError([("", f"a piuma spec must be a mapping, not {type(data).__name__}")], source)
-    data = copy.deepcopy(data)
-    problems = []
-    for key, value in (overrides or {}).items():
-        path = SHORT_NAMES.get(key, key)
-        top = path.split(".")[0]
-        if top not in _TOP or top in ("kind", "description") or (top in _SCHEMA and "." not in path):
-            problems.append((key, f"unknown override (short names: {', '.join(sorted(SHORT_NAMES))}; or a key path such as dram.gbps)"))
-            continue
-        _set_path(data, path, value)
-    problems += validate_piuma(data)
-    if problems:
-        raise SpecError(problems, source)
-    name = source.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
-    return build_piuma(data, name)
+    data, g = SCHEMA.prepare(data, source, overrides, check=_cross_checks)
+    return _build(g, str(data.get("description", "")), spec_name(source))
