@@ -8,7 +8,7 @@ import pytest
 from studies.cli import main
 from studies.families import spgemm as family
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "matrices"
+DATA = Path(__file__).resolve().parents[1] / "data" / "matrices"
 KARATE = str(DATA / "karate.mtx")
 
 
