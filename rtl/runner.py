@@ -94,12 +94,20 @@ def _locked(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _cocotb_runner():
+    """cocotb's runner factory; a clear error when the [rtl] extra is not installed."""
+    try:
+        from cocotb_tools.runner import get_runner
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise SimulationError("cocotb is not installed: pip install 'cocotb==2.1.*' (extra [rtl])") from exc
+    return get_runner
+
+
 def build(params: TernaryParams, build_dir=None, *, waves: bool = False) -> Path:
     """Build (or reuse) the Verilator model of the unit; returns its build directory.
 
     ``waves=True`` builds a separate model with tracing compiled in."""
-    from cocotb_tools.runner import get_runner
-
+    get_runner = _cocotb_runner()
     verilator_env()
     text = emit(lanes=params.lanes, act_width=params.act_width, max_rows=params.max_rows,
                 max_cols=params.max_cols, acc_width=params.acc_width)
@@ -134,9 +142,9 @@ def run_outcomes(params: TernaryParams, cases, *, build_dir=None, work_dir=None,
     ``work_dir`` receives the case file, cocotb's results and log, and with ``waves=True`` the
     waveform (``dump.vcd``); a temporary directory (deleted afterwards) when not given.
     """
-    from cocotb_tools.runner import get_runner
-
     from rtl.bench.amaranth_sim import cycle_budget
+
+    get_runner = _cocotb_runner()
 
     where = build(params, build_dir, waves=waves)
     cases = list(cases)
