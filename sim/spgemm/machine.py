@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from arch.piuma import PiumaSpec
+from sim.des.trace import complete_event, track_metadata
 
 #: Per-task demand columns of a :class:`TaskSet`.
 DEMANDS = ("instr", "spad", "atom", "spad_all", "atom_all", "dram_bytes", "net_bytes", "latency", "flops")
@@ -83,12 +84,33 @@ class MachineResult:
     tasks: int = 0
     phases: int = 0
     phase_cycles: dict = field(default_factory=dict)      # phase name -> cycles from its start to its barrier
+    limiter: dict = field(default_factory=dict)           # analytical only: phase name -> binding term
 
     def utilization(self) -> dict:
         """Busy fraction of each resource kind over the run (averaged over its instances)."""
         if self.cycles <= 0:
             return {k: 0.0 for k in self.busy_cycles}
         return {k: self.busy_cycles[k] / (self.capacity[k] * self.cycles) for k in self.busy_cycles}
+
+
+def thread_layout(spec: PiumaSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each hardware thread runs: ``(core_of, pipe_of, rank)`` int arrays.
+
+    Threads are numbered core by core; within a core the multi-threaded pipelines' threads come
+    first, then one thread per single-threaded pipeline. ``pipe_of`` numbers pipelines globally
+    (``core * pipelines_per_core + local``). ``rank`` is the order in which idle threads take
+    work when they are ready at the same cycle: interleaved over cores and pipelines (the
+    hardware has no preference; thread ids would pile the first tokens onto core 0).
+    """
+    T, tpc = spec.threads, spec.threads_per_core
+    local = np.arange(T) % tpc
+    core_of = np.arange(T) // tpc
+    mt = spec.mtp_per_core * spec.threads_per_mtp
+    pipe_local = np.where(local < mt, local // spec.threads_per_mtp, spec.mtp_per_core + (local - mt))
+    pipe_of = core_of * spec.pipelines_per_core + pipe_local
+    in_pipe = np.where(local < mt, local % spec.threads_per_mtp, 0)
+    rank = np.lexsort((core_of, pipe_local, in_pipe))
+    return core_of, pipe_of, rank
 
 
 def run(spec: PiumaSpec, phases: list, timeline: list | None = None, max_events: int = 200_000) -> MachineResult:
@@ -104,23 +126,11 @@ def run(spec: PiumaSpec, phases: list, timeline: list | None = None, max_events:
         first ``max_events`` tasks (for a Chrome trace).
     """
     C = spec.cores
-    tpc = spec.threads_per_core
     T = spec.threads
-    # thread -> core and pipeline; multi-threaded pipelines first, then single-threaded ones
-    local = np.arange(T) % tpc
-    core_of = (np.arange(T) // tpc).tolist()
-    mt = spec.mtp_per_core * spec.threads_per_mtp
-    pipe_local = np.where(local < mt, local // spec.threads_per_mtp, spec.mtp_per_core + (local - mt))
-    pipe_of = (np.arange(T) // tpc * spec.pipelines_per_core + pipe_local).tolist()
-    # order in which idle threads take work when they are ready at the same cycle: interleaved
-    # over cores and pipelines (the hardware has no preference; thread ids would pile the first
-    # tokens onto core 0)
-    in_pipe = np.where(local < mt, local % spec.threads_per_mtp, 0)
-    rank = np.lexsort((np.arange(T) // tpc, pipe_local, in_pipe))
+    core_of, pipe_of, rank = thread_layout(spec)
     rank_of = np.empty(T, dtype=np.int64)
     rank_of[rank] = np.arange(T)
-    rank_of = rank_of.tolist()
-    rank = rank.tolist()
+    core_of, pipe_of, rank_of, rank = core_of.tolist(), pipe_of.tolist(), rank_of.tolist(), rank.tolist()
     pipe_free = [0.0] * (C * spec.pipelines_per_core)
     spad_free = [0.0] * C
     atom_free = [0.0] * C
@@ -228,3 +238,22 @@ def run(spec: PiumaSpec, phases: list, timeline: list | None = None, max_events:
     return MachineResult(cycles=int(np.ceil(now)), busy_cycles=busy, capacity=caps,
                          thread_busy=np.array(thread_busy), thread_flops=np.array(thread_flops),
                          tasks=ntasks, phases=len(phases), phase_cycles=phase_cycles)
+
+
+def trace_events(spec: PiumaSpec, timeline: list) -> list:
+    """Chrome-trace events of a :func:`run` timeline: one process per core, one track per thread.
+
+    ``timeline`` holds ``(thread, phase, task, start, end)`` tuples; process ``c + 1`` is core
+    ``c`` and thread id ``k + 1`` its ``k``-th hardware thread (multi-threaded pipelines' threads
+    first, named ``mtp P thread J``, then ``stp S``). See :mod:`sim.des.trace`.
+    """
+    us = 1e6 / spec.clock_hz
+    tpc, tpm = spec.threads_per_core, spec.threads_per_mtp
+    mt = spec.mtp_per_core * tpm
+    names = [(k + 1, f"mtp {k // tpm} thread {k % tpm}" if k < mt else f"stp {k - mt}") for k in range(tpc)]
+    out = []
+    for c in range(spec.cores):
+        out += track_metadata(c + 1, f"core {c}", names)
+    for th, phase, task, s, e in timeline:
+        out.append(complete_event(phase, phase, th // tpc + 1, th % tpc + 1, float(s), float(e), us, task=int(task)))
+    return out

@@ -2,7 +2,8 @@
 
 In hardware terms: the kernel's tasks (:mod:`sim.spgemm.kernels`) run on the machine's threads
 against its DRAM channel, scratchpad ports, atomic units and network (:mod:`sim.spgemm.machine`);
-the product itself comes from the row-wise hash merge run on the data
+or, for the analytical engine, are bounded in closed form from the same demands
+(:mod:`sim.spgemm.bound`); the product itself comes from the row-wise hash merge run on the data
 (:mod:`sim.spgemm.expand`), which every kernel shares because every kernel computes the same Z.
 
 Energy is counts times the spec's per-action energies: instructions (pipeline), multiplies
@@ -21,8 +22,12 @@ from arch.piuma import PiumaSpec
 from sim.report import Report
 from sim.spgemm.expand import Expansion, expand
 from sim.spgemm.kernels import HASHING, KERNELS, Work, phases_for
-from sim.spgemm.machine import MachineResult, run
-from sim.spgemm.trace import write_trace
+from sim.des.trace import write_events
+from sim.spgemm.bound import bound
+from sim.spgemm.machine import MachineResult, run, trace_events
+
+#: The two timing engines: the closed-form lower bound and the event loop.
+ENGINES = ("analytical", "des")
 
 
 @dataclass
@@ -52,7 +57,7 @@ def check_shapes(A: sp.spmatrix, B: sp.spmatrix):
 
 def simulate(A: sp.csr_matrix, B: sp.csr_matrix, kernel: str, spec: PiumaSpec,
              expansion: Expansion | None = None, keep_product: bool = True,
-             trace: str | None = None) -> SpgemmResult:
+             trace: str | None = None, engine: str = "des") -> SpgemmResult:
     """Run one kernel of Z = A * B on ``spec``.
 
     Parameters
@@ -67,7 +72,11 @@ def simulate(A: sp.csr_matrix, B: sp.csr_matrix, kernel: str, spec: PiumaSpec,
     keep_product : bool
         Keep Z in the result.
     trace : str, optional
-        Write a Chrome-trace JSON of the first 200,000 tasks to this path.
+        Write a Chrome-trace JSON of the first 200,000 tasks to this path (``des`` only).
+    engine : str
+        ``"des"``: the event loop (:func:`sim.spgemm.machine.run`); ``"analytical"``: the
+        closed-form lower bound (:func:`sim.spgemm.bound.bound`). Counts, bytes and energy are
+        the same for both; only the timing (cycles, utilization, occupancy) differs.
 
     Returns
     -------
@@ -75,14 +84,21 @@ def simulate(A: sp.csr_matrix, B: sp.csr_matrix, kernel: str, spec: PiumaSpec,
     """
     if kernel not in KERNELS:
         raise WorkloadError(f"'kernel' must be one of {', '.join(KERNELS)}, not {kernel!r}")
+    if engine not in ENGINES:
+        raise WorkloadError(f"'engine' must be analytical or des, not {engine!r}")
+    if trace and engine != "des":
+        raise WorkloadError("'trace' needs engine des: the analytical bound has no timeline")
     check_shapes(A, B)
     e = expansion if expansion is not None else expand(A, B, keep_product=keep_product)
     w = Work(A, B, e)
     phases, counts = phases_for(kernel, w, spec)
-    timeline = [] if trace else None
-    mres = run(spec, phases, timeline=timeline)
-    if trace:
-        write_trace(trace, spec, timeline, truncated=len(timeline) < mres.tasks)
+    if engine == "analytical":
+        mres = bound(spec, phases)
+    else:
+        timeline = [] if trace else None
+        mres = run(spec, phases, timeline=timeline)
+        if trace:
+            write_events(trace, trace_events(spec, timeline), spec.clock_hz, truncated=len(timeline) < mres.tasks)
     tot = {}
     for ph in phases:
         for k, v in ph.totals().items():
@@ -102,11 +118,12 @@ def simulate(A: sp.csr_matrix, B: sp.csr_matrix, kernel: str, spec: PiumaSpec,
            "atomic_unit": pj["atomic"], "dram": pj["dram_access"], "network": pj["network_access"]}
     energy = {k: v * per[k[0]] for k, v in actions.items()}
     busy = dict(mres.busy_cycles)
-    report = Report(engine="des", cycles=mres.cycles, clock_hz=spec.clock_hz, actions=actions,
+    report = Report(engine=engine, cycles=mres.cycles, clock_hz=spec.clock_hz, actions=actions,
                     energy_pj_by=energy, busy_cycles=busy, active_pe_cycles=busy,
                     unit_pes=dict(mres.capacity), dram_bytes=int(round(tot["dram_bytes"])),
-                    simulated_steps=mres.tasks, extrapolated_steps=0,
-                    meta={"phases": mres.phases})
+                    simulated_steps=mres.tasks if engine == "des" else 0, extrapolated_steps=0,
+                    meta={"phases": mres.phases, "phase_cycles": dict(mres.phase_cycles),
+                          "limiter": dict(mres.limiter)})
     hashing = kernel in HASHING
     probes = e.total_probes if hashing else 0
     tf = mres.thread_flops

@@ -10,8 +10,10 @@ Command line::
             --workload spgemm:rmat=14,edge_factor=16,seed=1 \\
             --set kernel=inner,outer,rowwise-dram,smash-v1,smash-v2,smash-v3 --format json
 
-The SpGEMM model is event-driven only (:mod:`sim.spgemm.machine`): both ``--engine`` values run
-it and the record says ``engine: des``. ``--trace PATH`` writes a Chrome trace of the threads.
+``--engine des`` runs the event loop of the machine (:mod:`sim.spgemm.machine`); ``--engine
+analytical`` its closed-form lower bound over the same task demands (:mod:`sim.spgemm.bound`),
+with the same counts and energy. The record's ``engine`` says which ran. ``--trace PATH``
+(des only) writes a Chrome trace of the threads.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
         raise WorkloadError(f"spgemm: 'arch' must be a piuma spec (kind: piuma), not {arch!r}")
     key, label, loader = operands(params)
     A, B, e = _cached(key, loader)
-    res = simulate(A, B, kernel, spec, expansion=e, keep_product=False, trace=trace)
+    res = simulate(A, B, kernel, spec, expansion=e, keep_product=False, trace=trace, engine=engine)
     rec = res.record(**params)
     rec.update(label)
     rec["arch"] = str(arch)

@@ -42,7 +42,24 @@ def test_two_files_and_machine_overrides():
 
 def test_uniform_generator():
     rec = family.evaluate("piuma", {"uniform": "64", "nnz": "300", "seed": "2", "kernel": "outer"}, "analytical")
-    assert rec["m"] == rec["n"] == 64 and rec["engine"] == "des"
+    assert rec["m"] == rec["n"] == 64 and rec["engine"] == "analytical"
+
+
+@pytest.mark.parametrize("engine", ["analytical", "des"])
+def test_record_names_the_engine_that_ran(capsys, engine):
+    rc, out, err = run_cli(capsys, "--arch", "piuma", "--workload", f"spgemm:matrix={KARATE},kernel=smash-v2",
+                           "--engine", engine, "--format", "json")
+    assert rc == 0, err
+    (rec,) = json.loads(out)
+    assert rec["engine"] == engine
+    # only the event loop simulates task by task
+    assert rec["simulated_steps"] == (rec["tasks"] if engine == "des" else 0)
+
+
+def test_trace_needs_the_event_engine(tmp_path):
+    from arch.errors import WorkloadError
+    with pytest.raises(WorkloadError, match=r"^'trace' needs engine des: the analytical bound has no timeline$"):
+        family.evaluate("piuma", {"matrix": KARATE, "kernel": "inner"}, "analytical", trace=str(tmp_path / "t.json"))
 
 
 @pytest.mark.parametrize("workload,message", [
@@ -73,23 +90,6 @@ def test_non_piuma_arch_refused():
         family.evaluate("systolic", {"rmat": "4", "kernel": "inner"}, "des")
 
 
-def test_study_main_small(capsys, tmp_path):
-    import shutil
-
-    from studies.smash import main as smash_main
-    for name in ("karate.mtx", "west0067.mtx"):
-        shutil.copy(DATA / name, tmp_path / name)
-    rc = smash_main(["--matrices", str(tmp_path), "--min-scale", "6", "--max-scale", "7", "--format", "json"])
-    out, _ = capsys.readouterr()
-    recs = json.loads(out)
-    assert rc == 0 and len(recs) == 6 * (2 + 2)
-    for m in {r["matrix"] for r in recs}:
-        group = [r for r in recs if r["matrix"] == m]
-        base = [r for r in group if r["kernel"] == group[0]["baseline"]][0]
-        assert base["speedup"] == 1.0
-        assert max(r["speedup"] for r in group if r["kernel"] in ("inner", "outer", "rowwise-dram")) == 1.0
-
-
 def test_trace_has_one_event_per_task(tmp_path):
     path = tmp_path / "t.json"
     rec = family.evaluate("piuma", {"matrix": KARATE, "kernel": "smash-v1"}, "des", trace=str(path))
@@ -99,3 +99,14 @@ def test_trace_has_one_event_per_task(tmp_path):
     # every event lies within the run and on one of the 8 cores' 66 threads
     assert max(e["args"]["end_cycle"] for e in tasks) <= rec["cycles"]
     assert {e["pid"] for e in tasks} <= set(range(1, 9)) and max(e["tid"] for e in tasks) <= 66
+    # every hardware thread has a named track: 4 MTPs x 16 threads, then 2 STPs, on each core
+    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in doc["traceEvents"] if e["name"] == "thread_name"}
+    assert len(names) == 8 * 66
+    assert names[(1, 1)] == "mtp 0 thread 0" and names[(8, 64)] == "mtp 3 thread 15" and names[(3, 66)] == "stp 1"
+    # ts and dur are microseconds of simulated time at 1 GHz; one task at a time per thread
+    for e in tasks:
+        assert e["ts"] == pytest.approx(e["args"]["start_cycle"] / 1000)
+        assert e["dur"] == pytest.approx((e["args"]["end_cycle"] - e["args"]["start_cycle"]) / 1000)
+    for track in {(e["pid"], e["tid"]) for e in tasks}:
+        spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in tasks if (e["pid"], e["tid"]) == track)
+        assert all(a[1] <= b[0] + 1e-9 for a, b in zip(spans, spans[1:]))
