@@ -12,9 +12,13 @@ competing kernels on PIUMA; ``docs/spgemm.md`` says where this model lands and w
 
 Usage::
 
-    python -m studies.smash                     # real matrices + R-MAT scales 12..16
-    python -m studies.smash --max-scale 13      # quicker
-    explore --study smash --format json
+    python -m studies.smash                     # real matrices + R-MAT scales 12..16, event loop
+    python -m studies.smash --max-scale 13 --jobs 2 --plot smash.png
+    python -m studies.smash --engine analytical # the closed-form lower bound, in seconds
+    explore --study smash --engine des --format json
+
+``explore --study smash`` forwards ``--format``, ``--engine`` (explore's default: analytical),
+``--out``, ``--plot`` and ``--jobs``. A bad argument is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ import argparse
 import math
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from arch.errors import AccelError
 from arch.registry import load_arch
 from sim.spgemm import KERNELS
 from studies.families import spgemm as family
@@ -33,6 +39,7 @@ from studies.output import FORMATS, render, write
 BASELINES = ("inner", "outer", "rowwise-dram")
 THESIS_SPEEDUP = 9.4   # SMASH thesis abstract (arXiv 2105.14156): best kernel vs competing kernels
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "matrices"
+MIN_SCALE, MAX_SCALE, EDGE_FACTOR = 12, 16, 16   # issue: R-MAT at scales 12-16
 REAL = ("karate", "west0067", "olm1000", "cryg2500", "zenios", "bcsstk13", "pushpull")
 
 
@@ -48,21 +55,94 @@ def points(matrix_dir: Path, min_scale: int, max_scale: int, edge_factor: int) -
     return out
 
 
-def run_study(arch: str, pts: list, log=None) -> list:
-    """Every kernel on every point; records with ``speedup`` and ``energy_ratio`` vs the best baseline."""
+def _evaluate(job):
+    """One (arch, params, engine) point: the family's record (a process-pool task)."""
+    arch, params, engine = job
+    return family.evaluate(arch, params, engine)
+
+
+def run_study(arch: str, pts: list, log=None, engine: str = "des", jobs: int = 1) -> list:
+    """Every kernel on every point; records with ``speedup`` and ``energy_ratio`` vs the best baseline.
+
+    Parameters
+    ----------
+    arch : str
+        Preset name or spec path of a piuma machine.
+    pts : list of dict
+        Workload parameters of each matrix (see :func:`points`).
+    log : callable, optional
+        Receives one progress line per finished matrix.
+    engine : str
+        ``"des"`` (event loop) or ``"analytical"`` (closed-form lower bound).
+    jobs : int
+        Processes evaluating the (matrix, kernel) pairs; 1 runs them in this process. Jobs go
+        out matrix by matrix, so a worker prepares each matrix's operands at most once.
+
+    Returns
+    -------
+    list of dict
+        One record per (point, kernel), points in order, kernels in :data:`KERNELS` order.
+    """
+    work = [(arch, dict(params, kernel=k), engine) for params in pts for k in KERNELS]
+    t0 = time.perf_counter()
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(work) > 1 else None
+    flat = []
+    try:
+        for rec in (pool.map(_evaluate, work) if pool else map(_evaluate, work)):
+            flat.append(rec)
+            if log and len(flat) % len(KERNELS) == 0:
+                log(f"{rec['matrix']}: done at {time.perf_counter() - t0:.1f} s")
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
     records = []
-    for params in pts:
-        t0 = time.perf_counter()
-        recs = [family.evaluate(arch, dict(params, kernel=k), "des") for k in KERNELS]
+    for i in range(0, len(flat), len(KERNELS)):
+        recs = flat[i:i + len(KERNELS)]
         base = min((r for r in recs if r["kernel"] in BASELINES), key=lambda r: r["cycles"])
         for r in recs:
             r["baseline"] = base["kernel"]
             r["speedup"] = base["cycles"] / r["cycles"] if r["cycles"] else math.inf
             r["energy_ratio"] = r["energy_pj"] / base["energy_pj"] if base["energy_pj"] else math.nan
         records += recs
-        if log:
-            log(f"{recs[0]['matrix']}: {time.perf_counter() - t0:.1f} s")
     return records
+
+
+def plot(records: list, path: str) -> None:
+    """Write a PNG: each kernel's speedup over the best non-hashing kernel, and its DRAM bytes.
+
+    Two panels of bars grouped by matrix (one bar per kernel, log scales): speedup (the
+    thesis's 9.4x and parity drawn as lines) and DRAM bytes (MB).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    matrices = list(dict.fromkeys(r["matrix"] for r in records))
+    kernels = [k for k in KERNELS if any(r["kernel"] == k for r in records)]
+    by = {(r["matrix"], r["kernel"]): r for r in records}
+    x = np.arange(len(matrices))
+    width = 0.8 / max(len(kernels), 1)
+    engine = records[0]["engine"] if records else ""
+    fig, axes = plt.subplots(2, 1, figsize=(max(9.0, 1.1 * len(matrices) + 4), 7.5), sharex=True)
+    for ax, key, scale, label in ((axes[0], "speedup", 1.0, "speedup over the best non-hashing kernel"),
+                                  (axes[1], "dram_bytes", 1e-6, "DRAM MB")):
+        for j, k in enumerate(kernels):
+            vals = [by[(m, k)][key] * scale if (m, k) in by else np.nan for m in matrices]
+            ax.bar(x + (j - (len(kernels) - 1) / 2) * width, vals, width, label=k,
+                   hatch="//" if k in BASELINES else None, edgecolor="0.2", linewidth=0.4)
+        ax.set_yscale("log")
+        ax.set_ylabel(label)
+    axes[0].axhline(1.0, color="k", lw=0.8)
+    axes[0].axhline(THESIS_SPEEDUP, color="r", ls="--", lw=0.8, label=f"thesis {THESIS_SPEEDUP}x")
+    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0))
+    axes[0].set_title(f"SpGEMM kernels on the PIUMA-like machine ({engine} engine)", fontsize=10)
+    axes[1].set_xticks(x)
+    axes[1].set_xticklabels(matrices, rotation=30, ha="right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 COLUMNS = ["matrix", "kernel", "speedup", "cycles", "energy_ratio", "flops", "nnz_z", "dram_bytes",
@@ -90,30 +170,69 @@ def summary(records: list) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m studies.smash", description=__doc__.splitlines()[0])
-    ap.add_argument("--arch", default="piuma")
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="python -m studies.smash", description=__doc__.splitlines()[0])
+    ap.add_argument("--arch", default="piuma", help="piuma preset name or spec .yaml (default: piuma)")
     ap.add_argument("--matrices", type=Path, default=DEFAULT_DIR, help="folder of .mtx files")
-    ap.add_argument("--min-scale", type=int, default=12)
-    ap.add_argument("--max-scale", type=int, default=16)
-    ap.add_argument("--edge-factor", type=int, default=16)
+    ap.add_argument("--min-scale", type=int, default=MIN_SCALE, help=f"smallest R-MAT scale (default: {MIN_SCALE})")
+    ap.add_argument("--max-scale", type=int, default=MAX_SCALE, help=f"largest R-MAT scale (default: {MAX_SCALE})")
+    ap.add_argument("--edge-factor", type=int, default=EDGE_FACTOR, help=f"R-MAT edge factor (default: {EDGE_FACTOR})")
     ap.add_argument("--format", choices=FORMATS, default="table")
     ap.add_argument("--out", help="write the records to this file")
-    ap.add_argument("--engine", choices=("analytical", "des"), default="des", help="ignored: the model is event-driven")
-    ap.add_argument("--plot", help="ignored")
-    ap.add_argument("--jobs", type=int, default=1, help="ignored: points run one after the other")
+    ap.add_argument("--engine", choices=("analytical", "des"), default="des",
+                    help="des: event loop (default); analytical: closed-form lower bound")
+    ap.add_argument("--plot", metavar="PATH", help="write a PNG: speedups and DRAM bytes per kernel and matrix")
+    ap.add_argument("--jobs", type=int, default=1, metavar="N", help="evaluate (matrix, kernel) pairs on N processes")
+    return ap
+
+
+def _folder_of(path: str) -> Path:
+    return Path(path).resolve().parent
+
+
+def main(argv=None) -> int:
+    ap = build_parser()
     args = ap.parse_args(argv)
-    load_arch(args.arch)
+    if args.jobs < 1:
+        ap.error(f"--jobs must be a positive integer, not {args.jobs}")
+    if not 1 <= args.min_scale <= 26 or not 1 <= args.max_scale <= 26:
+        ap.error(f"--min-scale and --max-scale must be in [1, 26], not {args.min_scale} and {args.max_scale}")
+    if not 1 <= args.edge_factor <= 1024:
+        ap.error(f"--edge-factor must be an integer in [1, 1024], not {args.edge_factor}")
+    if not args.matrices.is_dir():
+        ap.error(f"--matrices must be a folder, not {str(args.matrices)!r}")
+    if args.format == "parquet" and not args.out:
+        ap.error("--format parquet needs --out")
+    for flag, path in (("--out", args.out), ("--plot", args.plot)):
+        if path and not _folder_of(path).is_dir():
+            ap.error(f"{flag}: folder {str(_folder_of(path))!r} does not exist")
     pts = points(args.matrices, args.min_scale, args.max_scale, args.edge_factor)
-    records = run_study(args.arch, pts, log=lambda s: print(s, file=sys.stderr))
+    if not pts:
+        ap.error(f"no points: no study matrix in {str(args.matrices)!r} and --min-scale {args.min_scale} "
+                 f"above --max-scale {args.max_scale}")
+    try:
+        load_arch(args.arch)
+        records = run_study(args.arch, pts, log=lambda s: print(s, file=sys.stderr), engine=args.engine, jobs=args.jobs)
+    except AccelError as exc:
+        ap.error(str(exc))
     if args.out:
         write(records, args.format, args.out)
     if args.format == "table":
         rows = [{c: r.get(c, "") for c in COLUMNS} for r in records]
         print(render(rows, "table"))
+        print(f"engine: {args.engine}")
         print(summary(records))
     elif not args.out:
         print(render(records, args.format))
+    if args.plot:
+        plot(records, args.plot)
     return 0
 
 
