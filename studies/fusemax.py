@@ -126,9 +126,6 @@ def summary_text(records) -> str:
         lines.append(f"{name:<46} {ours:8.3f} {pub:8.3f}  {'yes' if ok else 'NO'}")
     lines.append("tolerance: speedups and utilizations within 10%, energy ratios within 0.05; "
                  "docs/fusemax.md explains the differences")
-    if any(r.get("engine") == "analytical" and r["config"] == "architecture" for r in records):
-        lines.append("note: the analytical engine is a lower bound that cannot see the naive binding's "
-                     "stalls; run --engine des for +Architecture")
     return "\n".join(lines)
 
 

@@ -149,3 +149,34 @@ def test_buffer_bandwidth_throttles_the_array():
     assert r_slow.cycles >= glb_bytes  # 1 byte per cycle
     assert r_free.cycles < r_slow.cycles
     assert cost(slow, shape, m)[0] == r_slow.cycles
+
+
+def test_span_bound_sees_a_unit_waiting_on_another_inside_an_iteration():
+    """A (u1, 10) -> B (u2, 5) -> C (u1, 10) each iteration: in program order u1 cannot start the
+    next A before C, and C waits for B, so every iteration costs 10 + 5 + 10 = 25 cycles, not the
+    20 that u1's busy time alone would say. The DES finds the same schedule."""
+    from sim import des
+    from sim.analytical import phase_bound
+    from sim.taskgraph import Dep, Phase, Task, TaskGraph
+
+    n = 7
+    ph = Phase("ping-pong", (Task("A", "u1", 10), Task("B", "u2", 5, deps=[Dep("A")]), Task("C", "u1", 10, deps=[Dep("B")])), n)
+    assert phase_bound(ph) == 25 * n
+    g = TaskGraph((ph,), {"u1": 1, "u2": 1}, clock_hz=1e9)
+    assert des.run(g).cycles == 25 * n
+
+
+def test_span_bound_with_guarded_epilogue():
+    """The same ping-pong, plus a 3-cycle epilogue on u2 in every 4th iteration (offset 3) that
+    the next iteration's A does not wait for: u1's spans are unchanged (25 a iteration), u2's
+    epilogue overlaps u1's next iteration, so only the last one can add to the end."""
+    from sim import des
+    from sim.analytical import phase_bound
+    from sim.taskgraph import Dep, Phase, Task, TaskGraph
+
+    n = 8
+    ph = Phase("p", (Task("A", "u1", 10), Task("B", "u2", 5, deps=[Dep("A")]), Task("C", "u1", 10, deps=[Dep("B")]),
+                     Task("E", "u2", 3, deps=[Dep("C")], every=4, offset=3)), n)
+    g = TaskGraph((ph,), {"u1": 1, "u2": 1}, clock_hz=1e9)
+    assert phase_bound(ph) == 25 * n + 3
+    assert des.run(g).cycles == 25 * n + 3
