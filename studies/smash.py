@@ -75,8 +75,9 @@ def run_study(arch: str, pts: list, log=None, engine: str = "des", jobs: int = 1
     engine : str
         ``"des"`` (event loop) or ``"analytical"`` (closed-form lower bound).
     jobs : int
-        Processes evaluating the (matrix, kernel) pairs; 1 runs them in this process. Jobs go
-        out matrix by matrix, so a worker prepares each matrix's operands at most once.
+        Processes evaluating the (matrix, kernel) pairs; 1 runs them in this process. The
+        pairs go out a matrix's kernels at a time, so each matrix's operands are read and
+        expanded once.
 
     Returns
     -------
@@ -88,7 +89,9 @@ def run_study(arch: str, pts: list, log=None, engine: str = "des", jobs: int = 1
     pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(work) > 1 else None
     flat = []
     try:
-        for rec in (pool.map(_evaluate, work) if pool else map(_evaluate, work)):
+        # a worker takes a matrix's kernels together: the operands and their expansion (most of
+        # the time of a point) are prepared once per matrix, as in one process
+        for rec in (pool.map(_evaluate, work, chunksize=len(KERNELS)) if pool else map(_evaluate, work)):
             flat.append(rec)
             if log and len(flat) % len(KERNELS) == 0:
                 log(f"{rec['matrix']}: done at {time.perf_counter() - t0:.1f} s")
