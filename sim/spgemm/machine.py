@@ -23,6 +23,8 @@ list) or dynamic (threads take the next token of a shared queue with a remote fe
 A phase ends at a barrier: the next starts when its last task has finished.
 
 One event per task keeps the model fast: a row-level task stands for thousands of instructions.
+:mod:`sim.spgemm.bound` bounds the same phases in closed form (the analytical engine);
+:func:`trace_events` turns a run's timeline into Chrome-trace events for :mod:`sim.des.trace`.
 """
 
 from __future__ import annotations
