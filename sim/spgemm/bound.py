@@ -25,7 +25,11 @@ and phases add up (each ends in a barrier). The terms, from the same per-task de
   instances (the busiest instance carries at least the mean); core 0's atomic unit also serves
   one fetch-and-add per token. Every task waits for its token, ``token = network + atomic
   latency``, so ``fill = token`` for every resource but the atomic units, and the threads
-  together need ``max(sum(token + duration) / threads, token + max duration)``.
+  together need ``max(sum(token + duration) / threads, token + max duration)``. The pipelines
+  are bounded together: a single-threaded pipeline issues only while its one thread runs a
+  task, so in ``H`` cycles it issues at most what the tasks with the most instructions per
+  cycle of thread time can hold in ``H`` (a fractional knapsack), the multi-threaded ones
+  ``H - token`` each (:func:`_issue_bound`).
 - No drain: in the event model a task's latency overlaps its bookings, so the last booking on
   a resource may end together with its task.
 
@@ -76,6 +80,43 @@ def _static_terms(spec: PiumaSpec, ph: TaskSet, dur: np.ndarray, layout) -> dict
     }
 
 
+def _issue_bound(spec: PiumaSpec, instr: np.ndarray, dur: np.ndarray, token: float) -> float:
+    """Cycles to issue a dynamic phase's instructions on the multi- and single-threaded pipelines.
+
+    A multi-threaded pipeline issues at most one instruction per cycle once the first tokens
+    have arrived: ``H - token`` in a phase of ``H`` cycles. A single-threaded pipeline issues
+    only for its one thread, whose tasks (each ``token + duration`` long) fit in ``H``; the most
+    it can issue is a fractional knapsack over the tasks taken by instructions per cycle of
+    thread time, best first. The smallest ``H`` whose capacity covers every instruction is
+    found by bisection (the returned value is at most the true root).
+    """
+    total = float(instr.sum())
+    if total <= 0:
+        return 0.0
+    p_mt = spec.cores * spec.mtp_per_core
+    p_st = spec.cores * spec.stp_per_core
+    occupy = dur + token
+    order = np.argsort(-(instr / np.maximum(occupy, 1e-300)), kind="stable")
+    cum_t = np.concatenate([[0.0], np.cumsum(occupy[order])])
+    cum_i = np.concatenate([[0.0], np.cumsum(instr[order])])
+
+    def capacity(h):
+        single = float(np.interp(p_st * h, cum_t, cum_i)) if p_st else 0.0
+        return p_mt * max(0.0, h - token) + single
+
+    hi = min(total / p_mt + token if p_mt else math.inf, cum_t[-1] / p_st if p_st else math.inf)
+    lo = 0.0
+    for _ in range(100):
+        if hi - lo <= 1e-9 * hi:
+            break
+        mid = 0.5 * (lo + hi)
+        if capacity(mid) >= total:
+            hi = mid
+        else:
+            lo = mid
+    return lo
+
+
 def _dynamic_terms(spec: PiumaSpec, ph: TaskSet, dur: np.ndarray, token: float) -> dict:
     """Resource and thread terms of a phase whose tasks are taken from a queue (cycles)."""
     C, T = spec.cores, spec.threads
@@ -83,7 +124,7 @@ def _dynamic_terms(spec: PiumaSpec, ph: TaskSet, dur: np.ndarray, token: float) 
     n = len(ph)
     atom, atom_all = ph.atom.sum(), ph.atom_all.sum()
     return {
-        "pipeline": token + ph.instr.sum() / (C * spec.pipelines_per_core),
+        "pipeline": _issue_bound(spec, ph.instr, dur, token),
         "scratchpad": token + (ph.spad.sum() + ph.spad_all.sum()) / (sr * C),
         # core 0 serves every token fetch and its share of the fragmented tables' atomics; all
         # atomic units together serve everything (token fetches start with the phase)
