@@ -1,7 +1,6 @@
 """The same sweep on a local Dask distributed cluster gives the same records as serially."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,14 @@ from studies.families import FAMILIES
 HERE = str(Path(__file__).parent)
 
 
-def _register():
-    if HERE not in sys.path:
-        sys.path.insert(0, HERE)
-    import studies.families
-
-    studies.families.FAMILIES["slow"] = "slowfam"
-    return True
+# Run on every worker (as text: a function of this test module would be pickled by reference
+# to a module the workers cannot import).
+REGISTER = f"""
+if {HERE!r} not in sys.path:
+    sys.path.insert(0, {HERE!r})
+import studies.families
+studies.families.FAMILIES["slow"] = "slowfam"
+"""
 
 
 def test_dask_local_cluster_matches_serial(monkeypatch, tmp_path, capsys):
@@ -32,7 +32,8 @@ def test_dask_local_cluster_matches_serial(monkeypatch, tmp_path, capsys):
     serial = json.loads(capsys.readouterr().out)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
-            assert all(client.run(_register).values())
+            client.run(exec, REGISTER)
+            assert all(client.run(lambda: __import__("studies.families").families.FAMILIES.get("slow") == "slowfam").values())
         assert cli.main(argv + ["--dask", cluster.scheduler_address]) == 0
     assert json.loads(capsys.readouterr().out) == serial
 
