@@ -44,11 +44,27 @@ class EnergyEntry:
 
 _ACC = "Accelergy 45 nm, FuseMax artifact (Nayak et al., MICRO 2024)"
 _HOR = "Horowitz, ISSCC 2014, 45 nm"
+_CACTI = ("CACTI 7 (HewlettPackard/cacti), 45 nm, with the FuseMax artifact's Accelergy CACTI "
+          "plug-in configuration (accelergy-cacti-plug-in default_cfg.cfg)")
 
 ACCELERGY_45NM = MappingProxyType({
     "dram_hbm2_access": EnergyEntry(249.6, "64-bit access", _ACC),
-    "glb_row_read": EnergyEntry(484.97, "512-byte row read", _ACC),
-    "glb_row_write": EnergyEntry(451.30, "512-byte row write", _ACC),
+    # The artifact's shipped ERT (inputs/yamls/area_energy/outputs-2d-{flat,fusemax}/ERT*.yaml)
+    # prices a 32 MB global buffer of 64-bit rows (depth 4194304 x width 64, its
+    # flattened_architecture_verbose.yaml): 484.97 pJ per 8-byte read, not per 256-value row.
+    "glb_64bit_read": EnergyEntry(484.97, "8-byte read, 32 MB SRAM of 64-bit rows", _ACC),
+    "glb_64bit_write": EnergyEntry(451.30, "8-byte write, 32 MB SRAM of 64-bit rows", _ACC),
+    # The buffers the artifact's energy runs use (accel_{flat,fusemax}/accel-top-2d-path.yaml:
+    # 4096-bit rows, FLAT depth 65536 = 32 MB, FuseMax depth 32768 = 16 MB), priced as its
+    # Accelergy CACTI plug-in prices them: CACTI 7, 45 nm, the plug-in's default_cfg.cfg
+    # (itrs-lstp cells, leakage-weighted objective), one read-write port, one bank (the
+    # smartbuffer_SRAM class passes neither n_banks nor n_rdwr_ports to CACTI).
+    "glb32mb_row_read": EnergyEntry(23854.6, "512-byte row read, 32 MB SRAM", _CACTI),
+    "glb32mb_row_write": EnergyEntry(27097.5, "512-byte row write, 32 MB SRAM", _CACTI),
+    "glb16mb_row_read": EnergyEntry(12512.7, "512-byte row read, 16 MB SRAM", _CACTI),
+    "glb16mb_row_write": EnergyEntry(15751.4, "512-byte row write, 16 MB SRAM", _CACTI),
+    "glb512kb_row64_read": EnergyEntry(274.521, "64-byte row read, 512 KB SRAM", _CACTI),
+    "glb512kb_row64_write": EnergyEntry(333.304, "64-byte row write, 512 KB SRAM", _CACTI),
     "fusemax_rf2d_read": EnergyEntry(0.653, "word read, 10-entry 2D PE register file", _ACC),
     "fusemax_rf2d_write": EnergyEntry(0.570, "word write, 10-entry 2D PE register file", _ACC),
     "flat_rf2d_read": EnergyEntry(0.292, "word read, 4-entry FLAT 2D register file", _ACC),
