@@ -127,3 +127,11 @@ def test_hardware_follows_the_config_on_ladder_presets():
     assert fam.hardware_for("fusemax", "flat") == "flat"
     assert fam.hardware_for("flat", "fusemax") == "fusemax"
     assert fam.hardware_for("my/spec.yaml", "flat") == "my/spec.yaml"
+
+
+def test_energy_ratio_at_a_published_point():
+    # FuseMax artifact, outputs/pregenerated/results: attn-binding.csv (FuseMax) over
+    # attn-flat.csv, BERT at 1K tokens: 1950645149855.27 / 2485343541836.59 pJ = 0.785
+    recs = fusemax.run(fusemax.points(("bert",), ("1K",), ("flat", "fusemax"), ("attention",)))
+    by = {r["config"]: r["energy_pj"] for r in recs}
+    assert by["fusemax"] / by["flat"] == pytest.approx(1950645149855.27 / 2485343541836.59, abs=0.03)
