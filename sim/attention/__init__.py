@@ -60,7 +60,8 @@ def attention_phases(hw: Hardware, wl, config: str) -> list:
     return fused.lower(hw, wl, config)
 
 
-def lower(spec, wl, config: str = "fusemax", scope: str = "attention") -> TaskGraph:
+def lower(spec, wl, config: str = "fusemax", scope: str = "attention",
+          dram_staging: bool = True) -> TaskGraph:
     """Lower ``wl`` (:class:`mappings.workloads.Workload`) on ``spec`` to a :class:`TaskGraph`.
 
     Parameters
@@ -73,16 +74,23 @@ def lower(spec, wl, config: str = "fusemax", scope: str = "attention") -> TaskGr
         One of :data:`CONFIGS`.
     scope : str
         ``"attention"`` (the cascade alone) or ``"end2end"`` (one encoder layer).
+    dram_staging : bool
+        ``True`` (default): every byte moved to or from DRAM is also written to or read from
+        the global buffer. ``False``: the FuseMax artifact's convention, where streamed
+        tensors bypass the buffer; it changes energy only, not cycles.
     """
     config, scope = check_config(config), check_scope(scope)
-    hw = hardware(spec)
+    if not isinstance(dram_staging, bool):
+        raise WorkloadError(f"'dram_staging' must be true or false, not {dram_staging!r}")
+    hw = hardware(spec, stage_dram=dram_staging)
     phases = attention_phases(hw, wl, config)
     if scope == "end2end":
         before, after = wl.linear_layers()
         phases = linear.lower(hw, before) + phases + linear.lower(hw, after)
     units = {hw.u2d.name: hw.u2d.pes, hw.u1d.name: hw.u1d.pes, DRAM: 1}
     meta = {"config": config, "scope": scope, "model": wl.model.name, "seq_len": wl.seq_len,
-            "batch": wl.batch, "unit_2d": hw.u2d.name, "unit_1d": hw.u1d.name}
+            "batch": wl.batch, "unit_2d": hw.u2d.name, "unit_1d": hw.u1d.name,
+            "dram_staging": dram_staging}
     if config == "flat":
         meta.update(flat.describe(hw, wl))
     elif config != "unfused":

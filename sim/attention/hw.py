@@ -23,6 +23,8 @@ Register files: every issue cycle of an op on a PE reads one operand from and wr
 result to that PE's register file (streamed operands pass through pipeline registers, which
 the op energy covers). Global buffer and DRAM traffic is given by the lowering (bytes); a GLB
 action moves ``access_bytes`` (a 256-value row), a DRAM action ``access_bytes`` (64 bits).
+By default every DRAM byte is also staged through the GLB; ``hardware(spec, stage_dram=False)``
+takes the FuseMax artifact's bypass convention instead (docs/fusemax.md, "Energy").
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ class Hardware:
         DRAM bandwidth in bytes per clock cycle.
     word_bytes : int
         Bytes per data word (2 for 16-bit words).
+    stage_dram : bool
+        Whether every byte moved to or from DRAM is also written to or read from the GLB
+        (default). ``False`` is the FuseMax artifact's convention: tensors streamed between
+        DRAM and the arrays bypass the buffer (Timeloop ``bypass``), so a DRAM transfer
+        books no GLB action.
     """
 
     spec: object
@@ -64,6 +71,7 @@ class Hardware:
     rf1d: object
     bw_bytes_per_cycle: float
     word_bytes: int
+    stage_dram: bool = True
 
     @property
     def pd(self) -> int:
@@ -75,8 +83,11 @@ class Hardware:
         return int(math.ceil(nbytes / self.bw_bytes_per_cycle - 1e-9)) if nbytes > 0 else 0
 
 
-def hardware(spec) -> Hardware:
-    """Pick the 2D array, the 1D array, the GLB and the register files out of ``spec``."""
+def hardware(spec, stage_dram: bool = True) -> Hardware:
+    """Pick the 2D array, the 1D array, the GLB and the register files out of ``spec``.
+
+    ``stage_dram``: see :class:`Hardware` (DRAM transfers staged through the GLB or not).
+    """
     src = getattr(spec, "source", None)
     two = [u for u in spec.compute.values() if u.ndim == 2]
     one = [u for u in spec.compute.values() if u.ndim == 1]
@@ -93,7 +104,8 @@ def hardware(spec) -> Hardware:
     rf = {lv.per_pe_of: lv for lv in spec.storage.values() if lv.per_pe_of}
     word_bytes = max(1, spec.word_bits // 8)
     bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
-    return Hardware(spec, u2d, u1d, glb, rf.get(u2d.name), rf.get(u1d.name), bw, word_bytes)
+    return Hardware(spec, u2d, u1d, glb, rf.get(u2d.name), rf.get(u1d.name), bw, word_bytes,
+                    bool(stage_dram))
 
 
 def _group(unit, op: str) -> str:
@@ -171,7 +183,11 @@ def glb_traffic(hw: Hardware, cost: Cost, read_words: float = 0, write_words: fl
 
 
 def dram_cost(hw: Hardware, read_bytes: float = 0, write_bytes: float = 0, stage_glb: bool = True) -> Cost:
-    """A DRAM transfer: busy cycles at the DRAM bandwidth, access energy, GLB staging."""
+    """A DRAM transfer: busy cycles at the DRAM bandwidth, access energy, GLB staging.
+
+    The GLB staging (a GLB write per byte read from DRAM, a GLB read per byte written) is
+    booked when ``stage_glb`` and ``hw.stage_dram`` are both true.
+    """
     d = hw.spec.dram
     cost = Cost(cycles=hw.dram_cycles(read_bytes + write_bytes), latency=int(d.latency_cycles))
     if read_bytes:
@@ -180,7 +196,7 @@ def dram_cost(hw: Hardware, read_bytes: float = 0, write_bytes: float = 0, stage
     if write_bytes:
         cost.actions[(DRAM, "write_bytes")] = write_bytes
         cost.add((DRAM, "write"), write_bytes / d.access_bytes, d.access_pj)
-    if stage_glb:
+    if stage_glb and hw.stage_dram:
         w = hw.word_bytes
         glb_traffic(hw, cost, read_words=write_bytes / w, write_words=read_bytes / w)
     cost.active_pe_cycles = float(cost.cycles)

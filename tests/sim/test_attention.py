@@ -333,3 +333,31 @@ def test_property_engines_agree_and_work_is_conserved(config, name, tiles, pe_di
     if scope == "end2end":
         macs += L * (4 * m.d_model * m.heads * m.e + 2 * m.d_model * m.ffn)
     assert a.actions[("pe2d", "mac")] == macs
+
+
+# --------------------------------------------------------------------------- DRAM staging
+
+@pytest.mark.parametrize("config", ["unfused", "flat", "fusemax"])
+def test_dram_bypass_removes_exactly_the_staging_energy(config):
+    from sim import des
+
+    spec = load_arch(DEFAULT_ARCH[config])
+    wl = Workload(model("bert"), 2048, 1)
+    staged = analytical.run(lower(spec, wl, config, "end2end"))
+    bypass_graph = lower(spec, wl, config, "end2end", dram_staging=False)
+    bypass = analytical.run(bypass_graph)
+    assert bypass.cycles == staged.cycles and bypass.dram_bytes == staged.dram_bytes
+    # staging writes every byte loaded from DRAM into the buffer and reads every byte stored
+    # to DRAM out of it, in rows of access_bytes
+    g = spec.storage["glb"]
+    rd = staged.actions[("dram", "read_bytes")]
+    wr = staged.actions[("dram", "write_bytes")]
+    want = rd / g.access_bytes * g.write_pj + wr / g.access_bytes * g.read_pj
+    assert staged.energy_pj - bypass.energy_pj == pytest.approx(want, rel=1e-9)
+    assert des.run(bypass_graph).energy_pj == pytest.approx(bypass.energy_pj, rel=1e-12)
+
+
+def test_dram_staging_must_be_a_bool():
+    spec = load_arch("fusemax")
+    with pytest.raises(WorkloadError, match=r"^'dram_staging' must be true or false, not 'no'$"):
+        lower(spec, Workload(model("bert"), 1024, 1), "fusemax", dram_staging="no")
