@@ -29,17 +29,17 @@ ENGINES = ("analytical", "des")
 STUDIES = {"fusemax": "studies.fusemax", "smash": "studies.smash"}
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line and exit status 2."""
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line, ``PROG: error: ...``, and exit status 2."""
 
     def error(self, message):
-        self.exit(2, f"explore: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from studies.output import FORMATS
 
-    ap = _Parser(prog="explore", description="Accelerator design-space explorer: cycles and energy of Einsum-cascade workloads on spatial hardware.")
+    ap = OneLineParser(prog="explore", description="Accelerator design-space explorer: cycles and energy of Einsum-cascade workloads on spatial hardware.")
     ap.add_argument("--arch", help="preset name (see --list) or a spec .yaml file")
     ap.add_argument("--workload", action="append", default=[], metavar="KIND[:K=V,...]", help="a workload point; repeatable (kinds: gemm, attention, end2end, spgemm, mmfree)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2", help="sweep a parameter over values (cartesian across --set flags); repeatable")

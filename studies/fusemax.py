@@ -15,11 +15,12 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
+from arch.errors import WorkloadError
 from mappings.workloads import MODELS, SEQ_LENS
+from studies.cli import OneLineParser
 from studies.output import FORMATS, render, write
 
 CONFIGS = ("unfused", "flat", "cascade", "architecture", "fusemax")
@@ -55,22 +56,23 @@ def points(models=tuple(MODELS), seq_lens=SEQ_LENS, configs=CONFIGS, scopes=SCOP
     return [(c, m, L, s, batch) for s in scopes for m in models for L in seq_lens for c in configs]
 
 
-def evaluate_point(point, engine: str = "analytical") -> dict:
+def evaluate_point(point, engine: str = "analytical", dram_staging: str = "yes") -> dict:
     """One record of the study (each configuration on its own paper hardware)."""
     from studies.families.attention import evaluate_scope
 
     config, model, seq_len, scope, batch = point
-    params = {"config": config, "model": model, "seq_len": seq_len, "batch": str(batch)}
+    params = {"config": config, "model": model, "seq_len": seq_len, "batch": str(batch),
+              "dram_staging": dram_staging}
     rec = evaluate_scope("fusemax", params, engine, None, scope)
     return {k: rec[k] for k in RECORD_KEYS if k in rec}
 
 
-def run(pts, engine: str = "analytical", jobs: int = 1) -> list:
+def run(pts, engine: str = "analytical", jobs: int = 1, dram_staging: str = "yes") -> list:
     """Records of ``pts`` in order, on ``jobs`` processes."""
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            return list(pool.map(evaluate_point, pts, [engine] * len(pts)))
-    return [evaluate_point(p, engine) for p in pts]
+            return list(pool.map(evaluate_point, pts, [engine] * len(pts), [dram_staging] * len(pts)))
+    return [evaluate_point(p, engine, dram_staging) for p in pts]
 
 
 def _index(records):
@@ -143,13 +145,12 @@ def _csv_list(text, allowed, what):
     items = [s.strip() for s in text.split(",") if s.strip()]
     bad = [s for s in items if s not in allowed]
     if bad or not items:
-        raise SystemExit(f"python -m studies.fusemax: '{what}' must be a comma list of "
-                         f"{', '.join(allowed)}, not {text!r}")
+        raise WorkloadError(f"'{what}' must be a comma list of {', '.join(allowed)}, not {text!r}")
     return items
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m studies.fusemax", description=__doc__.splitlines()[0])
+    ap = OneLineParser(prog="python -m studies.fusemax", description=__doc__.splitlines()[0])
     ap.add_argument("--engine", choices=("analytical", "des"), default="analytical")
     ap.add_argument("--format", choices=FORMATS, default="table")
     ap.add_argument("--out", help="write the records to this file")
@@ -160,16 +161,22 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--scopes", default=",".join(SCOPES))
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--dram-staging", choices=("yes", "no"), default="yes",
+                    help="tensors moved to/from DRAM pass through the global buffer (no: the "
+                         "published artifact's accounting, energy only; docs/fusemax.md)")
     args = ap.parse_args(argv)
-    models = _csv_list(args.models, tuple(MODELS), "models")
-    lens = _csv_list(args.seq_lens, SEQ_LENS, "seq-lens")
-    configs = _csv_list(args.configs, CONFIGS, "configs")
-    scopes = _csv_list(args.scopes, SCOPES, "scopes")
+    try:
+        models = _csv_list(args.models, tuple(MODELS), "models")
+        lens = _csv_list(args.seq_lens, SEQ_LENS, "seq-lens")
+        configs = _csv_list(args.configs, CONFIGS, "configs")
+        scopes = _csv_list(args.scopes, SCOPES, "scopes")
+    except WorkloadError as exc:
+        ap.error(str(exc))
     if args.jobs < 1 or args.batch < 1:
         ap.error("--jobs and --batch must be positive integers")
     if args.format == "parquet" and not args.out:
         ap.error("--format parquet needs --out")
-    records = run(points(models, lens, configs, scopes, args.batch), args.engine, args.jobs)
+    records = run(points(models, lens, configs, scopes, args.batch), args.engine, args.jobs, args.dram_staging)
     if args.out:
         write(records, args.format, args.out)
     if args.format == "table":

@@ -34,6 +34,7 @@ from arch.errors import AccelError
 from arch.registry import load_arch
 from sim.spgemm import KERNELS
 from studies.families import spgemm as family
+from studies.cli import OneLineParser
 from studies.output import FORMATS, render, write
 
 BASELINES = ("inner", "outer", "rowwise-dram")
@@ -173,15 +174,8 @@ def summary(records: list) -> str:
     return "\n".join(lines)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line and exit status 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="python -m studies.smash", description=__doc__.splitlines()[0])
+    ap = OneLineParser(prog="python -m studies.smash", description=__doc__.splitlines()[0])
     ap.add_argument("--arch", default="piuma", help="piuma preset name or spec .yaml (default: piuma)")
     ap.add_argument("--matrices", type=Path, default=DEFAULT_DIR, help="folder of .mtx files")
     ap.add_argument("--min-scale", type=int, default=MIN_SCALE, help=f"smallest R-MAT scale (default: {MIN_SCALE})")

@@ -4,7 +4,9 @@ A design point is a model (``bert``, ``trxl``, ``t5``, ``xlm``), a sequence leng
 an integer; keys = queries), a batch (64 by default, as FuseMax evaluates), a configuration of
 FuseMax's ablation ladder (``unfused``, ``flat``, ``cascade``, ``architecture``, ``fusemax``;
 :mod:`sim.attention`) and the architecture's short parameters (``pe_dim``, ``glb_mb``,
-``dram_gbps``, ``clock_mhz``).
+``dram_gbps``, ``clock_mhz``). ``dram_staging`` (``yes`` by default) says whether tensors
+moved to and from DRAM pass through the global buffer (``no`` follows the published artifact's
+accounting, which charges them no buffer energy; cycles are the same either way).
 
 Hardware per configuration: the ladder compares whole designs, so when ``--arch`` names one of
 the ladder's presets (``fusemax``, ``flat``, ``unfused``) each configuration runs on its own
@@ -28,7 +30,15 @@ from mappings.workloads import format_seq_len, workload
 
 SCOPE = "attention"
 ARCH_KEYS = ("pe_dim", "glb_mb", "dram_gbps", "clock_mhz")
-WORKLOAD_KEYS = {"model", "seq_len", "batch", "config"} | set(ARCH_KEYS)
+WORKLOAD_KEYS = {"model", "seq_len", "batch", "config", "dram_staging"} | set(ARCH_KEYS)
+_YES_NO = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+
+
+def _staging(value, scope: str) -> bool:
+    text = str(value).lower()
+    if text not in _YES_NO:
+        raise WorkloadError(f"'dram_staging' must be yes or no, not {value!r}")
+    return _YES_NO[text]
 #: The embedded default sweep of ``explore --arch fusemax``: FuseMax against FLAT.
 DEFAULTS = [{"model": m, "seq_len": L, "config": c}
             for m in ("bert", "xlm") for L in ("1K", "16K", "1M") for c in ("flat", "fusemax")]
@@ -71,7 +81,7 @@ def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> d
     hw_name = hardware_for(arch, config)
     spec = _spec(hw_name, overrides)
     run = _engine(engine, scope)
-    graph = lower(spec, wl, config, scope)
+    graph = lower(spec, wl, config, scope, dram_staging=_staging(params.get("dram_staging", "yes"), scope))
     report = run(graph, trace=trace) if (trace and engine == "des") else run(graph)
     rec = report.record(**{k: v for k, v in params.items() if k not in ARCH_KEYS})
     u2, u1 = graph.meta["unit_2d"], graph.meta["unit_1d"]
