@@ -13,6 +13,8 @@ lowered to a task graph, engine run, record built), single process:
 
 ZigZag, the usual reference point, evaluates about 100-170 mappings per second on this 2-core
 machine (REFERENCE.md section 5); the target is at least 100 times that per design point.
+``python -m studies.vs_zigzag`` runs ZigZag itself side by side on the same layers when it is
+installed in its own environment (docs/spec.md, "Side by side with ZigZag").
 Run: ``python -m studies.bench_analytical``.
 """
 

@@ -176,17 +176,21 @@ def run_zigzag(python: str, cases, repeat: int, timeout_s: float) -> tuple:
     return info, recs
 
 
-def ours_mapper(M: int, N: int, K: int) -> dict:
+def ours_mapper(M: int, N: int, K: int, repeat: int = 1) -> dict:
     """Whole design point with this project's mapper: spec parsed, mappings searched for latency,
-    the best one lowered and run by the analytical engine."""
-    t0 = time.perf_counter()
-    spec = load_arch("systolic", {"rows": ARRAY, "cols": ARRAY, "dataflow": "ws"})
-    shape = gemm_shape(M, N, K)
-    res = search(spec, shape, cost, "latency")
-    report = run(lower(spec, shape, res.best))
-    wall = time.perf_counter() - t0
-    return {"wall_s": wall, "mappings": res.evaluated, "search_s": res.seconds, "cycles": report.cycles,
-            "energy_pj": report.energy_pj}
+    the best one lowered and run by the analytical engine; the fastest of ``repeat`` runs."""
+    best = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        spec = load_arch("systolic", {"rows": ARRAY, "cols": ARRAY, "dataflow": "ws"})
+        shape = gemm_shape(M, N, K)
+        res = search(spec, shape, cost, "latency")
+        report = run(lower(spec, shape, res.best))
+        wall = time.perf_counter() - t0
+        if best is None or wall < best["wall_s"]:
+            best = {"wall_s": wall, "mappings": res.evaluated, "search_s": res.seconds, "cycles": report.cycles,
+                    "energy_pj": report.energy_pj}
+    return best
 
 
 def ours_fixed(M: int, N: int, K: int, repeat: int) -> dict:
@@ -217,7 +221,7 @@ def _ratio(a, b) -> float | None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--zigzag-python", default=default_python(), help="interpreter of ZigZag's own venv")
-    ap.add_argument("--repeat", type=int, default=1, help="ZigZag runs per layer (the fastest counts)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per layer of ZigZag and of the mapper (the fastest counts)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to ZigZag for all layers")
     args = ap.parse_args(argv)
     if not Path(args.zigzag_python).is_file():
@@ -229,7 +233,7 @@ def main(argv=None) -> int:
     except RuntimeError as e:
         print(f"ZigZag not found or not usable: {e}")
         return 0
-    ours = [(ours_mapper(M, N, K), ours_fixed(M, N, K, 20)) for _, M, N, K in CASES]
+    ours = [(ours_mapper(M, N, K, max(1, args.repeat)), ours_fixed(M, N, K, 20)) for _, M, N, K in CASES]
 
     print(f"ZigZag {info.get('version')} ({info.get('hardware')}), import {info.get('import_s', 0):.2f} s; "
           f"this project: systolic preset {ARRAY}x{ARRAY} ws; {os.cpu_count()} CPUs")
