@@ -32,48 +32,62 @@ from __future__ import annotations
 from sim.report import Report, report_from_totals
 from sim.taskgraph import Phase, TaskGraph
 
-
-def _runs(task, i: int) -> bool:
-    return i % task.every == task.offset
+_MAX_SPECIAL_RESIDUES = 512
 
 
-def _chains(phase: Phase, i: int):
-    """Earliest start (no contention) and longest tail of every task running in iteration ``i``.
+class _Body:
+    """Index arrays of one phase's loop body, built once per phase and kept on it.
 
-    Only same-iteration (distance 0) dependencies on tasks that also run in ``i`` count.
+    ``unit[k]``, ``cycles[k]``, ``latency[k]``, ``every[k]``, ``offset[k]`` describe task ``k``
+    (in ``Phase.tasks`` order); ``preds[k]`` lists the tasks ``k`` waits for in the same
+    iteration (distance-0 dependencies), ``order`` is a topological order of those edges.
     """
-    tasks = [t for t in phase.tasks if _runs(t, i)]
-    live = {t.name for t in tasks}
-    preds = {t.name: [d.task for d in t.deps if d.distance == 0 and d.task in live] for t in tasks}
-    by_name = {t.name: t for t in tasks}
-    start = {}
-    for t in _topological(tasks, preds):
-        start[t.name] = max((start[p] + by_name[p].cycles + by_name[p].latency for p in preds[t.name]), default=0)
-    succs = {t.name: [] for t in tasks}
-    for t in tasks:
-        for p in preds[t.name]:
-            succs[p].append(t.name)
-    tail = {}
-    for t in reversed(_topological(tasks, preds)):
-        tail[t.name] = t.latency + max((by_name[s].cycles + tail[s] for s in succs[t.name]), default=0)
-    return tasks, start, tail
+
+    __slots__ = ("unit", "cycles", "latency", "every", "offset", "preds", "order", "all_every_one")
+
+    def __init__(self, tasks):
+        index = {t.name: k for k, t in enumerate(tasks)}
+        self.unit = [t.unit for t in tasks]
+        self.cycles = [t.cycles for t in tasks]
+        self.latency = [t.latency for t in tasks]
+        self.every = [t.every for t in tasks]
+        self.offset = [t.offset for t in tasks]
+        preds = []
+        for t in tasks:
+            ps = []
+            for d in t.deps:
+                if d.distance == 0:
+                    j = index[d.task]
+                    if j not in ps:
+                        ps.append(j)
+            preds.append(ps)
+        self.preds = preds
+        self.all_every_one = all(e == 1 for e in self.every)
+        # depth-first topological order of the same-iteration edges (acyclic: Phase checks it)
+        order, seen = [], [False] * len(tasks)
+        for k0 in range(len(tasks)):
+            if seen[k0]:
+                continue
+            seen[k0] = True
+            stack = [(k0, iter(preds[k0]))]
+            while stack:
+                k, it = stack[-1]
+                for p in it:
+                    if not seen[p]:
+                        seen[p] = True
+                        stack.append((p, iter(preds[p])))
+                        break
+                else:
+                    stack.pop()
+                    order.append(k)
+        self.order = order
 
 
-def _topological(tasks, preds):
-    order, seen = [], set()
-
-    def visit(name, by):
-        if name in seen:
-            return
-        seen.add(name)
-        for p in preds[name]:
-            visit(p, by)
-        order.append(by[name])
-
-    by = {t.name: t for t in tasks}
-    for t in tasks:
-        visit(t.name, by)
-    return order
+def _body(phase: Phase) -> _Body:
+    b = phase.__dict__.get("_analytical_body")
+    if b is None:
+        b = phase.__dict__["_analytical_body"] = _Body(phase.tasks)
+    return b
 
 
 def _last_iteration(task, n: int) -> int:
@@ -82,129 +96,193 @@ def _last_iteration(task, n: int) -> int:
     return task.offset + (c - 1) * task.every if c else -1
 
 
-_MAX_SPECIAL_RESIDUES = 512
-
-
 def _iteration_classes(phase: Phase, n: int):
-    """(tasks that run, number of iterations) for each distinct set of running tasks in 0..n-1,
-    or None when guarded tasks make too many distinct iterations to list cheaply."""
+    """(indices of the tasks that run, number of iterations) for each distinct set of running
+    tasks in 0..n-1, or None when guarded tasks make too many distinct iterations to list cheaply."""
+    b = _body(phase)
+    T = len(b.every)
+    if b.all_every_one:
+        return [(tuple(range(T)), n)]
     period = phase.period
+    every, offset = b.every, b.offset
     special = set()
-    for t in phase.tasks:
-        if t.every > 1:
-            if period // t.every + len(special) > _MAX_SPECIAL_RESIDUES:
+    for e, o in zip(every, offset):
+        if e > 1:
+            if period // e + len(special) > _MAX_SPECIAL_RESIDUES:
                 return None
-            special.update(range(t.offset, period, t.every))
+            special.update(range(o, period, e))
     classes = {}
-
-    def count(r):
-        return (n - 1 - r) // period + 1 if r < n else 0
-
     generic = n
     for r in special:
-        c = count(r)
+        c = (n - 1 - r) // period + 1 if r < n else 0
         if c:
-            key = tuple(k for k, t in enumerate(phase.tasks) if r % t.every == t.offset)
+            key = tuple(k for k in range(T) if r % every[k] == offset[k])
             classes[key] = classes.get(key, 0) + c
             generic -= c
     if generic:
-        key = tuple(k for k, t in enumerate(phase.tasks) if t.every == 1)
+        key = tuple(k for k in range(T) if every[k] == 1)
         classes[key] = classes.get(key, 0) + generic
-    return [(tuple(phase.tasks[k] for k in key), c) for key, c in classes.items()]
+    return list(classes.items())
 
 
-def _spans(tasks) -> dict | None:
-    """Per unit, the longest chain from its first to the end of its last task among ``tasks``
-    (one iteration), or None if data and program-order edges form a cycle (the DES refuses
-    such a graph as a deadlock)."""
-    index = {t.name: k for k, t in enumerate(tasks)}
-    succ = [dict() for _ in tasks]  # k -> {j: weight}
-    last_on = {}
-    for k, t in enumerate(tasks):
-        if t.unit in last_on:
-            j = last_on[t.unit]
-            succ[j][k] = max(succ[j].get(k, 0), tasks[j].cycles)
-        last_on[t.unit] = k
-        for d in t.deps:
-            j = index.get(d.task)
-            if d.distance == 0 and j is not None:
-                succ[j][k] = max(succ[j].get(k, 0), tasks[j].cycles + tasks[j].latency)
-    indeg = [0] * len(tasks)
-    for s in succ:
+def _spans(b: _Body, ks) -> dict | None:
+    """Per unit, the longest chain from its first to the end of its last task among the tasks
+    ``ks`` (indices, one iteration), or None if data and program-order edges form a cycle (the
+    DES refuses such a graph as a deadlock)."""
+    cycles, latency, unit, preds = b.cycles, b.latency, b.unit, b.preds
+    live = set(ks)
+    succ = {k: {} for k in ks}  # k -> {j: weight}
+    first_on, last_on = {}, {}
+    for k in ks:
+        u = unit[k]
+        j = last_on.get(u)
+        if j is None:
+            first_on[u] = k
+        else:
+            s = succ[j]
+            w = cycles[j]
+            if s.get(k, -1) < w:
+                s[k] = w
+        last_on[u] = k
+        for j in preds[k]:
+            if j in live:
+                s = succ[j]
+                w = cycles[j] + latency[j]
+                if s.get(k, -1) < w:
+                    s[k] = w
+    indeg = dict.fromkeys(ks, 0)
+    for s in succ.values():
         for k in s:
             indeg[k] += 1
-    order = [k for k in range(len(tasks)) if not indeg[k]]
+    order = [k for k in ks if not indeg[k]]
     for k in order:
         for j in succ[k]:
             indeg[j] -= 1
             if not indeg[j]:
                 order.append(j)
-    if len(order) != len(tasks):
+    if len(order) != len(ks):
         return None
-    first_on = {}
-    for k, t in enumerate(tasks):
-        first_on.setdefault(t.unit, k)
     spans = {}
-    for unit, f in first_on.items():
+    for u, f in first_on.items():
         dist = {f: 0}
         for k in order:
-            if k in dist:
+            dk = dist.get(k)
+            if dk is not None:
                 for j, w in succ[k].items():
-                    if dist.get(j, -1) < dist[k] + w:
-                        dist[j] = dist[k] + w
-        spans[unit] = dist[last_on[unit]] + tasks[last_on[unit]].cycles
+                    if dist.get(j, -1) < dk + w:
+                        dist[j] = dk + w
+        last = last_on[u]
+        spans[u] = dist[last] + cycles[last]
     return spans
+
+
+def _chains(b: _Body, running):
+    """Earliest start (no contention) and longest tail of the tasks ``running`` in one iteration
+    (a list of flags by task index); only same-iteration dependencies on running tasks count."""
+    cycles, latency, preds = b.cycles, b.latency, b.preds
+    start, tail = {}, {}
+    order = [k for k in b.order if running[k]]
+    for k in order:
+        s = 0
+        for p in preds[k]:
+            if running[p]:
+                v = start[p] + cycles[p] + latency[p]
+                if v > s:
+                    s = v
+        start[k] = s
+    succ_best = dict.fromkeys(order, 0)
+    for k in reversed(order):
+        tk = tail[k] = latency[k] + succ_best[k]
+        v = cycles[k] + tk
+        for p in preds[k]:
+            if running[p] and v > succ_best[p]:
+                succ_best[p] = v
+    return start, tail
 
 
 def phase_bound(phase: Phase, busy_of=None) -> int:
     """Lower bound on the cycles of one phase (see the module docstring).
 
     Only the first and the last iteration in which each unit works are examined (at most two
-    per unit), so the cost does not grow with the super-period or the iteration count.
+    per unit), so the cost does not grow with the super-period or the iteration count. The
+    result is kept on the (immutable) phase, so a phase shared by several graphs, or run twice,
+    is bounded once.
     """
+    d = phase.__dict__
+    bound = d.get("_analytical_bound")
+    if bound is None:
+        bound = d["_analytical_bound"] = _phase_bound(phase)
+    return bound
+
+
+def _phase_bound(phase: Phase) -> int:
     n = phase.iterations
-    if n == 0 or not phase.tasks:
+    tasks = phase.tasks
+    if n == 0 or not tasks:
         return 0
-    if len(phase.tasks) == 1:
+    if len(tasks) == 1:
         # Fast path, same result as below: a lone task has no same-iteration chain, so its
         # fill is 0 and its drain its own latency (systolic folds are such phases).
-        t = phase.tasks[0]
+        t = tasks[0]
         c = t.count(n)
         return t.cycles * c + t.latency if c else 0
+    b = _body(phase)
     busy, first_it, last_it = {}, {}, {}
-    for t in phase.tasks:
+    for t in tasks:
         c = t.count(n)
         if not c:
             continue
-        busy[t.unit] = busy.get(t.unit, 0) + t.cycles * c
-        first_it[t.unit] = min(first_it.get(t.unit, n), t.offset)
-        last_it[t.unit] = max(last_it.get(t.unit, -1), _last_iteration(t, n))
-    chains = {}
-
-    def chains_of(i):
-        if i not in chains:
-            chains[i] = _chains(phase, i)
-        return chains[i]
-
+        u = t.unit
+        if u in busy:
+            busy[u] += t.cycles * c
+            if t.offset < first_it[u]:
+                first_it[u] = t.offset
+            li = t.offset + (c - 1) * t.every
+            if li > last_it[u]:
+                last_it[u] = li
+        else:
+            busy[u] = t.cycles * c
+            first_it[u] = t.offset
+            last_it[u] = t.offset + (c - 1) * t.every
     classes = _iteration_classes(phase, n)
     if classes is not None:
         span = {}
-        for tasks, count in classes:
-            spans = _spans(tasks)
+        for ks, count in classes:
+            spans = _spans(b, ks)
             if spans is None:
                 span = None
                 break
             for unit, sp in spans.items():
                 span[unit] = span.get(unit, 0) + sp * count
         if span is not None:
-            busy = {u: max(b, span.get(u, 0)) for u, b in busy.items()}
+            for u, bu in busy.items():
+                s = span.get(u, 0)
+                if s > bu:
+                    busy[u] = s
+    every, offset, unit = b.every, b.offset, b.unit
+    T = len(every)
+    chains = {}  # running set -> (start, tail)
+
+    def chains_of(i):
+        if b.all_every_one:
+            key = ()
+        else:
+            key = tuple(i % e == o for e, o in zip(every, offset))
+        got = chains.get(key)
+        if got is None:
+            running = [True] * T if not key else key
+            got = chains[key] = (running, *_chains(b, running))
+        return got
+
     bound = 0
-    for unit, b in busy.items():
-        tasks, start, _ = chains_of(first_it[unit])
-        fill = next(start[t.name] for t in tasks if t.unit == unit)
-        tasks, _, tail = chains_of(last_it[unit])
-        drain = next(tail[t.name] for t in reversed(tasks) if t.unit == unit)
-        bound = max(bound, fill + b + drain)
+    for u, bu in busy.items():
+        running, start, _ = chains_of(first_it[u])
+        fill = next(start[k] for k in range(T) if running[k] and unit[k] == u)
+        running, _, tail = chains_of(last_it[u])
+        drain = next(tail[k] for k in range(T - 1, -1, -1) if running[k] and unit[k] == u)
+        v = fill + bu + drain
+        if v > bound:
+            bound = v
     return bound
 
 

@@ -107,6 +107,23 @@ class Task:
             if not size >= 0:
                 raise SimulationError(f"task {self.name!r}: 'holds[{buf!r}]' must be a non-negative number of bytes, not {size!r}")
 
+    def derive(self, deps: tuple, every: int = 1, offset: int = 0) -> "Task":
+        """This task with other dependencies and guard, without validating again.
+
+        For lowerings that build many tasks from one validated template (a software pipeline's
+        prologue, steady state and epilogue copies of one step): ``deps`` must be a tuple of
+        :class:`Dep` naming tasks of the phase it goes into, ``every >= 1`` and
+        ``0 <= offset < every`` (the caller guarantees it); the action, energy and holds
+        mappings are shared with ``self`` (they are read-only).
+        """
+        t = object.__new__(Task)
+        d = t.__dict__
+        d.update(self.__dict__)
+        d["deps"] = deps
+        d["every"] = every
+        d["offset"] = offset
+        return t
+
     def count(self, iterations: int) -> int:
         """How many instances run in a phase of ``iterations`` iterations."""
         if iterations <= self.offset:
@@ -139,6 +156,22 @@ class Phase:
                 if d.distance < 0:
                     raise SimulationError(f"phase {self.name!r}: task {t.name!r} has a negative dependency distance")
         self._check_acyclic()
+
+    @classmethod
+    def trusted(cls, name: str, tasks: tuple, iterations: int) -> "Phase":
+        """A phase built without the checks of the constructor.
+
+        For lowerings whose tasks are known to be consistent: ``tasks`` a tuple of tasks with
+        distinct names, every dependency naming one of them at a non-negative distance, the
+        same-iteration dependencies acyclic (e.g. a subset of a phase already checked, with
+        only the same-iteration edges among the tasks kept), ``iterations`` a non-negative int.
+        """
+        ph = object.__new__(cls)
+        d = ph.__dict__
+        d["name"] = name
+        d["tasks"] = tasks
+        d["iterations"] = iterations
+        return ph
 
     def _check_acyclic(self):
         """Same-iteration (distance 0) dependencies must form a DAG, or nothing can start."""
@@ -224,17 +257,25 @@ class TaskGraph:
 
         These depend only on the graph, not on timing: both engines report them unchanged.
         """
-        actions, energy, busy, active = {}, {}, {u: 0 for u in self.units}, {u: 0.0 for u in self.units}
+        units = self.units
+        actions, energy, busy, active = {}, {}, dict.fromkeys(units, 0), dict.fromkeys(units, 0.0)
+        a_get, e_get = actions.get, energy.get
         for ph in self.phases:
+            iterations = ph.iterations
             for t in ph.tasks:
-                n = t.count(ph.iterations)
-                if not n:
+                # t.count(iterations), inlined
+                offset = t.offset
+                if iterations <= offset:
                     continue
+                n = (iterations - 1 - offset) // t.every + 1
                 for k, v in t.actions.items():
-                    actions[k] = actions.get(k, 0) + v * n
+                    actions[k] = a_get(k, 0) + v * n
                 for k, v in t.energy_pj.items():
-                    energy[k] = energy.get(k, 0.0) + v * n
-                busy[t.unit] += t.cycles * n
-                pe = t.active_pe_cycles if t.active_pe_cycles is not None else t.cycles * self.units[t.unit]
-                active[t.unit] += pe * n
+                    energy[k] = e_get(k, 0.0) + v * n
+                u, cycles = t.unit, t.cycles
+                busy[u] += cycles * n
+                pe = t.active_pe_cycles
+                if pe is None:
+                    pe = cycles * units[u]
+                active[u] += pe * n
         return actions, energy, busy, active

@@ -48,23 +48,28 @@ class Step:
         return tile % self.every == self.offset
 
 
-def _task(step: Step, deps, every=1, offset=0) -> Task:
+def _template(step: Step) -> Task:
+    """The step's task without dependencies or guard, validated once (cycles, latency)."""
     c = step.cost
-    return Task(step.name, step.unit, c.cycles, latency=c.latency, deps=tuple(deps),
-                actions=c.actions, energy_pj=c.energy_pj, active_pe_cycles=c.active_pe_cycles,
-                every=every, offset=offset)
+    return Task(step.name, step.unit, c.cycles, latency=c.latency, actions=c.actions,
+                energy_pj=c.energy_pj, active_pe_cycles=c.active_pe_cycles)
 
 
-def _edge_phase(name: str, steps, tiles: dict) -> Phase:
-    """A one-iteration phase: ``tiles`` maps step name -> the tile it works on (or absent)."""
-    live = [s for s in steps if s.name in tiles and s.runs_on(tiles[s.name])]
+def _edge_phase(name: str, steps, templates: dict, tiles: dict) -> Phase:
+    """A one-iteration phase: ``tiles`` maps step name -> the tile it works on (or absent).
+
+    Its same-iteration dependencies are a subset of the steady-state phase's (an edge
+    ``p -> s`` at tile distance ``d`` joins the same iteration exactly when
+    ``d + stage(s) - stage(p) == 0``), so it is built without the constructor's checks.
+    """
+    live = [s for s in steps if s.name in tiles and tiles[s.name] % s.every == s.offset]
     names = {s.name for s in live}
     tasks = []
     for s in live:
-        deps = [Dep(p, 0) for p, d in s.deps
-                if p in names and tiles[p] == tiles[s.name] - d]
-        tasks.append(_task(s, deps))
-    return Phase(name, tasks, 1)
+        ts = tiles[s.name]
+        deps = tuple([Dep(p, 0) for p, d in s.deps if p in names and tiles[p] == ts - d])
+        tasks.append(templates[s.name].derive(deps))
+    return Phase.trusted(name, tuple(tasks), 1)
 
 
 def pipeline(name: str, steps, n_tiles: int) -> list:
@@ -73,6 +78,8 @@ def pipeline(name: str, steps, n_tiles: int) -> list:
     by = {s.name: s for s in steps}
     stages = 1 + max((s.stage for s in steps), default=0)
     for s in steps:
+        if s.every < 1:
+            raise MappingError(f"{name}: step {s.name!r} needs every >= 1, not {s.every!r}")
         for p, d in s.deps:
             if p not in by:
                 raise MappingError(f"{name}: step {s.name!r} depends on unknown step {p!r}")
@@ -81,19 +88,24 @@ def pipeline(name: str, steps, n_tiles: int) -> list:
     if n_tiles <= 0:
         return []
     S = stages
-    if n_tiles < S:   # too few tiles for a steady state: one-iteration phases all the way
-        return [_edge_phase(f"{name}.step{j}", steps,
-                            {s.name: j - s.stage for s in steps if 0 <= j - s.stage < n_tiles})
-                for j in range(n_tiles + S - 1)]
-    phases = [_edge_phase(f"{name}.fill{j}", steps, {s.name: j - s.stage for s in steps if s.stage <= j})
-              for j in range(S - 1)]
+    templates = {s.name: _template(s) for s in steps}
+    # the steady-state body, checked by the Phase constructor (names, dependencies, no
+    # same-iteration cycle); every edge phase is a sub-body of it
     tasks = []
     for s in steps:
-        deps = [Dep(p, d + s.stage - by[p].stage) for p, d in s.deps]
+        deps = tuple([Dep(p, d + s.stage - by[p].stage) for p, d in s.deps])
         shift = S - 1 - s.stage
-        tasks.append(_task(s, deps, s.every, (s.offset - shift) % s.every))
-    phases.append(Phase(name, tasks, n_tiles - S + 1))
-    phases += [_edge_phase(f"{name}.drain{j}", steps,
+        tasks.append(templates[s.name].derive(deps, s.every, (s.offset - shift) % s.every))
+    steady = Phase(name, tasks, max(n_tiles - S + 1, 0))
+    if n_tiles < S:   # too few tiles for a steady state: one-iteration phases all the way
+        return [_edge_phase(f"{name}.step{j}", steps, templates,
+                            {s.name: j - s.stage for s in steps if 0 <= j - s.stage < n_tiles})
+                for j in range(n_tiles + S - 1)]
+    phases = [_edge_phase(f"{name}.fill{j}", steps, templates,
+                          {s.name: j - s.stage for s in steps if s.stage <= j})
+              for j in range(S - 1)]
+    phases.append(steady)
+    phases += [_edge_phase(f"{name}.drain{j}", steps, templates,
                            {s.name: n_tiles - 1 - s.stage + j for s in steps if s.stage >= j})
                for j in range(1, S)]
     return phases
