@@ -38,11 +38,13 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
+
 from mappings.mapping import (EinsumMapping, EinsumShape, Mapping, buffer_levels, check, gemm_shape,
                               on_chip_tensors)
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
-__all__ = ["lower", "lower_einsum", "cost", "cost_mapping", "refetch", "gemm_einsum"]
+__all__ = ["lower", "lower_einsum", "cost", "cost_mapping", "refetch", "gemm_einsum", "CostBounds", "cost_bounds"]
 
 gemm_einsum = gemm_shape
 
@@ -234,3 +236,137 @@ def cost_mapping(spec, shapes, mapping: Mapping):
         cycles += c
         energy += e
     return cycles, energy
+
+
+class CostBounds:
+    """Lower bounds of :func:`cost` for whole arrays of candidate mappings of one Einsum on one unit.
+
+    The mapper prunes with them: no candidate costs less than its bound, so candidates whose
+    bound is already worse than the best mapping found need no costing. The counts are those of
+    :func:`_totals` and the cycles those of :func:`_plan` and :func:`cost`, evaluated with numpy
+    over many candidates at once; every rounded quantity is shrunk by a relative ``SLACK`` before
+    its ceiling so that a different order of float additions can never lift a bound above the
+    cost. Candidates tile the outermost on-chip buffer only (the mapper's search space).
+
+    Built by :func:`cost_bounds`, which returns None where the bounds do not apply (no shared
+    buffer, an empty Einsum, more than ``MAX_RANKS`` ranks).
+    """
+
+    SLACK = 1e-12
+    MAX_RANKS = 7
+
+    def __init__(self, spec, shape: EinsumShape, unit: str, on_chip=frozenset()):
+        levels = buffer_levels(spec, unit)
+        shared = [lv for lv in levels if spec.storage[lv].per_pe_of is None]
+        self.ranks = tuple(shape.ranks)
+        self.sizes = np.array([shape.ranks[r] for r in self.ranks], dtype=np.int64)
+        self.points = shape.points
+        self.word_bytes = spec.word_bits / 8
+        self.glb = spec.storage[shared[0]]
+        self.dram_pj = spec.dram.pj_per_byte
+        self.bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
+        self.lat = spec.dram.latency_cycles
+        # (indexing mask over ranks, words, is output, leaves the chip) per tensor
+        self.tensors = [(np.array([r in ranks for r in self.ranks]), shape.words(t), t == shape.output,
+                         t not in on_chip) for t, ranks in shape.tensors.items()]
+        fixed, op_cycles = 0.0, 0
+        for lv in (lv for lv in levels if spec.storage[lv].per_pe_of is not None):
+            level = spec.storage[lv]
+            per = self.word_bytes / level.access_bytes
+            fixed += len(shape.inputs) * self.points * per * level.read_pj + self.points * per * level.write_pj
+        cu = spec.compute[unit]
+        for op, n in shape.op_counts.items():
+            if n:
+                fixed += n * cu.operators[op].energy_pj
+                op_cycles += n * cu.operators[op].cycles
+        self.fixed_pj = fixed
+        self.cpp = op_cycles / self.points
+
+    def _traffic(self, fs, gs):
+        """(energy_pj, DRAM bytes, global-buffer bytes) from per-tensor refetch factors."""
+        wb, glb = self.word_bytes, self.glb
+        ab = glb.access_bytes
+        energy, dram, glb_acc = self.fixed_pj, 0.0, 0.0
+        for (_, words, is_out, off_chip), f, g in zip(self.tensors, fs, gs):
+            if off_chip:
+                rd = words * (f - 1 if is_out else f) * wb
+                wr = words * f * wb if is_out else 0
+                dram = dram + rd + wr
+                energy = energy + (rd + wr) * self.dram_pj + rd / ab * glb.write_pj + wr / ab * glb.read_pj
+                glb_acc = glb_acc + (rd + wr) / ab
+            reads = words * f * (g - 1 if is_out else g) * wb / ab
+            writes = words * f * g * wb / ab if is_out else 0
+            energy = energy + reads * glb.read_pj + writes * glb.write_pj
+            glb_acc = glb_acc + reads + writes
+        return energy, dram, glb_acc * ab
+
+    def _shrink(self, x):
+        return x * (1 - self.SLACK)
+
+    def spatial(self, factors: dict) -> tuple:
+        """(cycles, energy_pj) no mapping with these spatial factors (rank -> PEs) goes below,
+        whatever its tiles and loop order: every tensor moved once, every PE step taken."""
+        steps = math.prod(-(-int(n) // factors.get(r, 1)) for r, n in zip(self.ranks, self.sizes))
+        ones = [1] * len(self.tensors)
+        energy, dram, _ = self._traffic(ones, ones)
+        # Each tile's ceilings lose at most 1e-9 cycle; there are at most ``steps`` tiles.
+        work = max(self.cpp * steps, dram / self.bw if dram else 0.0) - 1e-9 * steps
+        cycles = max(0, math.ceil(self._shrink(work))) + (self.lat if dram else 0)
+        return cycles, self._shrink(energy)
+
+    @staticmethod
+    def _refetch(pos, counts, mask):
+        """:func:`refetch` over arrays: ``pos`` (N x R) loop positions, ``counts`` (N x R)."""
+        inner = np.where(counts[:, mask] > 1, pos[:, mask], -1).max(axis=1) if mask.any() else \
+            np.full(len(pos), -1)
+        f = np.ones(len(pos))
+        for r in np.flatnonzero(~mask):
+            f *= np.where(pos[:, r] < inner, counts[:, r], 1)
+        return f
+
+    def candidates(self, factors: dict, tiles, pos) -> tuple:
+        """Lower bounds (cycles array, energy_pj array) of candidates with spatial ``factors``
+        (rank -> PEs), outermost-buffer ``tiles`` (N x R ints, ranks in the Einsum's order)
+        and loop orders given as ``pos`` (N x R: the position of each rank, 0 outermost)."""
+        s = np.array([factors.get(r, 1) for r in self.ranks], dtype=np.int64)
+        n = self.sizes
+        ntiles = -(-n // tiles)
+        steps = -(-tiles // s)
+        fs = [self._refetch(pos, ntiles, mask) for mask, *_ in self.tensors]
+        gs = [self._refetch(pos, steps, mask) for mask, *_ in self.tensors]
+        energy, dram, glb_bytes = self._traffic(fs, gs)
+        energy = np.broadcast_to(np.asarray(energy, dtype=float), (len(tiles),))
+        dram = np.broadcast_to(np.asarray(dram, dtype=float), (len(tiles),))
+        glb_bw = self.glb.bw_bytes_per_cycle
+        full, rem = n // tiles, n % tiles
+        cycles = np.zeros(len(tiles))
+        for combo in itertools.product((0, 1), repeat=len(self.ranks)):
+            count = np.ones(len(tiles))
+            tile_points = np.ones(len(tiles))
+            tile_steps = np.ones(len(tiles))
+            for r, b in enumerate(combo):
+                ext = rem[:, r] if b else tiles[:, r]
+                count *= (rem[:, r] > 0) if b else full[:, r]
+                tile_points *= ext
+                tile_steps *= -(-ext // s[r])
+            share = tile_points / self.points
+            load = np.ceil(self._shrink(dram * share / self.bw) - 1e-9)
+            compute = tile_steps * self.cpp
+            if glb_bw:
+                compute = np.maximum(compute, glb_bytes * share / glb_bw)
+            comp = np.ceil(self._shrink(compute) - 1e-9)
+            both = np.maximum(count * load + self.lat + comp, load + self.lat + count * comp)
+            cycles += np.where(count > 0, np.where(dram > 0, both, count * comp), 0)
+        return cycles, self._shrink(energy)
+
+
+def cost_bounds(spec, shape: EinsumShape, unit: str, on_chip=frozenset()):
+    """:class:`CostBounds` of ``shape`` on ``unit``, or None where they do not apply."""
+    levels = buffer_levels(spec, unit)
+    if not any(spec.storage[lv].per_pe_of is None for lv in levels) or not shape.points \
+            or len(shape.ranks) > CostBounds.MAX_RANKS:
+        return None
+    return CostBounds(spec, shape, unit, on_chip)
+
+
+cost.bounds = cost_bounds  # the mapper prunes with these when it is given this cost model

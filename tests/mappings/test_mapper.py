@@ -42,10 +42,16 @@ def test_search_reports_its_work_and_is_deterministic(fusemax):
     a = search(fusemax, shape, cost, "edp")
     b = search(fusemax, shape, cost, "edp")
     assert a.best == b.best and a.cycles == b.cycles
-    assert a.evaluated + a.rejected == sum(1 for _ in candidates(fusemax, shape))
-    assert a.evaluated > 0 and a.seconds > 0 and a.rate_per_s > 0
+    assert a.evaluated + a.rejected + a.pruned == sum(1 for _ in candidates(fusemax, shape))
+    assert a.evaluated > 0 and a.pruned > 0 and a.seconds > 0 and a.rate_per_s > 0
+    full = search(fusemax, shape, cost, "edp", exhaustive=True)
+    assert full.pruned == 0 and full.evaluated + full.rejected == sum(1 for _ in candidates(fusemax, shape))
     capped = search(fusemax, shape, cost, "edp", max_evaluations=5)
-    assert capped.evaluated == 5
+    assert capped.evaluated == 5 and capped.pruned == 0
+    # The cap keeps the enumeration order: the best of the first five valid candidates.
+    first5 = [m for m in candidates(fusemax, shape)][:5]
+    ref = min(first5, key=lambda m: (lambda c, e: (c * e, c))(*cost(fusemax, shape, m)))
+    assert capped.best == ref
 
 
 def test_binds_to_a_unit_that_has_the_operators(fusemax):
@@ -83,3 +89,91 @@ def test_cascade_search_fused_and_unfused(fusemax):
     compulsory = (8 * 32 * 4) * 2  # Q, K, V in and AV out, 8 x 32 words each, 2 bytes
     assert r_f.dram_bytes == compulsory < r_u.dram_bytes
     assert r_f.cycles < r_u.cycles
+
+
+def _brute_force(spec, shape, on_chip=frozenset()):
+    """The reference: every candidate checked and costed once; per objective the first best in
+    enumeration order (objective -> (mapping, (cycles, energy_pj)))."""
+    keys = {"latency": lambda c, e: (c, e), "energy": lambda c, e: (e, c), "edp": lambda c, e: (c * e, c)}
+    best = {}
+    for m in candidates(spec, shape):
+        try:
+            check_einsum(m, shape, spec)
+        except MappingError:
+            continue
+        c, e = cost(spec, shape, m, on_chip)
+        for objective, key in keys.items():
+            if objective not in best or key(c, e) < best[objective][0]:
+                best[objective] = (key(c, e), m, (c, e))
+    return {objective: (m, ce) for objective, (_, m, ce) in best.items()}
+
+
+GEMMS = [(256, 256, 256), (300, 200, 100), (1, 1, 1), (3, 5, 7), (17, 1000, 33), (64, 8, 4096),
+         (1000, 7, 3), (129, 65, 513)]
+
+
+@pytest.mark.parametrize("preset", ["systolic", "fusemax", "flat"])
+@pytest.mark.parametrize("MNK", GEMMS)
+def test_pruned_search_equals_brute_force(preset, MNK):
+    """Branch and bound returns the exhaustive search's mapping, cycles and energy (ties go to
+    the first candidate of the enumeration in both) for every objective."""
+    spec = load_arch(preset)
+    shape = gemm_shape(*MNK)
+    for objective, (ref, (c, e)) in _brute_force(spec, shape).items():
+        res = search(spec, shape, cost, objective)
+        assert (res.best, res.cycles, res.energy_pj) == (ref, c, e), objective
+        assert res.pruned > 0 or MNK == (1, 1, 1)
+
+
+def test_pruned_search_equals_brute_force_with_tensors_on_chip(fusemax):
+    shape = gemm_shape(96, 200, 48)
+    for on_chip in ({"A"}, {"Z"}, {"A", "B", "Z"}):
+        for objective, (ref, (c, e)) in _brute_force(fusemax, shape, on_chip).items():
+            res = search(fusemax, shape, cost, objective, on_chip=on_chip)
+            assert (res.best, res.cycles, res.energy_pj) == (ref, c, e), (on_chip, objective)
+
+
+def test_bounds_never_exceed_the_cost(fusemax):
+    """Every candidate's bound, and its spatial group's bound, is at most its cost; the bounds
+    prune (most candidates' bounds exceed the best cost)."""
+    import numpy as np
+
+    from sim.lower import cost_bounds
+
+    shape = gemm_shape(300, 70, 1000)
+    systolic = load_arch("systolic")
+    for spec in (fusemax, systolic):
+        ranks = tuple(shape.ranks)
+        for unit in spec.compute:
+            if not spec.compute[unit].supports("mac"):
+                continue
+            b = cost_bounds(spec, shape, unit)
+            groups = {}
+            for m in candidates(spec, shape, unit):
+                groups.setdefault(m.spatial, []).append(m)
+            for spatial, ms in groups.items():
+                glb = next(iter(ms[0].tiles))
+                tiles = np.array([[m.tiles[glb][r] for r in ranks] for m in ms])
+                pos = np.array([[m.loop_order.index(r) for r in ranks] for m in ms])
+                cyc, en = b.candidates(dict(spatial), tiles, pos)
+                sc, se = b.spatial(dict(spatial))
+                for m, lc, le in zip(ms, cyc, en):
+                    c, e = cost(spec, shape, m)
+                    assert sc <= c and se <= e and lc <= c and le <= e, m
+
+
+def test_cascade_pruned_equals_exhaustive(fusemax):
+    from mappings import library
+    from mappings.mapper import search_cascade
+    from mappings.mapping import shapes_from_cascade
+
+    shapes = shapes_from_cascade(library.attention(passes=1, deferred_division=True),
+                                 {"M": 16, "P": 16, "E": 4, "F": 4, "M0": 4})
+    for fusion in ((), (tuple(shapes),)):
+        for objective in ("latency", "energy"):
+            fast = search_cascade(fusemax, shapes, cost, objective, fusion=fusion)
+            full = search_cascade(fusemax, shapes, cost, objective, fusion=fusion, exhaustive=True)
+            assert fast.mapping == full.mapping
+            assert [(r.cycles, r.energy_pj) for r in fast.per_einsum] == [(r.cycles, r.energy_pj) for r in full.per_einsum]
+            assert fast.evaluated + fast.rejected + fast.pruned == full.evaluated + full.rejected
+            assert fast.pruned > 0 and full.pruned == 0
