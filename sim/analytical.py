@@ -29,29 +29,38 @@ identical in both engines by construction.
 
 from __future__ import annotations
 
+import math
+
 from sim.report import Report, report_from_totals
 from sim.taskgraph import Phase, TaskGraph
 
 _MAX_SPECIAL_RESIDUES = 512
+_MAX_PLANS = 4096   # structures kept (a sweep of one lowering has a few dozen)
+_PLANS: dict = {}
+_MAX_BOUNDS = 65536  # (structure, iterations, cycles, latencies) -> bound
+_BOUNDS: dict = {}
 
 
-class _Body:
-    """Index arrays of one phase's loop body, built once per phase and kept on it.
+class _Plan:
+    """What the bound of a phase needs from its structure alone (no cycles, no latencies).
 
-    ``unit[k]``, ``cycles[k]``, ``latency[k]``, ``every[k]``, ``offset[k]`` describe task ``k``
-    (in ``Phase.tasks`` order); ``preds[k]`` lists the tasks ``k`` waits for in the same
-    iteration (distance-0 dependencies), ``order`` is a topological order of those edges.
+    Built once per distinct loop-body structure (task names, units, guards, dependencies) and
+    shared by every phase of that structure: a sweep lowers the same pipeline fills and drains
+    with different tile costs over and over. ``preds[k]`` lists the tasks ``k`` waits for in
+    the same iteration; ``order`` is a topological order of those edges. Per iteration class
+    (set of running tasks) it keeps, per unit, the edges of the longest-chain computation of
+    the unit's span; per running set, the chain order and each unit's first and last task.
     """
 
-    __slots__ = ("unit", "cycles", "latency", "every", "offset", "preds", "order", "all_every_one")
+    __slots__ = ("T", "unit", "every", "offset", "preds", "order", "all_every_one",
+                 "residues", "generic", "spans", "chains")
 
     def __init__(self, tasks):
         index = {t.name: k for k, t in enumerate(tasks)}
+        self.T = T = len(tasks)
         self.unit = [t.unit for t in tasks]
-        self.cycles = [t.cycles for t in tasks]
-        self.latency = [t.latency for t in tasks]
-        self.every = [t.every for t in tasks]
-        self.offset = [t.offset for t in tasks]
+        self.every = every = [t.every for t in tasks]
+        self.offset = offset = [t.offset for t in tasks]
         preds = []
         for t in tasks:
             ps = []
@@ -62,10 +71,10 @@ class _Body:
                         ps.append(j)
             preds.append(ps)
         self.preds = preds
-        self.all_every_one = all(e == 1 for e in self.every)
+        self.all_every_one = all(e == 1 for e in every)
         # depth-first topological order of the same-iteration edges (acyclic: Phase checks it)
-        order, seen = [], [False] * len(tasks)
-        for k0 in range(len(tasks)):
+        order, seen = [], [False] * T
+        for k0 in range(T):
             if seen[k0]:
                 continue
             seen[k0] = True
@@ -81,123 +90,141 @@ class _Body:
                     stack.pop()
                     order.append(k)
         self.order = order
+        # iteration classes: the residues modulo the period where a guarded task runs
+        self.residues, self.generic = [], tuple(k for k in range(T) if every[k] == 1)
+        if not self.all_every_one:
+            period = math.lcm(*every)
+            special = set()
+            for e, o in zip(every, offset):
+                if e > 1:
+                    if period // e + len(special) > _MAX_SPECIAL_RESIDUES:
+                        self.residues = None
+                        break
+                    special.update(range(o, period, e))
+            if self.residues is not None:
+                self.residues = [(r, period, tuple(k for k in range(T) if r % every[k] == offset[k]))
+                                 for r in special]
+        self.spans, self.chains = {}, {}
 
+    def classes(self, n: int):
+        """(running task indices, iterations) per distinct running set in 0..n-1, or None when
+        guarded tasks make too many distinct iterations to list cheaply."""
+        if self.all_every_one:
+            return ((self.generic, n),)
+        if self.residues is None:
+            return None
+        classes = {}
+        generic = n
+        for r, period, key in self.residues:
+            c = (n - 1 - r) // period + 1 if r < n else 0
+            if c:
+                classes[key] = classes.get(key, 0) + c
+                generic -= c
+        if generic:
+            classes[self.generic] = classes.get(self.generic, 0) + generic
+        return classes.items()
 
-def _body(phase: Phase) -> _Body:
-    b = phase.__dict__.get("_analytical_body")
-    if b is None:
-        b = phase.__dict__["_analytical_body"] = _Body(phase.tasks)
-    return b
-
-
-def _last_iteration(task, n: int) -> int:
-    """Iteration of the last instance of ``task`` in a phase of ``n`` iterations (-1: none)."""
-    c = task.count(n)
-    return task.offset + (c - 1) * task.every if c else -1
-
-
-def _iteration_classes(phase: Phase, n: int):
-    """(indices of the tasks that run, number of iterations) for each distinct set of running
-    tasks in 0..n-1, or None when guarded tasks make too many distinct iterations to list cheaply."""
-    b = _body(phase)
-    T = len(b.every)
-    if b.all_every_one:
-        return [(tuple(range(T)), n)]
-    period = phase.period
-    every, offset = b.every, b.offset
-    special = set()
-    for e, o in zip(every, offset):
-        if e > 1:
-            if period // e + len(special) > _MAX_SPECIAL_RESIDUES:
-                return None
-            special.update(range(o, period, e))
-    classes = {}
-    generic = n
-    for r in special:
-        c = (n - 1 - r) // period + 1 if r < n else 0
-        if c:
-            key = tuple(k for k in range(T) if r % every[k] == offset[k])
-            classes[key] = classes.get(key, 0) + c
-            generic -= c
-    if generic:
-        key = tuple(k for k in range(T) if every[k] == 1)
-        classes[key] = classes.get(key, 0) + generic
-    return list(classes.items())
-
-
-def _spans(b: _Body, ks) -> dict | None:
-    """Per unit, the longest chain from its first to the end of its last task among the tasks
-    ``ks`` (indices, one iteration), or None if data and program-order edges form a cycle (the
-    DES refuses such a graph as a deadlock)."""
-    cycles, latency, unit, preds = b.cycles, b.latency, b.unit, b.preds
-    live = set(ks)
-    succ = {k: {} for k in ks}  # k -> {j: weight}
-    first_on, last_on = {}, {}
-    for k in ks:
-        u = unit[k]
-        j = last_on.get(u)
-        if j is None:
-            first_on[u] = k
-        else:
-            s = succ[j]
-            w = cycles[j]
-            if s.get(k, -1) < w:
-                s[k] = w
-        last_on[u] = k
-        for j in preds[k]:
-            if j in live:
-                s = succ[j]
-                w = cycles[j] + latency[j]
-                if s.get(k, -1) < w:
-                    s[k] = w
-    indeg = dict.fromkeys(ks, 0)
-    for s in succ.values():
-        for k in s:
-            indeg[k] += 1
-    order = [k for k in ks if not indeg[k]]
-    for k in order:
-        for j in succ[k]:
-            indeg[j] -= 1
-            if not indeg[j]:
-                order.append(j)
-    if len(order) != len(ks):
-        return None
-    spans = {}
-    for u, f in first_on.items():
-        dist = {f: 0}
+    def span_edges(self, ks):
+        """Per unit among the tasks ``ks`` (one iteration): (first task, last task, edges) with
+        the edges (j, k, data?) reachable from the first task in a topological order of data
+        and program-order edges; None if those edges form a cycle (the DES refuses such a
+        graph as a deadlock)."""
+        got = self.spans.get(ks, False)
+        if got is not False:
+            return got
+        unit, preds = self.unit, self.preds
+        live = set(ks)
+        succ = {k: {} for k in ks}  # k -> {j: data edge?}
+        first_on, last_on = {}, {}
+        for k in ks:
+            u = unit[k]
+            j = last_on.get(u)
+            if j is None:
+                first_on[u] = k
+            else:
+                succ[j].setdefault(k, False)
+            last_on[u] = k
+            for j in preds[k]:
+                if j in live:
+                    succ[j][k] = True
+        indeg = dict.fromkeys(ks, 0)
+        for s in succ.values():
+            for k in s:
+                indeg[k] += 1
+        order = [k for k in ks if not indeg[k]]
         for k in order:
-            dk = dist.get(k)
-            if dk is not None:
-                for j, w in succ[k].items():
-                    if dist.get(j, -1) < dk + w:
-                        dist[j] = dk + w
-        last = last_on[u]
-        spans[u] = dist[last] + cycles[last]
-    return spans
+            for j in succ[k]:
+                indeg[j] -= 1
+                if not indeg[j]:
+                    order.append(j)
+        if len(order) != len(ks):
+            got = None
+        else:
+            got = []
+            for u, f in first_on.items():
+                reached, edges = {f}, []
+                for j in order:
+                    if j in reached:
+                        for k, data in succ[j].items():
+                            edges.append((j, k, data))
+                            reached.add(k)
+                got.append((u, f, last_on[u], tuple(edges)))
+        self.spans[ks] = got
+        return got
+
+    def chain_plan(self, running):
+        """For the running set ``running`` (flags by task index): its tasks in topological
+        order with their running predecessors, and per unit its first and last running task."""
+        got = self.chains.get(running)
+        if got is None:
+            preds, unit = self.preds, self.unit
+            order = tuple((k, tuple(p for p in preds[k] if running[p])) for k in self.order if running[k])
+            first, last = {}, {}
+            for k in range(self.T):
+                if running[k]:
+                    first.setdefault(unit[k], k)
+                    last[unit[k]] = k
+            got = self.chains[running] = (order, first, last)
+        return got
 
 
-def _chains(b: _Body, running):
-    """Earliest start (no contention) and longest tail of the tasks ``running`` in one iteration
-    (a list of flags by task index); only same-iteration dependencies on running tasks count."""
-    cycles, latency, preds = b.cycles, b.latency, b.preds
+def _plan(phase: Phase) -> _Plan:
+    d = phase.__dict__
+    plan = d.get("_analytical_plan")
+    if plan is None:
+        key = d.get("structure_key")
+        if key is None:
+            key = ("tasks",) + tuple((t.name, t.unit, t.every, t.offset,
+                                      tuple((x.task, x.distance) for x in t.deps)) for t in phase.tasks)
+        plan = _PLANS.get(key)
+        if plan is None:
+            if len(_PLANS) >= _MAX_PLANS:
+                _PLANS.clear()
+            plan = _PLANS[key] = _Plan(phase.tasks)
+        d["_analytical_plan"] = plan
+    return plan
+
+
+def _chains(plan: _Plan, running, cycles, latency):
+    """Earliest start (no contention) and longest tail of the running tasks of one iteration;
+    only same-iteration dependencies on running tasks count."""
+    order, first, last = plan.chain_plan(running)
     start, tail = {}, {}
-    order = [k for k in b.order if running[k]]
-    for k in order:
+    for k, ps in order:
         s = 0
-        for p in preds[k]:
-            if running[p]:
-                v = start[p] + cycles[p] + latency[p]
-                if v > s:
-                    s = v
+        for p in ps:
+            v = start[p] + cycles[p] + latency[p]
+            if v > s:
+                s = v
         start[k] = s
-    succ_best = dict.fromkeys(order, 0)
-    for k in reversed(order):
-        tk = tail[k] = latency[k] + succ_best[k]
+    best = {}
+    for k, ps in reversed(order):
+        tk = tail[k] = latency[k] + best.get(k, 0)
         v = cycles[k] + tk
-        for p in preds[k]:
-            if running[p] and v > succ_best[p]:
-                succ_best[p] = v
-    return start, tail
+        for p in ps:
+            if v > best.get(p, 0):
+                best[p] = v
+    return start, tail, first, last
 
 
 def phase_bound(phase: Phase, busy_of=None) -> int:
@@ -226,64 +253,87 @@ def _phase_bound(phase: Phase) -> int:
         t = tasks[0]
         c = t.count(n)
         return t.cycles * c + t.latency if c else 0
-    b = _body(phase)
+    plan = _plan(phase)
+    cycles = tuple([t.cycles for t in tasks])
+    latency = tuple([t.latency for t in tasks])
+    # the same body with the same costs recurs (a pipeline's fill in several GEMMs of one
+    # layer, the same layer in several design points of a sweep): bound it once
+    key = (plan, n, cycles, latency)
+    bound = _BOUNDS.get(key)
+    if bound is None:
+        if len(_BOUNDS) >= _MAX_BOUNDS:
+            _BOUNDS.clear()
+        bound = _BOUNDS[key] = _body_bound(plan, tasks, n, cycles, latency)
+    return bound
+
+
+def _body_bound(plan: _Plan, tasks, n: int, cycles, latency) -> int:
     busy, first_it, last_it = {}, {}, {}
     for t in tasks:
         c = t.count(n)
         if not c:
             continue
         u = t.unit
+        li = t.offset + (c - 1) * t.every
         if u in busy:
             busy[u] += t.cycles * c
             if t.offset < first_it[u]:
                 first_it[u] = t.offset
-            li = t.offset + (c - 1) * t.every
             if li > last_it[u]:
                 last_it[u] = li
         else:
             busy[u] = t.cycles * c
             first_it[u] = t.offset
-            last_it[u] = t.offset + (c - 1) * t.every
-    classes = _iteration_classes(phase, n)
+            last_it[u] = li
+    classes = plan.classes(n)
     if classes is not None:
         span = {}
         for ks, count in classes:
-            spans = _spans(b, ks)
-            if spans is None:
+            units = plan.span_edges(ks)
+            if units is None:
                 span = None
                 break
-            for unit, sp in spans.items():
-                span[unit] = span.get(unit, 0) + sp * count
+            for u, f, last, edges in units:
+                dist = {f: 0}
+                for j, k, data in edges:
+                    v = dist[j] + cycles[j] + latency[j] if data else dist[j] + cycles[j]
+                    if v > dist.get(k, -1):
+                        dist[k] = v
+                span[u] = span.get(u, 0) + (dist[last] + cycles[last]) * count
         if span is not None:
             for u, bu in busy.items():
                 s = span.get(u, 0)
                 if s > bu:
                     busy[u] = s
-    every, offset, unit = b.every, b.offset, b.unit
-    T = len(every)
-    chains = {}  # running set -> (start, tail)
+    if plan.all_every_one:
+        every_run = (True,) * plan.T
+        chains = _chains(plan, every_run, cycles, latency)
 
-    def chains_of(i):
-        if b.all_every_one:
-            key = ()
-        else:
-            key = tuple(i % e == o for e, o in zip(every, offset))
-        got = chains.get(key)
-        if got is None:
-            running = [True] * T if not key else key
-            got = chains[key] = (running, *_chains(b, running))
-        return got
+        def chains_of(i):
+            return chains
+    else:
+        every, offset, memo = plan.every, plan.offset, {}
 
+        def chains_of(i):
+            key = tuple([i % e == o for e, o in zip(every, offset)])
+            got = memo.get(key)
+            if got is None:
+                got = memo[key] = _chains(plan, key, cycles, latency)
+            return got
     bound = 0
     for u, bu in busy.items():
-        running, start, _ = chains_of(first_it[u])
-        fill = next(start[k] for k in range(T) if running[k] and unit[k] == u)
-        running, _, tail = chains_of(last_it[u])
-        drain = next(tail[k] for k in range(T - 1, -1, -1) if running[k] and unit[k] == u)
-        v = fill + bu + drain
+        start, _, first, _ = chains_of(first_it[u])
+        _, tail, _, last = chains_of(last_it[u])
+        v = start[first[u]] + bu + tail[last[u]]
         if v > bound:
             bound = v
     return bound
+
+
+def clear_caches() -> None:
+    """Forget the loop-body structures and bounds kept across phases (for cold timings)."""
+    _PLANS.clear()
+    _BOUNDS.clear()
 
 
 def run(graph: TaskGraph) -> Report:

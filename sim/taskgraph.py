@@ -158,19 +158,26 @@ class Phase:
         self._check_acyclic()
 
     @classmethod
-    def trusted(cls, name: str, tasks: tuple, iterations: int) -> "Phase":
+    def trusted(cls, name: str, tasks: tuple, iterations: int, structure_key=None) -> "Phase":
         """A phase built without the checks of the constructor.
 
         For lowerings whose tasks are known to be consistent: ``tasks`` a tuple of tasks with
         distinct names, every dependency naming one of them at a non-negative distance, the
         same-iteration dependencies acyclic (e.g. a subset of a phase already checked, with
         only the same-iteration edges among the tasks kept), ``iterations`` a non-negative int.
+
+        ``structure_key``, when given, is a hashable value that the lowering guarantees to be
+        equal for two phases exactly when their tasks have the same names, units, guards
+        (``every``, ``offset``) and dependencies, in the same order (cycles, latencies and
+        actions may differ); the engines use it to analyse a recurring loop-body structure once.
         """
         ph = object.__new__(cls)
         d = ph.__dict__
         d["name"] = name
         d["tasks"] = tasks
         d["iterations"] = iterations
+        if structure_key is not None:
+            d["structure_key"] = structure_key
         return ph
 
     def _check_acyclic(self):

@@ -55,7 +55,7 @@ def _template(step: Step) -> Task:
                 energy_pj=c.energy_pj, active_pe_cycles=c.active_pe_cycles)
 
 
-def _edge_phase(name: str, steps, templates: dict, tiles: dict) -> Phase:
+def _edge_phase(name: str, steps, templates: dict, structure, tiles: dict) -> Phase:
     """A one-iteration phase: ``tiles`` maps step name -> the tile it works on (or absent).
 
     Its same-iteration dependencies are a subset of the steady-state phase's (an edge
@@ -69,7 +69,8 @@ def _edge_phase(name: str, steps, templates: dict, tiles: dict) -> Phase:
         ts = tiles[s.name]
         deps = tuple([Dep(p, 0) for p, d in s.deps if p in names and tiles[p] == ts - d])
         tasks.append(templates[s.name].derive(deps))
-    return Phase.trusted(name, tuple(tasks), 1)
+    # the steps' structure and the live set determine every task's guard and dependencies
+    return Phase.trusted(name, tuple(tasks), 1, (structure, "edge", tuple(s.name for s in live)))
 
 
 def pipeline(name: str, steps, n_tiles: int) -> list:
@@ -97,15 +98,20 @@ def pipeline(name: str, steps, n_tiles: int) -> list:
         shift = S - 1 - s.stage
         tasks.append(templates[s.name].derive(deps, s.every, (s.offset - shift) % s.every))
     steady = Phase(name, tasks, max(n_tiles - S + 1, 0))
+    # the structure of every phase below follows from the steps' names, units, dependencies,
+    # stages and guards (and, for an edge phase, which steps are live in it)
+    structure = ("pipeline",) + tuple((s.name, s.unit, tuple(s.deps), s.stage, s.every, s.offset)
+                                      for s in steps)
+    steady = Phase.trusted(name, steady.tasks, steady.iterations, (structure, "steady"))
     if n_tiles < S:   # too few tiles for a steady state: one-iteration phases all the way
-        return [_edge_phase(f"{name}.step{j}", steps, templates,
+        return [_edge_phase(f"{name}.step{j}", steps, templates, structure,
                             {s.name: j - s.stage for s in steps if 0 <= j - s.stage < n_tiles})
                 for j in range(n_tiles + S - 1)]
-    phases = [_edge_phase(f"{name}.fill{j}", steps, templates,
+    phases = [_edge_phase(f"{name}.fill{j}", steps, templates, structure,
                           {s.name: j - s.stage for s in steps if s.stage <= j})
               for j in range(S - 1)]
     phases.append(steady)
-    phases += [_edge_phase(f"{name}.drain{j}", steps, templates,
+    phases += [_edge_phase(f"{name}.drain{j}", steps, templates, structure,
                            {s.name: n_tiles - 1 - s.stage + j for s in steps if s.stage >= j})
                for j in range(1, S)]
     return phases
