@@ -40,6 +40,7 @@ from typing import Mapping
 from arch.errors import MappingError, SimulationError
 
 ActionKey = tuple  # (component, action), e.g. ("pe2d", "mac"), ("dram", "read_bytes")
+_NO_HOLDS = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -91,21 +92,28 @@ class Task:
     holds: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
-        if int(self.cycles) != self.cycles or self.cycles < 0:
-            raise SimulationError(f"task {self.name!r}: 'cycles' must be a non-negative integer, not {self.cycles!r}")
-        if int(self.latency) != self.latency or self.latency < 0:
-            raise SimulationError(f"task {self.name!r}: 'latency' must be a non-negative integer, not {self.latency!r}")
+        d = self.__dict__  # frozen: fields are normalised in place, once
+        c, lat = self.cycles, self.latency
+        if type(c) is not int or c < 0:
+            if int(c) != c or c < 0:
+                raise SimulationError(f"task {self.name!r}: 'cycles' must be a non-negative integer, not {c!r}")
+            d["cycles"] = int(c)
+        if type(lat) is not int or lat < 0:
+            if int(lat) != lat or lat < 0:
+                raise SimulationError(f"task {self.name!r}: 'latency' must be a non-negative integer, not {lat!r}")
+            d["latency"] = int(lat)
         if self.every < 1 or not 0 <= self.offset < self.every:
             raise SimulationError(f"task {self.name!r}: needs every >= 1 and 0 <= offset < every, not every={self.every}, offset={self.offset}")
-        object.__setattr__(self, "cycles", int(self.cycles))
-        object.__setattr__(self, "latency", int(self.latency))
-        object.__setattr__(self, "deps", tuple(d if isinstance(d, Dep) else Dep(*d) for d in self.deps))
-        object.__setattr__(self, "actions", MappingProxyType(dict(self.actions)))
-        object.__setattr__(self, "energy_pj", MappingProxyType(dict(self.energy_pj)))
-        object.__setattr__(self, "holds", MappingProxyType(dict(self.holds)))
-        for buf, size in self.holds.items():
-            if not size >= 0:
-                raise SimulationError(f"task {self.name!r}: 'holds[{buf!r}]' must be a non-negative number of bytes, not {size!r}")
+        d["deps"] = tuple([x if isinstance(x, Dep) else Dep(*x) for x in self.deps])
+        d["actions"] = MappingProxyType(dict(self.actions))
+        d["energy_pj"] = MappingProxyType(dict(self.energy_pj))
+        if self.holds:
+            d["holds"] = MappingProxyType(dict(self.holds))
+            for buf, size in self.holds.items():
+                if not size >= 0:
+                    raise SimulationError(f"task {self.name!r}: 'holds[{buf!r}]' must be a non-negative number of bytes, not {size!r}")
+        else:
+            d["holds"] = _NO_HOLDS
 
     def derive(self, deps: tuple, every: int = 1, offset: int = 0) -> "Task":
         """This task with other dependencies and guard, without validating again.

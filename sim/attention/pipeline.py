@@ -23,6 +23,7 @@ every action count) is exactly that of ``n`` tiles.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from arch.errors import MappingError
@@ -55,22 +56,45 @@ def _template(step: Step) -> Task:
                 energy_pj=c.energy_pj, active_pe_cycles=c.active_pe_cycles)
 
 
-def _edge_phase(name: str, steps, templates: dict, structure, tiles: dict) -> Phase:
-    """A one-iteration phase: ``tiles`` maps step name -> the tile it works on (or absent).
+_MAX_RECIPES = 1024
+_RECIPES: dict = {}   # (structure, n_tiles class) -> how to build the phases from the steps' costs
 
-    Its same-iteration dependencies are a subset of the steady-state phase's (an edge
-    ``p -> s`` at tile distance ``d`` joins the same iteration exactly when
-    ``d + stage(s) - stage(p) == 0``), so it is built without the constructor's checks.
-    """
-    live = [s for s in steps if s.name in tiles and tiles[s.name] % s.every == s.offset]
-    names = {s.name for s in live}
-    tasks = []
-    for s in live:
-        ts = tiles[s.name]
-        deps = tuple([Dep(p, 0) for p, d in s.deps if p in names and tiles[p] == ts - d])
-        tasks.append(templates[s.name].derive(deps))
-    # the steps' structure and the live set determine every task's guard and dependencies
-    return Phase.trusted(name, tuple(tasks), 1, (structure, "edge", tuple(s.name for s in live)))
+
+def _recipe(name: str, steps, n_tiles: int, structure):
+    """The phases of :func:`pipeline` without the costs: for the steady body, per step its
+    dependencies and guard; for each edge phase, its label, the live steps and the
+    dependencies each keeps. It depends on the steps' structure and, for which steps are live
+    at the drain, on ``n_tiles`` modulo the steps' guards (or on ``n_tiles`` itself when there
+    are fewer tiles than stages)."""
+    by = {s.name: s for s in steps}
+    S = 1 + max((s.stage for s in steps), default=0)
+    steady = []
+    for s in steps:
+        deps = tuple([Dep(p, d + s.stage - by[p].stage) for p, d in s.deps])
+        shift = S - 1 - s.stage
+        steady.append((deps, s.every, (s.offset - shift) % s.every))
+    # An edge phase runs step s on tile base - stage(s), so a dependency (p, d) of s falls in
+    # the same tile exactly when d + stage(s) - stage(p) == 0: the steady body's distance-0
+    # edges, among the live steps. A step with the same live dependencies is the same
+    # (immutable) task in every edge phase of one pipeline.
+    same_tile = [tuple((p, Dep(p, 0)) for p, d in s.deps if d + s.stage - by[p].stage == 0)
+                 for s in steps]
+
+    def edge(suffix: str, base: int):
+        live = [k for k, s in enumerate(steps)
+                if 0 <= base - s.stage < n_tiles and (base - s.stage) % s.every == s.offset]
+        names = {steps[k].name for k in live}
+        tasks = []
+        for k in live:
+            deps = tuple([dep for p, dep in same_tile[k] if p in names])
+            tasks.append((k, deps, (k, tuple([dep.task for dep in deps]))))
+        return suffix, tuple(tasks), (structure, "edge", tuple(steps[k].name for k in live))
+
+    if n_tiles < S:   # too few tiles for a steady state: one-iteration phases all the way
+        return steady, [edge(f".step{j}", j) for j in range(n_tiles + S - 1)], None
+    # fill j: stages <= j on tiles j - stage; drain j: stages >= j on tiles n - 1 + j - stage
+    return (steady, [edge(f".fill{j}", j) for j in range(S - 1)],
+            [edge(f".drain{j}", n_tiles - 1 + j) for j in range(1, S)])
 
 
 def pipeline(name: str, steps, n_tiles: int) -> list:
@@ -89,29 +113,38 @@ def pipeline(name: str, steps, n_tiles: int) -> list:
     if n_tiles <= 0:
         return []
     S = stages
-    templates = {s.name: _template(s) for s in steps}
-    # the steady-state body, checked by the Phase constructor (names, dependencies, no
-    # same-iteration cycle); every edge phase is a sub-body of it
-    tasks = []
-    for s in steps:
-        deps = tuple([Dep(p, d + s.stage - by[p].stage) for p, d in s.deps])
-        shift = S - 1 - s.stage
-        tasks.append(templates[s.name].derive(deps, s.every, (s.offset - shift) % s.every))
-    steady = Phase(name, tasks, max(n_tiles - S + 1, 0))
-    # the structure of every phase below follows from the steps' names, units, dependencies,
-    # stages and guards (and, for an edge phase, which steps are live in it)
+    # the structure of every phase follows from the steps' names, units, dependencies, stages
+    # and guards (and, for an edge phase, which steps are live in it)
     structure = ("pipeline",) + tuple((s.name, s.unit, tuple(s.deps), s.stage, s.every, s.offset)
                                       for s in steps)
-    steady = Phase.trusted(name, steady.tasks, steady.iterations, (structure, "steady"))
-    if n_tiles < S:   # too few tiles for a steady state: one-iteration phases all the way
-        return [_edge_phase(f"{name}.step{j}", steps, templates, structure,
-                            {s.name: j - s.stage for s in steps if 0 <= j - s.stage < n_tiles})
-                for j in range(n_tiles + S - 1)]
-    phases = [_edge_phase(f"{name}.fill{j}", steps, templates, structure,
-                          {s.name: j - s.stage for s in steps if s.stage <= j})
-              for j in range(S - 1)]
-    phases.append(steady)
-    phases += [_edge_phase(f"{name}.drain{j}", steps, templates, structure,
-                           {s.name: n_tiles - 1 - s.stage + j for s in steps if s.stage >= j})
-               for j in range(1, S)]
+    period = math.lcm(*(s.every for s in steps))
+    key = (structure, n_tiles if n_tiles < S else -1 - (n_tiles - 1) % period)
+    recipe = _RECIPES.get(key)
+    templates = [_template(s) for s in steps]
+    if recipe is None:
+        recipe = _recipe(name, steps, n_tiles, structure)
+        # the steady-state body, checked by the Phase constructor (names, dependencies, no
+        # same-iteration cycle) once per structure; every edge phase is a sub-body of it
+        Phase(name, [t.derive(*r) for t, r in zip(templates, recipe[0])], 0)
+        if len(_RECIPES) >= _MAX_RECIPES:
+            _RECIPES.clear()
+        _RECIPES[key] = recipe
+    steady_recipe, edges_before, edges_after = recipe
+    made = {}
+
+    def edge_phase(suffix, tasks, skey):
+        out = []
+        for k, deps, tkey in tasks:
+            t = made.get(tkey)
+            if t is None:
+                t = made[tkey] = templates[k].derive(deps)
+            out.append(t)
+        return Phase.trusted(name + suffix, tuple(out), 1, skey)
+
+    phases = [edge_phase(*e) for e in edges_before]
+    if edges_after is None:
+        return phases
+    steady = tuple([t.derive(*r) for t, r in zip(templates, steady_recipe)])
+    phases.append(Phase.trusted(name, steady, n_tiles - S + 1, (structure, "steady")))
+    phases += [edge_phase(*e) for e in edges_after]
     return phases
