@@ -241,7 +241,7 @@ def _search_bounded(spec, shape, evaluate, objective, unit, on_chip, bounds_of):
         cand = np.flatnonzero(ok)
         if not len(cand):
             continue
-        cyc, en = bounds[uname].candidates(dict(spatial), grid[t_idx[cand]], posarr[p_idx[cand]])
+        cyc, en = bounds[uname].candidates(dict(spatial), grid, posarr[p_idx[cand]], t_idx[cand])
         k1, k2 = (cyc, en) if objective == "latency" else (en, cyc) if objective == "energy" else (cyc * en, cyc)
         visit = np.lexsort((cand, k2, k1))
         checked = {}

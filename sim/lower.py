@@ -324,39 +324,35 @@ class CostBounds:
             f *= np.where(pos[:, r] < inner, counts[:, r], 1)
         return f
 
-    def candidates(self, factors: dict, tiles, pos) -> tuple:
+    def candidates(self, factors: dict, tiles, pos, tile_of=None) -> tuple:
         """Lower bounds (cycles array, energy_pj array) of candidates with spatial ``factors``
-        (rank -> PEs), outermost-buffer ``tiles`` (N x R ints, ranks in the Einsum's order)
-        and loop orders given as ``pos`` (N x R: the position of each rank, 0 outermost)."""
+        (rank -> PEs), outermost-buffer ``tiles`` (T x R ints, ranks in the Einsum's order) and
+        loop orders given as ``pos`` (N x R: the position of each rank, 0 outermost); candidate
+        ``i`` has the tiles of row ``tile_of[i]`` (default: row ``i``)."""
         s = np.array([factors.get(r, 1) for r in self.ranks], dtype=np.int64)
         n = self.sizes
-        ntiles = -(-n // tiles)
-        steps = -(-tiles // s)
+        tiles = np.asarray(tiles, dtype=np.int64)
+        tile_of = np.arange(len(pos)) if tile_of is None else tile_of
+        ntiles, steps = (-(-n // tiles))[tile_of], (-(-tiles // s))[tile_of]
         fs = [self._refetch(pos, ntiles, mask) for mask, *_ in self.tensors]
         gs = [self._refetch(pos, steps, mask) for mask, *_ in self.tensors]
         energy, dram, glb_bytes = self._traffic(fs, gs)
-        energy = np.broadcast_to(np.asarray(energy, dtype=float), (len(tiles),))
-        dram = np.broadcast_to(np.asarray(dram, dtype=float), (len(tiles),))
-        glb_bw = self.glb.bw_bytes_per_cycle
-        full, rem = n // tiles, n % tiles
-        cycles = np.zeros(len(tiles))
-        for combo in itertools.product((0, 1), repeat=len(self.ranks)):
-            count = np.ones(len(tiles))
-            tile_points = np.ones(len(tiles))
-            tile_steps = np.ones(len(tiles))
-            for r, b in enumerate(combo):
-                ext = rem[:, r] if b else tiles[:, r]
-                count *= (rem[:, r] > 0) if b else full[:, r]
-                tile_points *= ext
-                tile_steps *= -(-ext // s[r])
-            share = tile_points / self.points
-            load = np.ceil(self._shrink(dram * share / self.bw) - 1e-9)
-            compute = tile_steps * self.cpp
-            if glb_bw:
-                compute = np.maximum(compute, glb_bytes * share / glb_bw)
-            comp = np.ceil(self._shrink(compute) - 1e-9)
-            both = np.maximum(count * load + self.lat + comp, load + self.lat + count * comp)
-            cycles += np.where(count > 0, np.where(dram > 0, both, count * comp), 0)
+        energy = np.broadcast_to(np.asarray(energy, dtype=float), (len(pos),))
+        dram = np.broadcast_to(np.asarray(dram, dtype=float), (len(pos),))[:, None]
+        # Tile classes (full or remainder along each rank) of every tile set: T x C.
+        bits = np.array(list(itertools.product((False, True), repeat=len(self.ranks))))[None]
+        full, rem = (n // tiles)[:, None, :], (n % tiles)[:, None, :]
+        ext = np.where(bits, rem, tiles[:, None, :])
+        count = np.where(bits, rem > 0, full).prod(axis=2).astype(float)[tile_of]
+        share = (ext.prod(axis=2) / self.points)[tile_of]
+        tile_steps = (-(-ext // s)).prod(axis=2).astype(float)[tile_of]
+        load = np.ceil(self._shrink(dram * share / self.bw) - 1e-9)
+        compute = tile_steps * self.cpp
+        if self.glb.bw_bytes_per_cycle:
+            compute = np.maximum(compute, glb_bytes[:, None] * share / self.glb.bw_bytes_per_cycle)
+        comp = np.ceil(self._shrink(compute) - 1e-9)
+        both = np.maximum(count * load + self.lat + comp, load + self.lat + count * comp)
+        cycles = np.where(count > 0, np.where(dram > 0, both, count * comp), 0).sum(axis=1)
         return cycles, self._shrink(energy)
 
 

@@ -125,6 +125,17 @@ def test_pruned_search_equals_brute_force(preset, MNK):
         assert res.pruned > 0 or MNK == (1, 1, 1)
 
 
+@pytest.mark.parametrize("bw", [1, 64])
+def test_pruned_search_equals_brute_force_with_a_buffer_bandwidth_limit(bw):
+    """A global buffer that throttles the array (compute cycles from its bytes) is bounded too."""
+    spec = load_arch("flat-edge", {"storage.glb.bw_bytes_per_cycle": bw})
+    for MNK in ((200, 96, 130), (64, 512, 32)):
+        shape = gemm_shape(*MNK)
+        for objective, (ref, (c, e)) in _brute_force(spec, shape).items():
+            res = search(spec, shape, cost, objective)
+            assert (res.best, res.cycles, res.energy_pj) == (ref, c, e), (MNK, objective)
+
+
 def test_pruned_search_equals_brute_force_with_tensors_on_chip(fusemax):
     shape = gemm_shape(96, 200, 48)
     for on_chip in ({"A"}, {"Z"}, {"A", "B", "Z"}):
