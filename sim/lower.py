@@ -31,6 +31,9 @@ points. One transfer task per tile moves both its inputs and the previous result
 channel's busy time is exact; which tile a write belongs to is shifted by one). Einsums run one
 after the other (a barrier between them); cross-Einsum pipelining is the business of dedicated
 lowerings such as the attention one.
+
+:class:`CostBounds` gives lower bounds of :func:`cost` for whole arrays of candidate mappings
+(numpy), which the mapper uses to skip candidates that cannot beat the best it has found.
 """
 
 from __future__ import annotations
@@ -210,7 +213,8 @@ def cost(spec, shape: EinsumShape, m: EinsumMapping, on_chip=frozenset()):
     The closed form of the analytical engine (:mod:`sim.analytical`) on the phases that
     :func:`lower_einsum` builds: a phase of ``n`` tiles with load ``L`` (latency ``lat``) and
     compute ``C`` cycles costs ``max(n*L + lat + C, L + lat + n*C)`` (``n*C`` with no load).
-    The mapper calls this thousands of times; tests check it equals the engine.
+    The mapper calls this for every candidate its bounds (:class:`CostBounds`) cannot rule out;
+    tests check it equals the engine.
     """
     _, energy, classes = _plan(spec, shape, m, on_chip)
     lat = spec.dram.latency_cycles
