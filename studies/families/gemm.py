@@ -71,7 +71,8 @@ def _engine(name: str):
 def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> dict:
     """One design point: a flat record with rows, cols, dataflow, M, N, K, cycles, energy_pj,
     utilization (unit -> fraction), area_mm2 (:mod:`arch.area`), macs, folds (systolic) or
-    mappings_evaluated (mapped), and the Report's other fields."""
+    mappings_evaluated / mappings_pruned / mappings_rejected (mapped: candidates costed, skipped
+    by the mapper's exact bound, refused as invalid), and the Report's other fields."""
     unknown = sorted(set(params) - WORKLOAD_KEYS)
     if unknown:
         raise WorkloadError(f"gemm: unknown parameter {unknown[0]!r} (accepted: {', '.join(sorted(WORKLOAD_KEYS))})")
@@ -102,7 +103,8 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
         result = search(spec, einsum, cost, objective=objective)
         graph = lower(spec, einsum, result.best)
         extra = {"rows": units[0].rows, "cols": units[0].cols, "dataflow": "mapped",
-                 "mappings_evaluated": result.evaluated}
+                 "mappings_evaluated": result.evaluated, "mappings_pruned": result.pruned,
+                 "mappings_rejected": result.rejected}
     if trace is not None and engine == "des":
         report = run(graph, trace=trace)
     else:
