@@ -330,10 +330,12 @@ def _body_bound(plan: _Plan, tasks, n: int, cycles, latency) -> int:
     return bound
 
 
-def clear_caches() -> None:
-    """Forget the loop-body structures and bounds kept across phases (for cold timings)."""
-    _PLANS.clear()
+def clear_caches(structures: bool = True) -> None:
+    """Forget the bounds kept across phases and, with ``structures``, the loop-body structures
+    (for timings: a new design point of a sweep meets known structures with new costs)."""
     _BOUNDS.clear()
+    if structures:
+        _PLANS.clear()
 
 
 def run(graph: TaskGraph) -> Report:

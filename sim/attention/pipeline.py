@@ -97,6 +97,11 @@ def _recipe(name: str, steps, n_tiles: int, structure):
             [edge(f".drain{j}", n_tiles - 1 + j) for j in range(1, S)])
 
 
+def clear_recipes() -> None:
+    """Forget the phase recipes kept per step structure (for cold timings)."""
+    _RECIPES.clear()
+
+
 def pipeline(name: str, steps, n_tiles: int) -> list:
     """Phases that run ``steps`` over ``n_tiles`` tiles, software-pipelined by stage."""
     steps = list(steps)
