@@ -206,10 +206,11 @@ def _plan(phase: Phase) -> _Plan:
 
 
 def _chains(plan: _Plan, running, cycles, latency):
-    """Earliest start (no contention) and longest tail of the running tasks of one iteration;
-    only same-iteration dependencies on running tasks count."""
+    """Earliest start (no contention) and longest tail of the running tasks of one iteration
+    (lists by task index); only same-iteration dependencies on running tasks count."""
     order, first, last = plan.chain_plan(running)
-    start, tail = {}, {}
+    T = plan.T
+    start, tail, best = [0] * T, [0] * T, [0] * T
     for k, ps in order:
         s = 0
         for p in ps:
@@ -217,12 +218,11 @@ def _chains(plan: _Plan, running, cycles, latency):
             if v > s:
                 s = v
         start[k] = s
-    best = {}
     for k, ps in reversed(order):
-        tk = tail[k] = latency[k] + best.get(k, 0)
+        tk = tail[k] = latency[k] + best[k]
         v = cycles[k] + tk
         for p in ps:
-            if v > best.get(p, 0):
+            if v > best[p]:
                 best[p] = v
     return start, tail, first, last
 
@@ -268,36 +268,48 @@ def _phase_bound(phase: Phase) -> int:
 
 
 def _body_bound(plan: _Plan, tasks, n: int, cycles, latency) -> int:
-    busy, first_it, last_it = {}, {}, {}
-    for t in tasks:
-        c = t.count(n)
-        if not c:
-            continue
-        u = t.unit
-        li = t.offset + (c - 1) * t.every
-        if u in busy:
-            busy[u] += t.cycles * c
-            if t.offset < first_it[u]:
+    if plan.all_every_one:  # every task in every iteration: first 0, last n - 1 for all
+        busy = {}
+        for u, c in zip(plan.unit, cycles):
+            busy[u] = busy.get(u, 0) + c
+        for u in busy:
+            busy[u] *= n   # integers: n * sum(cycles) == sum(n * cycles)
+        first_it = last_it = None
+    else:
+        busy, first_it, last_it = {}, {}, {}
+        for t in tasks:
+            c = t.count(n)
+            if not c:
+                continue
+            u = t.unit
+            li = t.offset + (c - 1) * t.every
+            if u in busy:
+                busy[u] += t.cycles * c
+                if t.offset < first_it[u]:
+                    first_it[u] = t.offset
+                if li > last_it[u]:
+                    last_it[u] = li
+            else:
+                busy[u] = t.cycles * c
                 first_it[u] = t.offset
-            if li > last_it[u]:
                 last_it[u] = li
-        else:
-            busy[u] = t.cycles * c
-            first_it[u] = t.offset
-            last_it[u] = li
     classes = plan.classes(n)
     if classes is not None:
+        # an edge j -> k weighs cycles[j], plus latency[j] when it carries data
+        with_latency = [c + lat for c, lat in zip(cycles, latency)]
         span = {}
+        T = plan.T
         for ks, count in classes:
             units = plan.span_edges(ks)
             if units is None:
                 span = None
                 break
             for u, f, last, edges in units:
-                dist = {f: 0}
+                dist = [-1] * T
+                dist[f] = 0
                 for j, k, data in edges:
-                    v = dist[j] + cycles[j] + latency[j] if data else dist[j] + cycles[j]
-                    if v > dist.get(k, -1):
+                    v = dist[j] + (with_latency[j] if data else cycles[j])
+                    if v > dist[k]:
                         dist[k] = v
                 span[u] = span.get(u, 0) + (dist[last] + cycles[last]) * count
         if span is not None:
@@ -305,22 +317,23 @@ def _body_bound(plan: _Plan, tasks, n: int, cycles, latency) -> int:
                 s = span.get(u, 0)
                 if s > bu:
                     busy[u] = s
-    if plan.all_every_one:
-        every_run = (True,) * plan.T
-        chains = _chains(plan, every_run, cycles, latency)
-
-        def chains_of(i):
-            return chains
-    else:
-        every, offset, memo = plan.every, plan.offset, {}
-
-        def chains_of(i):
-            key = tuple([i % e == o for e, o in zip(every, offset)])
-            got = memo.get(key)
-            if got is None:
-                got = memo[key] = _chains(plan, key, cycles, latency)
-            return got
     bound = 0
+    if first_it is None:
+        start, tail, first, last = _chains(plan, (True,) * plan.T, cycles, latency)
+        for u, bu in busy.items():
+            v = start[first[u]] + bu + tail[last[u]]
+            if v > bound:
+                bound = v
+        return bound
+    every, offset, memo = plan.every, plan.offset, {}
+
+    def chains_of(i):
+        key = tuple([i % e == o for e, o in zip(every, offset)])
+        got = memo.get(key)
+        if got is None:
+            got = memo[key] = _chains(plan, key, cycles, latency)
+        return got
+
     for u, bu in busy.items():
         start, _, first, _ = chains_of(first_it[u])
         _, tail, _, last = chains_of(last_it[u])
