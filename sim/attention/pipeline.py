@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from arch.errors import MappingError
 from sim.taskgraph import Dep, Phase, Task
@@ -50,9 +51,14 @@ class Step:
 
 
 def _template(step: Step) -> Task:
-    """The step's task without dependencies or guard, validated once (cycles, latency)."""
+    """The step's task without dependencies or guard (cycles and latency checked once)."""
     c = step.cost
-    return Task(step.name, step.unit, c.cycles, latency=c.latency, actions=c.actions,
+    cycles, latency = c.cycles, c.latency
+    if type(cycles) is int and type(latency) is int and cycles >= 0 and latency >= 0:
+        return Task.trusted(step.name, step.unit, cycles, latency, MappingProxyType(dict(c.actions)),
+                            MappingProxyType(dict(c.energy_pj)), c.active_pe_cycles)
+    # anything else goes through the constructor, which normalises it or refuses it
+    return Task(step.name, step.unit, cycles, latency=latency, actions=c.actions,
                 energy_pj=c.energy_pj, active_pe_cycles=c.active_pe_cycles)
 
 
@@ -80,6 +86,8 @@ def _recipe(name: str, steps, n_tiles: int, structure):
     same_tile = [tuple((p, Dep(p, 0)) for p, d in s.deps if d + s.stage - by[p].stage == 0)
                  for s in steps]
 
+    slots = {}  # (step, its live dependencies) -> index of the task shared by edge phases
+
     def edge(suffix: str, base: int):
         live = [k for k, s in enumerate(steps)
                 if 0 <= base - s.stage < n_tiles and (base - s.stage) % s.every == s.offset]
@@ -87,14 +95,16 @@ def _recipe(name: str, steps, n_tiles: int, structure):
         tasks = []
         for k in live:
             deps = tuple([dep for p, dep in same_tile[k] if p in names])
-            tasks.append((k, deps, (k, tuple([dep.task for dep in deps]))))
+            slot = slots.setdefault((k, tuple([dep.task for dep in deps])), len(slots))
+            tasks.append((k, deps, slot))
         return suffix, tuple(tasks), (structure, "edge", tuple(steps[k].name for k in live))
 
     if n_tiles < S:   # too few tiles for a steady state: one-iteration phases all the way
-        return steady, [edge(f".step{j}", j) for j in range(n_tiles + S - 1)], None
+        return steady, [edge(f".step{j}", j) for j in range(n_tiles + S - 1)], None, len(slots)
     # fill j: stages <= j on tiles j - stage; drain j: stages >= j on tiles n - 1 + j - stage
-    return (steady, [edge(f".fill{j}", j) for j in range(S - 1)],
-            [edge(f".drain{j}", n_tiles - 1 + j) for j in range(1, S)])
+    before = [edge(f".fill{j}", j) for j in range(S - 1)]
+    after = [edge(f".drain{j}", n_tiles - 1 + j) for j in range(1, S)]
+    return steady, before, after, len(slots)
 
 
 def clear_recipes() -> None:
@@ -134,15 +144,15 @@ def pipeline(name: str, steps, n_tiles: int) -> list:
         if len(_RECIPES) >= _MAX_RECIPES:
             _RECIPES.clear()
         _RECIPES[key] = recipe
-    steady_recipe, edges_before, edges_after = recipe
-    made = {}
+    steady_recipe, edges_before, edges_after, n_slots = recipe
+    made = [None] * n_slots
 
     def edge_phase(suffix, tasks, skey):
         out = []
-        for k, deps, tkey in tasks:
-            t = made.get(tkey)
+        for k, deps, slot in tasks:
+            t = made[slot]
             if t is None:
-                t = made[tkey] = templates[k].derive(deps)
+                t = made[slot] = templates[k].derive(deps)
             out.append(t)
         return Phase.trusted(name + suffix, tuple(out), 1, skey)
 
