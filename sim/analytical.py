@@ -37,7 +37,7 @@ from sim.taskgraph import Phase, TaskGraph
 _MAX_SPECIAL_RESIDUES = 512
 _MAX_PLANS = 4096   # structures kept (a sweep of one lowering has a few dozen)
 _PLANS: dict = {}
-_MAX_BOUNDS = 65536  # (structure, iterations, cycles, latencies) -> bound
+_MAX_BOUNDS = 16384  # (structure, iterations, cycles, latencies) -> bound; a few MB at most
 _BOUNDS: dict = {}
 
 
