@@ -25,6 +25,13 @@ one unit is the bottleneck and nothing else waits on it, the two agree exactly.
 
 Action counts and energy come from the graph itself (:meth:`TaskGraph.totals`), so they are
 identical in both engines by construction.
+
+Speed: a sweep lowers the same loop bodies (pipeline fills, steady states, drains) over and
+over with other tile costs. The analysis of a body's structure (dependency order, iteration
+classes, which edges each unit's span can use) is kept per structure (``Phase.structure_key``
+when the lowering gives one, else the tasks' names, units, guards and dependencies), the bound
+per (structure, iterations, cycles, latencies) and on the phase itself; :func:`clear_caches`
+forgets them. None of this changes a result.
 """
 
 from __future__ import annotations
