@@ -234,11 +234,12 @@ def _chains(plan: _Plan, running, cycles, latency):
     return start, tail, first, last
 
 
-def phase_bound(phase: Phase, busy_of=None) -> int:
+def phase_bound(phase: Phase) -> int:
     """Lower bound on the cycles of one phase (see the module docstring).
 
-    Only the first and the last iteration in which each unit works are examined (at most two
-    per unit), so the cost does not grow with the super-period or the iteration count. The
+    Fill and drain look at the first and the last iteration in which each unit works, spans at
+    one iteration per distinct set of running tasks, so the cost does not grow with the
+    super-period or the iteration count. The
     result is kept on the (immutable) phase, so a phase shared by several graphs, or run twice,
     is bounded once.
     """

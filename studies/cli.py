@@ -18,6 +18,7 @@ output's journal.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import sys
 import time
@@ -151,7 +152,7 @@ def run(args) -> int:
     if args.trace:
         if len(points) != 1:
             raise WorkloadError(f"--trace needs exactly one design point, not {len(points)}")
-        points = [sweep.Point(**{**points[0].__dict__, "trace": args.trace})]
+        points = [dataclasses.replace(points[0], trace=args.trace)]
 
     journal = None
     done = {}

@@ -216,10 +216,6 @@ class Journal:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def remove(self):
-        if self.path.exists():
-            self.path.unlink()
-
 
 def _jsonable(obj):
     """JSON fallback for numpy scalars and similar."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from arch.area import total_area_mm2
 from arch.errors import WorkloadError
 from arch.registry import load_arch
 from mappings.workloads import format_seq_len, workload
@@ -93,11 +94,7 @@ def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> d
         pe_dim=spec.compute[u2].rows, glb_mb=spec.storage["glb"].size_bytes / 2 ** 20 if "glb" in spec.storage else None,
         dram_gbps=spec.dram.bw_bytes_per_s / 2 ** 30, clock_mhz=spec.clock_mhz,
     )
-    try:
-        from arch.area import total_area_mm2
-        rec["area_mm2"] = total_area_mm2(spec)
-    except Exception:  # the area model is optional for specs without area data
-        pass
+    rec["area_mm2"] = total_area_mm2(spec)
     return rec
 
 
