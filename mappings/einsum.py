@@ -63,7 +63,8 @@ class Term:
     """One product in an affine index expression: ``const * var * shape1 * shape2 ...``.
 
     ``var`` is an index variable (lower case) or None; ``shapes`` are rank names whose sizes
-    multiply the term (``M0`` in ``m1*M0``).
+    multiply the term (``M0`` in ``m1*M0``). ``const`` is a positive integer coefficient, or
+    any integer for a constant term (``-1`` in ``q+s-1``).
     """
 
     const: int = 1
@@ -78,7 +79,12 @@ class Term:
 
 @dataclass(frozen=True)
 class Index:
-    """An affine index expression on one tensor axis: ``m``, ``m1+1``, ``m1*M0+m0``, ``M1``, ``0``."""
+    """An affine index expression on one tensor axis.
+
+    ``m``, ``m1+1``, ``m1*M0+m0``, ``M1``, ``0``, and sums of index variables with integer
+    coefficients and an integer offset: ``p+r``, ``2*p+r`` (stride 2), ``p+2*r`` (dilation 2),
+    ``q+s-1``.
+    """
 
     terms: tuple[Term, ...]
 
@@ -89,6 +95,17 @@ class Index:
     @property
     def variables(self) -> tuple[str, ...]:
         return tuple(t.var for t in self.terms if t.var is not None)
+
+    @property
+    def is_affine(self) -> bool:
+        """True for a sum of index variables that is not one variable plus an offset.
+
+        ``p+r``, ``2*p+r-1``, ``2*p``: the axis it indexes is a derived dimension whose
+        extent follows from the ranks (:meth:`Projection.extents`).
+        """
+        var_terms = [t for t in self.terms if t.var is not None]
+        return bool(var_terms) and not any(t.shapes for t in self.terms) and \
+            (len(var_terms) > 1 or var_terms[0].const != 1)
 
     @property
     def is_plain(self) -> bool:
@@ -108,8 +125,32 @@ class Index:
             total = total + v
         return total
 
+    def projection(self, sizes: Mapping[str, int] | None = None) -> tuple[tuple, int]:
+        """``(((coefficient, rank), ...), offset)``: this index as an affine map of the ranks.
+
+        Rank-size factors (``M0`` in ``m1*M0``, the constant ``M1``) are multiplied out with
+        ``sizes``; :class:`CascadeError` names the rank when its size is not given.
+        """
+        terms, offset = [], 0
+        for t in self.terms:
+            coef = t.const
+            for s in t.shapes:
+                if sizes is None or s not in sizes:
+                    raise CascadeError(f"the projection of index '{self}' needs the size of rank "
+                                       f"{s!r}", rank=s)
+                coef *= int(sizes[s])
+            if t.var is None:
+                offset += coef
+            else:
+                terms.append((coef, rank_of(t.var)))
+        return tuple(terms), offset
+
     def __str__(self) -> str:
-        return "+".join(str(t) for t in self.terms)
+        text = ""
+        for k, t in enumerate(self.terms):
+            s = str(t)
+            text += s if k == 0 or s.startswith("-") else "+" + s
+        return text
 
 
 # ----------------------------------------------------------------------------- expressions
@@ -129,8 +170,44 @@ class Ref:
                 seen.setdefault(v)
         return tuple(seen)
 
+    def projection(self, sizes: Mapping[str, int] | None = None) -> "Projection":
+        """How this reference's indices follow the iteration space (see :class:`Projection`).
+
+        Parameters
+        ----------
+        sizes : mapping of str to int, optional
+            Rank sizes; needed only by partition indices (``m1*M0+m0``) and rank-size
+            constants (``M1``), whose coefficients and offsets are rank sizes.
+        """
+        per_axis = [ix.projection(sizes) for ix in self.indices]
+        return Projection(tuple(t for t, _ in per_axis), tuple(o for _, o in per_axis))
+
     def __str__(self) -> str:
         return f"{self.name}[{','.join(str(i) for i in self.indices)}]"
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A tensor reference as an affine map from the iteration space to the tensor's axes.
+
+    Axis ``a`` of the tensor is read at ``sum(coef * index(rank) for coef, rank in
+    terms[a]) + offsets[a]``: ``I[c,2*p+r]`` is ``terms = (((1, 'C'),), ((2, 'P'), (1, 'R')))``,
+    ``offsets = (0, 0)``; a plain rank ``m`` is ``((1, 'M'),)``; the constant ``0`` is ``()``.
+    Coefficients are positive integers (a partition's outer coefficient is the inner rank's
+    size); offsets are integers, negative for ``q+s-1``.
+    """
+
+    terms: tuple[tuple[tuple[int, str], ...], ...]
+    offsets: tuple[int, ...]
+
+    def extents(self, counts: Mapping[str, int]) -> tuple[int, ...]:
+        """Derived extent of each axis: its largest index plus one (elements).
+
+        For ``coef_p*p + coef_r*r + c`` that is ``coef_p*(P-1) + coef_r*(R-1) + c + 1``, where
+        ``counts`` gives the number of values each rank's index takes (P, R).
+        """
+        return tuple(sum(c * (counts[r] - 1) for c, r in terms) + off + 1
+                     for terms, off in zip(self.terms, self.offsets))
 
 
 @dataclass(frozen=True)
@@ -172,11 +249,36 @@ Expr = Ref | Const | Op
 
 
 def walk(expr) -> Iterator:
-    """Yield every node of an expression, operators before their operands."""
-    yield expr
-    if isinstance(expr, Op):
-        for a in expr.args:
-            yield from walk(a)
+    """Yield every node of an expression, operators before their operands (left to right)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, Op):
+            stack.extend(reversed(node.args))
+
+
+#: Deepest operator nesting a right-hand side may have (operators on one root-to-leaf path).
+MAX_DEPTH = 100
+
+
+def check_depth(expr, einsum: str) -> None:
+    """Refuse a right-hand side nested deeper than :data:`MAX_DEPTH` operators.
+
+    Everything downstream (printing, evaluation, rank annotation) walks expressions
+    recursively; the cap keeps them far from Python's recursion limit.
+    """
+    deepest, stack = 0, [(expr, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Op):
+            depth += 1
+            deepest = max(deepest, depth)
+            stack.extend((a, depth) for a in node.args)
+    if deepest > MAX_DEPTH:
+        raise CascadeError(f"Einsum {einsum!r}: the right-hand side nests {deepest} operators "
+                           f"deep; at most {MAX_DEPTH} are allowed (split it into several "
+                           f"Einsums)", einsum=einsum)
 
 
 # ----------------------------------------------------------------------------- declarations
@@ -345,14 +447,20 @@ class Cascade:
     inputs, outputs : tuple of str
         Tensors read but never produced (and not initialised); tensors produced but never read.
     tensor_ranks : Mapping[str, tuple]
-        Every tensor -> the rank of each of its axes.
+        Every tensor -> the rank of each of its axes; an axis read through an affine index
+        (``I[c,p+r]``) has a derived dimension named by its ranks (``'P+R'``).
+    pads : Mapping[str, float]
+        Padded tensors -> the value read outside their stored extent (``pad I = 0``).
     """
 
     def __init__(self, einsums, *, ranks=None, partitions=(), iterations=(), inits=(),
-                 defaults=None, name: str = "cascade"):
+                 defaults=None, pads=None, name: str = "cascade"):
         from mappings.parse import assign_ranks, ranks_used, validate
 
         einsums, inits = tuple(einsums), tuple(inits)
+        for e in einsums:
+            check_depth(e.expr, e.name)
+        self.pads = MappingProxyType(dict(pads or {}))
         if ranks is None:  # no declarations: every rank used is implicitly declared
             ranks = ranks_used(einsums, inits, partitions, iterations)
         self.name = name
@@ -409,7 +517,7 @@ class Cascade:
                        ranks=tuple(ranks) + self.space.ranks, partitions=self.space.partitions,
                        iterations=self.space.iterations,
                        inits=[replace(i, ref=add(i.ref)) for i in self.inits],
-                       defaults=self.space.defaults, name=self.name)
+                       defaults=self.space.defaults, pads=self.pads, name=self.name)
 
     # -- evaluation and analysis ----------------------------------------------------------
     def evaluate(self, tensors: Mapping, ranks: Mapping[str, int] | None = None):

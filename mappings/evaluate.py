@@ -12,6 +12,11 @@ Semantics (fibertree-like, dense storage plus a presence mask):
   every operand is present; absent points are skipped by reductions and cost no operation.
 * A partition's outer and inner variables together range over the parent rank only
   (``m1*M0 + m0 < M``).
+* Any other index outside the operand's stored extent at a valid point (``A[m,9]`` on a 2x2
+  ``A``, ``I[c,q+s-1]`` at ``q = s = 0``) is an error, unless the tensor is padded
+  (``pad I = 0``): a padded tensor reads as its pad value there, and that point executes.
+* An unpadded operand read through an affine index (``I[c,p+r]``) must have exactly the
+  derived extent along that axis (``P+R-1``); anything else is an error.
 * Returned arrays hold NaN where an element is absent.
 
 Operations are counted per executed point and by class exactly as
@@ -27,7 +32,7 @@ from typing import Mapping
 import numpy as np
 
 from mappings.analysis import _positive, einsum_op_classes, extent, resolve_sizes
-from mappings.einsum import Cascade, CascadeError, Const, Einsum, Ref
+from mappings.einsum import Cascade, CascadeError, Const, Einsum, Ref, rank_of
 
 _UFUNC = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
           "max": np.maximum, "exp": np.exp}
@@ -82,7 +87,8 @@ def evaluate(c: Cascade, tensors: Mapping, ranks: Mapping[str, int] | None = Non
     ------
     CascadeError
         A missing or unknown input, a wrong number of axes, tensors disagreeing on a rank's
-        size (naming the Einsum and rank), a rank without a size.
+        size (naming the Einsum and rank), a rank without a size, an operand without the
+        derived extent of an affine index, an index outside an unpadded operand.
     """
     ranks = {k: _positive(k, v) for k, v in (ranks or {}).items() if k in c.space.ranks}
     missing = [n for n in c.inputs if n not in tensors]
@@ -131,7 +137,8 @@ def _sizes_from_tensors(c: Cascade, arrays, ranks) -> dict[str, int]:
             if r.name not in arrays:
                 continue
             for axis, (rk, ix) in enumerate(zip(r.ranks, r.indices)):
-                if rk is None or not ix.variables or (not ix.is_plain and len(ix.variables) < 2):
+                if rk is None or not ix.variables or ix.is_affine or \
+                        (not ix.is_plain and len(ix.variables) < 2):
                     continue
                 size = arrays[r.name].shape[axis]
                 prev = found.setdefault(rk, (size, r.name))
@@ -168,9 +175,28 @@ class _Run:
             self.vals[i.ref.name][idx] = i.value
             self.mask[i.ref.name][idx] = True
 
-    def _extents(self, ref: Ref, variables) -> list[int]:
-        env = {v: extent(self.c.space, v, self.sizes) - 1 for v in variables}
-        return [int(ix.value(env, self.sizes)) + 1 for ix in ref.indices]
+    def _extents(self, ref: Ref, variables) -> tuple[int, ...]:
+        counts = {rank_of(v): extent(self.c.space, v, self.sizes) for v in variables}
+        return ref.projection(self.sizes).extents(counts)
+
+    def check_extents(self, e: Einsum) -> None:
+        """Unpadded operands read through an affine index have exactly its derived extent."""
+        for ref in e.inputs:
+            if ref.name in self.c.pads:
+                continue
+            derived = self._extents(ref, e.variables)
+            proj = ref.projection(self.sizes)
+            for axis, ix in enumerate(ref.indices):
+                have = self.vals[ref.name].shape[axis]
+                if not ix.is_affine or proj.offsets[axis] < 0 or have == derived[axis]:
+                    continue
+                rule = " + ".join(f"{c}*({r}-1)" if c != 1 else f"({r}-1)"
+                                  for c, r in proj.terms[axis])
+                rule += f" + {proj.offsets[axis]}" if proj.offsets[axis] else ""
+                known = ", ".join(f"{r}={self.sizes[r]}" for _, r in proj.terms[axis])
+                raise CascadeError(f"Einsum {e.name!r}: tensor {ref.name!r} must have size "
+                                   f"{derived[axis]} along axis {axis + 1} (index '{ix}': "
+                                   f"{rule} + 1 for {known}), not {have}", einsum=e.name)
 
     def _grid(self, variables, fixed):
         shape = [1 if v in fixed else extent(self.c.space, v, self.sizes) for v in variables]
@@ -207,7 +233,8 @@ class _Run:
         return Result(out, {n: {op: cnt for op, cnt in d.items() if cnt}
                             for n, d in self.counts.items()}, dict(self.sizes))
 
-    def gather(self, ref: Ref, env, grid):
+    def gather(self, e: Einsum, ref: Ref, env, valid):
+        """Values and presence of ``ref`` over the grid; outside reads are padding or errors."""
         vals, mask = self.vals[ref.name], self.mask[ref.name]
         idx = np.broadcast_arrays(*[np.asarray(ix.value(env, self.sizes))
                                     for ix in ref.indices]) if ref.indices else []
@@ -216,14 +243,34 @@ class _Run:
         for a, ix in enumerate(idx):
             inside &= (ix >= 0) & (ix < vals.shape[a])
             clipped.append(np.clip(ix, 0, vals.shape[a] - 1))
-        return vals[tuple(clipped)], mask[tuple(clipped)] & inside
+        got, present = vals[tuple(clipped)], mask[tuple(clipped)]
+        if ref.name in self.c.pads:
+            return np.where(inside, got, self.c.pads[ref.name]), present | ~inside
+        bad = valid & ~inside
+        if bad.any():
+            self.outside(e, ref, env, np.argwhere(bad)[0], valid.shape)
+        return got, present
 
-    def expr(self, node, env, grid):
+    def outside(self, e: Einsum, ref: Ref, env, point, grid) -> None:
+        """Raise the error for a read of ``ref`` outside its extent at grid ``point``."""
+        at = {v: int(np.broadcast_to(a, grid)[tuple(point)]) for v, a in env.items()}
+        shape = self.vals[ref.name].shape
+        for axis, ix in enumerate(ref.indices):
+            i = int(ix.value(at, self.sizes))
+            if not 0 <= i < shape[axis]:
+                where = ", ".join(f"{v}={x}" for v, x in at.items())
+                raise CascadeError(f"Einsum {e.name!r}: index '{ix}' of tensor "
+                                   f"{ref.name!r} is {i} at {where or 'the only point'}, outside "
+                                   f"its axis {axis + 1} of size {shape[axis]}; declare "
+                                   f"'pad {ref.name} = 0' to read zeros there",
+                                   einsum=e.name)
+
+    def expr(self, e: Einsum, node, env, valid):
         if isinstance(node, Ref):
-            return self.gather(node, env, grid)
+            return self.gather(e, node, env, valid)
         if isinstance(node, Const):
             return np.float64(node.value), np.True_
-        args = [self.expr(a, env, grid) for a in node.args]
+        args = [self.expr(e, a, env, valid) for a in node.args]
         mask = args[0][1]
         for _, m in args[1:]:
             mask = mask & m
@@ -237,8 +284,9 @@ class _Run:
             o, i = p.outer.lower(), p.inner.lower()
             if o in env and i in env:
                 valid &= env[o] * self.sizes[p.inner] + env[i] < self.sizes[p.parent]
+        self.check_extents(e)
         with np.errstate(all="ignore"):  # absent points may hold garbage; they are masked
-            vals, mask = self.expr(e.expr, env, grid)
+            vals, mask = self.expr(e, e.expr, env, valid)
         mask = np.broadcast_to(mask, grid) & valid
         vals = np.broadcast_to(vals, grid)
         executed = int(np.count_nonzero(mask))

@@ -11,20 +11,26 @@ before saying how it is laid on hardware. One statement per line (or separated b
     QK[m,p] = Q[e,p] * K[e,m]         # classical Einsum: e is summed implicitly
     GM[p]   = max[m] QK[m,p]          # explicit reduction over m
     SN[m,p] = exp(QK[m,p] - GM[p])    # element-wise operators
+    O[k,p] = I[c,2*p+r] * W[k,c,r]    # affine index: a strided 1D convolution
+    pad I = 0                         # reads of I outside its stored extent give 0
 
 Grammar (EBNF)::
 
     cascade   = { [statement] (NEWLINE | ";") } ;
     statement = "rank" rankdecl {"," rankdecl} | "partition" RANK "into" RANK "," RANK
               | "iterate" var "until" var ("<="|">="|">"|"==") index | "init" ref "=" number
+              | "pad" TENSOR "=" number
               | ref "=" [ ("sum"|"max") "[" var {"," var} "]" ] expr ;
     expr      = term {("+"|"-") term} ;   term = unary {("*"|"/") unary} ;
     unary     = "-" (NUMBER | "inf") | atom ;
     atom      = NUMBER | "inf" | ref | op "(" expr {"," expr} ")" | "(" expr ")" ;
     ref       = TENSOR "[" [index {"," index}] "]" ;
-    index     = factor {"*" factor} {"+" factor {"*" factor}} ;   factor = var | RANK | INT ;
+    index     = product {"+" product | "-" INT} ;   product = factor {"*" factor} ;
+    factor    = var | RANK | INT ;
 
-Tensor and rank names are upper case, index variables and operators lower case.
+Tensor and rank names are upper case, index variables and operators lower case. Parentheses
+and operator calls nest at most ``MAX_DEPTH`` levels, and so do the operators of one
+right-hand side.
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from mappings.einsum import (MAP_OPS, REDUCE_OPS, Cascade, CascadeError, Const, Einsum, Index,
-                             Init, Iteration, Op, Partition, Ref, Term, rank_of, walk)
+from mappings.einsum import (MAP_OPS, MAX_DEPTH, REDUCE_OPS, Cascade, CascadeError, Const, Einsum,
+                             Index, Init, Iteration, Op, Partition, Ref, Term, check_depth,
+                             rank_of, walk)
 
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r]+) | (?P<comment>\#[^\n]*) | (?P<nl>\n|;)
@@ -42,7 +49,7 @@ _TOKEN = re.compile(r"""
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>>=|<=|==|[\[\](),=+\-*/<>])
 """, re.VERBOSE)
-_KEYWORDS = ("rank", "ranks", "partition", "iterate", "init")
+_KEYWORDS = ("rank", "ranks", "partition", "iterate", "init", "pad")
 
 
 @dataclass(frozen=True)
@@ -77,8 +84,10 @@ class _Parser:
     def __init__(self, text: str):
         self.toks, self.i = tokenize(text), 0
         self.einsums, self.inits, self.partitions, self.iterations = [], [], [], []
+        self.pads: dict[str, float] = {}
         self.declared: dict[str, int | None] | None = None
         self.current: str | None = None  # Einsum being parsed, for messages
+        self.depth = 0  # parentheses and operator calls open at the current token
 
     # -- token helpers ----------------------------------------------------------------------
     @property
@@ -91,10 +100,13 @@ class _Parser:
     def error(self, what: str, tok: Token | None = None) -> CascadeError:
         tok = tok or self.tok
         found = {"eof": "end of text", "nl": "end of statement"}.get(tok.kind, repr(tok.text))
+        return self.fail(f"expected {what}, found {found}", tok)
+
+    def fail(self, message: str, tok: Token) -> CascadeError:
+        """A :class:`CascadeError` at ``tok``, naming the Einsum being parsed."""
         where = f"Einsum {self.current!r}, " if self.current else ""
-        return CascadeError(f"{where}line {tok.line}, column {tok.column}: expected {what}, "
-                            f"found {found}", einsum=self.current, line=tok.line,
-                            column=tok.column)
+        return CascadeError(f"{where}line {tok.line}, column {tok.column}: {message}",
+                            einsum=self.current, line=tok.line, column=tok.column)
 
     def accept(self, text: str) -> Token | None:
         if self.tok.text == text and self.tok.kind != "eof":
@@ -177,13 +189,24 @@ class _Parser:
         line = self.tok.line
         ref = self.ref()
         self.expect("=")
+        self.inits.append(Init(ref, self.number(), line))
+
+    def st_pad(self) -> None:
+        tok = self.name("a tensor name (upper case)", "upper")
+        self.expect("=")
+        if tok.text in self.pads:
+            raise self.fail(f"tensor {tok.text!r} is padded twice", tok)
+        self.pads[tok.text] = self.number()
+
+    def number(self) -> float:
+        """A number or ``inf``, optionally negated."""
         neg = bool(self.accept("-"))
         if self.tok.text == "inf" or self.tok.kind == "number":
             value = math.inf if self.tok.text == "inf" else float(self.tok.text)
             self.i += 1
         else:
             raise self.error("a number or inf")
-        self.inits.append(Init(ref, -value if neg else value, line))
+        return -value if neg else value
 
     def integer(self) -> int:
         if self.tok.kind != "number" or not self.tok.text.isdigit():
@@ -213,6 +236,7 @@ class _Parser:
             self.expect("]")
             reduce_op, reduced = op.text, tuple(reduced)
         expr = self.expr()
+        check_depth(expr, out.name)
         implicit = False
         if reduce_op is None and _is_product(expr):
             outs = set(out.variables)
@@ -255,8 +279,10 @@ class _Parser:
             self.i += 1
             return Const(math.inf)
         if self.accept("("):
+            self.nest(tok)
             node = self.expr()
             self.expect(")")
+            self.depth -= 1
             return node
         if tok.kind == "name" and self.peek().text == "(":
             if tok.text not in MAP_OPS:
@@ -264,10 +290,12 @@ class _Parser:
                                    f"(known: {', '.join(sorted(MAP_OPS))})", einsum=self.current,
                                    line=tok.line, column=tok.column)
             self.i += 2
+            self.nest(tok)
             args = [self.expr()]
             while self.accept(","):
                 args.append(self.expr())
             self.expect(")")
+            self.depth -= 1
             if len(args) != MAP_OPS[tok.text]:
                 raise CascadeError(f"Einsum {self.current!r}: operator {tok.text!r} takes "
                                    f"{MAP_OPS[tok.text]} operand(s), not {len(args)}",
@@ -276,6 +304,13 @@ class _Parser:
         if tok.kind == "name" and tok.text == tok.text.upper():
             return self.ref()
         raise self.error("a tensor reference, a number, an operator call or '('")
+
+    def nest(self, tok: Token) -> None:
+        """Enter one more level of parentheses or operator call; refuse past MAX_DEPTH."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"parentheses and operator calls nest deeper than {MAX_DEPTH} "
+                            f"levels", tok)
 
     def ref(self) -> Ref:
         name = self.name("a tensor name (upper case)", "upper").text
@@ -291,17 +326,22 @@ class _Parser:
     def index(self) -> Index:
         start = self.tok
         terms = [self.index_term()]
-        while self.accept("+"):
-            terms.append(self.index_term())
+        while self.tok.kind == "op" and self.tok.text in ("+", "-"):
+            if self.accept("+"):
+                terms.append(self.index_term())
+                continue
+            self.i += 1
+            tok = self.tok
+            if tok.kind != "number" or not tok.text.isdigit() or self.peek().text == "*":
+                raise self.fail("an index may subtract only an integer offset (q+s-1)", tok)
+            self.i += 1
+            terms.append(Term(-int(tok.text)))
         if any(t is None for t in terms):
-            raise CascadeError(f"Einsum {self.current!r}, line {start.line}, column "
-                               f"{start.column}: an index term may hold at most one index "
-                               f"variable", einsum=self.current, line=start.line,
-                               column=start.column)
+            raise self.fail("an index term may hold at most one index variable", start)
         return Index(tuple(terms))
 
     def index_term(self) -> Term | None:
-        const, var, shapes = 1, None, []
+        const, var, shapes, start = 1, None, [], self.tok
         while True:
             tok = self.tok
             if tok.kind == "number" and tok.text.isdigit():
@@ -318,6 +358,9 @@ class _Parser:
             self.i += 1
             if not self.accept("*"):
                 break
+        if var and const == 0:
+            raise self.fail(f"the coefficient of index variable {var!r} must be a positive "
+                            f"integer, not 0", start)
         return None if var == "" else Term(const, var, tuple(shapes))
 
 
@@ -355,7 +398,7 @@ def parse(text: str, *, name: str = "cascade") -> Cascade:
             ranks += [r for r in (part.outer, part.inner) if r not in ranks]
     defaults = {k: v for k, v in (p.declared or {}).items() if v is not None}
     return Cascade(p.einsums, ranks=ranks, partitions=p.partitions, iterations=p.iterations,
-                   inits=p.inits, defaults=defaults, name=name)
+                   inits=p.inits, defaults=defaults, pads=p.pads, name=name)
 
 
 # ----------------------------------------------------------------------------- structural checks
@@ -384,32 +427,52 @@ def ranks_used(einsums, inits, partitions, iterations) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def index_rank(ix: Index, space, where: str, tensor: str) -> str | None:
-    """The rank an index expression ranges over (None for a bare integer)."""
+_WRITTEN_FORMS = "a rank variable (m), an offset (m1+1), a partition (m1*M0+m0) or a constant " \
+                 "(M1, 0)"
+_READ_FORMS = "a rank variable (m), an offset (m1+1, p-1), an affine sum (p+r, 2*p+r-1), a " \
+              "partition (m1*M0+m0) or a constant (M1, 0)"
+
+
+def index_rank(ix: Index, space, where: str, tensor: str, written: bool = False) -> str | None:
+    """The rank an index expression ranges over (None for a bare integer).
+
+    An affine sum of several index variables (``p+r``, ``2*p+r``) ranges over a *derived
+    dimension*, named by its ranks and coefficients (``'P+R'``, ``'2*P+R'``); a tensor may be
+    read through one (``written`` False) but not written through one, nor written at a
+    negative offset.
+    """
     for t in ix.terms:
         for r in ([rank_of(t.var)] if t.var else []) + list(t.shapes):
             if r not in space.ranks:
                 raise CascadeError(f"{where}: rank {r!r} is not declared (declared: "
                                    f"{', '.join(space.ranks)})", einsum=_einsum_of(where), rank=r)
     var_terms = [t for t in ix.terms if t.var is not None]
-    ints = [t for t in ix.terms if t.var is None and not t.shapes]
+    shaped = [t for t in ix.terms if t.shapes]
+    names = [t.var for t in var_terms]
+    twice = next((v for v in names if names.count(v) > 1), None)
+    if twice:
+        raise CascadeError(f"{where}: index '{ix}' of tensor {tensor!r} uses index variable "
+                           f"{twice!r} twice", einsum=_einsum_of(where), rank=rank_of(twice))
+    negative = written and sum(t.const for t in ix.terms if t.var is None and not t.shapes) < 0
     if not var_terms:
-        if len(ix.terms) == 1 and ix.terms[0].shapes and len(ix.terms[0].shapes) == 1 and \
-                ix.terms[0].const == 1:
-            return ix.terms[0].shapes[0]
-        if len(ints) == len(ix.terms):
+        if len(ix.terms) == 1 and shaped and len(shaped[0].shapes) == 1 and shaped[0].const == 1:
+            return shaped[0].shapes[0]
+        if not shaped and not negative:
             return None
-    elif len(var_terms) == 1 and var_terms[0] == Term(var=var_terms[0].var) and \
-            len(ints) == len(ix.terms) - 1:
-        return rank_of(var_terms[0].var)
+    elif not shaped and not negative:
+        if len(var_terms) == 1 and var_terms[0].const == 1:
+            return rank_of(var_terms[0].var)
+        if not written:
+            return "+".join(rank_of(t.var) if t.const == 1 else f"{t.const}*{rank_of(t.var)}"
+                            for t in var_terms)
     elif len(var_terms) == 2 and len(ix.terms) == 2:
         for p in space.partitions:
             if set(ix.terms) == {Term(var=p.outer.lower(), shapes=(p.inner,)),
                                  Term(var=p.inner.lower())}:
                 return p.parent
-    raise CascadeError(f"{where}: index '{ix}' of tensor {tensor!r} must be a rank variable (m), "
-                       f"an offset (m1+1), a partition (m1*M0+m0) or a constant (M1, 0), not "
-                       f"'{ix}'", einsum=_einsum_of(where))
+    forms = _WRITTEN_FORMS if written else _READ_FORMS
+    raise CascadeError(f"{where}: index '{ix}' of tensor {tensor!r} must be {forms}, not '{ix}'",
+                       einsum=_einsum_of(where))
 
 
 def _einsum_of(where: str) -> str | None:
@@ -419,27 +482,37 @@ def _einsum_of(where: str) -> str | None:
 def assign_ranks(space, einsums, inits):
     """Give every tensor axis a rank and check that all references of a tensor agree.
 
+    References agree when their declared ranks agree axis by axis; a constant index (None)
+    or a derived dimension (``'P+R'``) agrees with anything, so a convolution may read a
+    tensor that another Einsum writes by plain ranks. An axis keeps the declared rank of any
+    reference, else the first derived dimension.
+
     Returns ``(tensor_ranks, annotate)``: tensor -> ranks, and a function that fills
     ``Ref.ranks`` in.
     """
+    def differ(a, b) -> bool:
+        return a in space.ranks and b in space.ranks and a != b
+
     tensor_ranks: dict[str, list] = {}
     first_seen: dict[str, str] = {}
-    items = [(f"init of {i.ref.name!r} (line {i.line})", i.ref) for i in inits]
-    items += [(f"Einsum {e.name!r}", r) for e in einsums for r in (e.output, *e.inputs)]
-    for where, ref in items:
-        ranks = [index_rank(ix, space, where, ref.name) for ix in ref.indices]
+    items = [(f"init of {i.ref.name!r} (line {i.line})", i.ref, True) for i in inits]
+    items += [(f"Einsum {e.name!r}", r, r is e.output) for e in einsums
+              for r in (e.output, *e.inputs)]
+    for where, ref, written in items:
+        ranks = [index_rank(ix, space, where, ref.name, written) for ix in ref.indices]
         known = tensor_ranks.get(ref.name)
         if known is None:
             tensor_ranks[ref.name], first_seen[ref.name] = ranks, where
             continue
-        clash = len(known) != len(ranks) or any(a and b and a != b for a, b in zip(known, ranks))
+        clash = len(known) != len(ranks) or any(differ(a, b) for a, b in zip(known, ranks))
         if clash:
             fmt = lambda rs: "[" + ", ".join(r or "?" for r in rs) + "]"  # noqa: E731
-            bad = next((b for a, b in zip(known, ranks) if a and b and a != b), None)
+            bad = next((b for a, b in zip(known, ranks) if differ(a, b)), None)
             raise CascadeError(f"{where}: tensor {ref.name!r} is indexed by ranks {fmt(ranks)} "
                                f"here but {fmt(known)} in {first_seen[ref.name]}",
                                einsum=_einsum_of(where), rank=bad)
-        tensor_ranks[ref.name] = [a or b for a, b in zip(known, ranks)]
+        tensor_ranks[ref.name] = [a if a in space.ranks else b if b in space.ranks else a or b
+                                  for a, b in zip(known, ranks)]
     frozen = {k: tuple(v) for k, v in tensor_ranks.items()}
 
     def annotate(ref: Ref) -> Ref:
@@ -474,6 +547,9 @@ def validate(c: Cascade) -> None:
                                einsum=e.name)
         producer[e.name] = k
     initialised = {i.ref.name for i in c.inits}
+    for name in c.pads:
+        if name not in c.tensor_ranks:
+            raise CascadeError(f"pad of {name!r}: no Einsum reads or writes {name!r}")
     for i in c.inits:
         if i.ref.name not in producer:
             raise CascadeError(f"init of {i.ref.name!r}: no Einsum produces {i.ref.name!r}")
@@ -528,5 +604,6 @@ def format_cascade(c: Cascade) -> str:
     lines += [f"partition {p.parent} into {p.outer}, {p.inner}" for p in c.space.partitions]
     lines += [str(it) for it in c.space.iterations]
     lines += [f"init {i.ref} = {Const(i.value)}" for i in c.inits]
+    lines += [f"pad {n} = {Const(v)}" for n, v in c.pads.items()]
     lines += [str(e) for e in c.einsums]
     return "\n".join(lines) + "\n"
