@@ -1,7 +1,9 @@
-"""The cascade library: GEMM and the attention cascades of FuseMax, written as cascade text.
+"""The cascade library: GEMM, convolutions and the attention cascades of FuseMax, as cascade text.
 
 In hardware terms each function returns the stage list an accelerator must execute for one
-workload: GEMM is one MAC stage; attention is QK, a softmax split into max, exp, sum and divide
+workload: GEMM is one MAC stage; a convolution is one MAC stage whose input is read through a
+sliding window (``I[c,p+r]``: output position plus filter tap, times the stride, plus the
+filter tap times the dilation); attention is QK, a softmax split into max, exp, sum and divide
 stages, and AV, arranged in one of the three families FuseMax (Nayak et al., MICRO 2024,
 arXiv 2406.10491, section on the taxonomy of attention cascades) distinguishes by the number
 of passes over the key/value sequence rank M:
@@ -21,6 +23,9 @@ in the 2-pass cascade needs the complete denominator before any score is divided
 
 Tensor layouts: ``Q[e,p]``, ``K[e,m]``, ``V[f,m]``, ``AV[f,p]`` (E = F = embedding, P = query
 length, M = key/value length); with ``batch=True`` every tensor has leading ranks ``B, H``.
+Convolutions use Timeloop's rank names: input ``I[c,h,w]``, weights ``W[k,c,r,s]`` (depthwise
+``W[c,r,s]``), output ``O[k,p,q]``; K output channels, C input channels, P x Q output
+positions, R x S filter taps.
 """
 
 from __future__ import annotations
@@ -165,3 +170,62 @@ def gemm() -> Cascade:
     Batched GEMMs: evaluate with extra leading axes on A and B, or use ``gemm().batched("G")``.
     """
     return parse(GEMM, name="gemm")
+
+
+#: The convolutions :func:`conv` writes.
+CONV_KINDS = ("conv1d", "conv2d", "depthwise")
+
+
+def _window(out: str, tap: str, stride: int, dilation: int) -> str:
+    """Index of a sliding-window input axis: ``stride*out + dilation*tap``."""
+    return "+".join(f"{k}*{v}" if k != 1 else v for k, v in ((stride, out), (dilation, tap)))
+
+
+def _positive(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise CascadeError(f"{name!r} must be a positive integer, not {value!r}")
+    return value
+
+
+def conv_text(kind: str = "conv2d", stride: int = 1, dilation: int = 1) -> str:
+    """Cascade text of a convolution (see :func:`conv`)."""
+    if kind not in CONV_KINDS:
+        raise CascadeError(f"'kind' must be one of {', '.join(CONV_KINDS)}, not {kind!r}")
+    st, dl = _positive("stride", stride), _positive("dilation", dilation)
+    head = f"# {kind}, stride {st}, dilation {dl}\n"
+    h, w = _window("p", "r", st, dl), _window("q", "s", st, dl)
+    if kind == "conv1d":
+        return head + f"rank K, C, P, R\nO[k,p] = I[c,{h}] * W[k,c,r]\n"
+    if kind == "conv2d":
+        return head + f"rank K, C, P, Q, R, S\nO[k,p,q] = I[c,{h},{w}] * W[k,c,r,s]\n"
+    return head + f"rank C, P, Q, R, S\nO[c,p,q] = I[c,{h},{w}] * W[c,r,s]\n"
+
+
+def conv(kind: str = "conv2d", stride: int = 1, dilation: int = 1) -> Cascade:
+    """A convolution layer as one Einsum (no padding: every window lies inside the input).
+
+    Parameters
+    ----------
+    kind : {"conv1d", "conv2d", "depthwise"}
+        ``O[k,p] = I[c,p+r] * W[k,c,r]``; ``O[k,p,q] = I[c,p+r,q+s] * W[k,c,r,s]``;
+        depthwise ``O[c,p,q] = I[c,p+r,q+s] * W[c,r,s]`` (one filter per channel).
+    stride, dilation : int
+        Positive integers: ``I[c,2*p+r,...]`` for stride 2, ``I[c,p+2*r,...]`` for dilation 2.
+
+    Returns
+    -------
+    Cascade
+        Inputs ``I`` and ``W``, output ``O``. The input's spatial extent is derived,
+        ``stride*(P-1) + dilation*(R-1) + 1`` (likewise with Q, S); give ``P`` (and ``Q``) in
+        ``ranks`` when evaluating. MACs are the product of the iteration ranks
+        (``K*C*P*Q*R*S``; depthwise ``C*P*Q*R*S``).
+    """
+    conv_text(kind, stride, dilation)  # validates the arguments
+    return _conv(kind, stride, dilation)
+
+
+@lru_cache(maxsize=None)
+def _conv(kind: str, stride: int, dilation: int) -> Cascade:
+    return parse(conv_text(kind, stride, dilation),
+                 name=f"{kind}" + (f"-stride{stride}" if stride != 1 else "")
+                 + (f"-dilation{dilation}" if dilation != 1 else ""))
