@@ -194,7 +194,10 @@ def test_cascades_shown_in_the_docs_parse_and_match_the_library():
     blocks = [b for _, b in re.findall(r"^```(\w*)\n(.*?)^```", doc, re.S | re.M)
               if b.startswith("rank ")]
     shown = [parse(b) for b in blocks]
-    assert len(shown) == 3
-    expected = [library.gemm(), library.attention(3), library.attention(1)]
+    assert len(shown) == 7
+    expected = [library.gemm(), library.attention(3), library.attention(1),
+                library.conv("conv1d"), library.conv("conv2d", stride=2),
+                library.conv("depthwise")]
     for got, want in zip(shown, expected):
         assert [str(e) for e in got.einsums] == [str(e) for e in want.einsums]
+    assert shown[-1].pads == {"I": 0.0}                     # the padded "same" convolution
