@@ -200,3 +200,30 @@ def test_any_index_text_or_nesting_parses_or_gives_one_cascade_error(pieces, dep
             parse(text)
         except CascadeError as e:
             assert "\n" not in str(e)
+
+
+_AXIS = st.sampled_from(["p", "r", "p+r", "2*p+r", "p+2*r", "p+r-1", "p-1", "p+1", "0", "3",
+                         "r+1", "2*r"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(axes=st.lists(_AXIS, min_size=1, max_size=2), pad=st.booleans(),
+       shape=st.lists(st.integers(1, 5), min_size=2, max_size=2),
+       P=st.integers(1, 4), R=st.integers(1, 3))
+def test_any_affine_read_evaluates_or_gives_one_cascade_error(axes, pad, shape, P, R):
+    text = f"Z[p] = A[{','.join(axes)}] * B[p,r]" + ("\npad A = 0" if pad else "")
+    a = np.arange(np.prod(shape[:len(axes)]), dtype=float).reshape(shape[:len(axes)])
+    try:
+        out = parse(text).evaluate({"A": a, "B": np.ones((P, R))})
+    except CascadeError as e:
+        assert "\n" not in str(e)
+        return
+    # a direct reference: the same sum by loops, padding outside A, every point in range else
+    want = np.zeros(P)
+    for p in range(P):
+        for r in range(R):
+            at = tuple(eval(ix, {}, {"p": p, "r": r}) for ix in axes)
+            inside = all(0 <= i < n for i, n in zip(at, a.shape))
+            assert inside or pad
+            want[p] += a[at] if inside else 0.0
+    assert np.allclose(out["Z"], want)
