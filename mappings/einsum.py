@@ -455,7 +455,7 @@ class Cascade:
 
     def __init__(self, einsums, *, ranks=None, partitions=(), iterations=(), inits=(),
                  defaults=None, pads=None, name: str = "cascade"):
-        from mappings.parse import assign_ranks, ranks_used, validate
+        from mappings.structure import assign_ranks, ranks_used, validate
 
         einsums, inits = tuple(einsums), tuple(inits)
         for e in einsums:
