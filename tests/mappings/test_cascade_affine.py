@@ -49,6 +49,18 @@ def test_projection_gives_coefficients_ranks_and_offsets():
         (C, 2 * (P - 1) + (R - 1) + 1, (Q - 1) + (S - 1))
 
 
+def test_projection_extent_of_a_tile_is_the_sliding_window_footprint():
+    # Timeloop's input tile for a P-tile and an R-tile of I[c,p+r] is P+R-1 wide; with stride
+    # 2 it is 2*(P-1) + R, with dilation 2 (P-1) + 2*(R-1) + 1
+    ((conv, _), (strided, _), (dilated, _)) = [
+        parse(f"O[k,p] = I[c,{ix}] * W[k,c,r]").einsums[0].inputs for ix in ("p+r", "2*p+r", "p+2*r")]
+    for p_tile, r_tile in ((1, 1), (4, 3), (7, 5)):
+        tile = {"C": 2, "P": p_tile, "R": r_tile}
+        assert conv.projection().extents(tile) == (2, p_tile + r_tile - 1)
+        assert strided.projection().extents(tile) == (2, 2 * (p_tile - 1) + r_tile)
+        assert dilated.projection().extents(tile) == (2, (p_tile - 1) + 2 * (r_tile - 1) + 1)
+
+
 def test_projection_of_partition_and_constant_indices_needs_rank_sizes():
     c = library.attention(passes=1)
     bqk = c.einsum("BQK")
