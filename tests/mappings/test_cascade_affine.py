@@ -53,7 +53,8 @@ def test_projection_extent_of_a_tile_is_the_sliding_window_footprint():
     # Timeloop's input tile for a P-tile and an R-tile of I[c,p+r] is P+R-1 wide; with stride
     # 2 it is 2*(P-1) + R, with dilation 2 (P-1) + 2*(R-1) + 1
     ((conv, _), (strided, _), (dilated, _)) = [
-        parse(f"O[k,p] = I[c,{ix}] * W[k,c,r]").einsums[0].inputs for ix in ("p+r", "2*p+r", "p+2*r")]
+        parse(f"O[k,p] = I[c,{ix}] * W[k,c,r]").einsums[0].inputs
+        for ix in ("p+r", "2*p+r", "p+2*r")]
     for p_tile, r_tile in ((1, 1), (4, 3), (7, 5)):
         tile = {"C": 2, "P": p_tile, "R": r_tile}
         assert conv.projection().extents(tile) == (2, p_tile + r_tile - 1)
@@ -158,12 +159,15 @@ def test_malformed_affine_indices_are_refused_with_one_line():
     text = "O[k,p] = I[c,0*p+r] * W[k,c,r]"
     assert _err(text) == (f"Einsum 'O', line 1, column {text.index('0*') + 1}: the coefficient "
                           f"of index variable 'p' must be a positive integer, not 0")
-    assert _err("O[p] = I[p+p]") == "Einsum 'O': index 'p+p' of tensor 'I' uses index variable 'p' twice"
+    assert _err("O[p] = I[p+p]") == \
+        "Einsum 'O': index 'p+p' of tensor 'I' uses index variable 'p' twice"
     written = ("must be a rank variable (m), an offset (m1+1), a partition (m1*M0+m0) or a "
                "constant (M1, 0)")
-    assert _err("O[p+r] = I[p] * W[r]") == f"Einsum 'O': index 'p+r' of tensor 'O' {written}, not 'p+r'"
+    assert _err("O[p+r] = I[p] * W[r]") == \
+        f"Einsum 'O': index 'p+r' of tensor 'O' {written}, not 'p+r'"
     assert _err("O[p-1] = I[p]") == f"Einsum 'O': index 'p-1' of tensor 'O' {written}, not 'p-1'"
-    assert _err("O[p] = I[p]\npad I = 0\npad I = 1") == "line 3, column 5: tensor 'I' is padded twice"
+    assert _err("O[p] = I[p]\npad I = 0\npad I = 1") == \
+        "line 3, column 5: tensor 'I' is padded twice"
     assert _err("O[p] = I[p]\npad X = 0") == "pad of 'X': no Einsum reads or writes 'X'"
 
 

@@ -87,12 +87,14 @@ def test_conv_op_counts_at_a_vgg_layer_shape():
 def test_library_conv_text_and_arguments():
     assert library.conv_text("conv2d", stride=2).splitlines()[-1] == \
         "O[k,p,q] = I[c,2*p+r,2*q+s] * W[k,c,r,s]"
-    assert library.conv_text("conv1d", dilation=2).splitlines()[-1] == "O[k,p] = I[c,p+2*r] * W[k,c,r]"
+    assert library.conv_text("conv1d", dilation=2).splitlines()[-1] == \
+        "O[k,p] = I[c,p+2*r] * W[k,c,r]"
     assert library.conv("depthwise").tensor_ranks["W"] == ("C", "R", "S")
     assert library.conv("conv2d") is library.conv("conv2d")
     with pytest.raises(CascadeError, match=r"^'kind' must be one of conv1d, conv2d, depthwise, "
                                            r"not 'conv3d'$"):
         library.conv("conv3d")
     for bad in (0, -1, True, 1.5):
-        with pytest.raises(CascadeError, match=rf"^'stride' must be a positive integer, not {bad!r}$"):
+        with pytest.raises(CascadeError,
+                           match=rf"^'stride' must be a positive integer, not {bad!r}$"):
             library.conv("conv2d", stride=bad)
