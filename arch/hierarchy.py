@@ -140,6 +140,10 @@ class Hierarchy:
         Clock frequency (MHz); seconds = cycles / clock.
     source : str
         The file the spec came from.
+    fanout_names : tuple of (str, int)
+        Other names of fan-outs (a Timeloop container with a spatial mesh) with the index of
+        the storage level whose copies below they spread: a mapping's spatial directive may
+        target either.
     """
 
     name: str
@@ -147,6 +151,7 @@ class Hierarchy:
     compute: ComputeLevel
     clock_mhz: float = 1000.0
     source: str = "<string>"
+    fanout_names: tuple = ()
 
     def __post_init__(self):
         names = [lv.name for lv in self.levels] + [self.compute.name]
