@@ -172,7 +172,7 @@ def hierarchy_from_timeloop(data: dict, source: str = "<string>", overrides: dic
         gcs = attrs.get("global_cycle_seconds") if isinstance(attrs, dict) else None
         if gcs is not None:
             sec = _num(problems, f"{path}.attributes.global_cycle_seconds", gcs, float)
-            clock = 1e-6 / sec if sec else clock
+            clock = float(f"{1e-6 / sec:.12g}") if sec else clock
         if tag == "Container":
             if levels and (mx, my) != (1, 1):
                 aliases.append((name, len(levels) - 1))
