@@ -1,0 +1,104 @@
+"""Timeloop's reference outputs for its tutorial exercises 00-04, pinned.
+
+Inputs and reference outputs: ``tests/data/timeloop/<case>/`` (see SOURCES.md there: repository
+Accelergy-Project/timeloop-accelergy-exercises, commit 2ffec693ced8e60a46c1131e9e4a387ac007d410,
+folder workspace/tutorial_exercises/01_accelergy_timeloop_2020_ispass/timeloop/<exercise>/
+ref-output/<variant>/timeloop-model.stats.txt). Every number below is read from that case's
+``timeloop-model.stats.txt``: per level, ``Instances`` and per data space the ``Scalar reads /
+fills / updates (per-instance)`` lines; ``Cycles:`` and ``Computes =`` of the summary; and
+``fJ/Compute ... Total`` (femtojoules per compute, two decimals; times computes is the total
+energy, leakage included). Our records give totals over instances, so each per-instance figure
+is multiplied by the level's instances.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from arch.timeloop import load_timeloop_arch
+from mappings.timeloop import read_mapping, read_problem
+from sim.nest import evaluate
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "timeloop"
+
+# case -> (cycles, computes, fJ per compute, {level: (instances, {data space: (reads, fills, updates) per instance})})
+REFERENCE = {
+    "00-1level": (48, 48, 2406.54, {
+        "Buffer": (1, {"Weights": (48, 0, 0), "Inputs": (48, 0, 0), "Outputs": (32, 0, 48)}),
+    }),
+    "01-2level-os": (48, 48, 7500.08, {
+        "Buffer": (1, {"Weights": (48, 3, 0), "Inputs": (48, 18, 0), "Outputs": (32, 0, 48)}),
+        "MainMemory": (1, {"Weights": (3, 0, 0), "Inputs": (18, 0, 0), "Outputs": (0, 0, 16)}),
+    }),
+    "01-2level-ws": (48, 48, 7500.08, {
+        "Buffer": (1, {"Weights": (48, 3, 0), "Inputs": (48, 18, 0), "Outputs": (32, 0, 48)}),
+        "MainMemory": (1, {"Weights": (3, 0, 0), "Inputs": (18, 0, 0), "Outputs": (0, 0, 16)}),
+    }),
+    "02-2level-tiled": (1536, 1536, 5162.30, {
+        "Buffer": (1, {"Weights": (1536, 96, 0), "Inputs": (1536, 288, 0), "Outputs": (1024, 0, 1536)}),
+        "MainMemory": (1, {"Weights": (96, 0, 0), "Inputs": (288, 0, 0), "Outputs": (0, 0, 512)}),
+    }),
+    "02-2level-untiled": (1536, 1536, 6258.20, {
+        "Buffer": (1, {"Weights": (1536, 96, 0), "Inputs": (1536, 576, 0), "Outputs": (1024, 0, 1536)}),
+        "MainMemory": (1, {"Weights": (96, 0, 0), "Inputs": (576, 0, 0), "Outputs": (0, 0, 512)}),
+    }),
+    "03-3level-bypass": (1536, 1536, 39369.71, {
+        "RegisterFile": (1, {"Outputs": (1024, 0, 1536)}),
+        "GlobalBuffer": (1, {"Weights": (1536, 96, 0), "Inputs": (1536, 18, 0)}),
+        "MainMemory": (1, {"Weights": (96, 0, 0), "Inputs": (18, 0, 0), "Outputs": (0, 0, 512)}),
+    }),
+    "03-3level-no-bypass": (1536, 1536, 32130.51, {
+        "RegisterFile": (1, {"Weights": (1536, 96, 0), "Inputs": (1536, 288, 0), "Outputs": (1024, 0, 1536)}),
+        "GlobalBuffer": (1, {"Weights": (96, 96, 0), "Inputs": (288, 18, 0), "Outputs": (0, 0, 512)}),
+        "MainMemory": (1, {"Weights": (96, 0, 0), "Inputs": (18, 0, 0), "Outputs": (0, 0, 512)}),
+    }),
+    "04-3levelspatial-cp": (3072, 49152, 13011.43, {
+        "RegisterFile": (16, {"Weights": (3072, 192, 0), "Inputs": (3072, 1152, 0), "Outputs": (2560, 512, 3072)}),
+        "GlobalBuffer": (16, {"Weights": (192, 192, 0), "Inputs": (1152, 36, 0), "Outputs": (512, 0, 1024)}),
+        "MainMemory": (1, {"Weights": (3072, 0, 0), "Inputs": (576, 0, 0), "Outputs": (0, 0, 512)}),
+    }),
+    "04-3levelspatial-kp": (3072, 49152, 14664.63, {
+        "RegisterFile": (16, {"Weights": (3072, 192, 0), "Inputs": (3072, 1152, 0), "Outputs": (3040, 992, 3072)}),
+        "GlobalBuffer": (16, {"Weights": (192, 192, 0), "Inputs": (1152, 576, 0), "Outputs": (992, 0, 1024)}),
+        "MainMemory": (1, {"Weights": (3072, 0, 0), "Inputs": (576, 0, 0), "Outputs": (0, 0, 512)}),
+    }),
+}
+
+
+def run_case(case, ert=True):
+    d = DATA / case
+    arch = next(d.glob("*.arch.yaml"))
+    hierarchy = load_timeloop_arch(arch, d / "timeloop-model.ERT.yaml" if ert else None)
+    shape = read_problem(next(d.glob("*.prob.yaml")))
+    return evaluate(hierarchy, shape, read_mapping(next(d.glob("*.map.yaml")), shape, hierarchy))
+
+
+@pytest.mark.parametrize("case", sorted(REFERENCE))
+def test_counts_and_cycles_equal_timeloop(case):
+    cycles, computes, _, levels = REFERENCE[case]
+    got = run_case(case)
+    assert got.cycles == cycles
+    assert got.computes == computes
+    want = {lv: {t: dict(zip(("reads", "fills", "updates"), (c * n for c in rfu))) for t, rfu in spaces.items()}
+            for lv, (n, spaces) in levels.items()}
+    assert got.accesses == want
+    assert {lv: got.instances[lv] for lv in levels} == {lv: n for lv, (n, _) in levels.items()}
+
+
+@pytest.mark.parametrize("case", sorted(REFERENCE))
+def test_energy_with_timeloops_ert_equals_timeloop(case):
+    _, computes, fj_per_compute, _ = REFERENCE[case]
+    # stats.txt prints fJ/compute with two decimals: +-0.005 fJ per compute.
+    assert got_energy(case) == pytest.approx(fj_per_compute * computes / 1000, abs=0.005 * computes / 1000)
+
+
+def got_energy(case):
+    return run_case(case).energy_pj
+
+
+def test_bypass_moves_output_traffic_to_main_memory():
+    """Exercise 03: bypassing the global buffer for Outputs leaves its Outputs entry empty and
+    MainMemory receives the register file's 512 partial-sum updates directly."""
+    got = run_case("03-3level-bypass").accesses
+    assert "Outputs" not in got["GlobalBuffer"]
+    assert got["MainMemory"]["Outputs"]["updates"] == 512
