@@ -107,6 +107,13 @@ def _mesh(problems, path, node):
     return x, y
 
 
+def _energies(ert, name, klass, bits, block) -> tuple:
+    """A component's (action, pJ) pairs: from the ERT when one is given, else the defaults."""
+    if ert is None:
+        return default_energy(klass, bits, block)
+    return tuple(ert.get(name, ()))
+
+
 def _storage(problems, path, node, fx, fy, ert):
     attrs = node.get("attributes") or {}
     if not isinstance(attrs, dict):
@@ -126,10 +133,7 @@ def _storage(problems, path, node, fx, fy, ert):
     if size is not None:
         size *= block
     name = str(node.get("name"))
-    energies = ert.get(name) if ert is not None else default_energy(klass, bits, block)
-    if energies is None:
-        problems.append((f"ERT.{name}", f"the energy reference table has no entry for component {name!r}"))
-        energies = ()
+    energies = _energies(ert, name, klass, bits, block)
     return StorageLevel(
         name=name, fanout_x=fx, fanout_y=fy, size_words=size, word_bits=bits, block_words=block,
         read_bw=_num(problems, f"{ap}.read_bandwidth", attrs.get("read_bandwidth"), float),
@@ -140,11 +144,11 @@ def _storage(problems, path, node, fx, fy, ert):
 
 
 def hierarchy_from_timeloop(data: dict, source: str = "<string>", overrides: dict | None = None,
-                            ert: dict | None = None) -> Hierarchy:
+                            ert: dict | None = None, ert_source: str = "<ERT>") -> Hierarchy:
     """Build a :class:`Hierarchy` from a parsed Timeloop v0.4 architecture document.
 
-    ``ert``: component name -> ((action, pJ), ...) from :func:`read_ert`; None prices every
-    component with :func:`default_energy`. Every problem is one :class:`SpecError` naming
+    ``ert``: component name -> ((action, pJ), ...) from :func:`read_ert` (read from
+    ``ert_source``); None prices every component with :func:`default_energy`. Every problem is one :class:`SpecError` naming
     ``source`` and the key path (``architecture.nodes[3].attributes.depth``).
     """
     problems = [(k, "overrides are not supported for Timeloop architecture files") for k in (overrides or {})]
@@ -179,11 +183,7 @@ def hierarchy_from_timeloop(data: dict, source: str = "<string>", overrides: dic
             continue
         klass = str(node.get("class", ""))
         if klass.lower() in COMPUTE_CLASSES or klass.lower().endswith("mac"):
-            energies = ert.get(name) if ert is not None else default_energy(klass, 8, 1)
-            if energies is None:
-                problems.append((f"ERT.{name}", f"the energy reference table has no entry for component {name!r}"))
-                energies = ()
-            compute = ComputeLevel(name, fx, fy, tuple(energies))
+            compute = ComputeLevel(name, fx, fy, _energies(ert, name, klass, 8, 1))
         else:
             levels.append(_storage(problems, path, node, fx, fy, ert))
         fx, fy = 1, 1
@@ -195,6 +195,10 @@ def hierarchy_from_timeloop(data: dict, source: str = "<string>", overrides: dic
         problems.append(("architecture.nodes", f"the outermost storage {levels[0].name!r} must have one instance"))
     if problems:
         raise SpecError(problems, source)
+    if ert is not None:
+        missing = [n.name for n in (*levels, compute) if n.name not in ert]
+        if missing:
+            raise SpecError([("ERT.tables", f"no table for component {missing[0]!r} of {source}")], ert_source)
     return Hierarchy(spec_name(source).removesuffix(".arch"), tuple(levels), compute, clock_mhz=clock,
                      source=source, fanout_names=tuple(aliases))
 
@@ -246,4 +250,4 @@ def load_timeloop_arch(path, ert_path=None) -> Hierarchy:
     if not isinstance(data, dict):
         raise SpecError([("", "a Timeloop architecture must be a YAML mapping")], str(path))
     ert = read_ert(ert_path) if ert_path is not None else None
-    return hierarchy_from_timeloop(data, str(path), ert=ert)
+    return hierarchy_from_timeloop(data, str(path), ert=ert, ert_source=str(ert_path))

@@ -24,7 +24,7 @@ from arch.errors import MappingError, WorkloadError
 from arch.schema import coerce
 from arch.yamlio import load_yaml_file
 from mappings.mapping import EinsumShape
-from mappings.nest import LevelMapping, NestMapping
+from mappings.nest import LevelMapping, NestMapping, check
 
 _TYPES = ("temporal", "spatial", "dataspace", "bypass")
 _ENTRY_KEYS = {"target", "type", "factors", "permutation", "split", "keep", "bypass"}
@@ -162,7 +162,8 @@ def _target(src, path, entry, hierarchy, kind) -> int:
 
 
 def read_mapping(path, shape: EinsumShape, hierarchy) -> NestMapping:
-    """A :class:`NestMapping` from a Timeloop mapping file, for ``shape`` on ``hierarchy``."""
+    """A :class:`NestMapping` from a Timeloop mapping file, for ``shape`` on ``hierarchy``,
+    checked (:func:`mappings.nest.check`); every error names the file."""
     src = str(path)
     data = load_yaml_file(path)
     entries = data.get("mapping") if isinstance(data, dict) else None
@@ -197,7 +198,12 @@ def read_mapping(path, shape: EinsumShape, hierarchy) -> NestMapping:
             spatial[lv] = _split(src, p, e, order, hierarchy.child_fanout(lv))
     levels = [LevelMapping(hierarchy.names[i], temporal[i] or (), spatial[i][0], spatial[i][1], keep[i])
               for i in range(n)]
-    return NestMapping(tuple(levels))
+    nest = NestMapping(tuple(levels))
+    try:
+        check(nest, shape, hierarchy)
+    except MappingError as err:
+        raise MappingError(f"{src}: {err}") from None
+    return nest
 
 
 def _keep(src, path, entry, shape):
