@@ -101,12 +101,12 @@ MAP04 = (EX04 / "conv1d+oc+ic-3levelspatial-cp-ws.map.yaml").read_text()
 
 @pytest.mark.parametrize("edits,message", [
     ([("target: GlobalBuffer", "target: GlobalBufer")],
-     "mapping[1].target: unknown target 'GlobalBufer' (targets: MainMemory, GlobalBuffer, RegisterFile)"),
+     "mapping[1].target: unknown target 'GlobalBufer' (targets: MainMemory, GlobalBuffer, RegisterFile, PE)"),
     ([("permutation: RPKC", "permutation: RPKX")], "mapping[3].permutation: unknown rank 'X' (ranks: C, K, R, P)"),
     ([("R=1 P=16 K=1 C=1", "R=1 P=16 K=one C=1")],
      "mapping[3].factors: a factor must be RANK=N with a rank of C, K, R, P, not 'K=one'"),
     ([("type: spatial", "type: spacial")],
-     "mapping[2].type: 'type' must be one of temporal, spatial, dataspace, bypass, not 'spacial'"),
+     "mapping[2].type: 'type' must be one of temporal, spatial, dataspace, bypass, datatype, not 'spacial'"),
     ([("R=1 P=16 K=1 C=1", "R=1 P=8 K=1 C=1")], "rank P: factors multiply to 8 (RegisterFile 8), not its size 16"),
     ([("R=1 P=1 K=1 C=16", "R=1 P=1 K=2 C=16"), ("K=32 C=2", "K=16 C=2")],
      "level MainMemory: spatial X factors multiply to 32, over the fan-out of 16 to GlobalBuffer"),
