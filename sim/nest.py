@@ -118,7 +118,7 @@ def _tensor_counts(shape, nest, tensor, n_levels, loops, stride):
         if i == n_levels:
             deltas = {tuple(1 for _ in dims): steps}
         else:
-            widths = tuple(dim_width(dim, nest.extents(i)) for dim in dims)
+            widths = tuple(dim_width(dim, nest.extents(i, loops)) for dim in dims)
             above = [k for k, lp in enumerate(loops) if lp.level < i and not lp.spatial]
             deltas = delta_counts(dims, widths, loops, stride, above)
         spread = [k for k, lp in enumerate(loops) if lp.spatial and p <= lp.level < i]
