@@ -4,7 +4,8 @@ A *problem* names the dimensions (our ranks) with their sizes (``instance``), an
 (our tensors) a projection: per tensor dimension a sum of terms ``[rank]`` or
 ``[rank, coefficient]``; ``[[R], [P]]`` indexes by ``r+p``, ``[[R, Wdilation], [P, Wstride]]``
 by ``Wdilation*r + Wstride*p``, the coefficients named under ``shape.coefficients`` with
-their defaults, overridden by ``instance``. The data space with ``read_write: true`` is the
+their defaults, overridden by ``instance``; other ``instance`` keys (``H``, ``Wpad``,
+``densities``: values other tools derive from) are ignored. The data space with ``read_write: true`` is the
 output. Every point of the iteration space is one MAC.
 
 A *mapping* is a list of directives, each with a ``target`` (a storage level, or for ``spatial``
@@ -94,8 +95,6 @@ def read_problem(path) -> EinsumShape:
     for k, v in inst.items():
         if k in coef:
             coef[k] = _positive(src, f"problem.instance.{k}", v)
-        elif k not in dims and k != "densities":
-            _fail(src, f"problem.instance.{k}", f"unknown dimension or coefficient (dimensions: {', '.join(dims)})")
     ranks = {}
     for d in dims:
         if d not in inst:

@@ -22,7 +22,8 @@ Counting rules (Timeloop's, so that the same files give the same numbers):
   distinct words (a partial sum arrives from above only after it has left once).
 - Energy: per instance, ``ceil(count / block_words)`` accesses times the per-access energy of
   the action (fills at the write energy), plus the storage levels' leakage per cycle per
-  instance; MACs at the compute energy (their leakage is not counted, as in Timeloop).
+  instance the mapping uses; MACs at the compute energy (their leakage is not counted, as in
+  Timeloop).
 - Cycles: the product of the temporal factors (steps of one MAC), raised by any level whose
   per-instance reads, writes (fills + updates) or both over its read, write or shared
   bandwidth (words per cycle) take longer. No latency, fill or drain.
@@ -170,8 +171,8 @@ def evaluate(hierarchy, shape, nest) -> NestCounts:
                 need.append(math.ceil(words / bw))
         level_cycles[lv.name] = max(need)
         cycles = max(cycles, level_cycles[lv.name])
-    for i, lv in enumerate(hierarchy.levels):
-        energy[(lv.name, "leak")] = lv.energy("leak") * cycles * hierarchy.instances(i)
+    for lv in hierarchy.levels:
+        energy[(lv.name, "leak")] = lv.energy("leak") * cycles * used[lv.name]
     comp = hierarchy.compute
     macs = shape.points
     used[comp.name] = _used_instances(loops, n)

@@ -56,7 +56,7 @@ def test_problem_with_coefficients(tmp_path):
 
 @pytest.mark.parametrize("edit,message", [
     (("P: 5, ", ""), "problem.instance.P: missing (every dimension needs a size)"),
-    (("Wstride: 2}", "Wstride: 2, X: 3}"), "problem.instance.X: unknown dimension or coefficient (dimensions: C, M, R, S, N, P, Q)"),
+    (("Wstride: 2}", "Wstride: 0}"), "problem.instance.Wstride: 'Wstride' must be a positive integer, not 0"),
     (("[[R, Wdilation]", "[[R, Wdilation, 3]"),
      "problem.shape.data_spaces[1].projection[2][0]: a term must be [dimension] or [dimension, coefficient] "
      "with a dimension of C, M, R, S, N, P, Q, not ['R', 'Wdilation', 3]"),
