@@ -84,3 +84,70 @@ def test_engine_des_refused(capsys):
                           "--engine", "des")
     assert status == 2
     assert "engine must be analytical (Timeloop's closed-form model), not 'des'" in err
+
+
+GEMM_PROBLEM = """\
+problem:
+  version: 0.4
+  shape:
+    name: GEMM
+    dimensions: [M, N, K]
+    data_spaces:
+    - {name: A, projection: [[[M]], [[K]]]}
+    - {name: B, projection: [[[K]], [[N]]]}
+    - {name: Z, projection: [[[M]], [[N]]], read_write: true}
+  instance: {M: 8, N: 8, K: 8}
+"""
+
+GEMM_HIERARCHY = """\
+kind: hierarchy
+description: DRAM, a global buffer, four register files with a MAC each
+levels:
+  - {name: DRAM, word_bits: 8, block_words: 4, energy_pj: {read: 100, fill: 100, update: 100}}
+  - {name: GLB, size_words: 1024, word_bits: 8, energy_pj: {read: 2, fill: 2, update: 2}}
+  - {name: RF, fanout: {x: 4}, size_words: 64, word_bits: 8, energy_pj: {read: 0.5, fill: 0.5, update: 0.5}}
+compute: {name: MAC, energy_pj: {compute: 1}}
+"""
+
+GEMM_MAPPING = """\
+mapping:
+  - {target: GLB, type: temporal, factors: M=2 N=2 K=1, permutation: NMK}
+  - {target: GLB, type: spatial, factors: N=4, permutation: N}
+  - {target: RF, type: temporal, factors: M=4 K=8 N=1, permutation: KMN}
+"""
+
+
+def test_gemm_on_our_own_hierarchy(capsys, tmp_path):
+    """An 8x8x8 GEMM on our own three-level spec, counted by hand: the global buffer walks
+    2 M-tiles (outer) x 2 N-tiles, spreading 4 columns of N over the register files; each register
+    file keeps a 4x8 tile of A, an 8x1 tile of B and a 4x1 tile of Z and runs 4 x 8 steps."""
+    files = {}
+    for name, text in (("gemm.prob.yaml", GEMM_PROBLEM), ("h.yaml", GEMM_HIERARCHY), ("m.map.yaml", GEMM_MAPPING)):
+        files[name] = tmp_path / name
+        files[name].write_text(text)
+    status, out, err = _run(capsys, "--arch", str(files["h.yaml"]), "--format", "json", "--workload",
+                            f"timeloop:problem={files['gemm.prob.yaml']},mapping={files['m.map.yaml']}")
+    assert status == 0, err
+    (rec,) = json.loads(out)
+    macs, rfs = 8 * 8 * 8, 4
+    steps = macs // rfs  # 128 per MAC
+    assert rec["cycles"] == steps and rec["computes"] == macs
+    rf = rec["accesses"]["RF"]
+    # A: one 32-word tile per M-tile, kept across the N-tiles inside it: 2 x 32 per register file.
+    assert rf["A"] == {"reads": rfs * steps, "fills": rfs * 2 * 32, "updates": 0}
+    # B: a new 8-word column for each of the 2 x 2 tiles.
+    assert rf["B"] == {"reads": rfs * steps, "fills": rfs * 4 * 8, "updates": 0}
+    # Z: each register file finishes its 4 x 4 = 16 outputs in place: 128 updates, 128 - 16 reads.
+    assert rf["Z"] == {"reads": rfs * (steps - 16), "fills": 0, "updates": rfs * steps}
+    glb = rec["accesses"]["GLB"]
+    # A is the same for the 4 columns (multicast): 64 reads; B differs per column: 4 x 32.
+    assert glb["A"] == {"reads": 64, "fills": 64, "updates": 0}
+    assert glb["B"] == {"reads": 128, "fills": 64, "updates": 0}
+    assert glb["Z"] == {"reads": 0, "fills": 0, "updates": 64}
+    assert rec["accesses"]["DRAM"] == {"A": {"reads": 64, "fills": 0, "updates": 0},
+                                       "B": {"reads": 64, "fills": 0, "updates": 0},
+                                       "Z": {"reads": 0, "fills": 0, "updates": 64}}
+    # Energy: DRAM in 4-word blocks (16 + 16 + 16 accesses of 100 pJ), GLB and RF per word, 1 pJ a MAC.
+    glb_words = 64 + 64 + 128 + 64 + 64
+    rf_words = 4 * (128 + 64) + 4 * (128 + 32) + 4 * (112 + 128)
+    assert rec["energy_pj"] == pytest.approx(48 * 100 + glb_words * 2 + rf_words * 0.5 + macs)
