@@ -32,7 +32,7 @@ Counting rules (Timeloop's, so that the same files give the same numbers):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mappings.nest import check, dim_width, keeps
 from sim.reuse import box_words, delta_counts, distinct_copies, strides
@@ -59,6 +59,11 @@ class NestCounts:
     instances : dict
         component -> instances used by the mapping.
     clock_hz : float
+    compute_name : str
+    compute_instances : int
+        MAC units in the machine (utilization = computes / (cycles * compute_instances)).
+    dram_bytes : int
+        Words the outermost level reads, is filled with and updates, in bytes.
     """
 
     cycles: int
@@ -71,7 +76,6 @@ class NestCounts:
     compute_name: str = ""
     compute_instances: int = 1
     dram_bytes: int = 0
-    meta: dict = field(default_factory=dict)
 
     @property
     def energy_pj(self) -> float:
@@ -89,7 +93,8 @@ class NestCounts:
         return out
 
     def record(self, **params) -> dict:
-        """One record (the project's keys plus ``computes`` and ``accesses``)."""
+        """One record (the project's keys plus ``computes`` and ``accesses``); ``utilization``
+        is MACs over (cycles x every MAC unit of the machine), as Timeloop reports it."""
         util = self.computes / (self.cycles * self.compute_instances) if self.cycles else 0.0
         rec = dict(params)
         rec.update(engine="nest", cycles=int(self.cycles), seconds=self.seconds, energy_pj=self.energy_pj,
@@ -182,4 +187,4 @@ def evaluate(hierarchy, shape, nest) -> NestCounts:
     return NestCounts(cycles=int(cycles), computes=macs, accesses=accesses,
                       energy_pj_by={k: float(v) for k, v in energy.items()}, level_cycles=level_cycles,
                       instances=used, clock_hz=hierarchy.clock_mhz * 1e6, compute_name=comp.name,
-                      compute_instances=used[comp.name], dram_bytes=dram_words * top.word_bits // 8)
+                      compute_instances=hierarchy.instances(n), dram_bytes=dram_words * top.word_bits // 8)

@@ -167,3 +167,14 @@ def test_bypass_moves_output_traffic_to_main_memory():
     got = run_case("03-3level-bypass").accesses
     assert "Outputs" not in got["GlobalBuffer"]
     assert got["MainMemory"]["Outputs"]["updates"] == 512
+
+
+# "Utilization:" of the summary of each stats file: MACs over (cycles x every MAC unit).
+UTILIZATION = {"06-eyeriss-vgg02-layer5": 1.0, "design-eyeriss_like": 0.75, "design-simba_like": 0.1875,
+               "design-simple_output_stationary": 0.0625, "design-simple_weight_stationary": 0.0469}
+
+
+@pytest.mark.parametrize("case", sorted(UTILIZATION))
+def test_utilization_over_every_mac_unit(case):
+    rec = run_case(case).record()
+    assert list(rec["utilization"].values())[0] == pytest.approx(UTILIZATION[case], abs=5e-5)

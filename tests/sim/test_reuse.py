@@ -2,7 +2,6 @@
 bandwidth bound of sim.nest against a closed form."""
 
 import itertools
-import math
 
 import pytest
 
