@@ -178,3 +178,28 @@ UTILIZATION = {"06-eyeriss-vgg02-layer5": 1.0, "design-eyeriss_like": 0.75, "des
 def test_utilization_over_every_mac_unit(case):
     rec = run_case(case).record()
     assert list(rec["utilization"].values())[0] == pytest.approx(UTILIZATION[case], abs=5e-5)
+
+
+def test_best_bypass_choice_is_the_one_timeloops_mapper_found():
+    """Exercise 05 with the freebypass constraints fixes every factor and order and leaves the
+    64 keep/bypass choices of the global buffer and the register file open; its mapper
+    (exhaustive, metric delay then energy) chose: the global buffer keeps only Inputs, the
+    register file keeps everything (ref-output/freebypass/timeloop-mapper.map.yaml). Ranking
+    the 64 choices by our counts picks the same one."""
+    import itertools
+
+    from mappings.nest import LevelMapping, NestMapping
+
+    d = DATA / "05-mapper-freebypass"
+    hierarchy = load_timeloop_arch(d / "3level.arch.yaml", d / "timeloop-mapper.ERT.yaml")
+    shape = read_problem(d / "conv1d+oc.prob.yaml")
+    base = read_mapping(d / "timeloop-mapper.map.yaml", shape, hierarchy)
+    subsets = [frozenset(c) for r in range(4) for c in itertools.combinations(shape.tensors, r)]
+    ranked = []
+    for glb, rf in itertools.product(subsets, subsets):
+        levels = [base.levels[0]] + [LevelMapping(lm.level, lm.temporal, keep=k)
+                                     for lm, k in zip(base.levels[1:], (glb, rf))]
+        got = evaluate(hierarchy, shape, NestMapping(levels))
+        ranked.append((got.cycles, got.energy_pj, sorted(glb), sorted(rf)))
+    assert len(ranked) == 64
+    assert min(ranked)[2:] == (["Inputs"], ["Inputs", "Outputs", "Weights"])
