@@ -3,8 +3,11 @@
 Every spec is a YAML document whose top-level ``kind`` says which loader builds it:
 ``spatial`` (2D/1D PE arrays with storage levels: fusemax, flat, unfused, systolic, ...),
 ``piuma`` (the PIUMA-like many-threaded machine), ``mmfree`` (the ternary MatMul-free
-accelerator). Presets ship as package data in ``arch/presets/*.yaml``; a user's own file works
-anywhere a preset name does.
+accelerator), ``hierarchy`` (storage levels of any depth with spatial fan-outs,
+:mod:`arch.hierarchy`). A Timeloop v0.4 architecture file (a top-level ``architecture`` key with
+``!Container``/``!Component`` nodes, no ``kind``) is kind ``timeloop`` and loads through
+:mod:`arch.timeloop` into the same :class:`arch.hierarchy.Hierarchy`. Presets ship as package
+data in ``arch/presets/*.yaml``; a user's own file works anywhere a preset name does.
 """
 
 from __future__ import annotations
@@ -22,7 +25,18 @@ LOADERS = {
     "spatial": "arch.spec:spatial_from_dict",
     "piuma": "arch.piuma:piuma_from_dict",
     "mmfree": "arch.mmfree:mmfree_from_dict",
+    "hierarchy": "arch.hierarchy:hierarchy_from_dict",
+    "timeloop": "arch.timeloop:hierarchy_from_timeloop",
 }
+
+
+def _kind(data) -> str | None:
+    """A document's kind: its ``kind`` key, or ``timeloop`` for a Timeloop architecture."""
+    if not isinstance(data, dict):
+        return None
+    if "kind" not in data and "architecture" in data:
+        return "timeloop"
+    return data.get("kind")
 
 
 def list_presets() -> dict:
@@ -59,7 +73,7 @@ def load_arch(name_or_path, overrides: dict | None = None):
     data = load_yaml_file(path)
     if not isinstance(data, dict):
         raise SpecError([("", "a spec must be a YAML mapping")], str(path))
-    kind = data.get("kind")
+    kind = _kind(data)
     if kind not in LOADERS:
         raise SpecError([("kind", f"must be one of {sorted(LOADERS)}, not {kind!r}")], str(path))
     mod, fn = LOADERS[kind].split(":")
@@ -69,5 +83,4 @@ def load_arch(name_or_path, overrides: dict | None = None):
 
 def arch_kind(name_or_path) -> str:
     """The ``kind`` of a preset or spec file, without building it."""
-    data = load_yaml_file(resolve(name_or_path))
-    return data.get("kind") if isinstance(data, dict) else None
+    return _kind(load_yaml_file(resolve(name_or_path)))

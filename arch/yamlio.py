@@ -32,6 +32,29 @@ def _construct_mapping(loader, node, deep=False):
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+class Tagged(dict):
+    """A mapping written with a local tag (Timeloop's ``!Container``, ``!Component``,
+    ``!Parallel``); ``tag`` is the tag without its ``!``."""
+
+    tag: str = ""
+
+
+def _construct_tagged(loader, suffix, node):
+    out = Tagged()
+    out.tag = suffix
+    if isinstance(node, yaml.MappingNode):
+        out.update(_construct_mapping(loader, node, deep=True))
+    elif isinstance(node, yaml.SequenceNode):
+        out["nodes"] = loader.construct_sequence(node, deep=True)
+    else:
+        line = node.start_mark.line + 1
+        raise SpecError([("", f"line {line}: tag !{suffix} on a plain value is not supported")])
+    return out
+
+
+_StrictLoader.add_multi_constructor("!", _construct_tagged)
+
+
 def load_yaml(text: str, source: str = "<string>"):
     """Parse YAML text; raise :class:`SpecError` naming ``source`` on any problem."""
     try:

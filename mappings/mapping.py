@@ -44,6 +44,13 @@ class EinsumShape:
         The output tensor.
     op_counts : mapping op class -> count
         Exact operations of the whole Einsum by class (``mac``, ``add``, ``exp``, ...).
+    projections : mapping tensor -> tuple of dimensions, optional
+        Affine indices: per tensor, per dimension, a tuple of ``(coefficient, rank)`` terms whose
+        sum is the index (a 1D convolution's input ``((1, "R"), (1, "P"))`` is indexed by
+        ``r+p``; with stride 2, ``((1, "R"), (2, "P"))``). Absent (None): every tensor is indexed
+        by its ranks one per dimension, ``tensors[t]``. Tensors missing from the mapping are too.
+        Built in ``__post_init__`` (normalised to tuples); the constructor validates that every
+        rank named is a rank of the Einsum and every coefficient a positive integer.
     """
 
     name: str
@@ -51,11 +58,31 @@ class EinsumShape:
     tensors: MappingT
     output: str
     op_counts: MappingT
+    projections: MappingT | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "ranks", MappingProxyType(dict(self.ranks)))
         object.__setattr__(self, "tensors", MappingProxyType({t: tuple(r) for t, r in self.tensors.items()}))
         object.__setattr__(self, "op_counts", MappingProxyType(dict(self.op_counts)))
+        if self.projections is not None:
+            proj = {}
+            for t, dims in self.projections.items():
+                if t not in self.tensors:
+                    raise MappingError(f"Einsum {self.name}: projection of unknown tensor {t!r}")
+                norm = tuple(tuple((int(c), str(r)) for c, r in dim) for dim in dims)
+                for dim in norm:
+                    for c, r in dim:
+                        if r not in self.ranks or c < 1:
+                            raise MappingError(f"Einsum {self.name}: tensor {t} index term {c}*{r} needs a rank "
+                                               f"of the Einsum and a positive coefficient")
+                proj[t] = norm
+            object.__setattr__(self, "projections", MappingProxyType(proj))
+
+    def projection(self, tensor: str) -> tuple:
+        """Dimensions of ``tensor``, each a tuple of ``(coefficient, rank)`` terms."""
+        if self.projections is not None and tensor in self.projections:
+            return self.projections[tensor]
+        return tuple(((1, r),) for r in self.tensors[tensor])
 
     @property
     def points(self) -> int:

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ap = OneLineParser(prog="explore", description="Accelerator design-space explorer: cycles and energy of Einsum-cascade workloads on spatial hardware.")
     ap.add_argument("--arch", help="preset name (see --list) or a spec .yaml file")
-    ap.add_argument("--workload", action="append", default=[], metavar="KIND[:K=V,...]", help="a workload point; repeatable (kinds: gemm, attention, end2end, spgemm, mmfree)")
+    ap.add_argument("--workload", action="append", default=[], metavar="KIND[:K=V,...]", help="a workload point; repeatable (kinds: gemm, attention, end2end, spgemm, mmfree, timeloop)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2", help="sweep a parameter over values (cartesian across --set flags); repeatable")
     ap.add_argument("--engine", choices=ENGINES, default="analytical", help="cost engine (default: analytical)")
     ap.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")

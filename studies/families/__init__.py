@@ -25,11 +25,13 @@ FAMILIES = {
     "end2end": "studies.families.end2end",
     "spgemm": "studies.families.spgemm",
     "mmfree": "studies.families.mmfree",
+    "timeloop": "studies.families.timeloop",
 }
 
 # The workload a preset runs when none is named (falls back on the spec's kind).
 DEFAULT_KIND_BY_PRESET = {"systolic": "gemm"}
-DEFAULT_KIND_BY_SPEC_KIND = {"spatial": "attention", "piuma": "spgemm", "mmfree": "mmfree"}
+DEFAULT_KIND_BY_SPEC_KIND = {"spatial": "attention", "piuma": "spgemm", "mmfree": "mmfree",
+                             "timeloop": "timeloop", "hierarchy": "timeloop"}
 
 
 def family(kind: str):
