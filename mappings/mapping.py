@@ -94,9 +94,15 @@ class EinsumShape:
         return tuple(t for t in self.tensors if t != self.output)
 
     def words(self, tensor: str, extents: MappingT | None = None) -> int:
-        """Words of ``tensor`` (or of its tile, with ``extents`` rank -> tile size)."""
+        """Words of ``tensor`` (or of its tile, with ``extents`` rank -> tile size; ranks not
+        given span their whole size).
+
+        A dimension indexed by ``sum(c * rank)`` is ``sum(c * (extent - 1)) + 1`` wide: the input
+        tile of a P-tile and an R-tile of a convolution (``p+r``) is P+R-1 wide.
+        """
         ext = extents or self.ranks
-        return math.prod(ext.get(r, self.ranks[r]) for r in self.tensors[tensor])
+        return math.prod(sum(c * (ext.get(r, self.ranks[r]) - 1) for c, r in dim) + 1
+                         for dim in self.projection(tensor))
 
 
 def gemm_shape(M: int, N: int, K: int, name: str = "Z") -> EinsumShape:
@@ -107,20 +113,30 @@ def gemm_shape(M: int, N: int, K: int, name: str = "Z") -> EinsumShape:
 
 @lru_cache(maxsize=64)
 def _structure(cascade) -> tuple:
-    """Per Einsum: (name, its ranks, tensor -> axis ranks, output); shape-independent."""
+    """Per Einsum: (name, its ranks, tensor -> axis ranks, output, tensor -> affine projection);
+    shape-independent.
+
+    A tensor read through an affine index (``I[c,p+r]``) indexes every rank of its terms, and its
+    projection (per dimension, the ``(coefficient, rank)`` terms; offsets do not change a tile's
+    width) goes to :attr:`EinsumShape.projections`, so its tiles are sliding windows.
+    """
     out = []
     for e in cascade.einsums:
         ranks = tuple(e.ranks)
-        tensors = {}
+        tensors, projections = {}, {}
         for ref in (*e.inputs, e.output):
             axes = []
-            for r in ref.ranks:
+            if any(ix.is_affine for ix in ref.indices):
+                dims = ref.projection().terms
+                projections[ref.name] = dims
+                axes = [r for dim in dims for _, r in dim]
+            for r in ref.ranks if not axes else ():
                 if r in ranks:
                     axes.append(r)
                 elif r is not None:  # a partitioned parent (M) read as its parts (M1, M0)
                     axes += [x for x in cascade.space.family(r)[1:] if x in ranks]
             tensors[ref.name] = tuple(dict.fromkeys(axes))
-        out.append((e.name, ranks, tensors, e.output.name))
+        out.append((e.name, ranks, tensors, e.output.name, projections))
     return tuple(out)
 
 
@@ -133,10 +149,10 @@ def shapes_from_cascade(cascade, shape: MappingT) -> dict:
     sizes = cascade.rank_sizes(shape)
     counts = cascade.op_counts(shape, per_einsum=True)
     out = {}
-    for name, ranks, tensors, output in _structure(cascade):
+    for name, ranks, tensors, output, projections in _structure(cascade):
         rs = {r: int(sizes[r]) for r in ranks if r in sizes}
         ts = {t: tuple(r for r in axes if r in rs) for t, axes in tensors.items()}
-        out[name] = EinsumShape(name, rs, ts, output, counts.get(name, {}))
+        out[name] = EinsumShape(name, rs, ts, output, counts.get(name, {}), projections or None)
     return out
 
 

@@ -131,7 +131,7 @@ def dim_width(dim, extents) -> int:
 
 def tile_words(shape, tensor: str, extents) -> int:
     """Words of ``tensor``'s tile when each rank spans ``extents[rank]`` (missing: 1)."""
-    return math.prod(dim_width(dim, extents) for dim in shape.projection(tensor))
+    return shape.words(tensor, {r: extents.get(r, 1) for r in shape.ranks})
 
 
 def keeps(nest: NestMapping, tensor: str) -> list:

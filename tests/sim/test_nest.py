@@ -203,3 +203,28 @@ def test_best_bypass_choice_is_the_one_timeloops_mapper_found():
         ranked.append((got.cycles, got.energy_pj, sorted(glb), sorted(rf)))
     assert len(ranked) == 64
     assert min(ranked)[2:] == (["Inputs"], ["Inputs", "Outputs", "Weights"])
+
+
+def test_a_cascade_written_convolution_gives_timeloops_counts():
+    """The same 1D convolution with output channels written in the cascade language
+    (``O[k,p] = I[c,p+r] * W[k,c,r]``) and mapped with exercise 04's kp mapping gives the counts
+    Timeloop printed for the problem file: the cascade's affine index reaches the counting model
+    as a sliding window (its Inputs tile is P+R-1 wide)."""
+    from mappings.mapping import EinsumShape, shapes_from_cascade
+    from mappings.parse import parse
+
+    d = DATA / "04-3levelspatial-kp"
+    prob = read_problem(next(d.glob("*.prob.yaml")))
+    cascade = parse("rank C, K, R, P\nO[k,p] = I[c,p+r] * W[k,c,r]\n")
+    (ours,) = shapes_from_cascade(cascade, dict(prob.ranks)).values()
+    name = {"O": "Outputs", "I": "Inputs", "W": "Weights"}  # the mapping file's data-space names
+    shape = EinsumShape("Outputs", ours.ranks, {name[t]: r for t, r in ours.tensors.items()}, "Outputs",
+                        ours.op_counts, {name[t]: p for t, p in ours.projections.items()})
+    assert shape.words("Inputs") == prob.ranks["C"] * (prob.ranks["P"] + prob.ranks["R"] - 1)
+    hierarchy = load_timeloop_arch(next(d.glob("*.arch.yaml")), next(d.glob("*.ERT.yaml")))
+    got = evaluate(hierarchy, shape, read_mapping(next(d.glob("*.map.yaml")), shape, hierarchy))
+    cycles, computes, _, levels = REFERENCE["04-3levelspatial-kp"]
+    assert (got.cycles, got.computes) == (cycles, computes)
+    want = {lv: {t: dict(zip(("reads", "fills", "updates"), (c * n for c in rfu))) for t, rfu in spaces.items()}
+            for lv, (n, spaces) in levels.items()}
+    assert {lv: spaces for lv, spaces in got.accesses.items() if spaces} == want
