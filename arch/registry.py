@@ -37,13 +37,19 @@ def list_presets() -> dict:
 def resolve(name_or_path) -> Path:
     """The file behind a preset name or a path; :class:`SpecError` if neither exists."""
     s = str(name_or_path)
+    if not s or "\0" in s:
+        raise SpecError([("", f"--arch must name a preset or a .yaml file, not {s!r}")])
     p = Path(s)
-    if s.endswith((".yaml", ".yml")) or p.is_file():
-        if not p.is_file():
+    try:
+        is_file = p.is_file()
+    except OSError as err:
+        raise SpecError([("", f"cannot read file ({err.strerror or err})")], s) from None
+    if s.endswith((".yaml", ".yml")) or is_file:
+        if not is_file:
             raise SpecError([("", "no such spec file")], s)
         return p
     preset = PRESET_DIR / f"{s}.yaml"
-    if not preset.is_file():
+    if not s.replace("-", "").replace("_", "").isalnum() or not s.isascii() or not preset.is_file():
         names = ", ".join(list_presets()) or "none"
         raise SpecError([("", f"unknown preset {s!r} (presets: {names}; or give a path to a .yaml file)")])
     return preset
@@ -60,7 +66,7 @@ def load_arch(name_or_path, overrides: dict | None = None):
     if not isinstance(data, dict):
         raise SpecError([("", "a spec must be a YAML mapping")], str(path))
     kind = data.get("kind")
-    if kind not in LOADERS:
+    if not isinstance(kind, str) or kind not in LOADERS:
         raise SpecError([("kind", f"must be one of {sorted(LOADERS)}, not {kind!r}")], str(path))
     mod, fn = LOADERS[kind].split(":")
     loader = getattr(importlib.import_module(mod), fn)
@@ -70,4 +76,5 @@ def load_arch(name_or_path, overrides: dict | None = None):
 def arch_kind(name_or_path) -> str:
     """The ``kind`` of a preset or spec file, without building it."""
     data = load_yaml_file(resolve(name_or_path))
-    return data.get("kind") if isinstance(data, dict) else None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None

@@ -28,6 +28,7 @@ from arch.area import total_area_mm2
 from arch.errors import WorkloadError
 from arch.registry import load_arch
 from mappings.workloads import format_seq_len, workload
+from studies.families import engine_run, require_kind
 
 SCOPE = "attention"
 ARCH_KEYS = ("pe_dim", "glb_mb", "dram_gbps", "clock_mhz")
@@ -58,16 +59,6 @@ def hardware_for(arch: str, config: str) -> str:
     return DEFAULT_ARCH[config] if str(arch) in LADDER_PRESETS else str(arch)
 
 
-def _engine(name: str, kind: str):
-    if name == "analytical":
-        from sim.analytical import run
-        return run
-    if name == "des":
-        from sim.des import run
-        return run
-    raise WorkloadError(f"{kind}: 'engine' must be analytical or des, not {name!r}")
-
-
 def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> dict:
     """Shared by the ``attention`` and ``end2end`` families."""
     from sim.attention import check_config, lower
@@ -80,8 +71,9 @@ def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> d
     wl = workload(params.get("model", "bert"), params.get("seq_len", "1K"), params.get("batch", 64))
     overrides = tuple(sorted((k, str(params[k])) for k in ARCH_KEYS if k in params))
     hw_name = hardware_for(arch, config)
+    require_kind(scope, hw_name, "spatial")
     spec = _spec(hw_name, overrides)
-    run = _engine(engine, scope)
+    run = engine_run(engine, scope)
     graph = lower(spec, wl, config, scope, dram_staging=_staging(params.get("dram_staging", "yes"), scope))
     report = run(graph, trace=trace) if (trace and engine == "des") else run(graph)
     rec = report.record(**{k: v for k, v in params.items() if k not in ARCH_KEYS})
