@@ -52,6 +52,19 @@ def _spec(arch: str, overrides: tuple):
     return load_arch(arch, dict(overrides))
 
 
+def input_files(arch: str, params: dict) -> list:
+    """The spec file a point runs on (a ladder preset's own hardware), for the resume key;
+    none when the configuration is bad (the point reports it when it runs)."""
+    from arch.errors import AccelError
+    from arch.registry import resolve
+    from sim.attention import check_config
+
+    try:
+        return [str(resolve(hardware_for(arch, check_config(params.get("config", "fusemax")))))]
+    except AccelError:
+        return []
+
+
 def hardware_for(arch: str, config: str) -> str:
     """The preset (or file) a configuration runs on, given ``--arch`` (see the module docstring)."""
     from sim.attention import DEFAULT_ARCH

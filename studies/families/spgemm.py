@@ -44,7 +44,7 @@ def _file_key(path: str):
     return (os.path.abspath(path), file_digest(path))
 
 
-def input_files(params: dict) -> list:
+def input_files(arch: str, params: dict) -> list:
     """The files a point reads (the Matrix Market operands), for the sweep's resume key."""
     return [str(params[k]) for k in ("matrix", "a", "b") if k in params]
 
