@@ -55,12 +55,9 @@ def resolve(name_or_path) -> Path:
     return preset
 
 
-def load_arch(name_or_path, overrides: dict | None = None):
-    """Load a preset or spec file into its typed spec.
-
-    ``overrides`` maps dotted key paths (``storage.glb.size_bytes``) or a loader's short
-    parameter names to values, applied before validation.
-    """
+def _document(name_or_path):
+    """(path, mapping, kind) of a preset or spec file; :class:`SpecError` unless it is a
+    mapping whose ``kind`` names a loader."""
     path = resolve(name_or_path)
     data = load_yaml_file(path)
     if not isinstance(data, dict):
@@ -68,13 +65,22 @@ def load_arch(name_or_path, overrides: dict | None = None):
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in LOADERS:
         raise SpecError([("kind", f"must be one of {sorted(LOADERS)}, not {kind!r}")], str(path))
+    return path, data, kind
+
+
+def load_arch(name_or_path, overrides: dict | None = None):
+    """Load a preset or spec file into its typed spec.
+
+    ``overrides`` maps dotted key paths (``storage.glb.size_bytes``) or a loader's short
+    parameter names to values, applied before validation.
+    """
+    path, data, kind = _document(name_or_path)
     mod, fn = LOADERS[kind].split(":")
     loader = getattr(importlib.import_module(mod), fn)
     return loader(data, source=str(path), overrides=overrides or {})
 
 
 def arch_kind(name_or_path) -> str:
-    """The ``kind`` of a preset or spec file, without building it."""
-    data = load_yaml_file(resolve(name_or_path))
-    kind = data.get("kind") if isinstance(data, dict) else None
-    return kind if isinstance(kind, str) else None
+    """The ``kind`` of a preset or spec file, without building it (:class:`SpecError` if the
+    file is not a spec of a known kind)."""
+    return _document(name_or_path)[2]

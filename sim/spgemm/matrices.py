@@ -51,9 +51,9 @@ def canonical(m, what: str = "matrix") -> sp.csr_matrix:
 
 
 #: Caps checked on a Matrix Market file's size line, before anything is allocated: a side of
-#: at most 2^31 - 1 (the kernels' 4-byte column indices), at most :data:`MAX_EDGES` stored
-#: entries, and at most :data:`MAX_DENSE` values in an ``array`` (dense) file.
-MAX_DIM = 2 ** 31 - 1
+#: at most 2^26 (as R-MAT's largest scale: the row pointers alone are then 512 MiB), at most
+#: :data:`MAX_EDGES` stored entries, and at most :data:`MAX_DENSE` values in an ``array`` file.
+MAX_DIM = 1 << MAX_SCALE
 MAX_DENSE = 1 << 24
 _MAX_LINE = 256          # bytes of one entry line (two indices and a 17-digit value need ~60)
 _MAX_HEADER_LINE = 1 << 16
