@@ -392,7 +392,7 @@ def _validate_unit(problems, path, unit):
             for i, d in enumerate(shape):
                 _check_int(problems, f"{path}.shape[{i}]", d, cap=MAX_ARRAY_DIM)
     if "dataflow" in unit:
-        if unit["dataflow"] not in DATAFLOWS:
+        if not isinstance(unit["dataflow"], str) or unit["dataflow"] not in DATAFLOWS:
             problems.append((f"{path}.dataflow", f"must be one of {', '.join(DATAFLOWS)}, not {unit['dataflow']!r}"))
         elif shape is not None and len(shape) != 2:
             problems.append((f"{path}.dataflow", "only a 2D array has a dataflow"))
@@ -433,7 +433,7 @@ def _validate_level(problems, path, level, compute, has_word_bits):
             _check_num(problems, f"{path}.{k}", level[k])
     if "bw_bytes_per_cycle" in level:
         _check_num(problems, f"{path}.bw_bytes_per_cycle", level["bw_bytes_per_cycle"], positive=True)
-    if "per_pe_of" in level and level["per_pe_of"] not in compute:
+    if "per_pe_of" in level and (not isinstance(level["per_pe_of"], str) or level["per_pe_of"] not in compute):
         problems.append((f"{path}.per_pe_of", f"must name a compute unit ({', '.join(compute) or 'none defined'}), not {level['per_pe_of']!r}"))
 
 

@@ -22,8 +22,9 @@ MAX_BYTES = 1 << 20
 MAX_DEPTH = 64
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """Safe loader that refuses duplicate mapping keys."""
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """Safe loader (libyaml's parser when PyYAML was built with it) that refuses duplicate
+    mapping keys."""
 
 
 def _construct_mapping(loader, node, deep=False):
@@ -38,7 +39,7 @@ def _construct_mapping(loader, node, deep=False):
             line = key_node.start_mark.line + 1
             raise SpecError([(str(key), f"duplicate key (line {line}; first at line {seen[key]})")])
         seen[key] = key_node.start_mark.line + 1
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    return yaml.constructor.SafeConstructor.construct_mapping(loader, node, deep=deep)
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
@@ -70,7 +71,7 @@ def load_yaml(text: str, source: str = "<string>"):
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
+        problem = " ".join(str(getattr(err, "problem", None) or err).split())
         raise SpecError([("", f"{where}malformed YAML ({problem})")], source) from None
 
 

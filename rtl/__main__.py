@@ -20,7 +20,7 @@ import json
 import sys
 
 from arch.cliargs import OneLineParser, int_arg, number_arg
-from arch.errors import AccelError
+from arch.errors import AccelError, one_line
 
 #: Caps on the build parameters (a Verilator or Yosys build beyond them would not finish).
 MAX_LANES, MAX_SIDE, MAX_ACT_WIDTH = 1024, 1 << 20, 32
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     try:
         rec, status = (_check if args.command == "check" else _synth)(args)
     except AccelError as exc:
-        print(f"python -m rtl {args.command}: {exc}", file=sys.stderr)
+        print(f"python -m rtl {args.command}: {one_line(exc)}", file=sys.stderr)
         return 2
     if args.format == "json":
         print(json.dumps(rec))

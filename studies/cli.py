@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from arch.cliargs import OneLineParser, int_arg
-from arch.errors import AccelError, WorkloadError
+from arch.errors import AccelError, WorkloadError, one_line
 
 ENGINES = ("analytical", "des")
 STUDIES = {"fusemax": "studies.fusemax", "smash": "studies.smash"}
@@ -253,7 +253,7 @@ def main(argv=None) -> int:
     except SystemExit as exc:    # argparse (and a study's own parser): usage error or --help
         return exc.code if isinstance(exc.code, int) else 2
     except AccelError as err:
-        sys.stderr.write(f"explore: error: {err}\n")
+        sys.stderr.write(f"explore: error: {one_line(err)}\n")
         return 2
     except BrokenPipeError:
         # The reader went away (``explore ... | head``): not an error of ours.
