@@ -136,7 +136,9 @@ def _explore_subprocess(args, tmp_path):
         "import studies.families as f; f.FAMILIES['slow'] = 'slowfam'\n"
         "from studies.cli import main; sys.exit(main(%r))\n" % (str(HERE), args)
     )
-    return subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = dict(os.environ, PYTHONPATH=str(HERE.parents[1]))     # this checkout, not an installed copy
+    return subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
 
 
 def test_resume_after_kill_9_recomputes_nothing_finished(spec, tmp_path):
