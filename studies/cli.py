@@ -117,6 +117,12 @@ def _workloads(args) -> list:
     return [(kind, dict(p)) for p in family(kind).DEFAULTS]
 
 
+def _given_flags(args) -> set:
+    """Destinations of the flags given a value other than their default."""
+    defaults = vars(build_parser().parse_args([]))
+    return {k for k, v in vars(args).items() if v != defaults.get(k)}
+
+
 def _study_argv(args) -> list:
     """The study's own arguments for the explore flags given with ``--study``; a flag the
     study cannot honour is refused with one line."""
@@ -203,6 +209,9 @@ def run(args) -> int:
     from studies import output, sweep
 
     if args.list:
+        others = _given_flags(args) - {"list"}
+        if others:
+            raise WorkloadError(f"--list takes no other flag, not --{sorted(others)[0].replace('_', '-')}")
         print(_list_text())
         return 0
     if args.study:
@@ -215,6 +224,8 @@ def run(args) -> int:
         raise WorkloadError("--format parquet needs --out (Parquet is binary)")
     if args.trace and args.engine != "des":
         raise WorkloadError("--trace needs --engine des")
+    if args.dask and args.jobs != 1:
+        raise WorkloadError("--jobs does not apply with --dask (the cluster's workers run the points)")
 
     sets = [sweep.parse_set(s) for s in args.set]
     points = sweep.expand(args.arch, _workloads(args), sets, args.engine)

@@ -68,6 +68,10 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
 
     units = spec.units_2d()
     systolic = len(units) == 1 and units[0].dataflow is not None and all(s in spec.storage for s in SRAMS)
+    ignored = [k for k in (("objective",) if systolic else ("bandwidth", "dataflow")) if k in params]
+    if ignored:
+        raise WorkloadError(f"gemm: '{ignored[0]}' applies to {'mapped' if systolic else 'systolic'} GEMMs only, "
+                            f"and {str(arch)!r} is {'systolic' if systolic else 'mapped by the mapper'}")
     if systolic:
         bandwidth = str(params.get("bandwidth", "calc"))
         if bandwidth not in ("calc", "dram"):

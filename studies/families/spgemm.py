@@ -64,6 +64,8 @@ def operands(params: dict):
     for k in ("cols", "nnz"):
         if k in params and src != "uniform":
             raise WorkloadError(f"spgemm: '{k}' applies to uniform only")
+    if "seed" in params and src not in ("rmat", "uniform"):
+        raise WorkloadError("spgemm: 'seed' applies to rmat and uniform only")
     if src in ("matrix", "a"):
         pa = str(params[src])
         pb = str(params.get("b", pa))
