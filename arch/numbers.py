@@ -12,7 +12,7 @@ turn it into an ``int`` or a finite ``float`` inside a documented range, or rais
 - a YAML or Python value must already have the right type: ``True`` is not ``1``, and an
   integer field refuses ``4.0`` and ``1e308``;
 - every value is checked against a lower and an upper bound. The default caps,
-  :data:`MAX_INT` (2^48), :data:`MAX_NUMBER` (1e15) and, for a value that must be positive,
+  :data:`MAX_INT` (2^48), :data:`MAX_NUMBER` (1e18) and, for a value that must be positive,
   the floor :data:`MIN_POSITIVE` (1e-9), keep products of a few fields inside
   64-bit integers and finite doubles; the loaders give tighter caps where memory or time would
   blow up (array sizes, thread counts, matrix dimensions), and check them before allocating.
@@ -29,7 +29,7 @@ from arch.errors import WorkloadError
 #: Largest integer any field accepts unless its loader says otherwise.
 MAX_INT = 2 ** 48
 #: Largest magnitude of any real-valued field unless its loader says otherwise.
-MAX_NUMBER = 1e15
+MAX_NUMBER = 1e18
 #: Smallest value a field that must be positive accepts (with :data:`MAX_NUMBER`, ratios and
 #: products of a few fields stay finite doubles).
 MIN_POSITIVE = 1e-9
