@@ -172,7 +172,7 @@ def _open_journal(args):
     journal = Journal(out.with_name(out.name + ".journal.jsonl"), flag=f"--out {out}")
     if not args.resume and (out.exists() or journal.path.exists()):
         raise WorkloadError(f"--out {out}: file exists; pass --resume to continue that sweep, or choose another path")
-    return journal.open()
+    return journal.open(fresh=not args.resume)
 
 
 def _sweep(args, points, journal) -> list:

@@ -50,9 +50,10 @@ class Journal:
         self._fd = None
         self.created = False
 
-    def open(self) -> "Journal":
+    def open(self, fresh: bool = False) -> "Journal":
         """Create or open the journal and take its exclusive lock; :class:`JournalError` if
-        another sweep holds it or the folder cannot be written."""
+        another sweep holds it, the folder cannot be written, or (``fresh``: a sweep without
+        ``--resume``) a sweep that finished just before us left records in it."""
         existed = self.path.exists()
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
@@ -67,6 +68,9 @@ class Journal:
             os.close(fd)
             raise JournalError(f"{self.flag}: another sweep is writing to it (its journal {str(self.path)!r} is "
                                "locked); wait for it to finish or choose another path")
+        if fresh and os.fstat(fd).st_size > 0:
+            os.close(fd)
+            raise JournalError(f"{self.flag}: file exists; pass --resume to continue that sweep, or choose another path")
         self._fd, self.created = fd, not existed
         return self
 

@@ -200,3 +200,12 @@ def test_die_with_parent_exits_at_once_when_the_parent_is_already_gone(tmp_path)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          env=dict(os.environ, PYTHONPATH=str(HERE.parents[1])))
     assert res.returncode == 1 and "still running" not in res.stdout
+
+
+def test_a_fresh_sweep_refuses_a_journal_filled_just_before_it(tmp_path):
+    # two sweeps without --resume: both saw no file, the first finished before the second locked
+    path = tmp_path / "r.json.journal.jsonl"
+    path.write_text('{"key": "a", "record": {}}\n')
+    with pytest.raises(JournalError, match=r"^--out: file exists; pass --resume"):
+        Journal(path).open(fresh=True)
+    Journal(path).open(fresh=False).close()        # --resume takes it
