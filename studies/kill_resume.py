@@ -15,7 +15,8 @@ Usage::
 
     python -m studies.kill_resume [--workdir DIR]
 
-Prints one line per trial, then the ``ps`` lines of any ``studies.cli`` process still alive;
+Prints one line per trial, then the ``ps`` lines of any ``studies.cli`` process of these trials
+still alive;
 exit status 0 when every trial is identical and no worker outlived its parent, else 1.
 """
 
@@ -124,8 +125,8 @@ def main(argv=None) -> int:
     print(f"reference: {err.strip()} -> {ref} ({ref.stat().st_size} bytes)")
     ok = all([trial(workdir, n, label, records, ref.read_bytes()) for n, (label, records) in enumerate(MOMENTS)])
     ps = subprocess.run(["ps", "-eo", "pid,ppid,stat,args"], capture_output=True, text=True).stdout.splitlines()
-    left = [line for line in ps if "studies.cli" in line and "ps -eo" not in line]
-    print("ps, studies.cli processes still running:", "none" if not left else "")
+    left = [line for line in ps if "studies.cli" in line and str(workdir) in line]
+    print(f"ps: studies.cli processes of these trials still running: {'none' if not left else len(left)}")
     for line in left:
         print("  " + line)
     return 0 if ok and not left else 1
