@@ -13,6 +13,13 @@ class AccelError(Exception):
     """Base of every error caused by bad input (a spec, a workload, a mapping, a file, a flag)."""
 
 
+def one_line(text) -> str:
+    """``text`` with every non-printable character (a newline, a NUL) written as its escape, so
+    that a message quoting a user's key or file name stays one line."""
+    text = str(text)
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class SpecError(AccelError):
     """An architecture spec (or any YAML document) is invalid.
 
@@ -28,9 +35,9 @@ class SpecError(AccelError):
     def __init__(self, problems, source: str | None = None):
         if isinstance(problems, str):
             problems = [("", problems)]
-        self.problems = [(str(p), str(m)) for p, m in problems]
+        self.problems = [(one_line(p), one_line(m)) for p, m in problems]
         self.source = source
-        where = f"{source}: " if source else ""
+        where = f"{one_line(source)}: " if source else ""
         parts = [f"{p}: {m}" if p else m for p, m in self.problems]
         super().__init__(where + "; ".join(parts))
 

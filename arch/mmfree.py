@@ -90,12 +90,16 @@ class MmfreeSpec:
         return self.clock_mhz * 1e6
 
 
-SCHEMA = FlatSchema("mmfree", _SCHEMA, SHORT_NAMES, example_path="dram.latency_cycles")
+#: Caps on the fields that size the model's arrays and integer widths (checked before use).
+CAPS = {"unit.lanes": 1 << 16, "unit.act_width": 64, "unit.tile_rows": 1 << 24, "dram.bits_per_cycle": 1 << 20,
+        "dram.weight_bits": 64, "dram.latency_cycles": 1 << 30, "vector.lanes": 1 << 16}
+
+SCHEMA = FlatSchema("mmfree", _SCHEMA, SHORT_NAMES, example_path="dram.latency_cycles", caps=CAPS)
 
 
 def _cross_checks(data: dict) -> list:
     width = data["unit"]["act_width"]
-    if int(float(width)) < 2:
+    if int(width) < 2:
         return [("unit.act_width", f"'act_width' must be an integer >= 2, not {width!r}")]
     return []
 

@@ -110,13 +110,24 @@ class PiumaSpec:
         return int(self.spad_bytes_per_core * self.table_fraction) // self.threads_per_core
 
 
-SCHEMA = FlatSchema("piuma", _SCHEMA, SHORT_NAMES, example_path="dram.gbps")
+#: Caps on the counts that size the simulator's per-core and per-thread arrays (checked before
+#: anything is allocated); the largest PIUMA configuration published has 16 cores per die and
+#: scales out to many dies, far below these.
+CAPS = {"core.count": 1 << 16, "core.mtp": 1 << 10, "core.threads_per_mtp": 1 << 10, "core.stp": 1 << 10,
+        "scratchpad.size_kb": 1 << 30, "scratchpad.ports": 1 << 10}
+MAX_THREADS = 1 << 20    # cores x (mtp x threads_per_mtp + stp)
+
+SCHEMA = FlatSchema("piuma", _SCHEMA, SHORT_NAMES, example_path="dram.gbps", caps=CAPS)
 
 
 def _cross_checks(data: dict) -> list:
     core = data["core"]
-    if int(float(core["mtp"])) + int(float(core["stp"])) < 1:
+    count, mtp, tpm, stp = (int(core[k]) for k in ("count", "mtp", "threads_per_mtp", "stp"))
+    if mtp + stp < 1:
         return [("core", "'mtp + stp' must be at least 1 pipeline per core, not 0")]
+    if count * (mtp * tpm + stp) > MAX_THREADS:
+        return [("core", f"'count x (mtp x threads_per_mtp + stp)' must be at most {MAX_THREADS} threads, "
+                         f"not {count * (mtp * tpm + stp)}")]
     return []
 
 

@@ -51,16 +51,35 @@ def list_presets() -> dict:
 def resolve(name_or_path) -> Path:
     """The file behind a preset name or a path; :class:`SpecError` if neither exists."""
     s = str(name_or_path)
+    if not s or "\0" in s:
+        raise SpecError([("", f"--arch must name a preset or a .yaml file, not {s!r}")])
     p = Path(s)
-    if s.endswith((".yaml", ".yml")) or p.is_file():
-        if not p.is_file():
+    try:
+        is_file = p.is_file()
+    except OSError as err:
+        raise SpecError([("", f"cannot read file ({err.strerror or err})")], s) from None
+    if s.endswith((".yaml", ".yml")) or is_file:
+        if not is_file:
             raise SpecError([("", "no such spec file")], s)
         return p
     preset = PRESET_DIR / f"{s}.yaml"
-    if not preset.is_file():
+    if not s.replace("-", "").replace("_", "").isalnum() or not s.isascii() or not preset.is_file():
         names = ", ".join(list_presets()) or "none"
         raise SpecError([("", f"unknown preset {s!r} (presets: {names}; or give a path to a .yaml file)")])
     return preset
+
+
+def _document(name_or_path):
+    """(path, mapping, kind) of a preset or spec file; :class:`SpecError` unless it is a
+    mapping whose ``kind`` names a loader."""
+    path = resolve(name_or_path)
+    data = load_yaml_file(path)
+    if not isinstance(data, dict):
+        raise SpecError([("", "a spec must be a YAML mapping")], str(path))
+    kind = _kind(data)
+    if not isinstance(kind, str) or kind not in LOADERS:
+        raise SpecError([("kind", f"must be one of {sorted(LOADERS)}, not {kind!r}")], str(path))
+    return path, data, kind
 
 
 def load_arch(name_or_path, overrides: dict | None = None):
@@ -69,18 +88,13 @@ def load_arch(name_or_path, overrides: dict | None = None):
     ``overrides`` maps dotted key paths (``storage.glb.size_bytes``) or a loader's short
     parameter names to values, applied before validation.
     """
-    path = resolve(name_or_path)
-    data = load_yaml_file(path)
-    if not isinstance(data, dict):
-        raise SpecError([("", "a spec must be a YAML mapping")], str(path))
-    kind = _kind(data)
-    if kind not in LOADERS:
-        raise SpecError([("kind", f"must be one of {sorted(LOADERS)}, not {kind!r}")], str(path))
+    path, data, kind = _document(name_or_path)
     mod, fn = LOADERS[kind].split(":")
     loader = getattr(importlib.import_module(mod), fn)
     return loader(data, source=str(path), overrides=overrides or {})
 
 
 def arch_kind(name_or_path) -> str:
-    """The ``kind`` of a preset or spec file, without building it."""
-    return _kind(load_yaml_file(resolve(name_or_path)))
+    """The ``kind`` of a preset or spec file, without building it (:class:`SpecError` if the
+    file is not a spec of a known kind)."""
+    return _document(name_or_path)[2]

@@ -4,48 +4,51 @@ The machine specs that are not spatial arrays (``kind: piuma``, ``kind: mmfree``
 sections of plain numbers. One :class:`FlatSchema` describes such a layout; it applies
 command-line overrides (short names such as ``lanes`` or dotted key paths), collects every
 problem with its key path, and reads validated values back with their types. Numbers may
-arrive as strings from the command line (``"16"``, ``"2.5e2"``).
+arrive as strings from the command line (``"16"``, ``"2.5e2"``); they are read with the strict
+rules of :mod:`arch.numbers` (ASCII, finite, in range; an integer field takes integers only).
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from arch.errors import SpecError
+from arch.numbers import MAX_CLOCK_MHZ, MAX_INT, MAX_NUMBER, NumberError, parse_int, parse_number
 
-# rule -> (test, description); "{noun}" becomes "integer" or "number".
+# rule -> (lo, lo_open, hi or None for the default cap, description); "{noun}" becomes
+# "integer" or "number". Integers take lo as their smallest value.
 RULES = {
-    "pos": (lambda v: v > 0, "a positive {noun}"),
-    "nonneg": (lambda v: v >= 0, "a non-negative {noun}"),
-    "frac": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
-    "frac0": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "pos": (1, True, None, "a positive {noun}"),
+    "nonneg": (0, False, None, "a non-negative {noun}"),
+    "frac": (0, True, 1.0, "a number in (0, 1]"),
+    "frac0": (0, False, 1.0 - 2 ** -53, "a number in [0, 1)"),
 }
 
 
-def coerce(value, typ):
-    """``value`` as ``typ`` (int or float), accepting numeric strings; None if it is not one."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
+def read_field(value, typ, rule: str, name: str, hi=None):
+    """``value`` checked as a ``typ`` (int or float) under ``rule`` (:data:`RULES`), strictly
+    (:mod:`arch.numbers`); :class:`NumberError` naming ``name`` otherwise. ``hi`` caps it."""
+    lo, lo_open, rule_hi, what = RULES[rule]
     if typ is int:
-        return int(value) if float(value).is_integer() else None
-    return float(value)
+        return parse_int(value, name, lo if lo_open else 0, hi or MAX_INT)
+    if rule_hi is not None:
+        return parse_number(value, name, 0.0, rule_hi, lo_open, what)
+    return parse_number(value, name, 0.0, hi or MAX_NUMBER, lo_open)
 
 
 @dataclass(frozen=True)
 class FlatSchema:
     """``sections``: section -> field -> (type, rule); top-level keys are ``kind``,
-    ``description``, ``clock_mhz`` and the sections. ``short_names``: override name -> path."""
+    ``description``, ``clock_mhz`` and the sections. ``short_names``: override name -> path.
+    ``caps``: ``section.field`` -> largest accepted value where the default cap of
+    :mod:`arch.numbers` is too loose (a count that sizes arrays)."""
 
     kind: str
     sections: dict
     short_names: dict
     example_path: str
+    caps: dict = field(default_factory=dict)
 
     @property
     def top(self) -> set:
@@ -79,9 +82,10 @@ class FlatSchema:
         if "clock_mhz" not in data:
             problems.append(("clock_mhz", "missing"))
         else:
-            v = coerce(data["clock_mhz"], float)
-            if v is None or v <= 0:
-                problems.append(("clock_mhz", f"'clock_mhz' must be a positive number, not {data['clock_mhz']!r}"))
+            try:
+                read_field(data["clock_mhz"], float, "pos", "clock_mhz", hi=MAX_CLOCK_MHZ)
+            except NumberError as err:
+                problems.append(("clock_mhz", str(err)))
         for sec, fields in self.sections.items():
             node = data.get(sec)
             if not isinstance(node, dict):
@@ -94,11 +98,10 @@ class FlatSchema:
                 if key not in node:
                     problems.append((f"{sec}.{key}", "missing"))
                     continue
-                v = coerce(node[key], typ)
-                ok, what = RULES[rule]
-                if v is None or not ok(v):
-                    noun = "integer" if typ is int else "number"
-                    problems.append((f"{sec}.{key}", f"'{key}' must be {what.format(noun=noun)}, not {node[key]!r}"))
+                try:
+                    read_field(node[key], typ, rule, key, hi=self.caps.get(f"{sec}.{key}"))
+                except NumberError as err:
+                    problems.append((f"{sec}.{key}", str(err)))
         return problems
 
     def prepare(self, data, source: str, overrides: dict | None, check=None):
@@ -116,8 +119,9 @@ class FlatSchema:
 
         def get(sec, key=None):
             if key is None:
-                return coerce(data[sec], float)
-            return coerce(data[sec][key], self.sections[sec][key][0])
+                return read_field(data[sec], float, "pos", sec, hi=MAX_CLOCK_MHZ)
+            typ, rule = self.sections[sec][key]
+            return read_field(data[sec][key], typ, rule, key, hi=self.caps.get(f"{sec}.{key}"))
 
         return data, get
 

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-import yaml
-
 from arch.errors import SpecError
+from arch.numbers import MAX_CLOCK_MHZ, MAX_INT, MAX_NUMBER, NumberError, parse_int, parse_number
 from arch.yamlio import load_yaml, load_yaml_file
 
 #: Operator classes a PE may support. Op counts of a cascade are keyed by these names.
@@ -42,6 +41,9 @@ _LEVEL_KEYS = {"size_bytes", "word_bits", "banks", "access_bytes", "read_pj", "w
 _DRAM_KEYS = {"bw_bytes_per_s", "access_bytes", "access_pj", "latency_cycles"}
 _GIB = 2 ** 30
 _MIB = 2 ** 20
+#: Largest side of a PE array (PEs per row or column); 65536 x 65536 PEs is far beyond any
+#: published design, and bounds the arrays a lowering allocates per PE row.
+MAX_ARRAY_DIM = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -199,13 +201,20 @@ class SpatialSpec:
 # ----------------------------------------------------------------------------- overrides
 
 def _parse_value(value):
-    """Command-line strings become YAML scalars ("32" -> 32, "os" -> "os", "[4,4]" -> [4, 4])."""
-    if isinstance(value, str):
+    """Command-line strings become values: numbers by the strict rules of :mod:`arch.numbers`
+    ("32" -> 32, "2.5e2" -> 250.0), anything else by YAML ("os" -> "os", "[4,4]" -> [4, 4]);
+    text that is neither stays text, and validation names it."""
+    if not isinstance(value, str):
+        return value
+    for parse in (parse_int, parse_number):
         try:
-            return yaml.safe_load(value)
-        except yaml.YAMLError:
-            return value
-    return value
+            return parse(value, "", -MAX_INT if parse is parse_int else -MAX_NUMBER)
+        except NumberError:
+            pass
+    try:
+        return load_yaml(value, "<override>")
+    except SpecError:
+        return value
 
 
 def _set_path(data: dict, path: str, value, problems: list):
@@ -296,15 +305,20 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _check_int(problems, path, v, minimum=1):
-    if not _is_int(v) or v < minimum:
-        rule = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        problems.append((path, f"must be {rule}, not {v!r}"))
+def _check_int(problems, path, v, minimum=1, cap=MAX_INT):
+    """An integer field: a YAML integer in [minimum, cap] (:func:`arch.numbers.parse_int`)."""
+    try:
+        parse_int(v, "", minimum, cap)
+    except NumberError as err:
+        problems.append((path, str(err).removeprefix("'' ")))
 
 
-def _check_num(problems, path, v, positive=False):
-    if not _is_num(v) or (v <= 0 if positive else v < 0):
-        problems.append((path, f"must be a {'positive' if positive else 'non-negative'} number, not {v!r}"))
+def _check_num(problems, path, v, positive=False, cap=MAX_NUMBER):
+    """A real field: finite, non-negative (or positive), at most ``cap``."""
+    try:
+        parse_number(v, "", 0.0, cap, lo_open=positive)
+    except NumberError as err:
+        problems.append((path, str(err).removeprefix("'' ")))
 
 
 def _check_keys(problems, path, d, allowed, required=()):
@@ -335,7 +349,7 @@ def validate_spatial(data) -> list:
     if "description" in data and not isinstance(data["description"], str):
         problems.append(("description", f"must be a string, not {data['description']!r}"))
     if "clock_mhz" in data:
-        _check_num(problems, "clock_mhz", data["clock_mhz"], positive=True)
+        _check_num(problems, "clock_mhz", data["clock_mhz"], positive=True, cap=MAX_CLOCK_MHZ)
     if "word_bits" in data:
         _check_int(problems, "word_bits", data["word_bits"])
     compute = data.get("compute", {})
@@ -376,9 +390,9 @@ def _validate_unit(problems, path, unit):
             shape = None
         else:
             for i, d in enumerate(shape):
-                _check_int(problems, f"{path}.shape[{i}]", d)
+                _check_int(problems, f"{path}.shape[{i}]", d, cap=MAX_ARRAY_DIM)
     if "dataflow" in unit:
-        if unit["dataflow"] not in DATAFLOWS:
+        if not isinstance(unit["dataflow"], str) or unit["dataflow"] not in DATAFLOWS:
             problems.append((f"{path}.dataflow", f"must be one of {', '.join(DATAFLOWS)}, not {unit['dataflow']!r}"))
         elif shape is not None and len(shape) != 2:
             problems.append((f"{path}.dataflow", "only a 2D array has a dataflow"))
@@ -419,7 +433,7 @@ def _validate_level(problems, path, level, compute, has_word_bits):
             _check_num(problems, f"{path}.{k}", level[k])
     if "bw_bytes_per_cycle" in level:
         _check_num(problems, f"{path}.bw_bytes_per_cycle", level["bw_bytes_per_cycle"], positive=True)
-    if "per_pe_of" in level and level["per_pe_of"] not in compute:
+    if "per_pe_of" in level and (not isinstance(level["per_pe_of"], str) or level["per_pe_of"] not in compute):
         problems.append((f"{path}.per_pe_of", f"must name a compute unit ({', '.join(compute) or 'none defined'}), not {level['per_pe_of']!r}"))
 
 

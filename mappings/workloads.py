@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from arch.errors import WorkloadError
+from arch.numbers import parse_int
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,9 @@ BATCH = 64
 SEQ_LENS = ("1K", "4K", "16K", "64K", "256K", "1M")
 #: Upper bound accepted for a sequence length (tokens): 2^26, well past the paper's 1M.
 MAX_SEQ_LEN = 1 << 26
+MAX_BATCH = 1 << 16
 
-_SEQ_RE = re.compile(r"^\s*(\d+)\s*([kKmM]?)\s*$")
+_SEQ_RE = re.compile(r"([0-9]{1,9})([kKmM]?)\Z", re.ASCII)
 
 
 def model(name) -> Model:
@@ -109,14 +111,9 @@ def format_seq_len(n: int) -> str:
 
 
 def parse_batch(value) -> int:
-    """A positive batch size from an int or a command-line string."""
-    try:
-        n = int(str(value).strip()) if not isinstance(value, bool) else -1
-    except ValueError:
-        n = -1
-    if n < 1:
-        raise WorkloadError(f"'batch' must be a positive integer, not {value!r}")
-    return n
+    """A positive batch size (at most :data:`MAX_BATCH`) from an int or a command-line string
+    (strictly, :func:`arch.numbers.parse_int`)."""
+    return parse_int(value, "batch", 1, MAX_BATCH)
 
 
 @dataclass(frozen=True)

@@ -24,17 +24,17 @@ import sys
 import time
 from pathlib import Path
 
-from arch.errors import AccelError, WorkloadError
+from arch.cliargs import OneLineParser, int_arg
+from arch.errors import AccelError, WorkloadError, one_line
 
 ENGINES = ("analytical", "des")
 STUDIES = {"fusemax": "studies.fusemax", "smash": "studies.smash"}
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line, ``PROG: error: ...``, and exit status 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+#: Largest ``--jobs``; the pool is further capped at the number of points.
+MAX_JOBS = 1024
+#: Per study: the ``--set`` keys it takes (-> its own flag), and whether it takes ``--arch``.
+#: Every other sweep flag is refused with ``--study`` rather than ignored.
+STUDY_SETS = {"fusemax": {"dram_staging": "--dram-staging", "batch": "--batch"}, "smash": {}}
+STUDY_ARCH = {"fusemax": False, "smash": True}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     ap.add_argument("--out", metavar="PATH", help="write the records here instead of stdout")
     ap.add_argument("--plot", metavar="PATH", help="write a PNG: Pareto fronts, energy breakdown, utilization")
-    ap.add_argument("--jobs", type=int, default=1, metavar="N", help="evaluate points on a pool of N processes")
+    ap.add_argument("--jobs", type=int_arg(1, MAX_JOBS), default=1, metavar="N",
+                    help="evaluate points on a pool of N processes (at most one per point)")
     ap.add_argument("--resume", action="store_true", help="continue an interrupted sweep into an existing --out")
     ap.add_argument("--dask", metavar="ADDRESS", help="run the sweep on a Dask distributed scheduler")
     ap.add_argument("--trace", metavar="PATH", help="with --engine des and one point: write a Chrome-trace JSON timeline")
@@ -78,12 +79,14 @@ class Progress:
         if self.tty:
             sys.stderr.write("\n")
 
-    def close(self, computed: int, reused: int):
+    def close(self, computed: int, reused: int, dropped: int = 0):
         if not self.enabled:
             return
         if self.tty:
             sys.stderr.write("\n")
         extra = f", {reused} resumed" if reused else ""
+        if dropped:
+            extra += f", {dropped} torn journal line{'s' if dropped > 1 else ''} dropped and recomputed"
         sys.stderr.write(f"explore: {computed} points in {time.perf_counter() - self.t0:.2f} s{extra}\n")
 
 
@@ -114,36 +117,115 @@ def _workloads(args) -> list:
     return [(kind, dict(p)) for p in family(kind).DEFAULTS]
 
 
-def _run_study(args, argv_extra) -> int:
-    mod = importlib.import_module(STUDIES[args.study])
-    forwarded = ["--format", args.format, "--engine", args.engine]
+def _given_flags(args) -> set:
+    """Destinations of the flags given a value other than their default."""
+    defaults = vars(build_parser().parse_args([]))
+    return {k for k, v in vars(args).items() if v != defaults.get(k)}
+
+
+def _study_argv(args) -> list:
+    """The study's own arguments for the explore flags given with ``--study``; a flag the
+    study cannot honour is refused with one line."""
+    name = args.study
+    for flag, given in (("--workload", args.workload), ("--dask", args.dask), ("--resume", args.resume),
+                        ("--trace", args.trace), ("--arch", args.arch and not STUDY_ARCH[name])):
+        if given:
+            raise WorkloadError(f"{flag} does not apply to --study {name} (it runs its own design points)")
+    argv = ["--format", args.format, "--engine", args.engine]
+    if args.arch:
+        argv += ["--arch", args.arch]
     if args.out:
-        forwarded += ["--out", args.out]
+        argv += ["--out", args.out]
     if args.plot:
-        forwarded += ["--plot", args.plot]
+        argv += ["--plot", args.plot]
     if args.jobs != 1:
-        forwarded += ["--jobs", str(args.jobs)]
-    return int(mod.main(forwarded + argv_extra) or 0)
+        argv += ["--jobs", str(args.jobs)]
+    if args.quiet and name == "smash":
+        argv += ["--quiet"]
+    from studies.sweep import parse_set
+
+    for text in args.set:
+        key, values = parse_set(text)
+        if key not in STUDY_SETS[name]:
+            accepted = ", ".join(sorted(STUDY_SETS[name])) or "none"
+            raise WorkloadError(f"--set {key}: --study {name} takes no such parameter (accepted: {accepted})")
+        if len(values) != 1:
+            raise WorkloadError(f"--set {text}: --study {name} takes one value per parameter, not {len(values)}")
+        argv += [STUDY_SETS[name][key], values[0]]
+    return argv
+
+
+def _run_study(args) -> int:
+    mod = importlib.import_module(STUDIES[args.study])
+    return int(mod.main(_study_argv(args)) or 0)
+
+
+def _open_journal(args):
+    """The journal of ``--out`` (locked), checked before anything runs; None without ``--out``."""
+    from studies.journal import Journal
+
+    out = Path(args.out)
+    if not out.name or out.name in (".", "..") or out.is_dir():
+        raise WorkloadError(f"--out {args.out}: must name a file, not a folder")
+    if not out.parent.is_dir():
+        raise WorkloadError(f"--out {out}: folder {out.parent} does not exist")
+    journal = Journal(out.with_name(out.name + ".journal.jsonl"), flag=f"--out {out}")
+    if not args.resume and (out.exists() or journal.path.exists()):
+        raise WorkloadError(f"--out {out}: file exists; pass --resume to continue that sweep, or choose another path")
+    return journal.open(fresh=not args.resume)
+
+
+def _sweep(args, points, journal) -> list:
+    """Records of ``points`` in order: from the journal when resuming, computed otherwise."""
+    from studies import sweep
+
+    done = journal.read() if journal is not None and args.resume else {}
+    records = [None] * len(points)
+    todo = []
+    for i, p in enumerate(points):
+        if p.key in done:
+            records[i] = done[p.key]
+        else:
+            todo.append(i)
+    progress = Progress(len(points), enabled=not args.quiet)
+    progress.step(len(points) - len(todo))
+
+    def finished(j, point, record):
+        records[todo[j]] = record
+        if journal is not None:
+            journal.append(point.key, record)
+        progress.step()
+
+    try:
+        sweep.run_points([points[i] for i in todo], finished, jobs=args.jobs, dask=args.dask)
+    except BaseException:
+        progress.abort()
+        raise
+    progress.close(computed=len(todo), reused=len(points) - len(todo), dropped=journal.dropped if journal else 0)
+    return records
 
 
 def run(args) -> int:
     from studies import output, sweep
 
     if args.list:
+        others = _given_flags(args) - {"list"}
+        if others:
+            raise WorkloadError(f"--list takes no other flag, not --{sorted(others)[0].replace('_', '-')}")
         print(_list_text())
         return 0
     if args.study:
-        return _run_study(args, [])
+        return _run_study(args)
     if not args.arch:
         raise WorkloadError("--arch is required (a preset name from --list, or a .yaml spec)")
-    if args.jobs < 1:
-        raise WorkloadError(f"--jobs must be a positive integer, not {args.jobs}")
     if args.resume and not args.out:
         raise WorkloadError("--resume needs --out (the sweep's output file)")
     if args.format == "parquet" and not args.out:
         raise WorkloadError("--format parquet needs --out (Parquet is binary)")
     if args.trace and args.engine != "des":
         raise WorkloadError("--trace needs --engine des")
+    if args.dask and args.jobs != 1:
+        raise WorkloadError("--jobs does not apply with --dask (the cluster's workers run the points)")
 
     sets = [sweep.parse_set(s) for s in args.set]
     points = sweep.expand(args.arch, _workloads(args), sets, args.engine)
@@ -154,44 +236,19 @@ def run(args) -> int:
             raise WorkloadError(f"--trace needs exactly one design point, not {len(points)}")
         points = [dataclasses.replace(points[0], trace=args.trace)]
 
-    journal = None
-    done = {}
-    if args.out:
-        out = Path(args.out)
-        journal = sweep.Journal(out.with_name(out.name + ".journal.jsonl"))
-        if not args.resume and (out.exists() or journal.path.exists()):
-            raise WorkloadError(f"--out {out}: file exists; pass --resume to continue that sweep, or choose another path")
-        if not out.parent.is_dir():
-            raise WorkloadError(f"--out {out}: folder {out.parent} does not exist")
-        done = journal.read() if args.resume else {}
-
-    records = [None] * len(points)
-    todo = []
-    for i, p in enumerate(points):
-        if p.key in done:
-            records[i] = done[p.key]
-        else:
-            todo.append(i)
-
-    progress = Progress(len(points), enabled=not args.quiet)
-    progress.step(len(points) - len(todo))
-
-    def finished(j, point, record):
-        records[todo[j]] = record
-        if journal:
-            journal.append(point.key, record)
-        progress.step()
-
+    journal = _open_journal(args) if args.out else None
     try:
-        sweep.run_points([points[i] for i in todo], finished, jobs=args.jobs, dask=args.dask)
-    except BaseException:
-        progress.abort()
-        raise
-    progress.close(computed=len(todo), reused=len(points) - len(todo))
-
-    if args.out:
-        output.write(records, args.format, args.out)
-    else:
+        records = _sweep(args, points, journal)
+        if args.out:
+            try:
+                output.write(records, args.format, args.out)
+            except OSError as err:
+                raise WorkloadError(f"--out {args.out}: cannot write ({err.strerror or err}); "
+                                    "the records are kept in its journal") from None
+    finally:
+        if journal is not None:
+            journal.close(remove_if_empty=True)
+    if not args.out:
         print(output.render(records, args.format))
     if args.plot:
         from studies.plots import plot_records
@@ -201,12 +258,13 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    """Entry point of ``explore``; returns the exit status (2 on bad input)."""
-    args = build_parser().parse_args(argv)
+    """Entry point of ``explore``; returns the exit status (2 on bad input, one line on stderr)."""
     try:
-        return run(args)
+        return run(build_parser().parse_args(argv))
+    except SystemExit as exc:    # argparse (and a study's own parser): usage error or --help
+        return exc.code if isinstance(exc.code, int) else 2
     except AccelError as err:
-        sys.stderr.write(f"explore: error: {err}\n")
+        sys.stderr.write(f"explore: error: {one_line(err)}\n")
         return 2
     except BrokenPipeError:
         # The reader went away (``explore ... | head``): not an error of ours.
@@ -217,6 +275,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("explore: interrupted; finished points are kept in the output's journal (rerun with --resume)\n")
         return 130
+    except Exception as err:  # noqa: BLE001 - the last line of defence of the one-line contract
+        text = " ".join(str(err).split())[:300]
+        sys.stderr.write(f"explore: internal error: {type(err).__name__}: {text} (please report it with the command)\n")
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

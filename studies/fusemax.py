@@ -11,17 +11,24 @@ Usage::
     python -m studies.fusemax                       # the table (analytical engine)
     python -m studies.fusemax --engine des --format json
     explore --study fusemax --format csv --out fusemax.csv
+    explore --study fusemax --set dram_staging=no      # the published artifact's accounting
+
+``explore --study fusemax`` forwards ``--format``, ``--engine``, ``--out``, ``--plot`` and
+``--jobs``, and ``--set dram_staging=V`` / ``--set batch=N`` to ``--dram-staging`` / ``--batch``;
+it refuses ``--arch`` (each configuration runs on its own paper hardware) and every other sweep
+flag.
 """
 
 from __future__ import annotations
 
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
+from arch.cliargs import int_arg
 from arch.errors import WorkloadError
 from mappings.workloads import MODELS, SEQ_LENS
 from studies.cli import OneLineParser
 from studies.output import FORMATS, render, write
+from studies.pool import worker_pool
 
 CONFIGS = ("unfused", "flat", "cascade", "architecture", "fusemax")
 SCOPES = ("attention", "end2end")
@@ -70,7 +77,7 @@ def evaluate_point(point, engine: str = "analytical", dram_staging: str = "yes")
 def run(pts, engine: str = "analytical", jobs: int = 1, dram_staging: str = "yes") -> list:
     """Records of ``pts`` in order, on ``jobs`` processes."""
     if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with worker_pool(min(jobs, len(pts))) as pool:
             return list(pool.map(evaluate_point, pts, [engine] * len(pts), [dram_staging] * len(pts)))
     return [evaluate_point(p, engine, dram_staging) for p in pts]
 
@@ -155,12 +162,12 @@ def main(argv=None) -> int:
     ap.add_argument("--format", choices=FORMATS, default="table")
     ap.add_argument("--out", help="write the records to this file")
     ap.add_argument("--plot", help="write a PNG of the ablation ladder (speedup, 2D utilization, energy against FLAT)")
-    ap.add_argument("--jobs", type=int, default=1, help="evaluate points on N processes")
+    ap.add_argument("--jobs", type=int_arg(1, 1024), default=1, help="evaluate points on N processes")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--seq-lens", default=",".join(SEQ_LENS))
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--scopes", default=",".join(SCOPES))
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--batch", type=int_arg(1, 1 << 16), default=64)
     ap.add_argument("--dram-staging", choices=("yes", "no"), default="yes",
                     help="tensors moved to/from DRAM pass through the global buffer (no: the "
                          "published artifact's accounting, energy only; docs/fusemax.md)")
@@ -172,8 +179,6 @@ def main(argv=None) -> int:
         scopes = _csv_list(args.scopes, SCOPES, "scopes")
     except WorkloadError as exc:
         ap.error(str(exc))
-    if args.jobs < 1 or args.batch < 1:
-        ap.error("--jobs and --batch must be positive integers")
     if args.format == "parquet" and not args.out:
         ap.error("--format parquet needs --out")
     records = run(points(models, lens, configs, scopes, args.batch), args.engine, args.jobs, args.dram_staging)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 FORMATS = ("table", "csv", "json", "parquet")
@@ -70,19 +70,20 @@ def render(records, fmt: str) -> str:
 
 
 def write(records, fmt: str, path) -> None:
-    """Write records to ``path`` atomically (a temporary file renamed into place)."""
+    """Write records to ``path`` atomically (a temporary file renamed into place), created with
+    the user's umask like any other file (mode 0666 before the umask)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         if fmt == "parquet":
             to_frame(records).to_parquet(tmp, index=False)
         else:
-            Path(tmp).write_text(render(records, fmt) + "\n")
+            tmp.write_text(render(records, fmt) + "\n")
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if tmp.exists():
+            tmp.unlink()
 
 
 def _fmt_cell(x) -> str:

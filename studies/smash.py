@@ -17,8 +17,8 @@ Usage::
     python -m studies.smash --engine analytical # the closed-form lower bound, in seconds
     explore --study smash --engine des --format json
 
-``explore --study smash`` forwards ``--format``, ``--engine`` (explore's default: analytical),
-``--out``, ``--plot`` and ``--jobs``. A bad argument is one line on stderr and exit status 2.
+``explore --study smash`` forwards ``--arch``, ``--format``, ``--engine`` (explore's default:
+analytical), ``--out``, ``--plot``, ``--jobs`` and ``--quiet``, and refuses every other sweep flag. A bad argument is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ import argparse
 import math
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from arch.cliargs import int_arg
 from arch.errors import AccelError
 from arch.registry import load_arch
 from sim.spgemm import KERNELS
 from studies.families import spgemm as family
 from studies.cli import OneLineParser
 from studies.output import FORMATS, render, write
+from studies.pool import worker_pool
 
 BASELINES = ("inner", "outer", "rowwise-dram")
 THESIS_SPEEDUP = 9.4   # SMASH thesis abstract (arXiv 2105.14156): best kernel vs competing kernels
@@ -87,7 +88,7 @@ def run_study(arch: str, pts: list, log=None, engine: str = "des", jobs: int = 1
     """
     work = [(arch, dict(params, kernel=k), engine) for params in pts for k in KERNELS]
     t0 = time.perf_counter()
-    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(work) > 1 else None
+    pool = worker_pool(min(jobs, len(work))) if jobs > 1 and len(work) > 1 else None
     flat = []
     try:
         # a worker takes a matrix's kernels together: the operands and their expansion (most of
@@ -178,15 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     ap = OneLineParser(prog="python -m studies.smash", description=__doc__.splitlines()[0])
     ap.add_argument("--arch", default="piuma", help="piuma preset name or spec .yaml (default: piuma)")
     ap.add_argument("--matrices", type=Path, default=DEFAULT_DIR, help="folder of .mtx files")
-    ap.add_argument("--min-scale", type=int, default=MIN_SCALE, help=f"smallest R-MAT scale (default: {MIN_SCALE})")
-    ap.add_argument("--max-scale", type=int, default=MAX_SCALE, help=f"largest R-MAT scale (default: {MAX_SCALE})")
-    ap.add_argument("--edge-factor", type=int, default=EDGE_FACTOR, help=f"R-MAT edge factor (default: {EDGE_FACTOR})")
+    ap.add_argument("--min-scale", type=int_arg(1, 26), default=MIN_SCALE, help=f"smallest R-MAT scale (default: {MIN_SCALE})")
+    ap.add_argument("--max-scale", type=int_arg(1, 26), default=MAX_SCALE, help=f"largest R-MAT scale (default: {MAX_SCALE})")
+    ap.add_argument("--edge-factor", type=int_arg(1, 1024), default=EDGE_FACTOR, help=f"R-MAT edge factor (default: {EDGE_FACTOR})")
     ap.add_argument("--format", choices=FORMATS, default="table")
     ap.add_argument("--out", help="write the records to this file")
     ap.add_argument("--engine", choices=("analytical", "des"), default="des",
                     help="des: event loop (default); analytical: closed-form lower bound")
     ap.add_argument("--plot", metavar="PATH", help="write a PNG: speedups and DRAM bytes per kernel and matrix")
-    ap.add_argument("--jobs", type=int, default=1, metavar="N", help="evaluate (matrix, kernel) pairs on N processes")
+    ap.add_argument("--jobs", type=int_arg(1, 1024), default=1, metavar="N", help="evaluate (matrix, kernel) pairs on N processes")
+    ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return ap
 
 
@@ -197,12 +199,6 @@ def _folder_of(path: str) -> Path:
 def main(argv=None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
-    if args.jobs < 1:
-        ap.error(f"--jobs must be a positive integer, not {args.jobs}")
-    if not 1 <= args.min_scale <= 26 or not 1 <= args.max_scale <= 26:
-        ap.error(f"--min-scale and --max-scale must be in [1, 26], not {args.min_scale} and {args.max_scale}")
-    if not 1 <= args.edge_factor <= 1024:
-        ap.error(f"--edge-factor must be an integer in [1, 1024], not {args.edge_factor}")
     if not args.matrices.is_dir():
         ap.error(f"--matrices must be a folder, not {str(args.matrices)!r}")
     if args.format == "parquet" and not args.out:
@@ -216,7 +212,8 @@ def main(argv=None) -> int:
                  f"above --max-scale {args.max_scale}")
     try:
         load_arch(args.arch)
-        records = run_study(args.arch, pts, log=lambda s: print(s, file=sys.stderr), engine=args.engine, jobs=args.jobs)
+        log = None if args.quiet else (lambda s: print(s, file=sys.stderr))
+        records = run_study(args.arch, pts, log=log, engine=args.engine, jobs=args.jobs)
     except AccelError as exc:
         ap.error(str(exc))
     if args.out:

@@ -1,10 +1,13 @@
 """Sweeps: a list of independent design points, run locally or on a Dask cluster.
 
-A :class:`Point` is one (architecture, workload kind, parameters, engine). :func:`expand`
-makes the cartesian product of workload parameters and ``--set`` values. :func:`run_points`
-evaluates points on a process pool (``jobs``) or a Dask distributed cluster (``dask``) and
-hands each record to a callback as soon as it finishes, so that the caller can stream it to a
-journal: an interrupted sweep (even by ``kill -9``) resumes without recomputing finished points.
+A :class:`Point` is one (architecture, workload kind, parameters, engine, and the digests of
+the files it reads). :func:`expand` makes the cartesian product of workload parameters and
+``--set`` values. :func:`run_points` evaluates points on a process pool (``jobs``, capped at the
+number of points; workers end with the parent, :mod:`studies.pool`) or a Dask distributed
+cluster (``dask``) and hands each record to a callback as soon as it finishes, so that the
+caller can stream it to a journal (:mod:`studies.journal`): an interrupted sweep (even by
+``kill -9``) resumes without recomputing finished points, and a point whose spec or matrix
+file changed since is computed again (its key holds a SHA-256 of each file's bytes).
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import math
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from arch.errors import AccelError, WorkloadError
+from arch.errors import AccelError, SimulationError, WorkloadError
+from studies.families import file_digest
+from studies.pool import worker_pool
+
+#: Largest number of design points one sweep expands to (checked before any is built).
+MAX_POINTS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -29,11 +36,13 @@ class Point:
     params: tuple  # sorted (key, value) pairs, values as given (strings from the CLI)
     engine: str = "analytical"
     trace: str | None = field(default=None, compare=False)
+    inputs: tuple = ()  # (path, SHA-256 of its bytes) of every file the point reads
 
     @property
     def key(self) -> str:
-        """A stable identity for resuming: same inputs, same key."""
-        blob = json.dumps([self.arch, self.kind, list(self.params), self.engine], sort_keys=True)
+        """A stable identity for resuming: same inputs (file contents included), same key."""
+        blob = json.dumps([self.arch, self.kind, list(self.params), self.engine, [list(i) for i in self.inputs]],
+                          sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
     def describe(self) -> str:
@@ -74,23 +83,44 @@ def expand(arch: str, workloads: list, sets: list, engine: str) -> list:
     """Cartesian product: every workload point times every combination of ``--set`` values.
 
     ``workloads`` is a list of (kind, params dict); ``sets`` a list of (key, values).
-    A ``--set`` key overrides the same key of a workload.
+    A ``--set`` key overrides the same key of a workload. Each point carries the digests of
+    the files it reads (:func:`input_files`). More than :data:`MAX_POINTS` points are refused
+    before any is built.
     """
     keys = [k for k, _ in sets]
     dup = {k for k in keys if keys.count(k) > 1}
     if dup:
         raise WorkloadError(f"--set {sorted(dup)[0]} given twice")
+    count = len(workloads) * math.prod(len(vs) for _, vs in sets)
+    if count > MAX_POINTS:
+        raise WorkloadError(f"a sweep must have at most {MAX_POINTS} design points, not {count}")
     combos = list(itertools.product(*[vs for _, vs in sets])) or [()]
+    digests = {}
     points, seen = [], set()
     for kind, params in workloads:
         for combo in combos:
             merged = dict(params)
             merged.update(zip(keys, combo))
-            p = Point(arch=str(arch), kind=kind, params=tuple(sorted((k, str(v)) for k, v in merged.items())), engine=engine)
+            files = input_files(str(arch), kind, merged)
+            for f in files:
+                if f not in digests:
+                    digests[f] = file_digest(f)
+            p = Point(arch=str(arch), kind=kind, params=tuple(sorted((k, str(v)) for k, v in merged.items())),
+                      engine=engine, inputs=tuple((f, digests[f]) for f in files))
             if p.key not in seen:
                 seen.add(p.key)
                 points.append(p)
     return points
+
+
+def input_files(arch: str, kind: str, params: dict) -> list:
+    """The files a point reads: its spec file (a preset's too) and the family's own inputs."""
+    from arch.registry import resolve
+    from studies.families import family
+
+    fam = family(kind)
+    extra = fam.input_files(arch, params) if hasattr(fam, "input_files") else []
+    return list(dict.fromkeys([str(resolve(arch))] + [str(f) for f in extra]))
 
 
 def check_keys(point: Point):
@@ -113,7 +143,18 @@ def evaluate_point(point: Point) -> dict:
     head = {"arch": point.arch, "workload": point.kind}
     head.update({k: v for k, v in rec.items() if k not in head})
     head.setdefault("engine", point.engine)
+    _check_finite(head)
     return head
+
+
+def _check_finite(record: dict, prefix: str = ""):
+    """Refuse a record with an infinite or NaN number: it is never a result, always an input
+    beyond what the models cover (a bandwidth or clock at the edge of the accepted range)."""
+    for k, v in record.items():
+        if isinstance(v, dict):
+            _check_finite(v, f"{prefix}{k}.")
+        elif isinstance(v, float) and not math.isfinite(v):
+            raise SimulationError(f"the result '{prefix}{k}' is {v}: the inputs are beyond what the model covers")
 
 
 class _Failure:
@@ -134,7 +175,7 @@ def run_points(points, on_record, jobs: int = 1, dask: str | None = None):
     """Evaluate ``points``; call ``on_record(index, point, record)`` as each one finishes.
 
     Stops at the first point whose input is bad, after every record that finished before it
-    has been handed over, and raises that error.
+    has been handed over, and raises that error. ``jobs`` is capped at ``len(points)``.
     """
     if dask:
         return _run_dask(points, on_record, dask)
@@ -146,7 +187,7 @@ def run_points(points, on_record, jobs: int = 1, dask: str | None = None):
             on_record(i, p, res)
         return
     failure = None
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with worker_pool(min(jobs, len(points))) as pool:
         futures = {pool.submit(_safe_evaluate, p): i for i, p in enumerate(points)}
         for fut in as_completed(futures):
             i = futures[fut]
@@ -185,44 +226,3 @@ def _run_dask(points, on_record, address: str):
         client.close()
     if failure:
         raise failure
-
-
-class Journal:
-    """Finished records, one JSON line each, flushed and synced as they arrive.
-
-    The journal sits next to the output file (``OUT.journal.jsonl``). A line cut short by a
-    killed process is ignored on reading; every complete line is a finished point.
-    """
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def read(self) -> dict:
-        done = {}
-        if not self.path.exists():
-            return done
-        with self.path.open() as fh:
-            for line in fh:
-                try:
-                    entry = json.loads(line)
-                    done[entry["key"]] = entry["record"]
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    continue
-        return done
-
-    def append(self, key: str, record: dict):
-        with self.path.open("a") as fh:
-            fh.write(json.dumps({"key": key, "record": record}, default=_jsonable) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-
-
-def _jsonable(obj):
-    """JSON fallback for numpy scalars and similar."""
-    for cast in (int, float):
-        try:
-            if cast(obj) == obj:
-                return cast(obj)
-        except (TypeError, ValueError):
-            pass
-    return str(obj)

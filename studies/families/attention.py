@@ -28,6 +28,7 @@ from arch.area import total_area_mm2
 from arch.errors import WorkloadError
 from arch.registry import load_arch
 from mappings.workloads import format_seq_len, workload
+from studies.families import engine_run, require_kind
 
 SCOPE = "attention"
 ARCH_KEYS = ("pe_dim", "glb_mb", "dram_gbps", "clock_mhz")
@@ -51,21 +52,24 @@ def _spec(arch: str, overrides: tuple):
     return load_arch(arch, dict(overrides))
 
 
+def input_files(arch: str, params: dict) -> list:
+    """The spec file a point runs on (a ladder preset's own hardware), for the resume key;
+    none when the configuration is bad (the point reports it when it runs)."""
+    from arch.errors import AccelError
+    from arch.registry import resolve
+    from sim.attention import check_config
+
+    try:
+        return [str(resolve(hardware_for(arch, check_config(params.get("config", "fusemax")))))]
+    except AccelError:
+        return []
+
+
 def hardware_for(arch: str, config: str) -> str:
     """The preset (or file) a configuration runs on, given ``--arch`` (see the module docstring)."""
     from sim.attention import DEFAULT_ARCH
 
     return DEFAULT_ARCH[config] if str(arch) in LADDER_PRESETS else str(arch)
-
-
-def _engine(name: str, kind: str):
-    if name == "analytical":
-        from sim.analytical import run
-        return run
-    if name == "des":
-        from sim.des import run
-        return run
-    raise WorkloadError(f"{kind}: 'engine' must be analytical or des, not {name!r}")
 
 
 def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> dict:
@@ -80,8 +84,9 @@ def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> d
     wl = workload(params.get("model", "bert"), params.get("seq_len", "1K"), params.get("batch", 64))
     overrides = tuple(sorted((k, str(params[k])) for k in ARCH_KEYS if k in params))
     hw_name = hardware_for(arch, config)
+    require_kind(scope, hw_name, "spatial")
     spec = _spec(hw_name, overrides)
-    run = _engine(engine, scope)
+    run = engine_run(engine, scope)
     graph = lower(spec, wl, config, scope, dram_staging=_staging(params.get("dram_staging", "yes"), scope))
     report = run(graph, trace=trace) if (trace and engine == "des") else run(graph)
     rec = report.record(**{k: v for k, v in params.items() if k not in ARCH_KEYS})

@@ -13,7 +13,7 @@ Command line::
 
 from __future__ import annotations
 
-from studies.families.attention import ARCH_KEYS, WORKLOAD_KEYS, evaluate_scope  # noqa: F401
+from studies.families.attention import ARCH_KEYS, WORKLOAD_KEYS, evaluate_scope, input_files  # noqa: F401
 
 SCOPE = "end2end"
 DEFAULTS = [{"model": m, "seq_len": L, "config": c}

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from arch.errors import SpecError, WorkloadError
 from arch.registry import load_arch
+from studies.families import engine_run, int_param, require_kind
 
 #: Workload ranks.
 GEMM_KEYS = ("M", "N", "K")
@@ -26,13 +27,8 @@ ARCH_KEYS = ("rows", "cols", "dataflow", "pe_dim", "glb_mb", "dram_gbps", "clock
 #: unlimited-bandwidth mode, or ``dram``, folds wait for their DRAM loads).
 WORKLOAD_KEYS = set(GEMM_KEYS) | set(ARCH_KEYS) | {"objective", "bandwidth"}
 DEFAULTS = [{"M": "256", "N": "128", "K": "256"}]
-
-
-def _positive_int(name: str, value) -> int:
-    s = str(value).strip()
-    if not s.isdigit() or int(s) < 1:
-        raise WorkloadError(f"gemm: '{name}' must be a positive integer, not {value!r}")
-    return int(s)
+#: Largest rank size (M, N or K) accepted.
+MAX_DIM = 1 << 24
 
 
 def _number(value):
@@ -55,19 +51,6 @@ def _spec(arch: str, overrides: tuple):
     return spec, total_area_mm2(spec)
 
 
-def _engine(name: str):
-    if name == "analytical":
-        from sim.analytical import run
-        return run
-    if name == "des":
-        try:
-            from sim.des import run
-        except ImportError:
-            raise WorkloadError("gemm: engine 'des' is not available in this build") from None
-        return run
-    raise WorkloadError(f"gemm: 'engine' must be analytical or des, not {name!r}")
-
-
 def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> dict:
     """One design point: a flat record with rows, cols, dataflow, M, N, K, cycles, energy_pj,
     utilization (unit -> fraction), area_mm2 (:mod:`arch.area`), macs, folds (systolic) or
@@ -76,14 +59,19 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
     unknown = sorted(set(params) - WORKLOAD_KEYS)
     if unknown:
         raise WorkloadError(f"gemm: unknown parameter {unknown[0]!r} (accepted: {', '.join(sorted(WORKLOAD_KEYS))})")
-    dims = {k: _positive_int(k, params.get(k, DEFAULTS[0][k])) for k in GEMM_KEYS}
+    dims = {k: int_param("gemm", params, k, DEFAULTS[0][k], hi=MAX_DIM) for k in GEMM_KEYS}
+    require_kind("gemm", arch, "spatial")
     overrides = tuple(sorted((k, str(params[k])) for k in ARCH_KEYS if k in params))
     spec, area = _spec(str(arch), overrides)
-    run = _engine(engine)
+    run = engine_run(engine, "gemm")
     from sim.systolic import SRAMS, lower_gemm
 
     units = spec.units_2d()
     systolic = len(units) == 1 and units[0].dataflow is not None and all(s in spec.storage for s in SRAMS)
+    ignored = [k for k in (("objective",) if systolic else ("bandwidth", "dataflow")) if k in params]
+    if ignored:
+        raise WorkloadError(f"gemm: '{ignored[0]}' applies to {'mapped' if systolic else 'systolic'} GEMMs only, "
+                            f"and {str(arch)!r} is {'systolic' if systolic else 'mapped by the mapper'}")
     if systolic:
         bandwidth = str(params.get("bandwidth", "calc"))
         if bandwidth not in ("calc", "dram"):

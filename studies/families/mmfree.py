@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from arch.errors import WorkloadError
 from arch.mmfree import SHORT_NAMES
-from arch.registry import arch_kind, load_arch
+from arch.registry import load_arch
+from studies.families import engine_run, int_param, require_kind
 
 MODEL_KEYS = ("model", "layers", "d", "tokens")
 ARCH_KEYS = tuple(sorted(SHORT_NAMES))
@@ -25,23 +26,8 @@ WORKLOAD_KEYS = set(MODEL_KEYS) | set(ARCH_KEYS)
 DEFAULTS = [{"model": "370M"}, {"model": "1.3B"}, {"model": "2.7B"}]
 
 
-def _positive_int(name: str, value):
-    if value is None:
-        return None
-    s = str(value).strip()
-    if not s.isdigit() or int(s) < 1:
-        raise WorkloadError(f"mmfree: '{name}' must be a positive integer, not {value!r}")
-    return int(s)
-
-
-def _engine(name: str):
-    if name == "analytical":
-        from sim.analytical import run
-        return run
-    if name == "des":
-        from sim.des import run
-        return run
-    raise WorkloadError(f"mmfree: 'engine' must be analytical or des, not {name!r}")
+#: Caps: the lowering repeats one layer's phases ``layers x tokens`` times.
+MAX_LAYERS, MAX_D, MAX_TOKENS, MAX_LAYER_STEPS = 1 << 10, 1 << 16, 1 << 12, 1 << 14
 
 
 def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> dict:
@@ -51,17 +37,19 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
     unknown = sorted(set(params) - WORKLOAD_KEYS)
     if unknown:
         raise WorkloadError(f"mmfree: unknown parameter {unknown[0]!r} (accepted: {', '.join(sorted(WORKLOAD_KEYS))})")
-    if arch_kind(arch) != "mmfree":
-        raise WorkloadError(f"mmfree: 'arch' must be a spec of kind mmfree, not {arch!r} (kind {arch_kind(arch)!r})")
+    require_kind("mmfree", arch, "mmfree")
     model = params.get("model")
     if model is None and not ("layers" in params and "d" in params):
         model = "370M"
-    shape = model_shape(None if model is None else str(model), layers=_positive_int("layers", params.get("layers")),
-                        d=_positive_int("d", params.get("d")))
-    tokens = _positive_int("tokens", params.get("tokens", 1))
+    shape = model_shape(None if model is None else str(model),
+                        layers=int_param("mmfree", params, "layers", hi=MAX_LAYERS),
+                        d=int_param("mmfree", params, "d", hi=MAX_D))
+    tokens = int_param("mmfree", params, "tokens", 1, hi=MAX_TOKENS)
+    if shape.layers * tokens > MAX_LAYER_STEPS:
+        raise WorkloadError(f"mmfree: 'layers x tokens' must be at most {MAX_LAYER_STEPS}, not {shape.layers * tokens}")
     spec = load_arch(arch, {k: params[k] for k in ARCH_KEYS if k in params})
     graph = lower(spec, shape, tokens=tokens)
-    run = _engine(engine)
+    run = engine_run(engine, "mmfree")
     report = run(graph, trace=trace) if (trace is not None and engine == "des") else run(graph)
     rec = report.record(**{k: params[k] for k in params})
     per_token_pj = report.energy_pj / tokens

@@ -22,6 +22,7 @@ import os
 from collections import OrderedDict
 
 from arch.errors import WorkloadError
+from studies.families import file_digest, int_param
 from arch.piuma import SHORT_NAMES, PiumaSpec
 from arch.registry import load_arch
 from sim.spgemm import KERNELS, expand, load_mtx, rmat, simulate, uniform_random
@@ -35,22 +36,17 @@ _CACHE: OrderedDict = OrderedDict()     # operand key -> (A, B, expansion), the 
 
 
 def _int(name, value, lo, hi) -> int:
-    s = str(value).strip()
-    try:
-        v = int(s)
-    except ValueError:
-        raise WorkloadError(f"spgemm: '{name}' must be an integer in [{lo}, {hi}], not {value!r}") from None
-    if not lo <= v <= hi:
-        raise WorkloadError(f"spgemm: '{name}' must be an integer in [{lo}, {hi}], not {value!r}")
-    return v
+    return int_param("spgemm", {name: value}, name, lo=lo, hi=hi)
 
 
 def _file_key(path: str):
-    try:
-        st = os.stat(path)
-        return (os.path.abspath(path), st.st_mtime_ns, st.st_size)
-    except OSError:
-        return (path,)
+    """A matrix file's identity for the operand cache: its path and a digest of its bytes."""
+    return (os.path.abspath(path), file_digest(path))
+
+
+def input_files(arch: str, params: dict) -> list:
+    """The files a point reads (the Matrix Market operands), for the sweep's resume key."""
+    return [str(params[k]) for k in ("matrix", "a", "b") if k in params]
 
 
 def operands(params: dict):
@@ -68,6 +64,8 @@ def operands(params: dict):
     for k in ("cols", "nnz"):
         if k in params and src != "uniform":
             raise WorkloadError(f"spgemm: '{k}' applies to uniform only")
+    if "seed" in params and src not in ("rmat", "uniform"):
+        raise WorkloadError("spgemm: 'seed' applies to rmat and uniform only")
     if src in ("matrix", "a"):
         pa = str(params[src])
         pb = str(params.get("b", pa))
@@ -84,7 +82,7 @@ def operands(params: dict):
     else:
         rows = _int("uniform", params["uniform"], 1, 1 << 26)
         cols = _int("cols", params.get("cols", rows), 1, 1 << 26)
-        nnz = _int("nnz", params.get("nnz", 8 * rows), 1, 1 << 28)
+        nnz = _int("nnz", params.get("nnz", min(8 * rows, rows * cols)), 1, min(1 << 28, rows * cols))
         seed = _int("seed", params.get("seed", 1), 0, 2**63 - 1)
         key = ("uniform", rows, cols, nnz, seed)
         label = {"matrix": f"uniform{rows}x{cols}-nnz{nnz}-s{seed}"}

@@ -68,7 +68,7 @@ def test_synth_command_prints_cells_flip_flops_and_area(capsys):
 
 def test_synth_command_refuses_bad_lanes(capsys):
     assert cli.main(["synth", "--lanes", "0"]) == 2
-    assert capsys.readouterr().err == "python -m rtl synth: 'lanes' must be a positive integer, not 0\n"
+    assert capsys.readouterr().err == "python -m rtl synth: error: argument --lanes: must be a positive integer, not '0'\n"
 
 
 def test_area_fit_used_by_the_accelerator_model_predicts_a_fresh_synthesis():

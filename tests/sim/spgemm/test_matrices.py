@@ -1,5 +1,7 @@
 """Matrix inputs: Matrix Market errors as one line, generators seeded and validated."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -17,14 +19,35 @@ BANNER = "%%MatrixMarket matrix coordinate real general\n"
 
 
 @pytest.mark.parametrize("name,text,message", [
-    ("hdr.mtx", "%%MatrixMarket tensor coordinate real general\n3 3 1\n1 1 1.0\n", "Invalid MatrixMarket header element: tensor"),
-    ("nobanner.mtx", "3 3 1\n1 1 1.0\n", "Missing banner"),
-    ("range.mtx", BANNER + "3 3 2\n1 1 1.0\n4 2 2.0\n", "Row index out of bounds"),
-    ("nonnum.mtx", BANNER + "3 3 2\n1 1 1.0\n2 2 abc\n", "Invalid floating-point value"),
-    ("short.mtx", BANNER + "3 3 3\n1 1 1.0\n", "Truncated file"),
+    ("hdr.mtx", "%%MatrixMarket tensor coordinate real general\n3 3 1\n1 1 1.0\n",
+     "first line must be '%%MatrixMarket matrix <format> <field> <symmetry>'"),
+    ("nobanner.mtx", "3 3 1\n1 1 1.0\n", "first line must be"),
+    ("range.mtx", BANNER + "3 3 2\n1 1 1.0\n4 2 2.0\n", "entry 2: row index 4 outside 1..3"),
+    ("nonnum.mtx", BANNER + "3 3 2\n1 1 1.0\n2 2 abc\n", "entry 2: value must be a number, not 'abc'"),
+    ("short.mtx", BANNER + "3 3 3\n1 1 1.0\n", "size line declares 3 entries, the file has 1"),
+    ("long.mtx", BANNER + "3 3 1\n1 1 1.0\n2 2 2.0\n", "size line declares 1 entries, the file has 2"),
+    # the issue's case: scipy read "5 8 8 0.039" as A[5,8] = 8
+    ("extra.mtx", BANNER + "9 9 1\n5 8 8 0.039\n", "entry 1 must have 3 fields, not 4 ('5 8 8 0.039')"),
+    ("nul.mtx", BANNER + "3 3 1\n1 1\x00 1.0\n", "file holds a NUL or non-ASCII byte"),
+    ("utf.mtx", BANNER + "3 3 1\n\u00b2 1 1.0\n", "file holds a NUL or non-ASCII byte"),
+    ("inf.mtx", BANNER + "3 3 1\n1 1 inf\n", "entry 1: value must be a number, not 'inf'"),
+    ("huge.mtx", BANNER + "60000000 60000000 100000000000000\n1 1 1.0\n",
+     "entries must be at most 268435456 for 60000000x60000000 general, not 100000000000000"),
+    ("wide.mtx", BANNER + "99999999999 3 1\n1 1 1.0\n", "rows and cols must be at most 67108864, not 99999999999x3"),
+    # the issue's case: 10^8 x 10^8 declared, scipy allocated before looking at the entries
+    ("square.mtx", BANNER + "100000000 100000000 5\n1 1 1.0\n", "rows and cols must be at most 67108864"),
+    ("dense.mtx", "%%MatrixMarket matrix array real general\n100000 100000\n1.0\n",
+     "an array (dense) matrix must hold at most 16777216 values, not 100000x100000"),
+    ("size.mtx", BANNER + "3 3\n1 1 1.0\n", "size line must be rows cols entries"),
+    ("upper.mtx", "%%MatrixMarket matrix coordinate real symmetric\n3 3 1\n1 2 1.0\n",
+     "entry 1: a symmetric file stores the lower triangle only, not (1, 2)"),
+    ("rect.mtx", "%%MatrixMarket matrix coordinate real symmetric\n3 4 1\n1 1 1.0\n", "a symmetric matrix must be square"),
+    ("intfield.mtx", "%%MatrixMarket matrix coordinate integer general\n3 3 1\n1 1 1.5\n",
+     "entry 1: value must be a number, not '1.5'"),
 ])
 def test_malformed_files_give_one_line(tmp_path, name, text, message):
-    p = write(tmp_path, name, text)
+    p = tmp_path / name
+    p.write_bytes(text.encode("utf-8"))
     with pytest.raises(WorkloadError) as err:
         load_mtx(p)
     msg = str(err.value)
@@ -97,6 +120,32 @@ def test_rmat_parameters_out_of_range(kw, message):
 
 def test_uniform_random():
     A = uniform_random(50, 30, 200, seed=2)
-    assert A.shape == (50, 30) and 150 < A.nnz <= 200
-    with pytest.raises(WorkloadError, match=r"'nnz' must be an integer in \[1, 268435456\], not 0"):
+    assert A.shape == (50, 30) and A.nnz == 200
+    # exactly the entries asked for, up to a full matrix; more cannot exist
+    assert uniform_random(5, 5, 25).nnz == 25
+    with pytest.raises(WorkloadError, match=r"'nnz' must be an integer in \[1, 25\], not 0"):
         uniform_random(5, 5, 0)
+    with pytest.raises(WorkloadError, match=r"'nnz' must be an integer in \[1, 25\], not 1000"):
+        uniform_random(5, 5, 1000)
+
+
+def test_reader_agrees_with_scipy_on_the_shipped_matrices():
+    """Every SuiteSparse file under tests/data/matrices reads as scipy.io.mmread reads it."""
+    import glob
+
+    import scipy.io
+
+    from sim.spgemm.matrices import canonical
+
+    files = sorted(glob.glob(str(Path(__file__).parents[2] / "data" / "matrices" / "*.mtx")))
+    assert len(files) >= 7
+    for f in files:
+        A, B = load_mtx(f), canonical(scipy.io.mmread(f))
+        assert A.shape == B.shape and (A != B).nnz == 0
+
+
+def test_array_and_skew_formats(tmp_path):
+    p = write(tmp_path, "a.mtx", "%%MatrixMarket matrix array real general\n2 3\n1\n2\n0\n4\n5\n0\n")
+    assert load_mtx(p).toarray().tolist() == [[1, 0, 5], [2, 4, 0]]     # column-major
+    p = write(tmp_path, "k.mtx", "%%MatrixMarket matrix coordinate real skew-symmetric\n2 2 1\n2 1 3.0\n")
+    assert load_mtx(p).toarray().tolist() == [[0, -3], [3, 0]]
