@@ -45,7 +45,8 @@ import math
 from dataclasses import dataclass
 
 from arch.errors import SpecError
-from arch.schema import coerce, spec_name
+from arch.numbers import NumberError
+from arch.schema import read_field, spec_name
 
 #: Actions a storage level prices (pJ per block access; ``leak`` pJ per cycle per instance).
 STORAGE_ACTIONS = ("read", "fill", "update", "leak")
@@ -193,16 +194,14 @@ _TOP_KEYS = {"kind", "description", "clock_mhz", "levels", "compute"}
 
 
 def _number(problems, path, value, typ, positive=True, allow_none=False):
-    """``value`` as ``typ``, or a problem appended and None."""
+    """``value`` as ``typ`` (strictly, :mod:`arch.numbers`), or a problem appended and None."""
     if value is None and allow_none:
         return None
-    v = coerce(value, typ)
-    if v is None or (v <= 0 if positive else v < 0):
-        what = "positive" if positive else "non-negative"
-        noun = "integer" if typ is int else "number"
-        problems.append((path, f"'{path.rsplit('.', 1)[-1]}' must be a {what} {noun}, not {value!r}"))
+    try:
+        return read_field(value, typ, "pos" if positive else "nonneg", path.rsplit(".", 1)[-1])
+    except NumberError as err:
+        problems.append((path, str(err)))
         return None
-    return v
 
 
 def _fanout(problems, path, node):

@@ -26,7 +26,8 @@ import re
 from arch.energy import ACCELERGY_45NM, energy_pj, mac_pj
 from arch.errors import SpecError
 from arch.hierarchy import ComputeLevel, Hierarchy, StorageLevel
-from arch.schema import coerce, spec_name
+from arch.numbers import NumberError
+from arch.schema import read_field, spec_name
 from arch.yamlio import Tagged, load_yaml_file
 
 COMPUTE_CLASSES = ("intmac", "fpmac", "mac", "compute")
@@ -61,14 +62,14 @@ def default_energy(klass: str, word_bits: int, block_words: int) -> tuple:
 
 
 def _num(problems, path, value, typ=int, allow_none=True):
+    """``value`` as a positive ``typ`` (strictly, :mod:`arch.numbers`), or a problem and None."""
     if value is None and allow_none:
         return None
-    v = coerce(value, typ)
-    if v is None or v <= 0:
-        noun = "integer" if typ is int else "number"
-        problems.append((path, f"'{path.rsplit('.', 1)[-1]}' must be a positive {noun}, not {value!r}"))
+    try:
+        return read_field(value, typ, "pos", path.rsplit(".", 1)[-1])
+    except NumberError as err:
+        problems.append((path, str(err)))
         return None
-    return v
 
 
 def _flatten(nodes, path, problems, out):
@@ -231,9 +232,10 @@ def read_ert(path) -> dict:
             if not isinstance(act, dict) or "name" not in act:
                 problems.append((ap, f"an action must be a mapping with name and energy, not {act!r}"))
                 continue
-            e = coerce(act.get("energy"), float)
-            if e is None or e < 0:
-                problems.append((f"{ap}.energy", f"'energy' must be a non-negative number, not {act.get('energy')!r}"))
+            try:
+                e = read_field(act.get("energy"), float, "nonneg", "energy")
+            except NumberError as err:
+                problems.append((f"{ap}.energy", str(err)))
                 continue
             key = _ACTION.get(str(act["name"]))
             if key is not None and key not in pairs:

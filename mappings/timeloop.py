@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from arch.errors import MappingError, WorkloadError
-from arch.schema import coerce
+from arch.numbers import NumberError, parse_int
 from arch.yamlio import load_yaml_file
 from mappings.mapping import EinsumShape
 from mappings.nest import LevelMapping, NestMapping, check
@@ -36,9 +36,17 @@ def _fail(src, path, msg, exc=WorkloadError):
     raise exc(f"{src}: {path}: {msg}")
 
 
+def _int(value, lo: int = 1):
+    """``value`` as an integer >= ``lo`` (strictly, :mod:`arch.numbers`), or None."""
+    try:
+        return parse_int(value, "", lo)
+    except NumberError:
+        return None
+
+
 def _positive(src, path, value) -> int:
-    v = coerce(value, int)
-    if v is None or v < 1:
+    v = _int(value)
+    if v is None:
         _fail(src, path, f"'{path.rsplit('.', 1)[-1]}' must be a positive integer, not {value!r}")
     return v
 
@@ -55,8 +63,8 @@ def _term(src, path, term, dims, coef):
     c = term[1]
     if isinstance(c, str) and c in coef:
         return coef[c], term[0]
-    v = coerce(c, int)
-    if v is None or v < 1:
+    v = _int(c)
+    if v is None:
         _fail(src, path, f"coefficient must be a positive integer or one of {', '.join(coef) or 'none'}, not {c!r}")
     return v, term[0]
 
@@ -250,8 +258,8 @@ def _split(src, path, entry, order, fanout):
     if split is None:
         split = 0 if fanout[0] == 1 and fanout[1] > 1 else len(inner_first)
     else:
-        v = coerce(split, int)
-        if v is None or v < 0:
+        v = _int(split, 0)
+        if v is None:
             _fail(src, f"{path}.split", f"'split' must be a non-negative integer, not {split!r}", MappingError)
         split = v
     x, y = inner_first[:split], inner_first[split:]
