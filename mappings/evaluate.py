@@ -106,7 +106,7 @@ def evaluate(c: Cascade, tensors: Mapping, ranks: Mapping[str, int] | None = Non
             raise CascadeError(f"tensor {n!r} must have {len(c.tensor_ranks[n])} axes "
                                f"[{', '.join(r or '?' for r in c.tensor_ranks[n])}], not shape "
                                f"{a.shape}")
-    first = c.inputs[0]
+    first = c.inputs[0] if c.inputs else None
     for n, a in arrays.items():
         if extra[n] != extra[first] or a.shape[:extra[n]] != arrays[first].shape[:extra[n]]:
             f, r = (n, first) if extra[n] > extra[first] else (first, n)
@@ -114,7 +114,7 @@ def evaluate(c: Cascade, tensors: Mapping, ranks: Mapping[str, int] | None = Non
                                f"before their ranks, not shapes {arrays[f].shape} "
                                f"[{', '.join(c.tensor_ranks[f])}] and {arrays[r].shape} "
                                f"[{', '.join(c.tensor_ranks[r])}]")
-    if extra[first]:
+    if first is not None and extra[first]:
         names = _batch_names(c, extra[first])
         c = c.batched(*names)
         ranks.update(zip(names, arrays[first].shape[:extra[first]]))
