@@ -31,7 +31,7 @@ def params_of(record: dict) -> dict:
     return {k: v for k, v in record.items() if k not in RESULT_KEYS and _scalar(v)}
 
 
-def _text(v) -> str:
+def value_text(v) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return f"{v:g}" if isinstance(v, float) else str(v)
@@ -62,7 +62,7 @@ class Swept:
         keys = list(dict.fromkeys(k for p in plist for k in p))
         varying, constant = [], {}
         for k in keys:
-            values = {_text(p.get(k)) for p in plist}
+            values = {value_text(p.get(k)) for p in plist}
             if len(values) > 1 or any(k not in p for p in plist):
                 varying.append(k)
             else:
@@ -72,7 +72,7 @@ class Swept:
     def label(self, i: int, skip=()) -> str:
         """``key=value`` of every varying parameter of point ``i`` (except ``skip``)."""
         p = self.params[i]
-        parts = [f"{k}={_text(p[k])}" for k in self.varying if k not in skip and k in p]
+        parts = [f"{k}={value_text(p[k])}" for k in self.varying if k not in skip and k in p]
         return " ".join(parts) or "the design point"
 
     def labels(self, skip=()) -> list:
@@ -81,8 +81,8 @@ class Swept:
 
     def title(self) -> str:
         """The constant parameters, once: ``fusemax attention model=xlm seq_len=64K``."""
-        head = [_text(self.constant[k]) for k in ("arch", "workload") if k in self.constant]
-        rest = [f"{k}={_text(v)}" for k, v in self.constant.items() if k not in ("arch", "workload")]
+        head = [value_text(self.constant[k]) for k in ("arch", "workload") if k in self.constant]
+        rest = [f"{k}={value_text(v)}" for k, v in self.constant.items() if k not in ("arch", "workload")]
         return " ".join(head + rest)
 
     def by(self, name: str | None) -> str | None:
@@ -95,6 +95,6 @@ class Swept:
         """Value text -> indices of the points with that value of ``name``, in order of appearance."""
         out = {}
         for i, p in enumerate(self.params):
-            key = _text(p.get(name)) if name else ""
+            key = value_text(p.get(name)) if name else ""
             out.setdefault(key, []).append(i)
         return out

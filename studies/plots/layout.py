@@ -138,7 +138,7 @@ def label_column(ax, col, xs, ys, labels, colors) -> None:
     col.set_ylim(0, 1)
     if not len(labels):
         return
-    order = sorted(range(len(labels)), key=lambda i: -float(ys[i]))
+    order = sorted(range(len(labels)), key=lambda i: (-float(ys[i]), float(xs[i])))
     total = lines_of(labels)
     y, step = 1.0, 1.0 / max(total, 1)
     for i in order:
