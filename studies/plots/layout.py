@@ -73,7 +73,7 @@ def new_figure(width_in: float, height_in: float):
 
 def wrap(label: str) -> str:
     """A label broken into lines of at most :data:`WRAP_CHARS` characters, at spaces."""
-    return "\n".join(textwrap.wrap(label, WRAP_CHARS, break_long_words=False)) or label
+    return "\n".join(textwrap.wrap(label, WRAP_CHARS)) or label
 
 
 def text_width_in(labels) -> float:

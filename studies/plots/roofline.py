@@ -160,7 +160,8 @@ def _panel(ax, rls, title):
     first = rls[0]
     ridges = [first.peak_ops_per_s / bw for _, bw in first.roofs]
     xs = [rl.intensity("dram") for rl in rls] + ridges
-    lo, hi = min(xs) / 8, max(xs) * 8
+    lo = min(xs) / 8
+    hi = max(max(xs) * 8, lo * 1e3)  # at least three decades: two labelled ticks or more
     x = np.geomspace(lo, hi, 200)
     eng = mt.EngFormatter(places=1, sep=" ")
     ax.plot(x, np.full_like(x, first.peak_ops_per_s), color="0.2", lw=1.2,
@@ -173,14 +174,14 @@ def _panel(ax, rls, title):
     ax.set_yscale("log")
     for axis, n in ((ax.xaxis, _PANEL_IN[0]), (ax.yaxis, _PANEL_IN[1])):
         axis.set_major_locator(mt.LogLocator(base=10, numticks=max(2, int(n / 0.6))))
-        axis.set_minor_formatter(mt.NullFormatter())
+        axis.set_minor_locator(mt.NullLocator())
     ax.yaxis.set_major_formatter(mt.EngFormatter(sep=" "))
     ax.tick_params(labelsize=layout.SMALL_PT)
     floor = min([rl.attained_ops_per_s for rl in rls] + [bw * lo for _, bw in first.roofs])
-    ax.set_ylim(floor / 2, first.peak_ops_per_s * 2)
+    ax.set_ylim(min(floor / 2, first.peak_ops_per_s / 300), first.peak_ops_per_s * 2)
     ax.set_xlabel("operational intensity vs DRAM (PE-op/B)", fontsize=7)
     ax.set_ylabel("throughput (PE-op/s)", fontsize=7)
-    ax.set_title(title, fontsize=8)
+    ax.set_title(layout.wrap(title), fontsize=8)
     ax.grid(alpha=0.3, which="major")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=layout.SMALL_PT - 0.5, frameon=False)
 
