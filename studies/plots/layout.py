@@ -108,14 +108,17 @@ def scale_for(values) -> str:
 
 
 def style_axis(ax, which: str, values, unit: str, length_in: float) -> None:
-    """Scale, engineering-unit labels (``21.6 kJ``) and a tick count that fits ``length_in``
-    on axis ``which`` (``x`` or ``y``) of ``ax``."""
+    """Scale, engineering-unit labels (``21.6 kJ``; plain numbers when ``unit`` is None) and a
+    tick count that fits ``length_in`` on axis ``which`` (``x`` or ``y``) of ``ax``."""
     import matplotlib.ticker as mt
 
     scale = scale_for(values)
     (ax.set_xscale if which == "x" else ax.set_yscale)(scale)
     axis = ax.xaxis if which == "x" else ax.yaxis
-    axis.set_major_formatter(mt.EngFormatter(unit=unit, places=None, sep=" "))
+    if unit is None:  # a unit that takes no SI prefix (mm^2): plain numbers, unit in the axis label
+        axis.set_major_formatter(mt.FuncFormatter(lambda v, _: f"{v:g}"))
+    else:
+        axis.set_major_formatter(mt.EngFormatter(unit=unit, places=None, sep=" "))
     if scale == "log":
         axis.set_major_locator(mt.LogLocator(base=10, numticks=max(2, int(length_in / 0.7))))
         axis.set_minor_formatter(mt.NullFormatter())

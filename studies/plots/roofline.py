@@ -133,7 +133,8 @@ def roofline_figure(records, params=None, plot_by=None, roofs=None):
     for idx in panels.values():
         inner = Swept.of([], [swept.params[i] for i in idx])
         title_keys = [k for k in swept.varying if k in inner.constant]
-        panel_titles.append(" ".join(f"{k}={value_text(inner.constant[k])}" for k in title_keys) or "all points")
+        shared = " ".join(f"{k}={value_text(inner.constant[k])}" for k in title_keys)
+        panel_titles.append(shared or f"{len(idx)} points with the same roofs")
         panel_labels.append([swept.label(i, skip=title_keys) for i in idx])
     col_w = layout.text_width_in([lab for labs in panel_labels for lab in labs])
     ncols = min(3, len(panels))

@@ -67,7 +67,7 @@ class _Plan:
         """(x values, x unit, x name, front indices) per scatter panel."""
         out = [(self.energy_j, "J", "energy")]
         if self.area is not None:
-            out.append((self.area, "mm²", "area"))
+            out.append((self.area, None, "area (mm²)"))
         return [(x, unit, name, pareto_front(x, self.seconds) if len(x) else np.array([], int)) for x, unit, name in out]
 
     def widths(self, fronts):
@@ -138,7 +138,7 @@ def _scatters(sub, plan, fronts, widths):
         layout.style_axis(ax, "y", plan.seconds, "s", _SCATTER_IN[1])
         ax.set_xlabel(name, fontsize=8)
         ax.set_ylabel("latency", fontsize=8)
-        ax.set_title(f"latency vs {name}: {len(front)} Pareto point{'s' * (len(front) != 1)} named", fontsize=8)
+        ax.set_title(f"latency vs {name.split(' ')[0]}: {len(front)} Pareto point{'s' * (len(front) != 1)} named", fontsize=8)
         ax.grid(alpha=0.3)
         layout.label_column(ax, col, xs[front], plan.seconds[front], [plan.labels[i] for i in front],
                             [plan.point_color[i] for i in front])
