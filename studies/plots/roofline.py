@@ -135,8 +135,9 @@ def roofline_figure(records, params=None, plot_by=None, roofs=None):
         title_keys = [k for k in swept.varying if k in inner.constant]
         shared = " ".join(f"{k}={value_text(inner.constant[k])}" for k in title_keys)
         panel_titles.append(shared or f"{len(idx)} points with the same roofs")
-        panel_labels.append([swept.label(i, skip=title_keys) for i in idx])
-    col_w = layout.text_width_in([lab for labs in panel_labels for lab in labs])
+        alone = len(idx) == 1 and shared  # the title names its one point
+        panel_labels.append([] if alone else [swept.label(i, skip=title_keys) for i in idx])
+    col_w = layout.text_width_in([lab for labs in panel_labels for lab in labs]) if any(panel_labels) else 0.2
     ncols = min(3, len(panels))
     nrows = -(-len(panels) // ncols)
     panel_h = max(_PANEL_IN[1], max(layout.column_height_in(labs) for labs in panel_labels)) + 1.2
@@ -149,7 +150,10 @@ def roofline_figure(records, params=None, plot_by=None, roofs=None):
         pts = [(roofs[i].intensity("dram"), roofs[i].attained_ops_per_s) for i in idx]
         for (x, y), i in zip(pts, idx):
             ax.scatter([x], [y], s=18, color=color[i], zorder=3)
-        layout.label_column(ax, col, [p[0] for p in pts], [p[1] for p in pts], labels, [color[i] for i in idx])
+        if labels:
+            layout.label_column(ax, col, [p[0] for p in pts], [p[1] for p in pts], labels, [color[i] for i in idx])
+        else:
+            col.set_axis_off()
     for sub in subs[len(panels):]:
         sub.set_facecolor("none")
     return fig

@@ -166,7 +166,7 @@ def _bars(sub, plan, field, title, unit, factor, stacked):
                 bottom += vals
             else:
                 ax.bar(x - 0.4 + width * (k + 0.5), vals, width, label=key, color=f"C{k % 10}")
-        ax.set_xlim(-0.5, plan.bars - 0.5)
+        ax.set_xlim(-0.5, max(plan.bars, 8) - 0.5)  # a lone bar keeps the width of one among eight
         ax.set_xticks(x, [layout.wrap(labels[i]) for i in idx], rotation=90, fontsize=layout.SMALL_PT)
         for tick, i in zip(ax.get_xticklabels(), idx):
             tick.set_color(plan.point_color[i])

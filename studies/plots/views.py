@@ -16,12 +16,12 @@ from studies.plots.labels import Swept
 
 
 def point_params(points, first=()) -> list:
-    """The parameters of each sweep point as labels show them: ``arch``, ``workload``, the keys in
+    """The parameters of each sweep point as labels show them: ``arch``, ``workload``, ``engine``, the keys in
     ``first`` (the ``--set`` keys, in their order), then the point's other keys."""
     out = []
     for p in points:
         given = dict(p.params)
-        d = {"arch": p.arch, "workload": p.kind}
+        d = {"arch": p.arch, "workload": p.kind, "engine": p.engine}
         d.update((k, given[k]) for k in first if k in given)
         d.update((k, v) for k, v in given.items() if k not in d)
         out.append(d)
