@@ -86,18 +86,45 @@ CASES = {
     "long labels": dict(n=9, long=True),
     "200 points": dict(n=200),
 }
+_SLOW = {"200 points"}
 
 
-@pytest.mark.parametrize("case", CASES)
+def _cases():
+    return [pytest.param(c, marks=pytest.mark.slow) if c in _SLOW else c for c in CASES]
+
+
+@pytest.mark.parametrize("case", _cases())
 def test_summary_has_no_overlapping_text(case):
     recs, params = _records(**CASES[case])
     assert _overlaps(sweep_figure(recs, params)) == []
 
 
-@pytest.mark.parametrize("case", ["one point", "narrow range", "long labels"])
+@pytest.mark.parametrize("case", _cases())
 def test_roofline_has_no_overlapping_text(case):
     recs, params = _records(**CASES[case])
     assert _overlaps(roofline_figure(recs, params)) == []
+
+
+def _trace_case(case, rng):
+    """Track name -> task spans, for each awkward case of the timeline."""
+    if case == "one point":
+        return {"pe": [(0, 1)]}
+    if case == "narrow range":
+        return {"pe2d": [(5, 6), (6, 7)], "dram": [(4, 5)]}
+    if case == "long labels":
+        return {f"unit_with_a_rather_long_name_number_{k}": [(10 * k, 10 * k + 7)] for k in range(6)}
+    # 200 tasks on 40 tracks (drawn grouped), and a long extrapolated stretch in the middle
+    starts = np.sort(rng.choice(10_000, 200, replace=False)) * 10
+    tracks = {f"thread {k}": [(int(s), int(s) + 7) for s in starts[k::40]] for k in range(40)}
+    tracks["thread 0"].append((10**9, 10**9 + 50))
+    return tracks
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_timeline_has_no_overlapping_text(tmp_path, case):
+    tracks = _trace_case(case, np.random.default_rng(1))
+    fig = timeline_figure(_trace(tmp_path / "t.json", tracks), {"arch": "x", "cycles": 10**9 + 50})
+    assert _overlaps(fig) == []
 
 
 def _trace(path, tracks, clock_hz=1e9):
@@ -112,15 +139,6 @@ def _trace(path, tracks, clock_hz=1e9):
     return path
 
 
-def test_timeline_has_no_overlapping_text(tmp_path):
-    rng = np.random.default_rng(1)
-    tracks = {f"unit_with_a_long_name_{k}": [(int(s), int(s) + 7) for s in np.sort(rng.choice(10_000, 300, replace=False)) * 10]
-              for k in range(6)}
-    tracks["dram"] = [(0, 5), (10**9, 10**9 + 50)]  # a long extrapolated stretch in between
-    fig = timeline_figure(_trace(tmp_path / "t.json", tracks), {"arch": "x", "cycles": 10**9 + 50})
-    assert _overlaps(fig) == []
-
-
 # ----------------------------------------------------------------------------- what is drawn
 
 def test_labels_name_exactly_the_swept_parameters():
@@ -129,7 +147,7 @@ def test_labels_name_exactly_the_swept_parameters():
     swept = Swept.of([], point_params(points, ["pe_dim", "glb_mb"]))
     expected = [f"pe_dim={p} glb_mb={g}" for p, g in itertools.product(["64", "128", "256", "512"], ["4", "16", "64"])]
     assert swept.labels() == expected
-    assert swept.title() == "fusemax attention model=xlm seq_len=64K"
+    assert swept.title() == "fusemax attention engine=analytical model=xlm seq_len=64K"
     assert swept.by(None) == "pe_dim" and list(swept.groups("glb_mb")) == ["4", "16", "64"]
 
 
