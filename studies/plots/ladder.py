@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from studies.plots.layout import save
 
-def plot_ladder(records, path, scope: str = "attention") -> None:
+
+def ladder_figure(records, scope: str = "attention"):
     """The FuseMax ablation ladder: speedup over FLAT, 2D utilization and energy against FLAT,
-    per sequence length, one line per configuration (means over the models present)."""
-    import matplotlib
+    per sequence length, one line per configuration (means over the models present).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    ``records`` are the FuseMax study's (:mod:`studies.fusemax`): ``config``, ``model``,
+    ``seq_len``, ``scope``, ``seconds``, ``energy_pj``, ``utilization`` (``2d``).
+    """
     import matplotlib.ticker
+    from matplotlib.figure import Figure
 
     recs = [r for r in records if r and r.get("scope", scope) == scope]
     configs = list(dict.fromkeys(r["config"] for r in recs))
@@ -29,7 +32,8 @@ def plot_ladder(records, path, scope: str = "attention") -> None:
                 vals.append(b[key] / a[key] if key == "seconds" else a[key] / b[key])
         return float(np.mean(vals)) if vals else np.nan
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig = Figure(figsize=(13, 3.8))
+    axes = fig.subplots(1, 3)
     x = np.arange(len(lens))
     for cfg in configs:
         axes[0].plot(x, [mean_ratio(cfg, n, "seconds") for n in lens], "o-", label=cfg)
@@ -50,5 +54,9 @@ def plot_ladder(records, path, scope: str = "attention") -> None:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
+
+
+def plot_ladder(records, path, scope: str = "attention"):
+    """Write :func:`ladder_figure` to ``path`` (format by extension: .png, .svg, .pdf)."""
+    return save(ladder_figure(records, scope), path)

@@ -27,6 +27,7 @@ WRAP_CHARS = 30
 _CHAR_IN = 0.058  # width of one character at SMALL_PT (in), a generous mean
 _LINE_IN = 0.135  # height of one line at SMALL_PT with its spacing (in)
 DPI = 110
+_NO_DATES = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
 
 
 def check_path(path, flag: str = "--plot") -> Path:
@@ -55,12 +56,14 @@ def sibling(path, view: str) -> Path:
 
 
 def save(fig, path) -> Path:
-    """Write ``fig`` in the format of the extension of ``path`` and close it."""
-    import matplotlib.pyplot as plt
+    """Write ``fig`` in the format of the extension of ``path``; the same figure gives the same
+    bytes (no creation dates in SVG or PDF)."""
+    import matplotlib
 
     p = check_path(path)
-    fig.savefig(p, format=p.suffix[1:].lower(), dpi=DPI, metadata=None if p.suffix.lower() == ".png" else {})
-    plt.close(fig)
+    fmt = p.suffix[1:].lower()
+    with matplotlib.rc_context({"svg.hashsalt": "einsim"}):  # SVG element ids from a fixed salt
+        fig.savefig(p, format=fmt, dpi=DPI, metadata=_NO_DATES.get(fmt))
     return p
 
 
