@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 #: Record fields that are results or restate another field, never design parameters.
 RESULT_KEYS = frozenset({
-    "engine", "cycles", "seconds", "energy_pj", "dram_bytes", "simulated_steps", "extrapolated_steps",
+    "cycles", "seconds", "energy_pj", "dram_bytes", "simulated_steps", "extrapolated_steps",
     "area_mm2", "macs", "folds", "mappings_evaluated", "mappings_pruned", "mappings_rejected",
     "seq_len_tokens", "hardware", "scope", "computes",
 })
