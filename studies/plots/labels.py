@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from arch.errors import WorkloadError
+
 #: Record fields that are results or restate another field, never design parameters.
 RESULT_KEYS = frozenset({
     "cycles", "seconds", "energy_pj", "dram_bytes", "simulated_steps", "extrapolated_steps",
@@ -29,6 +31,12 @@ def _scalar(v) -> bool:
 def params_of(record: dict) -> dict:
     """The design parameters of a record: scalar fields that are not results, in record order."""
     return {k: v for k, v in record.items() if k not in RESULT_KEYS and _scalar(v)}
+
+
+def present(records, params=None) -> tuple:
+    """The records that finished (not None) and their parameter dicts, kept in step."""
+    keep = [i for i, r in enumerate(records) if r]
+    return [records[i] for i in keep], (None if params is None else [params[i] for i in keep])
 
 
 def value_text(v) -> str:
@@ -86,8 +94,17 @@ class Swept:
         return " ".join(head + rest)
 
     def by(self, name: str | None) -> str | None:
-        """The parameter to colour and group by: ``name``, or the first varying one (None if none)."""
+        """The parameter to colour and group by: ``name``, or the first varying one (None if none).
+
+        Raises
+        ------
+        WorkloadError
+            ``name`` is no parameter of these points.
+        """
         if name is not None:
+            if name not in self.varying and name not in self.constant:
+                known = ", ".join(list(self.varying) + list(self.constant))
+                raise WorkloadError(f"plot_by {name!r}: no such parameter (parameters: {known})")
             return name
         return self.varying[0] if self.varying else None
 

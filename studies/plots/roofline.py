@@ -25,7 +25,7 @@ import numpy as np
 
 from arch.errors import AccelError
 from studies.plots import layout
-from studies.plots.labels import Swept, params_of, value_text
+from studies.plots.labels import Swept, params_of, present, value_text
 
 #: Design parameters that change a spatial spec (short override names of ``arch.spec``).
 SPEC_KEYS = ("pe_dim", "rows", "cols", "dataflow", "glb_mb", "dram_gbps", "clock_mhz")
@@ -116,6 +116,7 @@ def rooflines(records, params=None) -> list:
 def roofline_figure(records, params=None, plot_by=None, roofs=None):
     """Every design point with a roofline, one panel per set of roofs; points coloured by
     ``plot_by`` (default: the first parameter that varies) and named beside their panel."""
+    records, params = present(records, params)
     roofs = rooflines(records, params) if roofs is None else roofs
     swept = Swept.of(records, params)
     by = swept.by(plot_by)

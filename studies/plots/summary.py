@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from studies.plots import layout
-from studies.plots.labels import Swept
+from studies.plots.labels import Swept, present
 
 _SCATTER_IN = (3.8, 3.0)  # width, height of one scatter panel (in)
 _BAR_H_IN = 1.9           # height of one bar panel, without its labels (in)
@@ -104,7 +104,7 @@ def sweep_figure(records, params=None, plot_by=None):
     -------
     matplotlib.figure.Figure
     """
-    plan = _Plan([r for r in records if r], params, plot_by)
+    plan = _Plan(*present(records, params), plot_by)
     fronts = plan.fronts()
     widths = plan.widths(fronts)
     top_h, bars_h = plan.heights(fronts)

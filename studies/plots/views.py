@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from arch.errors import WorkloadError
-from studies.plots.labels import Swept
+from studies.plots.labels import Swept, present
 
 
 def point_params(points, first=()) -> list:
@@ -48,7 +48,7 @@ def write_plots(records, path, params=None, plot_by=None, trace=None) -> list:
     from studies.plots.summary import plot_records
     from studies.plots.timeline import plot_timeline
 
-    recs = [r for r in records if r]
+    recs, params = present(records, params)
     written = [plot_records(recs, path, params, plot_by)]
     roofs = rooflines(recs, params)
     if any(r is not None for r in roofs):

@@ -254,3 +254,19 @@ def test_des_one_point_draws_rooflines_and_occupancy(tmp_path, capsys):
         assert f"explore: wrote {tmp_path / name}" in err
     assert sibling(png, "timeline") == tmp_path / "one.timeline.png"
     assert check_path(png) == png
+
+
+def test_unfinished_points_are_left_out_in_step_with_their_parameters():
+    recs, params = _records(3)
+    fig = sweep_figure([recs[0], None, recs[2]], params)
+    FigureCanvasAgg(fig).draw()
+    ticks = {t.get_text() for ax in fig.get_axes() for t in ax.get_xticklabels() if "=" in t.get_text()}
+    assert ticks == {"pe_dim=16", "pe_dim=64"}
+
+
+def test_plot_by_must_name_a_parameter():
+    from arch.errors import WorkloadError
+
+    recs, params = _records(3)
+    with pytest.raises(WorkloadError, match=r"^plot_by 'nope': no such parameter \(parameters: pe_dim, arch, "):
+        sweep_figure(recs, params, plot_by="nope")
