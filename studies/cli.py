@@ -216,15 +216,15 @@ def _check_plot_flags(args) -> None:
 
 def _plot_setup(args, points, set_keys):
     """The parameters labels show, checked against ``--plot-by`` before the sweep runs; a
-    one-point discrete-event run writes its trace (to a scratch file without ``--trace``) for
-    the occupancy picture."""
+    one-point discrete-event run writes its trace (to a scratch file without ``--trace``; not
+    on a Dask cluster, whose workers may not share this file system) for the occupancy picture."""
     if not args.plot:
         return points, None
     from studies.plots.views import check_plot_by, point_params
 
     params = point_params(points, set_keys)
     check_plot_by(args.plot_by, params)
-    if args.engine == "des" and len(points) == 1 and not args.trace:
+    if args.engine == "des" and len(points) == 1 and not args.trace and not args.dask:
         import atexit
         import os
         import tempfile
