@@ -20,7 +20,7 @@ from arch.errors import WorkloadError
 RESULT_KEYS = frozenset({
     "cycles", "seconds", "energy_pj", "dram_bytes", "simulated_steps", "extrapolated_steps",
     "area_mm2", "macs", "folds", "mappings_evaluated", "mappings_pruned", "mappings_rejected",
-    "seq_len_tokens", "hardware", "scope", "computes",
+    "seq_len_tokens", "hardware", "computes",
 })
 
 
@@ -84,8 +84,12 @@ class Swept:
         return " ".join(parts) or "the design point"
 
     def labels(self, skip=()) -> list:
-        """Labels of every point; distinct when ``skip`` is empty."""
-        return [self.label(i, skip) for i in range(len(self.params))]
+        """Labels of every point; distinct when ``skip`` is empty (points that no parameter tells
+        apart, such as the same point given twice, are numbered ``#k``)."""
+        out = [self.label(i, skip) for i in range(len(self.params))]
+        if not skip and len(set(out)) < len(out):
+            out = [f"{lab} #{i + 1}" if out.count(lab) > 1 else lab for i, lab in enumerate(out)]
+        return out
 
     def title(self) -> str:
         """The constant parameters, once: ``fusemax attention model=xlm seq_len=64K``."""

@@ -270,3 +270,8 @@ def test_plot_by_must_name_a_parameter():
     recs, params = _records(3)
     with pytest.raises(WorkloadError, match=r"^plot_by 'nope': no such parameter \(parameters: pe_dim, arch, "):
         sweep_figure(recs, params, plot_by="nope")
+
+
+def test_labels_stay_distinct_when_no_parameter_tells_points_apart():
+    swept = Swept.of([], [{"arch": "fusemax", "x": "1"}, {"arch": "fusemax", "x": "1"}, {"arch": "fusemax", "x": "2"}])
+    assert swept.labels() == ["x=1 #1", "x=1 #2", "x=2"]
