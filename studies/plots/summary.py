@@ -19,6 +19,7 @@ from studies.plots.labels import Swept, present
 _SCATTER_IN = (3.8, 3.0)  # width, height of one scatter panel (in)
 _BAR_H_IN = 1.9           # height of one bar panel, without its labels (in)
 _LEGEND_IN = 1.7          # room for a legend outside the panels (in)
+_GRID_IN = 16.0           # small multiples of bars sit side by side up to this width (in)
 
 
 def pareto_front(xs, ys) -> np.ndarray:
@@ -62,6 +63,9 @@ class _Plan:
         self.bar_label_in = layout.text_width_in(bar_labels)
         most = max((len(idx) for _, idx, _ in self.panels), default=1)
         self.bars = max(most, 1)
+        panel_w = max(self.bars, 8) * self.slot_in + 1.0
+        self.facet_cols = max(1, min(len(self.panels), int(_GRID_IN // panel_w)))
+        self.facet_rows = -(-len(self.panels) // self.facet_cols)
 
     def fronts(self):
         """(x values, x unit, x name, front indices) per scatter panel."""
@@ -76,14 +80,14 @@ class _Plan:
         for *_, f in fronts:
             out += [_SCATTER_IN[0], layout.text_width_in([self.labels[i] for i in f])]
         legend = max(_LEGEND_IN, layout.text_width_in([str(self.by)] + [str(g) for g in self.groups]) + 0.5)
-        bars_w = self.bars * self.slot_in + 1.0 + _LEGEND_IN
+        bars_w = self.facet_cols * (max(self.bars, 8) * self.slot_in + 1.0) + _LEGEND_IN
         return out + [legend + max(0.0, bars_w - sum(out) - legend)]
 
     def heights(self, fronts):
         """Heights (in) of the scatter row and of one block of bar panels."""
         scatter_h = max(_SCATTER_IN[1], max(layout.column_height_in([self.labels[i] for i in f]) for *_, f in fronts))
         panel_h = _BAR_H_IN + self.bar_label_in + (0.3 if self.panels[0][0] else 0.0)
-        return scatter_h + 0.9, len(self.panels) * panel_h + 0.4
+        return scatter_h + 0.9, self.facet_rows * panel_h + 0.4
 
 
 def sweep_figure(records, params=None, plot_by=None):
@@ -153,7 +157,10 @@ def _bars(sub, plan, field, title, unit, factor, stacked):
     import matplotlib.ticker as mt
 
     keys = list(dict.fromkeys(k for r in plan.recs for k in (r.get(field) or {})))
-    axes = np.atleast_1d(sub.subplots(len(plan.panels), 1, sharey=True, squeeze=False)[:, 0])
+    grid = sub.subplots(plan.facet_rows, plan.facet_cols, sharey=True, squeeze=False)
+    axes = grid.ravel()
+    for ax in axes[len(plan.panels):]:
+        ax.set_visible(False)
     sub.suptitle(title, fontsize=9)
     for ax, (name, idx, labels) in zip(axes, plan.panels):
         x = np.arange(len(idx))
@@ -180,6 +187,7 @@ def _bars(sub, plan, field, title, unit, factor, stacked):
         if name:
             ax.set_title(name, fontsize=8)
     if keys:
-        axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=layout.SMALL_PT)
+        grid[0, -1].legend(*axes[0].get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                           fontsize=layout.SMALL_PT)
     else:
         axes[0].text(0.5, 0.5, f"no {field} in these records", ha="center", va="center", transform=axes[0].transAxes)
