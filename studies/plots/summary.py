@@ -23,14 +23,15 @@ _GRID_IN = 16.0           # small multiples of bars sit side by side up to this 
 
 
 def pareto_front(xs, ys) -> np.ndarray:
-    """Indices of the points no other point dominates (both coordinates minimised), by x."""
+    """Indices of the points no other point dominates (both coordinates minimised), by x; equal
+    points do not dominate each other, so a point given twice is on the front twice."""
     xs, ys = np.asarray(xs, float), np.asarray(ys, float)
     order = np.lexsort((ys, xs))
-    front, best = [], np.inf
+    front, best, at = [], np.inf, None
     for i in order:
-        if ys[i] < best:
+        if ys[i] < best or (at is not None and xs[i] == xs[at] and ys[i] == ys[at]):  # equal points tie
             front.append(i)
-            best = ys[i]
+            best, at = ys[i], i
     return np.asarray(front, dtype=int)
 
 

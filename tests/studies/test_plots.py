@@ -171,8 +171,13 @@ def test_log_axis_only_past_a_decade(values, scale):
 def test_pareto_front_matches_brute_force():
     rng = np.random.default_rng(3)
     xs, ys = rng.random(60), rng.random(60)
+    xs[30], ys[30] = xs[31], ys[29]  # shared coordinates
+    xs[40:50], ys[40:50] = xs[0:10], ys[0:10]  # ten points given twice
+    for dup, i in ((58, np.argmin(xs[:58])), (59, np.argmin(ys[:58]))):  # two extreme points given twice
+        xs[dup], ys[dup] = xs[i], ys[i]
     brute = {i for i in range(60)
              if not any(xs[j] <= xs[i] and ys[j] <= ys[i] and (xs[j] < xs[i] or ys[j] < ys[i]) for j in range(60))}
+    assert {20, 58} <= brute  # the point of least x, and its copy
     assert set(pareto_front(xs, ys).tolist()) == brute
 
 
