@@ -135,8 +135,8 @@ def roofline_figure(records, params=None, plot_by=None, roofs=None):
         inner = Swept.of([], [swept.params[i] for i in idx])
         title_keys = [k for k in swept.varying if k in inner.constant]
         shared = " ".join(f"{k}={value_text(inner.constant[k])}" for k in title_keys)
-        panel_titles.append(shared or f"{len(idx)} points with the same roofs")
-        alone = len(idx) == 1 and shared  # the title names its one point
+        alone = len(idx) == 1  # the title names its one point
+        panel_titles.append(shared or ("the design point" if alone else f"{len(idx)} points with the same roofs"))
         panel_labels.append([] if alone else [swept.label(i, skip=title_keys) for i in idx])
     col_w = layout.text_width_in([lab for labs in panel_labels for lab in labs]) if any(panel_labels) else 0.2
     ncols = min(3, len(panels))
