@@ -79,6 +79,12 @@ def wrap(label: str) -> str:
     return "\n".join(textwrap.wrap(label, WRAP_CHARS)) or label
 
 
+def fit_title(text: str, width_in: float, fontsize: float = 9) -> str:
+    """``text`` broken at spaces into lines that fit a figure ``width_in`` wide at ``fontsize``."""
+    chars = max(20, int(width_in / (_CHAR_IN * fontsize / SMALL_PT)))
+    return "\n".join(textwrap.wrap(text, chars)) or text
+
+
 def text_width_in(labels) -> float:
     """Width (in) of the widest wrapped label."""
     longest = max((len(line) for lab in labels for line in wrap(lab).split("\n")), default=1)

@@ -143,7 +143,7 @@ def roofline_figure(records, params=None, plot_by=None, roofs=None):
     nrows = -(-len(panels) // ncols)
     panel_h = max(_PANEL_IN[1], max(layout.column_height_in(labs) for labs in panel_labels)) + 1.2
     fig = layout.new_figure(ncols * (_PANEL_IN[0] + col_w) + 0.4, nrows * panel_h + 0.5)
-    fig.suptitle(f"rooflines: {swept.title()}", fontsize=9)
+    fig.suptitle(layout.fit_title(f"rooflines: {swept.title()}", fig.get_figwidth()), fontsize=9)
     subs = np.atleast_1d(fig.subfigures(nrows, ncols, squeeze=False)).ravel()
     for sub, idx, title, labels in zip(subs, panels.values(), panel_titles, panel_labels):
         ax, col = sub.subplots(1, 2, width_ratios=[_PANEL_IN[0], col_w])

@@ -114,7 +114,7 @@ def sweep_figure(records, params=None, plot_by=None):
     widths = plan.widths(fronts)
     top_h, bars_h = plan.heights(fronts)
     fig = layout.new_figure(sum(widths) + 0.4, top_h + 2 * bars_h + 0.3)
-    fig.suptitle(plan.swept.title() or "sweep", fontsize=9)
+    fig.suptitle(layout.fit_title(plan.swept.title() or "sweep", fig.get_figwidth()), fontsize=9)
     top, mid, bottom = fig.subfigures(3, 1, height_ratios=[top_h, bars_h, bars_h])
     _scatters(top, plan, fronts, widths)
     _bars(mid, plan, "energy_breakdown", "energy by component", "J", 1e-12, stacked=True)

@@ -104,7 +104,8 @@ def timeline_figure(trace, record: dict | None = None):
     names = list(tracks)
     rows_in = 0.6 + 0.25 * len(names)
     fig = layout.new_figure(max(7.5, 4.2 * max(len(wins), 1) + 2.0), 2 * rows_in + 2.4)
-    fig.suptitle(_title(record), fontsize=9)
+    fig.suptitle("\n".join(layout.fit_title(line, fig.get_figwidth()) for line in _title(record).split("\n")),
+                 fontsize=9)
     if not wins:
         fig.text(0.5, 0.5, "the trace holds no simulated task", ha="center")
         return fig

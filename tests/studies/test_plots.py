@@ -45,15 +45,18 @@ def _drawn_texts(fig):
 
 
 def _overlaps(fig):
-    """Pairs of drawn texts whose extents intersect (by more than a pixel each way)."""
+    """Pairs of drawn texts whose extents intersect (by more than a pixel each way), and texts
+    that reach past the figure's edge (cut off when saved)."""
     texts = [(t, b) for t, b in _drawn_texts(fig) if b.width > 0 and b.height > 0]
     if not texts:
         return []
+    w, h = fig.bbox.width, fig.bbox.height
+    outside = [("outside the figure", t) for t, b in texts if b.x0 < -1 or b.y0 < -1 or b.x1 > w + 1 or b.y1 > h + 1]
     box = np.array([[b.x0, b.y0, b.x1, b.y1] for _, b in texts])
     wide = np.minimum(box[:, None, 2], box[None, :, 2]) - np.maximum(box[:, None, 0], box[None, :, 0])
     high = np.minimum(box[:, None, 3], box[None, :, 3]) - np.maximum(box[:, None, 1], box[None, :, 1])
     hit = np.triu((wide > 1) & (high > 1), k=1)
-    return [(texts[i][0], texts[j][0]) for i, j in zip(*np.nonzero(hit))]
+    return outside + [(texts[i][0], texts[j][0]) for i, j in zip(*np.nonzero(hit))]
 
 
 # ----------------------------------------------------------------------------- awkward data
@@ -84,6 +87,7 @@ CASES = {
     "one point": dict(n=1),
     "narrow range": dict(n=12, narrow=True),
     "long labels": dict(n=9, long=True),
+    "one point, long title": dict(n=1, long=True),
     "200 points": dict(n=200),
 }
 _SLOW = {"200 points"}
@@ -107,7 +111,7 @@ def test_roofline_has_no_overlapping_text(case):
 
 def _trace_case(case, rng):
     """Track name -> task spans, for each awkward case of the timeline."""
-    if case == "one point":
+    if case.startswith("one point"):
         return {"pe": [(0, 1)]}
     if case == "narrow range":
         return {"pe2d": [(5, 6), (6, 7)], "dram": [(4, 5)]}
@@ -123,7 +127,8 @@ def _trace_case(case, rng):
 @pytest.mark.parametrize("case", list(CASES))
 def test_timeline_has_no_overlapping_text(tmp_path, case):
     tracks = _trace_case(case, np.random.default_rng(1))
-    fig = timeline_figure(_trace(tmp_path / "t.json", tracks), {"arch": "x", "cycles": 10**9 + 50})
+    arch = "a_spec_file_with_a_rather_long_name_" * 4 + ".yaml" if "long" in case else "x"
+    fig = timeline_figure(_trace(tmp_path / "t.json", tracks), {"arch": arch, "cycles": 10**9 + 50})
     assert _overlaps(fig) == []
 
 
