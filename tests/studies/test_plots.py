@@ -285,3 +285,23 @@ def test_plot_by_must_name_a_parameter():
 def test_labels_stay_distinct_when_no_parameter_tells_points_apart():
     swept = Swept.of([], [{"arch": "fusemax", "x": "1"}, {"arch": "fusemax", "x": "1"}, {"arch": "fusemax", "x": "2"}])
     assert swept.labels() == ["x=1 #1", "x=1 #2", "x=2"]
+
+
+def test_a_level_with_a_bandwidth_gets_a_roof(tmp_path):
+    from pathlib import Path
+
+    import arch
+
+    preset = (Path(arch.__file__).parent / "presets" / "fusemax.yaml").read_text()
+    spec = tmp_path / "glb_limited.yaml"
+    spec.write_text(preset.replace("    banks: 32 ", "    bw_bytes_per_cycle: 512\n    banks: 32 ", 1))
+    rec = {"arch": str(spec), "cycles": 1000, "seconds": 1000 / 940e6, "dram_bytes": 10**6,
+           "utilization": {"2d": 0.5, "1d": 0.25}}
+    rl = roofline_of(rec, {})
+    # 512 B/cycle at the preset's 940 MHz; DRAM 400 * 2^30 B/s; 256 x 256 + 256 PEs.
+    assert dict(rl.roofs) == {"glb": pytest.approx(512 * 940e6), "dram": pytest.approx(400 * 2**30)}
+    assert rl.ops == pytest.approx((0.5 * 256 * 256 + 0.25 * 256) * 1000)
+    assert list(rl.traffic) == ["dram"]  # the record reports no buffer traffic: a roof, no point
+    fig = roofline_figure([rec], [{"arch": str(spec)}])
+    legend = [t.get_text() for ax in fig.get_axes() if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("glb roof") and t.endswith("(no traffic in record)") for t in legend)
