@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--engine", choices=ENGINES, default="analytical", help="cost engine (default: analytical)")
     ap.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     ap.add_argument("--out", metavar="PATH", help="write the records here instead of stdout")
-    ap.add_argument("--plot", metavar="PATH", help="write a PNG: Pareto fronts, energy breakdown, utilization")
+    ap.add_argument("--plot", metavar="PATH", help="write pictures (.png, .svg or .pdf): Pareto fronts, energy, utilization; rooflines and (des, one point) occupancy beside it")
+    ap.add_argument("--plot-by", metavar="KEY", help="with --plot: colour and group by this swept parameter (default: the first swept)")
     ap.add_argument("--jobs", type=int_arg(1, MAX_JOBS), default=1, metavar="N",
                     help="evaluate points on a pool of N processes (at most one per point)")
     ap.add_argument("--resume", action="store_true", help="continue an interrupted sweep into an existing --out")
@@ -214,6 +215,7 @@ def run(args) -> int:
             raise WorkloadError(f"--list takes no other flag, not --{sorted(others)[0].replace('_', '-')}")
         print(_list_text())
         return 0
+    _check_plot_flags(args)
     if args.study:
         return _run_study(args)
     if not args.arch:
@@ -235,6 +237,7 @@ def run(args) -> int:
         if len(points) != 1:
             raise WorkloadError(f"--trace needs exactly one design point, not {len(points)}")
         points = [dataclasses.replace(points[0], trace=args.trace)]
+    points, plot_params = _plot_setup(args, points, [k for k, _ in sets])
 
     journal = _open_journal(args) if args.out else None
     try:
@@ -251,10 +254,58 @@ def run(args) -> int:
     if not args.out:
         print(output.render(records, args.format))
     if args.plot:
-        from studies.plots import plot_records
-
-        plot_records(records, args.plot)
+        _write_plots(args, records, points, plot_params)
     return 0
+
+
+def _check_plot_flags(args) -> None:
+    """``--plot`` to a missing folder or an unknown format, and ``--plot-by`` alone, are refused
+    before anything runs."""
+    from studies.plots import check_path
+
+    if args.plot_by and not args.plot:
+        raise WorkloadError(f"--plot-by {args.plot_by}: needs --plot (the picture's path)")
+    if args.plot_by and args.study:
+        raise WorkloadError(f"--plot-by {args.plot_by}: --study {args.study} draws its own figure; --plot-by applies to sweeps")
+    if args.plot:
+        check_path(args.plot)
+
+
+def _plot_setup(args, points, set_keys):
+    """The parameters labels show, checked against ``--plot-by`` before the sweep runs; a
+    one-point discrete-event run writes its trace (to a scratch file without ``--trace``; not
+    on a Dask cluster, whose workers may not share this file system) for the occupancy picture."""
+    if not args.plot:
+        return points, None
+    from studies.plots.views import check_plot_by, point_params
+
+    params = point_params(points, set_keys)
+    check_plot_by(args.plot_by, params)
+    if args.engine == "des" and len(points) == 1 and not args.trace and not args.dask:
+        import atexit
+        import os
+        import tempfile
+
+        fd, scratch = tempfile.mkstemp(prefix="explore-trace-", suffix=".json")
+        os.close(fd)
+        atexit.register(lambda: os.path.exists(scratch) and os.unlink(scratch))
+        points = [dataclasses.replace(points[0], trace=scratch)]
+    return points, params
+
+
+def _write_plots(args, records, points, params) -> None:
+    """The pictures of ``--plot``; a one-point discrete-event run's timeline comes from its trace."""
+    import os
+
+    from studies.plots.views import write_plots
+
+    trace = points[0].trace if len(points) == 1 and args.engine == "des" else None
+    written = write_plots(records, args.plot, params, args.plot_by, trace=trace)
+    if trace and trace != args.trace and os.path.exists(trace):
+        os.unlink(trace)
+    for path in written:
+        if not args.quiet:
+            sys.stderr.write(f"explore: wrote {path}\n")
 
 
 def main(argv=None) -> int:
