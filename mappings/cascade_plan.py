@@ -190,8 +190,10 @@ def _own_loops(cascade, p, shared) -> tuple:
     return tuple((r, tiles[r]) for r in (p.loop_order or e.ranks) if r in tiles)
 
 
-def plan(cascade, shape: dict, m: CascadeMapping, spec) -> list:
+def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None) -> list:
     """Check ``m`` against ``cascade`` at rank sizes ``shape`` on ``spec``; the group plans.
+
+    With ``only`` (an Einsum's name), check and plan only the group holding that Einsum.
 
     Raises
     ------
@@ -205,11 +207,12 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec) -> list:
         if p.einsum not in names:
             raise MappingError(f"einsum {p.einsum!r}: not an Einsum of the cascade (Einsums: {', '.join(names)})")
     iterative = _iterative_ranks(cascade)
-    for e in cascade.einsums:
-        _check_placement(e, m.of(e.name), shapes[e.name], spec, iterative, sizes)
     done, out = set(), []
     for g in _groups(cascade, m, spec):
-        out.append(_group_plan(cascade, g, m, spec, sizes, shapes, done, iterative))
+        if only is None or only in g.einsums:
+            for name in g.einsums:
+                _check_placement(cascade.einsum(name), m.of(name), shapes[name], spec, iterative, sizes)
+            out.append(_group_plan(cascade, g, m, spec, sizes, shapes, done, iterative))
         done |= set(g.einsums)
     return out
 
@@ -325,25 +328,43 @@ def _passed(members, producer, g, label, done, cascade):
     return out, _on_cycles(edges)
 
 
+def _reach(edges, a) -> set:
+    seen, todo = set(), list(edges[a])
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo += edges[n]
+    return seen
+
+
 def _on_cycles(edges) -> set:
     """Nodes of a directed graph that lie on a cycle (self-loops included)."""
-    def reach(a):
-        seen, todo = set(), list(edges[a])
-        while todo:
-            n = todo.pop()
-            if n not in seen:
-                seen.add(n)
-                todo += edges[n]
-        return seen
-    return {a for a in edges if a in reach(a)}
+    return {a for a in edges if a in _reach(edges, a)}
+
+
+def recurrences(cascade) -> list:
+    """Einsums that must share one group: each recurrence (a cycle of the data flow through
+    state written at ``t+1`` and read at ``t``), as a tuple of names in cascade order."""
+    names = [e.name for e in cascade.einsums]
+    edges = {n: {e.name for e in cascade.einsums if n in e.input_tensors} for n in names}
+    reach = {n: _reach(edges, n) for n in names}
+    out = []
+    for n in names:
+        if n in reach[n] and not any(n in g for g in out):
+            out.append(tuple(x for x in names if x in reach[n] and n in reach[x]))
+    return out
 
 
 def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) -> float:
     """Producer and consumer tiles of passed tensor ``x`` meet; bytes the buffer holds for it."""
     pp, cp = m.of(prod.name), m.of(cons_name)
+    in_pes = pp.unit == cp.unit and any(lv.per_pe_of == pp.unit for lv in spec.storage.values())
     if not pp.keeps(g.buffer, x) or not cp.keeps(g.buffer, x):
-        who = prod.name if not pp.keeps(g.buffer, x) else cons_name
-        raise MappingError(f"{label}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, where the group keeps it")
+        if not in_pes:
+            who = prod.name if not pp.keeps(g.buffer, x) else cons_name
+            raise MappingError(f"{label}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, but "
+                               f"{prod.name!r} and {cons_name!r} do not share a unit with per-PE storage to hold it")
     pext = axis_extents(prod.output, {**work_of[prod.name], **pp.tiles.get(g.buffer, {})}, sizes)
     held_c = {**work_of[cons_name], **cp.tiles.get(g.buffer, {})}
     best = 0
@@ -355,6 +376,8 @@ def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) 
                                    f"reads {ce} along axis {a} ({ref.indices[a]}), not a whole number of einsum "
                                    f"{prod.name!r}'s tiles of {pe}")
         best = max(best, math.prod(cext))
+    if not pp.keeps(g.buffer, x):  # it stays in the PEs' registers of their shared unit
+        return 0.0
     return max(best, math.prod(pext)) * g.slots * spec.storage[g.buffer].word_bytes
 
 

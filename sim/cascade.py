@@ -36,7 +36,7 @@ from mappings.cascade_plan import axis_extents, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
-__all__ = ["lower"]
+__all__ = ["lower", "cost_group"]
 
 
 def lower(cascade, shape: dict, mapping, spec) -> TaskGraph:
@@ -48,7 +48,20 @@ def lower(cascade, shape: dict, mapping, spec) -> TaskGraph:
     MappingError
         The mapping cannot run (see :func:`mappings.cascade_plan.plan`).
     """
-    plans = plan(cascade, shape, mapping, spec)
+    return _graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec))
+
+
+def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
+    """(cycles, energy_pj) of the group holding ``einsum`` alone (groups are separated by
+    barriers, so a cascade's cycles are the sum over its groups): the analytical engine on
+    that group's phases. For the mapper."""
+    from sim.analytical import run
+
+    report = run(_graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, only=einsum)))
+    return report.cycles, report.energy_pj
+
+
+def _graph(cascade, shape, mapping, spec, plans) -> TaskGraph:
     shapes = shapes_from_cascade(cascade, shape)
     sizes = cascade.rank_sizes(shape)
     units = {"dram": 1}

@@ -25,6 +25,7 @@ FAMILIES = {
     "end2end": "studies.families.end2end",
     "spgemm": "studies.families.spgemm",
     "mmfree": "studies.families.mmfree",
+    "cascade": "studies.families.cascade",
 }
 
 # The workload a preset runs when none is named (falls back on the spec's kind).
