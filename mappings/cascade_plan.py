@@ -222,7 +222,9 @@ def _group_plan(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> G
     if g.buffer not in spec.storage or spec.storage[g.buffer].per_pe_of is not None:
         raise MappingError(f"{label}: buffer {g.buffer!r} is not a shared storage level of the spec")
     members = [cascade.einsum(n) for n in g.einsums]
-    franks = {r for e in members for r in e.ranks}
+    rk = {e.name: e.ranks for e in members}  # a computed property: read once
+    ins = {e.name: e.input_tensors for e in members}
+    franks = {r for e in members for r in rk[e.name]}
     looped = [r for r, _ in g.loops]
     for r, t in g.loops:
         if looped.count(r) > 1:
@@ -239,9 +241,9 @@ def _group_plan(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> G
     steps, held, work_of = [], 0.0, {}
     for e in members:
         p = m.of(e.name)
-        work = {r: loop_tile.get(r, sizes[r]) for r in e.ranks}
+        work = {r: loop_tile.get(r, sizes[r]) for r in rk[e.name]}
         work_of[e.name] = work
-        lacked = [i for i, (r, _) in enumerate(g.loops) if r not in e.ranks]
+        lacked = [i for i, (r, _) in enumerate(g.loops) if r not in rk[e.name]]
         if lacked and lacked != list(range(len(g.loops) - len(lacked), len(g.loops))):
             r = g.loops[lacked[0]][0]
             raise MappingError(f"{label}: einsum {e.name!r} lacks loop rank {r!r} at level {g.buffer!r}, which must then be inner to the loops over its own ranks")
@@ -251,29 +253,29 @@ def _group_plan(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> G
     passed, recurrent = _passed(members, producer, g, label, done, cascade)
     for e in members:
         p = m.of(e.name)
-        lacked_trips = [t for (r, _), t in zip(g.loops, trips) if r not in e.ranks]
+        lacked_trips = [t for (r, _), t in zip(g.loops, trips) if r not in rk[e.name]]
         every = math.prod(lacked_trips)
-        lacked_ranks = [r for r, _ in g.loops if r not in e.ranks]
-        reads_lacked = any(x in producer and any(r in producer[x].ranks for r in lacked_ranks)
-                           for x in e.input_tensors)
+        lacked_ranks = [r for r, _ in g.loops if r not in rk[e.name]]
+        reads_lacked = any(x in producer and any(r in rk[producer[x].name] for r in lacked_ranks)
+                           for x in ins[e.name])
         offset = every - 1 if reads_lacked and every > 1 else 0
-        it = [r for r in e.ranks if r in iterative]
+        it = [r for r in rk[e.name] if r in iterative]
         serial = work_of[e.name][it[0]] if it and e.name in recurrent else 1
         carried = tuple((w, stride[it[0]]) for x, w in passed.get(("state", e.name), ())
                         if it and it[0] in stride)
-        reads = tuple(dict.fromkeys(x for x in e.input_tensors if x in producer and ("state", e.name, x) not in passed))
+        reads = tuple(dict.fromkeys(x for x in ins[e.name] if x in producer and ("state", e.name, x) not in passed))
         steps.append(Step(e.name, p.unit, g.stage(e.name), work_of[e.name], every, offset, iterations // every,
                           serial, carried, tuple(producer[x].name for x in reads if producer[x].name != e.name)))
     for x, c in passed.get("pairs", ()):
         held += _check_pass(cascade, x, producer[x], c, g, m, sizes, spec, label, work_of)
     transfers = []
+    outside_reads = {t for x in cascade.einsums if x.name not in g.einsums for t in x.input_tensors}
     for e in members:
-        for x in e.input_tensors:
+        for x in ins[e.name]:
             if x in producer:
                 continue
             transfers.append(_load(x, e, g, m, sizes, trips, work_of))
-        readers_outside = any(x.name != e.name and e.name in x.input_tensors for x in cascade.einsums
-                              if x.name not in g.einsums)
+        readers_outside = e.name in outside_reads
         if readers_outside or e.name in cascade.outputs:
             transfers.append(_store(e, g, m, sizes, trips, work_of))
     transfers = _dedupe(transfers)
