@@ -1,4 +1,9 @@
-"""A first mapper for whole cascades: every Einsum placed on its own, exhaustively.
+"""The mapper for whole cascades: fused (:mod:`mappings.cascade_fuser`) and unfused mappings.
+
+A cascade with an iterative rank is mapped fused (its recurrences need a shared loop nest);
+any other cascade takes the better of the fused search and the unfused search below.
+
+Unfused: every Einsum placed on its own, exhaustively.
 
 In hardware terms it chooses, for every Einsum, the PE array that runs it (any unit with its
 operators) and the ranks it spreads over the array's dimensions (one rank per dimension, a
@@ -11,9 +16,6 @@ Einsum alone is the best unfused mapping of the cascade: this search is exact ov
 a recurrence that spans several Einsums (the running denominator of 1-pass attention) share
 one group without loops; they are placed one after another, each given the others' choices.
 
-It does not fuse, pipeline or choose keep/bypass yet: a fused mapping is written by hand (a
-shipped mapping file) and checked and costed by the same lowering.
-
 ``cost(cascade, shape, mapping, spec, einsum) -> (cycles, energy_pj)`` prices one Einsum's
 group (sim.cascade provides it), keeping this module free of cost models.
 """
@@ -25,6 +27,7 @@ import time
 from dataclasses import dataclass
 
 from arch.errors import MappingError
+from mappings.cascade_fuser import FusedSearch
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
 from mappings.cascade_plan import recurrences
 from mappings.mapping import shapes_from_cascade
@@ -127,7 +130,13 @@ def search(cascade, shape: dict, spec, cost, objective: str = "latency") -> Casc
     if objective not in OBJECTIVES:
         raise MappingError(f"'objective' must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     start = time.perf_counter()
+    fused = FusedSearch(cascade, shape, spec, cost, objective)
+    found = fused.run()
+    if found is not None and cascade.space.iterations:  # a recurrence: fused is the way
+        return CascadeSearch(found[0], found[1], found[2], fused.evaluated, fused.rejected,
+                             time.perf_counter() - start)
     s = _Search(cascade, shape, spec, cost, objective)
+    s.evaluated, s.rejected = fused.evaluated, fused.rejected
     chosen = {}
     for e in cascade.einsums:
         chosen[e.name] = next(s.candidates(e), None)
@@ -165,4 +174,6 @@ def search(cascade, shape: dict, spec, cost, objective: str = "latency") -> Casc
     for name in [g[0] for g in groups] + [e.name for e in cascade.einsums if not any(e.name in g for g in groups)]:
         c, en = cost(cascade, shape, mapping, spec, name)
         total_c, total_e = total_c + c, total_e + en
+    if found is not None and _key(objective, found[1], found[2]) < _key(objective, total_c, total_e):
+        mapping, total_c, total_e = found
     return CascadeSearch(mapping, total_c, total_e, s.evaluated, s.rejected, time.perf_counter() - start)

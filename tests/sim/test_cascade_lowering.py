@@ -103,3 +103,24 @@ def test_mapper_result_is_what_the_lowering_costs():
 def test_mapper_never_unrolls_the_iterative_rank():
     found = search(layer("mamba-scan"), {"T": 256, "D": 16, "N": 4}, SPEC, cost_group)
     assert all(r != "T" for p in found.mapping.placements for r, _ in p.spatial)
+
+
+def test_fused_search_finds_fusemax_without_the_shipped_files(monkeypatch):
+    # The shipped FuseMax mapping's cost is taken first; then the mapping files are put out of
+    # reach and the mapper, given only the cascade and the preset, must come within 5%.
+    from mappings import cascade_mapping
+
+    c = library.attention(1, batch=True)
+    shape = {"B": 64, "H": 12, "M": 4096, "P": 4096, "E": 64, "F": 64, "M0": 256}
+    shipped = analytical(lower(c, shape, load("fusemax"), SPEC)).cycles
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the mapper read a mapping file")
+
+    monkeypatch.setattr(cascade_mapping, "load", refuse)
+    monkeypatch.setattr(cascade_mapping, "loads", refuse)
+    monkeypatch.setattr(cascade_mapping, "shipped_names", refuse)
+    found = search(c, shape, SPEC, cost_group)
+    assert found.cycles <= 1.05 * shipped
+    assert found.seconds < 10
+    assert analytical(lower(c, shape, found.mapping, SPEC)).cycles == found.cycles
