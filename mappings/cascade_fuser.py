@@ -18,8 +18,8 @@ space and the way it is walked:
   Einsum, or one recurrence (Einsums that feed each other across steps), at a time moves to
   another unit with its operators while that lowers the group's cost (a local search,
   repeated until no move helps);
-* **keep/bypass** (a rule, not searched): a tensor passed between two Einsums of one unit with
-  per-PE storage stays in the registers; everything else is kept in the buffer.
+* **keep/bypass** (a rule, not searched): a tensor produced and read on one unit whose per-PE
+  storage holds two of its tiles stays in the registers; everything else is kept in the buffer.
 
 Splits and tiles are searched again after the binding settles. The search never reads mapping
 files. ``cost(cascade, shape, mapping, spec, einsum) -> (cycles, energy_pj)`` prices the group
@@ -98,20 +98,28 @@ class FusedSearch:
         placements = []
         for i, n in enumerate(self.names):
             placements.append(Placement(n, binding[n], self.spatial(n, binding[n], loops)[0],
-                                        bypass={self.buffer: self.bypassed(n, binding)} if self.buffer else {}))
+                                        bypass={self.buffer: self.bypassed(n, binding, loops)} if self.buffer else {}))
         stages = {n: 1 for n in self.names[split:]}
         group = Group(tuple(self.names), self.buffer, loops, 2, stages)
         return CascadeMapping(tuple(placements), (group,), self.cascade.name)
 
-    def bypassed(self, name, binding) -> tuple:
+    def bypassed(self, name, binding, loops=()) -> tuple:
         """Tensors of ``name`` that stay in the registers: produced on a unit with per-PE
         storage and read only by Einsums on that unit (a result nobody reads streams out)."""
         e = self.cascade.einsum(name)
-        return tuple(x for x in dict.fromkeys((*e.input_tensors, name)) if x in binding and self._in_registers(x, binding))
+        return tuple(x for x in dict.fromkeys((*e.input_tensors, name))
+                     if x in binding and self._in_registers(x, binding, loops))
 
-    def _in_registers(self, x, binding) -> bool:
+    def _in_registers(self, x, binding, loops) -> bool:
+        """Produced and read on one unit whose per-PE level holds two tiles of it."""
         unit = binding[x]
-        if not any(s.per_pe_of == unit for s in self.spec.storage.values()):
+        levels = [s for s in self.spec.storage.values() if s.per_pe_of == unit]
+        if not levels:
+            return False
+        shape, tile = self.shapes[x], dict(loops)
+        words = shape.words(x, {r: tile.get(r, n) for r, n in shape.ranks.items()})
+        per_pe = math.ceil(2 * words / self.spec.compute[unit].pes)
+        if any(per_pe * lv.word_bytes > lv.size_bytes for lv in levels):
             return False
         return all(binding[c] == unit for c in self.names if c != x and x in self.cascade.einsum(c).input_tensors)
 

@@ -379,8 +379,20 @@ def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) 
                                    f"{prod.name!r}'s tiles of {pe}")
         best = max(best, math.prod(cext))
     if not pp.keeps(g.buffer, x):  # it stays in the PEs' registers of their shared unit
+        _check_registers(x, prod.name, max(best, math.prod(pext)) * g.slots, pp.unit, spec, label)
         return 0.0
     return max(best, math.prod(pext)) * g.slots * spec.storage[g.buffer].word_bytes
+
+
+def _check_registers(x, producer, words, unit, spec, label) -> None:
+    """A tensor kept in the registers of ``unit``: its tiles, spread over the PEs, must fit."""
+    pes = spec.compute[unit].pes
+    for lv, level in spec.storage.items():
+        if level.per_pe_of == unit:
+            need = math.ceil(words / pes) * level.word_bytes
+            if need > level.size_bytes:
+                raise MappingError(f"{label}: tensor {x!r} of einsum {producer!r} bypasses the buffer but needs "
+                                   f"{need:g} bytes per PE at level {lv!r}, which holds {level.size_bytes}")
 
 
 def _refetch_every(ranks_indexing: set, g: Group, trips) -> int:

@@ -122,3 +122,16 @@ def test_recurrences_of_the_one_pass_cascade():
     # SPNV reads RNV[m1] and RNV reads SPNV.
     assert recurrences(library.attention(1)) == [("RM",), ("SPD", "RD"), ("SPNV", "RNV")]
     assert recurrences(library.gemm()) == []
+
+
+def test_a_tensor_kept_in_registers_must_fit_them():
+    # SPNV[f,m1,p] for 1024 queries and F = 64: 65536 words, two slots, over 256 1D PEs is
+    # 512 words = 1024 bytes per PE; rf1d holds 64 bytes (arch/presets/fusemax.yaml).
+    data = load("fusemax").to_dict()
+    data["einsums"]["SPNV"]["levels"] = {"glb": {"bypass": ["SPNV"]}}
+    data["einsums"]["RNV"]["levels"] = {"glb": {"bypass": ["SPNV"]}}
+    shape = {"B": 1, "H": 1, "M": 2048, "P": 2048, "E": 64, "F": 64, "M0": 256}
+    with pytest.raises(MappingError) as err:
+        plan(library.attention(1, batch=True), shape, from_dict(data), SPEC)
+    assert str(err.value).endswith("tensor 'SPNV' of einsum 'SPNV' bypasses the buffer but needs 1024 bytes per PE "
+                                   "at level 'rf1d', which holds 64")
