@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from arch.errors import MappingError
 from mappings.cascade_mapping import CascadeMapping, Group
-from mappings.einsum import Op, Ref, rank_of, walk
+from mappings.einsum import Op, Ref, rank_of
 from mappings.mapping import shapes_from_cascade
 
 
@@ -212,19 +212,13 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None)
         if only is None or only in g.einsums:
             for name in g.einsums:
                 _check_placement(cascade.einsum(name), m.of(name), shapes[name], spec, iterative, sizes)
-            out.append(_group_plan(cascade, g, m, spec, sizes, shapes, done, iterative))
+            out.append(_group_plan(cascade, g, m, spec, sizes, done, iterative))
         done |= set(g.einsums)
     return out
 
 
-def _group_plan(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> GroupPlan:
-    label = f"fusion group {list(g.einsums)}" if len(g.einsums) > 1 else f"einsum {g.einsums[0]!r}"
-    if g.buffer not in spec.storage or spec.storage[g.buffer].per_pe_of is not None:
-        raise MappingError(f"{label}: buffer {g.buffer!r} is not a shared storage level of the spec")
-    members = [cascade.einsum(n) for n in g.einsums]
-    rk = {e.name: e.ranks for e in members}  # a computed property: read once
-    ins = {e.name: e.input_tensors for e in members}
-    franks = {r for e in members for r in rk[e.name]}
+def _check_loops(g: Group, franks: set, sizes: dict, label: str) -> None:
+    """Each loop rank once, a rank of the group's Einsums, with a tile no larger than it."""
     looped = [r for r, _ in g.loops]
     for r, t in g.loops:
         if looped.count(r) > 1:
@@ -233,6 +227,17 @@ def _group_plan(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> G
             raise MappingError(f"{label}: loop rank {r!r} at level {g.buffer!r} is not a rank of its Einsums")
         if t > sizes[r]:
             raise MappingError(f"{label}: tile of loop rank {r!r} at level {g.buffer!r} must be at most {sizes[r]}, not {t}")
+
+
+def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan:
+    label = f"fusion group {list(g.einsums)}" if len(g.einsums) > 1 else f"einsum {g.einsums[0]!r}"
+    if g.buffer not in spec.storage or spec.storage[g.buffer].per_pe_of is not None:
+        raise MappingError(f"{label}: buffer {g.buffer!r} is not a shared storage level of the spec")
+    members = [cascade.einsum(n) for n in g.einsums]
+    rk = {e.name: e.ranks for e in members}  # a computed property: read once
+    ins = {e.name: e.input_tensors for e in members}
+    franks = {r for e in members for r in rk[e.name]}
+    _check_loops(g, franks, sizes, label)
     trips = tuple(math.ceil(sizes[r] / t) for r, t in g.loops)
     iterations = math.prod(trips)
     stride = {r: math.prod(trips[i + 1:]) for i, (r, _) in enumerate(g.loops)}
@@ -250,7 +255,7 @@ def _group_plan(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> G
         for rank, f in p.spatial:
             if f > work[rank]:
                 raise MappingError(f"{label}: einsum {e.name!r}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {g.buffer!r} ({work[rank]})")
-    passed, recurrent = _passed(members, producer, g, label, done, cascade)
+    flow = _flow(members, producer, g, label, done, cascade)
     for e in members:
         p = m.of(e.name)
         lacked_trips = [t for (r, _), t in zip(g.loops, trips) if r not in rk[e.name]]
@@ -260,25 +265,14 @@ def _group_plan(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> G
                            for x in ins[e.name])
         offset = every - 1 if reads_lacked and every > 1 else 0
         it = [r for r in rk[e.name] if r in iterative]
-        serial = work_of[e.name][it[0]] if it and e.name in recurrent else 1
-        carried = tuple((w, stride[it[0]]) for x, w in passed.get(("state", e.name), ())
-                        if it and it[0] in stride)
-        reads = tuple(dict.fromkeys(x for x in ins[e.name] if x in producer and ("state", e.name, x) not in passed))
+        serial = work_of[e.name][it[0]] if it and e.name in flow.recurrent else 1
+        carried = tuple((w, stride[it[0]]) for _, w in flow.state.get(e.name, ()) if it and it[0] in stride)
+        reads = tuple(dict.fromkeys(x for x in ins[e.name] if x in producer and not flow.reads_state(e.name, x)))
         steps.append(Step(e.name, p.unit, g.stage(e.name), work_of[e.name], every, offset, iterations // every,
                           serial, carried, tuple(producer[x].name for x in reads if producer[x].name != e.name)))
-    for x, c in passed.get("pairs", ()):
+    for x, c in flow.pairs:
         held += _check_pass(cascade, x, producer[x], c, g, m, sizes, spec, label, work_of)
-    transfers = []
-    outside_reads = {t for x in cascade.einsums if x.name not in g.einsums for t in x.input_tensors}
-    for e in members:
-        for x in ins[e.name]:
-            if x in producer:
-                continue
-            transfers.append(_load(x, e, g, m, sizes, trips, work_of))
-        readers_outside = e.name in outside_reads
-        if readers_outside or e.name in cascade.outputs:
-            transfers.append(_store(e, g, m, sizes, trips, work_of))
-    transfers = _dedupe(transfers)
+    transfers = _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of)
     word_bytes = spec.storage[g.buffer].word_bytes
     held += sum(2 * t.words * word_bytes for t in transfers if t.kept)
     for x in recurrent_state(members):
@@ -287,7 +281,7 @@ def _group_plan(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> G
     if held > cap:
         raise MappingError(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}")
     return GroupPlan(g.einsums, g.buffer, g.loops, trips, iterations, tuple(steps), tuple(transfers), held,
-                     frozenset(recurrent))
+                     flow.recurrent)
 
 
 def recurrent_state(members) -> list:
@@ -302,32 +296,46 @@ def recurrent_state(members) -> list:
     return out
 
 
-def _passed(members, producer, g, label, done, cascade):
-    """In-group data flow: ``pairs`` (tensor, consumer) read in the same iteration; per reader
-    ``("state", reader)`` -> (tensor, writer) of recurrence state; the recurrent Einsums."""
+@dataclass(frozen=True)
+class _Flow:
+    """A group's internal data flow: ``pairs`` (tensor, consumer) passed in the same iteration,
+    ``state`` reader -> ((tensor, writer), ...) of recurrence state written in an earlier step,
+    ``recurrent`` the Einsums on a recurrence."""
+
+    pairs: tuple
+    state: dict
+    recurrent: frozenset
+
+    def reads_state(self, reader: str, tensor: str) -> bool:
+        return any(x == tensor for x, _ in self.state.get(reader, ()))
+
+
+def _flow(members, producer, g, label, done, cascade) -> _Flow:
+    """The data flow inside group ``g``; refuses stages against it and reads of later groups."""
     order = {e.name: i for i, e in enumerate(members)}
-    state = set(recurrent_state(members))
-    out = {"pairs": []}
+    recurrent_tensors = set(recurrent_state(members))
+    pairs, state = [], {}
     edges = {e.name: set() for e in members}
+    produced = {e.name for e in cascade.einsums}
     for e in members:
         for x in e.input_tensors:
-            if x in producer:
-                w = producer[x].name
-                if x in state and order[w] >= order[e.name] or w == e.name:
-                    out.setdefault(("state", e.name), []).append((x, w))
-                    out[("state", e.name, x)] = True
-                else:
-                    out["pairs"].append((x, e.name))
-                    if g.stage(e.name) < g.stage(w):
-                        raise MappingError(f"{label}: einsum {e.name!r} at stage {g.stage(e.name)} reads tensor {x!r} produced at the later stage {g.stage(w)}")
-                    if g.stage(e.name) - g.stage(w) + 1 > g.slots:
-                        raise MappingError(f"{label}: tensor {x!r} passes from stage {g.stage(w)} to {g.stage(e.name)} at level {g.buffer!r}, which needs {g.stage(e.name) - g.stage(w) + 1} slots, not {g.slots}")
-                edges[w].add(e.name)
-            else:
-                later = [x2 for x2 in cascade.einsums if x2.name == x]
-                if later and x not in done:
+            if x not in producer:
+                if x in produced and x not in done:
                     raise MappingError(f"{label}: einsum {e.name!r} reads tensor {x!r}, produced by a later group")
-    return out, _on_cycles(edges)
+                continue
+            w = producer[x].name
+            edges[w].add(e.name)
+            if x in recurrent_tensors and order[w] >= order[e.name] or w == e.name:
+                state.setdefault(e.name, []).append((x, w))
+                continue
+            pairs.append((x, e.name))
+            sw, sc = g.stage(w), g.stage(e.name)
+            if sc < sw:
+                raise MappingError(f"{label}: einsum {e.name!r} at stage {sc} reads tensor {x!r} produced at the later stage {sw}")
+            if sc - sw + 1 > g.slots:
+                raise MappingError(f"{label}: tensor {x!r} passes from stage {sw} to {sc} at level {g.buffer!r}, "
+                                   f"which needs {sc - sw + 1} slots, not {g.slots}")
+    return _Flow(tuple(pairs), {k: tuple(v) for k, v in state.items()}, frozenset(_on_cycles(edges)))
 
 
 def _reach(edges, a) -> set:
@@ -393,6 +401,17 @@ def _check_registers(x, producer, words, unit, spec, label) -> None:
             if need > level.size_bytes:
                 raise MappingError(f"{label}: tensor {x!r} of einsum {producer!r} bypasses the buffer but needs "
                                    f"{need:g} bytes per PE at level {lv!r}, which holds {level.size_bytes}")
+
+
+def _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of) -> list:
+    """Loads of what the group reads from outside, stores of what leaves it (one per tensor)."""
+    out = []
+    outside_reads = {t for x in cascade.einsums if x.name not in g.einsums for t in x.input_tensors}
+    for e in members:
+        out += [_load(x, e, g, m, sizes, trips, work_of) for x in ins[e.name] if x not in producer]
+        if e.name in outside_reads or e.name in cascade.outputs:
+            out.append(_store(e, g, m, sizes, trips, work_of))
+    return _dedupe(out)
 
 
 def _refetch_every(ranks_indexing: set, g: Group, trips) -> int:

@@ -164,13 +164,13 @@ def _phases(gp, tasks) -> list:
     for s, t, deps in tasks:
         ds = tuple(Dep(a, max(0, d + s - stage[a])) for a, d in deps if a != t.name or d + s - stage[a] > 0)
         steady.append(t.derive(ds, t.every, (t.offset - top + s) % t.every))
-    out = [_edge_phase(f"{label}.prologue{k}", tasks, stage, k, lambda s, k=k: k - s, n) for k in range(top)]
+    out = [_edge_phase(f"{label}.prologue{k}", tasks, lambda s, k=k: k - s, n) for k in range(top)]
     out.append(Phase(f"{label}.steady", tuple(steady), n - top))
-    out += [_edge_phase(f"{label}.epilogue{k}", tasks, stage, k, lambda s, k=k: n + k - s, n) for k in range(top)]
+    out += [_edge_phase(f"{label}.epilogue{k}", tasks, lambda s, k=k: n + k - s, n) for k in range(top)]
     return [p for p in out if p.tasks]
 
 
-def _edge_phase(name, tasks, stage, k, work_of, n) -> Phase:
+def _edge_phase(name, tasks, work_of, n) -> Phase:
     """One iteration of a pipeline's fill or drain: the tasks whose work index is in range."""
     chosen = []
     for s, t, deps in tasks:
