@@ -96,6 +96,9 @@ def _list_text() -> str:
     for name, desc in list_presets().items():
         lines.append(f"  {name:<12} {desc}")
     lines.append("workload kinds: " + ", ".join(FAMILIES))
+    from studies.families.cascade import NAMES
+
+    lines.append("cascades (cascade:name=...): " + ", ".join(NAMES))
     lines.append("studies: " + ", ".join(sorted(STUDIES)))
     return "\n".join(lines)
 
