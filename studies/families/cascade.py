@@ -88,9 +88,9 @@ def _sizes(params: dict, cascade) -> tuple:
     from mappings.workloads import parse_seq_len, workload
 
     sizes = {}
-    if "model" in params or "seq_len" in params:
+    if "model" in params or "seq_len" in params or "batch" in params:
         if not str(params.get("name", "")).startswith("attention-"):
-            raise WorkloadError("cascade: 'model' and 'seq_len' set the ranks of the attention cascades only")
+            raise WorkloadError("cascade: 'model', 'seq_len' and 'batch' set the ranks of the attention cascades only")
         wl = workload(params.get("model", "bert"), params.get("seq_len", "1K"), params.get("batch", 64))
         cascade = cascade.batched("B", "H")
         sizes = {**wl.attention_shape(), "B": wl.batch, "H": wl.heads, "M0": 256}
