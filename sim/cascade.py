@@ -144,7 +144,9 @@ def _transfer_task(t, gp, spec):
             _add(actions, energy, (gp.buffer, "read"), moved / acc, glb.read_pj)
             _add(actions, energy, (gp.buffer, "write"), back / acc, glb.write_pj)
         deps = [(t.einsum, 0)]
-    stage = next(s.stage for s in gp.steps if s.einsum == t.einsum)
+    # A result is written back one iteration after it is computed (its tile is double
+    # buffered), so a late result never holds up the next iteration's loads on the channel.
+    stage = next(s.stage for s in gp.steps if s.einsum == t.einsum) + (t.kind == "store")
     task = Task(f"{t.kind}.{t.tensor}", "dram", math.ceil((moved + back) / bw - 1e-9),
                 latency=spec.dram.latency_cycles if t.kind == "load" else 0,
                 actions=actions, energy_pj=energy, every=t.every, offset=t.offset)
