@@ -165,7 +165,7 @@ class FusedSearch:
         for _ in range(self.MAX_SWEEPS):
             moved = False
             for group in moves:
-                for u in set.intersection(*(set(self.units[n]) for n in group)):
+                for u in [u for u in self.units[group[0]] if all(u in self.units[n] for n in group)]:
                     if all(binding[n] == u for n in group):
                         continue
                     trial = {**binding, **{n: u for n in group}}
