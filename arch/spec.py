@@ -29,7 +29,8 @@ from arch.numbers import MAX_CLOCK_MHZ, MAX_INT, MAX_NUMBER, NumberError, parse_
 from arch.yamlio import load_yaml, load_yaml_file
 
 #: Operator classes a PE may support. Op counts of a cascade are keyed by these names.
-OPERATORS = ("mac", "mul", "add", "sub", "max", "min", "exp", "div", "cmp", "copy")
+OPERATORS = ("mac", "mul", "add", "sub", "max", "min", "exp", "div", "cmp", "copy",
+             "sqrt", "rsqrt", "tanh", "erf")
 #: Systolic dataflows (SCALE-Sim): output, weight and input stationary.
 DATAFLOWS = ("os", "ws", "is")
 

@@ -26,11 +26,12 @@ from typing import Iterator, Mapping
 from arch.errors import WorkloadError
 
 #: Element-wise operators: name -> number of operands.
-MAP_OPS = {"add": 2, "sub": 2, "mul": 2, "div": 2, "max": 2, "exp": 1}
+MAP_OPS = {"add": 2, "sub": 2, "mul": 2, "div": 2, "max": 2, "exp": 1,
+           "sqrt": 1, "rsqrt": 1, "tanh": 1, "erf": 1}
 #: Reduction operators.
 REDUCE_OPS = ("sum", "max")
 #: Operator classes reported by op counts.
-OP_CLASSES = ("mac", "mul", "add", "sub", "max", "exp", "div")
+OP_CLASSES = ("mac", "mul", "add", "sub", "max", "exp", "div", "sqrt", "rsqrt", "tanh", "erf")
 
 
 class CascadeError(WorkloadError):

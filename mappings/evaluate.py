@@ -30,12 +30,14 @@ from collections import Counter
 from typing import Mapping
 
 import numpy as np
+import scipy.special
 
 from mappings.analysis import _positive, einsum_op_classes, extent, resolve_sizes
 from mappings.einsum import Cascade, CascadeError, Const, Einsum, Ref, rank_of
 
 _UFUNC = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
-          "max": np.maximum, "exp": np.exp}
+          "max": np.maximum, "exp": np.exp, "sqrt": np.sqrt,
+          "rsqrt": lambda x: 1.0 / np.sqrt(x), "tanh": np.tanh, "erf": scipy.special.erf}
 _IDENTITY = {"sum": 0.0, "max": -np.inf}
 
 

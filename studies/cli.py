@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--resume", action="store_true", help="continue an interrupted sweep into an existing --out")
     ap.add_argument("--dask", metavar="ADDRESS", help="run the sweep on a Dask distributed scheduler")
     ap.add_argument("--trace", metavar="PATH", help="with --engine des and one point: write a Chrome-trace JSON timeline")
+    ap.add_argument("--mapping", metavar="M.yaml|NAME", help="cascade workloads: a mapping file or a shipped mapping's name (default: the mapper searches)")
     ap.add_argument("--study", choices=sorted(STUDIES), help="run a paper reproduction study")
     ap.add_argument("--list", action="store_true", help="list presets and workload kinds")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -99,6 +100,9 @@ def _list_text() -> str:
     for name, desc in list_presets().items():
         lines.append(f"  {name:<12} {desc}")
     lines.append("workload kinds: " + ", ".join(FAMILIES))
+    from studies.families.cascade import NAMES
+
+    lines.append("cascades (cascade:name=...): " + ", ".join(NAMES))
     lines.append("studies: " + ", ".join(sorted(STUDIES)))
     return "\n".join(lines)
 
@@ -230,7 +234,12 @@ def run(args) -> int:
         raise WorkloadError("--jobs does not apply with --dask (the cluster's workers run the points)")
 
     sets = [sweep.parse_set(s) for s in args.set]
-    points = sweep.expand(args.arch, _workloads(args), sets, args.engine)
+    workloads = _workloads(args)
+    if args.mapping:
+        from studies.families.cascade import with_mapping
+
+        workloads = with_mapping(workloads, args.mapping)
+    points = sweep.expand(args.arch, workloads, sets, args.engine)
     for p in points:
         sweep.check_keys(p)
     if args.trace:

@@ -128,7 +128,8 @@ def check_keys(point: Point):
     from studies.families import family
 
     fam = family(point.kind)
-    unknown = sorted(set(dict(point.params)) - set(fam.WORKLOAD_KEYS))
+    accepts = getattr(fam, "accepts", lambda key: False)  # e.g. a cascade's RANK=SIZE keys
+    unknown = sorted(k for k in set(dict(point.params)) - set(fam.WORKLOAD_KEYS) if not accepts(k))
     if unknown:
         raise WorkloadError(
             f"{point.kind}: unknown parameter {unknown[0]!r} (accepted: {', '.join(sorted(fam.WORKLOAD_KEYS))})"

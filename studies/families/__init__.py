@@ -31,6 +31,7 @@ FAMILIES = {
     "spgemm": "studies.families.spgemm",
     "mmfree": "studies.families.mmfree",
     "timeloop": "studies.families.timeloop",
+    "cascade": "studies.families.cascade",
 }
 
 # The workload a preset runs when none is named (falls back on the spec's kind).

@@ -109,7 +109,7 @@ def test_from_str_and_yaml_duplicate_keys():
     [
         (bad(storage__glb__size_bytes=-5), None, "t.yaml: storage.glb.size_bytes: must be a positive integer, not -5"),
         (bad(compute__pe2d__operators={"sqrtx": {"cycles": 1, "energy_pj": 1}}), None,
-         "t.yaml: compute.pe2d.operators.sqrtx: unknown operator (known: mac, mul, add, sub, max, min, exp, div, cmp, copy)"),
+         "t.yaml: compute.pe2d.operators.sqrtx: unknown operator (known: mac, mul, add, sub, max, min, exp, div, cmp, copy, sqrt, rsqrt, tanh, erf)"),
         (bad(storage__rf__per_pe_of="pe3d"), None, "t.yaml: storage.rf.per_pe_of: must name a compute unit (pe2d, pe1d), not 'pe3d'"),
         (bad(compute__pe2d__shape=[4, 0]), None, "t.yaml: compute.pe2d.shape[1]: must be a positive integer, not 0"),
         (bad(compute__pe2d__shape=[4, 4, 4]), None, "t.yaml: compute.pe2d.shape: must be [rows, cols] or [n], not [4, 4, 4]"),

@@ -1,0 +1,305 @@
+"""The mapping of a whole cascade as data: a YAML document that round-trips.
+
+In hardware terms the document says, for every Einsum of a cascade, which PE array runs it,
+which of its ranks are spread over the array's dimensions, what tile of each rank a per-PE
+buffer holds and which tensors each buffer keeps or lets pass (bypass); and, for groups of
+Einsums fused together, the outer loops they share (rank and tile, outermost first), the
+buffer that holds the tensors they pass to one another, how many copies (slots) of those
+tensors it holds, and the pipeline stage of each Einsum: an Einsum at stage ``s`` works on
+the tile the group's stage-0 Einsums worked on ``s`` iterations earlier, which is how two
+arrays overlap (FuseMax's epochs and the interleaving of its 2D and 1D arrays).
+
+Format (docs/mapping.md)::
+
+    einsums:
+      QK:
+        unit: pe2d
+        spatial: [[M, 256], [P, 256]]     # rank and factor per array dimension, rows first
+        levels:
+          glb: {keep: [Q], bypass: [K]}   # tiles: {RANK: size}, keep/bypass: tensors
+        loop_order: [P, M, E]             # unfused Einsums: order of their buffer tile loops
+    fusion:
+      - einsums: [QK, GM, SN]
+        buffer: glb
+        loops: [[P, 256]]                 # shared outer loops, outermost first
+        slots: 2
+        stages: {SN: 1}
+
+:func:`from_dict` refuses malformed documents with one :class:`MappingError` line naming the
+file and key path; whether the mapping fits a cascade and a spec is checked by
+:func:`mappings.cascade_plan.plan`. ``load(dump(m)) == m``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+import yaml
+
+from arch.errors import MappingError, SpecError
+from arch.yamlio import load_yaml
+
+_EINSUM_KEYS = ("unit", "spatial", "levels", "loop_order")
+_LEVEL_KEYS = ("tiles", "keep", "bypass")
+_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages")
+_TOP_KEYS = ("cascade", "einsums", "fusion")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One Einsum's unit, spatial unrolling, per-level tiles and keep/bypass, loop order.
+
+    Attributes
+    ----------
+    einsum : str
+    unit : str
+        A compute unit of the spec.
+    spatial : tuple of (rank, factor)
+        One entry per array dimension in use, rows first.
+    tiles : mapping level -> (rank -> tile size, elements)
+    bypass : mapping level -> tuple of tensors
+        Tensors that level does not hold (they stream past it); every other tensor is kept.
+    loop_order : tuple of rank
+        Outermost first; orders the buffer tile loops of an Einsum that is not fused.
+    """
+
+    einsum: str
+    unit: str
+    spatial: tuple = ()
+    tiles: Mapping = field(default_factory=dict)
+    bypass: Mapping = field(default_factory=dict)
+    loop_order: tuple = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "spatial", tuple((str(r), int(f)) for r, f in self.spatial))
+        object.__setattr__(self, "tiles", MappingProxyType(
+            {lv: MappingProxyType(dict(t)) for lv, t in self.tiles.items() if t}))
+        object.__setattr__(self, "bypass", MappingProxyType(
+            {lv: tuple(ts) for lv, ts in self.bypass.items() if ts}))
+        object.__setattr__(self, "loop_order", tuple(self.loop_order))
+
+    def keeps(self, level: str, tensor: str) -> bool:
+        """True when ``level`` holds ``tensor`` for this Einsum."""
+        return tensor not in self.bypass.get(level, ())
+
+
+@dataclass(frozen=True)
+class Group:
+    """Einsums fused under shared outer loops (see the module docstring).
+
+    Attributes
+    ----------
+    einsums : tuple of str
+        In cascade order.
+    buffer : str
+        The shared storage level holding the tensors passed inside the group.
+    loops : tuple of (rank, tile)
+        Shared loops, outermost first; each walks its rank in tiles of ``tile`` elements.
+    slots : int
+        Copies of each passed tensor the buffer holds (2: producer and consumer overlap).
+    stages : mapping einsum -> int
+        Pipeline stage of each Einsum (0 when not named).
+    """
+
+    einsums: tuple
+    buffer: str
+    loops: tuple = ()
+    slots: int = 1
+    stages: Mapping = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "einsums", tuple(self.einsums))
+        object.__setattr__(self, "loops", tuple((str(r), int(t)) for r, t in self.loops))
+        object.__setattr__(self, "stages", MappingProxyType({k: int(v) for k, v in self.stages.items() if v}))
+
+    def stage(self, einsum: str) -> int:
+        return self.stages.get(einsum, 0)
+
+
+@dataclass(frozen=True)
+class CascadeMapping:
+    """Placements of every Einsum and the fusion groups; ``cascade`` names the cascade it was
+    written for (informational)."""
+
+    placements: tuple
+    fusion: tuple = ()
+    cascade: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "placements", tuple(self.placements))
+        object.__setattr__(self, "fusion", tuple(self.fusion))
+
+    def of(self, einsum: str) -> Placement:
+        for p in self.placements:
+            if p.einsum == einsum:
+                return p
+        raise MappingError(f"einsum {einsum!r}: the mapping does not place it")
+
+    def to_dict(self) -> dict:
+        """Plain data (what :func:`dump` writes)."""
+        einsums = {}
+        for p in self.placements:
+            d = {"unit": p.unit}
+            if p.spatial:
+                d["spatial"] = [[r, f] for r, f in p.spatial]
+            levels = {}
+            for lv in dict.fromkeys((*p.tiles, *p.bypass)):
+                entry = {}
+                if lv in p.tiles:
+                    entry["tiles"] = dict(p.tiles[lv])
+                if lv in p.bypass:
+                    entry["bypass"] = list(p.bypass[lv])
+                levels[lv] = entry
+            if levels:
+                d["levels"] = levels
+            if p.loop_order:
+                d["loop_order"] = list(p.loop_order)
+            einsums[p.einsum] = d
+        out = {"cascade": self.cascade} if self.cascade else {}
+        out["einsums"] = einsums
+        if self.fusion:
+            out["fusion"] = [_group_dict(g) for g in self.fusion]
+        return out
+
+
+def _group_dict(g: Group) -> dict:
+    d = {"einsums": list(g.einsums), "buffer": g.buffer}
+    if g.loops:
+        d["loops"] = [[r, t] for r, t in g.loops]
+    if g.slots != 1:
+        d["slots"] = g.slots
+    if g.stages:
+        d["stages"] = dict(g.stages)
+    return d
+
+
+# ----------------------------------------------------------------------------- reading
+class _Reader:
+    """Shape checks with key paths; every refusal is one MappingError line."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, path: str, message: str):
+        raise MappingError(f"{self.source}: {path}: {message}")
+
+    def mapping(self, path, v, allowed) -> dict:
+        if not isinstance(v, dict):
+            self.fail(path, f"must be a mapping, not {v!r}")
+        unknown = [k for k in v if k not in allowed]
+        if unknown:
+            self.fail(f"{path}.{unknown[0]}", f"unknown key (allowed: {', '.join(allowed)})")
+        return v
+
+    def name(self, path, v) -> str:
+        if not isinstance(v, str) or not v:
+            self.fail(path, f"must be a name, not {v!r}")
+        return v
+
+    def names(self, path, v) -> list:
+        if not isinstance(v, list):
+            self.fail(path, f"must be a list of names, not {v!r}")
+        return [self.name(f"{path}[{i}]", x) for i, x in enumerate(v)]
+
+    def count(self, path, v, minimum=1) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+            self.fail(path, f"must be an integer >= {minimum}, not {v!r}")
+        return v
+
+    def pairs(self, path, v) -> list:
+        """``[[RANK, n], ...]``."""
+        if not isinstance(v, list):
+            self.fail(path, f"must be a list of [rank, size] pairs, not {v!r}")
+        out = []
+        for i, item in enumerate(v):
+            if not isinstance(item, list) or len(item) != 2:
+                self.fail(f"{path}[{i}]", f"must be a [rank, size] pair, not {item!r}")
+            out.append((self.name(f"{path}[{i}][0]", item[0]), self.count(f"{path}[{i}][1]", item[1])))
+        return out
+
+    def placement(self, name, d) -> Placement:
+        path = f"einsums.{name}"
+        d = self.mapping(path, d, _EINSUM_KEYS)
+        if "unit" not in d:
+            self.fail(f"{path}.unit", "is required")
+        tiles, bypass = {}, {}
+        for lv, entry in self.mapping(f"{path}.levels", d.get("levels", {}), tuple(d.get("levels", {}) or ())).items():
+            lp = f"{path}.levels.{lv}"
+            entry = self.mapping(lp, entry, _LEVEL_KEYS)
+            t = self.mapping(f"{lp}.tiles", entry.get("tiles", {}), tuple(entry.get("tiles", {}) or ()))
+            tiles[lv] = {self.name(f"{lp}.tiles", r): self.count(f"{lp}.tiles.{r}", n) for r, n in t.items()}
+            keep = self.names(f"{lp}.keep", entry.get("keep", []))
+            bypass[lv] = self.names(f"{lp}.bypass", entry.get("bypass", []))
+            both = sorted(set(keep) & set(bypass[lv]))
+            if both:
+                self.fail(f"{lp}.bypass", f"tensor {both[0]!r} is both kept and bypassed")
+        return Placement(name, self.name(f"{path}.unit", d["unit"]), self.pairs(f"{path}.spatial", d.get("spatial", [])),
+                         tiles, bypass, self.names(f"{path}.loop_order", d.get("loop_order", [])))
+
+    def group(self, i, d) -> Group:
+        path = f"fusion[{i}]"
+        d = self.mapping(path, d, _GROUP_KEYS)
+        for key in ("einsums", "buffer"):
+            if key not in d:
+                self.fail(f"{path}.{key}", "is required")
+        stages = self.mapping(f"{path}.stages", d.get("stages", {}), tuple(d.get("stages", {}) or ()))
+        return Group(self.names(f"{path}.einsums", d["einsums"]), self.name(f"{path}.buffer", d["buffer"]),
+                     self.pairs(f"{path}.loops", d.get("loops", [])), self.count(f"{path}.slots", d.get("slots", 1)),
+                     {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()})
+
+
+def from_dict(data, source: str = "<mapping>") -> CascadeMapping:
+    """Build a :class:`CascadeMapping` from plain data; :class:`MappingError` names the key path."""
+    r = _Reader(source)
+    data = r.mapping("(top)", data, _TOP_KEYS)
+    if "einsums" not in data:
+        r.fail("einsums", "is required")
+    einsums = r.mapping("einsums", data["einsums"], tuple(data["einsums"] or ()) if isinstance(data["einsums"], dict) else ())
+    fusion = data.get("fusion", [])
+    if not isinstance(fusion, list):
+        r.fail("fusion", f"must be a list of groups, not {fusion!r}")
+    cascade = data.get("cascade", "")
+    if not isinstance(cascade, str):
+        r.fail("cascade", f"must be a name, not {cascade!r}")
+    return CascadeMapping(tuple(r.placement(n, d) for n, d in einsums.items()),
+                          tuple(r.group(i, g) for i, g in enumerate(fusion)), cascade)
+
+
+def dump(m: CascadeMapping) -> str:
+    """YAML text of a mapping (keys in a fixed order)."""
+    return yaml.safe_dump(m.to_dict(), sort_keys=False, default_flow_style=None)
+
+
+def loads(text: str, source: str = "<mapping>") -> CascadeMapping:
+    """Read a mapping from YAML text."""
+    try:
+        data = load_yaml(text, source)
+    except SpecError as err:
+        raise MappingError(str(err)) from None
+    return from_dict(data, source)
+
+
+SHIPPED = "shipped"
+
+
+def shipped_names() -> tuple:
+    """Names of the mapping files shipped with the package (``mappings/shipped/*.yaml``)."""
+    folder = resources.files("mappings") / SHIPPED
+    return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")))
+
+
+def load(path_or_name) -> CascadeMapping:
+    """Read a mapping file, or a shipped mapping by name (``gemm-unfused``)."""
+    text = str(path_or_name)
+    if not text.endswith((".yaml", ".yml")) and text in shipped_names():
+        res = resources.files("mappings") / SHIPPED / f"{text}.yaml"
+        return loads(res.read_text(), f"{text}.yaml")
+    p = Path(text)
+    if not p.is_file():
+        raise MappingError(f"--mapping {text}: no such file, and not a shipped mapping "
+                           f"(shipped: {', '.join(shipped_names()) or 'none'})")
+    return loads(p.read_text(), str(p))

@@ -1,0 +1,454 @@
+"""A cascade mapping checked against its cascade and spec, and unfolded into a loop plan.
+
+In hardware terms a :class:`GroupPlan` is one fusion group's loop nest: the shared outer loops
+(their trip counts and the iterations they make), what each Einsum computes per iteration (its
+tile, on which unit, in which pipeline stage, and in which iterations it runs: an Einsum that
+lacks an inner loop's rank runs once per sweep of that loop), what crosses the chip boundary
+(loads of inputs, stores of results, each once per change of its tile: Timeloop's refetch
+rule) and what stays on chip (tensors passed inside the group, recurrence state).
+
+:func:`plan` refuses a mapping that cannot run with one :class:`MappingError` line naming the
+Einsum, the rank or tensor and the level:
+
+* a unit lacking an operator of its Einsum, a rank or level the Einsum or unit does not have;
+* an iterative rank (``iterate t ...``) spread over PEs: its steps depend on each other;
+* tiles that do not meet: a consumer's tile of a passed tensor must be the producer's tile or
+  a whole number of them along every axis;
+* capacity: what a group's buffer holds at once (each passed tensor's larger tile times
+  ``slots``, double-buffered input and output tiles, recurrence state; bypassed tensors do
+  not count) must fit it; per-PE levels likewise per PE;
+* a passed tensor that bypasses the group's buffer, a stage order against the data flow, too
+  few slots for the stages a tensor crosses, a group reading a later group's output.
+
+The plan carries no costs: :mod:`sim.cascade` prices it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from arch.errors import MappingError
+from mappings.cascade_mapping import CascadeMapping, Group
+from mappings.einsum import Op, Ref, rank_of
+from mappings.mapping import shapes_from_cascade
+
+
+@dataclass(frozen=True)
+class Step:
+    """One Einsum's work in one iteration of its group's loops (an *instance*).
+
+    ``work`` is the extent of each of its ranks per instance, ``every``/``offset`` the
+    iterations it runs in (``i % every == offset``), ``serial`` the recurrence steps it takes
+    one after another inside one instance (1 when none), ``carried`` the (writer Einsum,
+    distance in iterations) of recurrence state it reads from an earlier iteration.
+    """
+
+    einsum: str
+    unit: str
+    stage: int
+    work: dict
+    every: int
+    offset: int
+    instances: int
+    serial: int
+    carried: tuple
+    reads: tuple          # in-group producers read in the same iteration
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A tensor tile crossing the chip boundary: ``kind`` is ``load`` or ``store``."""
+
+    tensor: str
+    kind: str
+    einsum: str           # the reader (load) or the producer (store)
+    words: int            # per instance
+    every: int
+    offset: int
+    instances: int
+    readback_words: float  # stores of partial sums read back, per instance
+    kept: bool            # held by the group's buffer (else it streams past it)
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    """One fusion group's loop nest (see the module docstring)."""
+
+    einsums: tuple
+    buffer: str | None
+    loops: tuple
+    trips: tuple
+    iterations: int
+    steps: tuple
+    transfers: tuple
+    held_bytes: float
+    recurrent: frozenset
+
+
+def axis_extents(ref: Ref, ext: dict, sizes: dict) -> tuple:
+    """Elements of each axis of ``ref``'s tile when its ranks take ``ext`` values."""
+    proj = ref.projection(sizes)
+    return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 if terms else 1 for terms in proj.terms)
+
+
+def _ranks_of(ref: Ref, sizes: dict) -> set:
+    return {r for terms in ref.projection(sizes).terms for _, r in terms}
+
+
+def _refs(e, tensor: str) -> list:
+    return [r for r in e.inputs if r.name == tensor]
+
+
+def _iterative_ranks(cascade) -> set:
+    return {rank_of(it.var) for it in cascade.space.iterations}
+
+
+def _expr_latency(node, unit) -> int:
+    """Cycles from operands to result through the deepest chain of operators (op latencies)."""
+    if not isinstance(node, Op):
+        return 0
+    own = unit.operators[node.op].latency_cycles if node.op in unit.operators else 0
+    return own + max((_expr_latency(a, unit) for a in node.args), default=0)
+
+
+def einsum_latency(e, unit) -> int:
+    """Latency of one point of Einsum ``e`` on ``unit``: its expression plus the reduction."""
+    red = {"sum": "add", "max": "max"}.get(e.reduce_op)
+    extra = unit.operators[red].latency_cycles if red and red in unit.operators else 0
+    return _expr_latency(e.expr, unit) + extra
+
+
+def _check_placement(e, p, shape, spec, iterative, sizes):
+    where = f"einsum {e.name!r}"
+    if p.unit not in spec.compute:
+        raise MappingError(f"{where}: unit {p.unit!r} is not a compute unit of the spec (units: {', '.join(spec.compute)})")
+    unit = spec.compute[p.unit]
+    for op, n in shape.op_counts.items():
+        if n and not unit.supports(op):
+            raise MappingError(f"{where}: unit {p.unit!r} lacks operator {op!r} (it has: {', '.join(unit.operators)})")
+    if len(p.spatial) > unit.ndim:
+        raise MappingError(f"{where}: unit {p.unit!r} has {unit.ndim} array dimension(s), 'spatial' names {len(p.spatial)}")
+    for d, (rank, f) in enumerate(p.spatial):
+        if rank not in shape.ranks:
+            raise MappingError(f"{where}: spatial rank {rank!r} is not a rank of the Einsum (ranks: {', '.join(shape.ranks)})")
+        if rank in iterative:
+            raise MappingError(f"{where}: iterative rank {rank!r} is unrolled spatially on unit {p.unit!r}: "
+                               f"its steps depend on each other and run one after another")
+        if not 1 <= f <= unit.shape[d]:
+            raise MappingError(f"{where}: spatial factor of rank {rank!r} on unit {p.unit!r} dimension {d} must be between 1 and {unit.shape[d]}, not {f}")
+    levels = [lv for lv, s in spec.storage.items() if s.per_pe_of in (None, p.unit)]
+    for lv in (*p.tiles, *p.bypass):
+        if lv not in levels:
+            raise MappingError(f"{where}: level {lv!r} is not a buffer of unit {p.unit!r} (levels: {', '.join(levels)})")
+    for lv, tiles in p.tiles.items():
+        for rank, t in tiles.items():
+            if rank not in shape.ranks:
+                raise MappingError(f"{where}: rank {rank!r} at level {lv!r} is not a rank of the Einsum (ranks: {', '.join(shape.ranks)})")
+            if t > shape.ranks[rank]:
+                raise MappingError(f"{where}: tile of rank {rank!r} at level {lv!r} must be at most {shape.ranks[rank]}, not {t}")
+    tensors = {e.name, *(r.name for r in e.inputs)}
+    for lv, ts in p.bypass.items():
+        for t in ts:
+            if t not in tensors:
+                raise MappingError(f"{where}: bypassed tensor {t!r} at level {lv!r} is not a tensor of the Einsum")
+    for lv in levels:
+        level = spec.storage[lv]
+        if level.per_pe_of is None:
+            continue
+        ext = {r: p.tiles.get(lv, {}).get(r, 1) for r in shape.ranks}
+        words = sum(math.prod(axis_extents(r, ext, sizes)) for r in (e.output, *e.inputs) if p.keeps(lv, r.name))
+        if words * level.word_bytes > level.size_bytes:
+            raise MappingError(f"{where}: tiles at level {lv!r} need {words * level.word_bytes:g} bytes per PE but it holds {level.size_bytes}")
+
+
+def _groups(cascade, m: CascadeMapping, spec) -> list:
+    """Every Einsum in exactly one group (unnamed ones alone), groups in cascade order."""
+    order = [e.name for e in cascade.einsums]
+    seen = {}
+    for g in m.fusion:
+        for name in g.einsums:
+            if name not in order:
+                raise MappingError(f"fusion group {list(g.einsums)}: {name!r} is not an Einsum of the cascade")
+            if name in seen:
+                raise MappingError(f"fusion group {list(g.einsums)}: einsum {name!r} is in more than one group")
+            seen[name] = g
+    shared = [lv for lv, s in spec.storage.items() if s.per_pe_of is None]
+    groups = list(m.fusion)
+    for name in order:
+        if name not in seen:
+            p = m.of(name)
+            groups.append(Group((name,), shared[0] if shared else "", _own_loops(cascade, p, shared)))
+    groups.sort(key=lambda g: min(order.index(n) for n in g.einsums))
+    return [Group(tuple(sorted(g.einsums, key=order.index)), g.buffer, g.loops, g.slots, g.stages) for g in groups]
+
+
+def _own_loops(cascade, p, shared) -> tuple:
+    """An Einsum alone: its outermost buffer's tiles, in its loop order, are its loops."""
+    e = cascade.einsum(p.einsum)
+    tiles = p.tiles.get(shared[0], {}) if shared else {}
+    return tuple((r, tiles[r]) for r in (p.loop_order or e.ranks) if r in tiles)
+
+
+def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None) -> list:
+    """Check ``m`` against ``cascade`` at rank sizes ``shape`` on ``spec``; the group plans.
+
+    With ``only`` (an Einsum's name), check and plan only the group holding that Einsum.
+
+    Raises
+    ------
+    MappingError
+        One line naming the Einsum, the rank or tensor and the level (module docstring).
+    """
+    sizes = cascade.rank_sizes(shape)
+    shapes = shapes_from_cascade(cascade, shape)
+    names = [e.name for e in cascade.einsums]
+    for p in m.placements:
+        if p.einsum not in names:
+            raise MappingError(f"einsum {p.einsum!r}: not an Einsum of the cascade (Einsums: {', '.join(names)})")
+    iterative = _iterative_ranks(cascade)
+    done, out = set(), []
+    for g in _groups(cascade, m, spec):
+        if only is None or only in g.einsums:
+            for name in g.einsums:
+                _check_placement(cascade.einsum(name), m.of(name), shapes[name], spec, iterative, sizes)
+            out.append(_group_plan(cascade, g, m, spec, sizes, done, iterative))
+        done |= set(g.einsums)
+    return out
+
+
+def _check_loops(g: Group, franks: set, sizes: dict, label: str) -> None:
+    """Each loop rank once, a rank of the group's Einsums, with a tile no larger than it."""
+    looped = [r for r, _ in g.loops]
+    for r, t in g.loops:
+        if looped.count(r) > 1:
+            raise MappingError(f"{label}: loop rank {r!r} at level {g.buffer!r} appears more than once")
+        if r not in franks:
+            raise MappingError(f"{label}: loop rank {r!r} at level {g.buffer!r} is not a rank of its Einsums")
+        if t > sizes[r]:
+            raise MappingError(f"{label}: tile of loop rank {r!r} at level {g.buffer!r} must be at most {sizes[r]}, not {t}")
+
+
+def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan:
+    label = f"fusion group {list(g.einsums)}" if len(g.einsums) > 1 else f"einsum {g.einsums[0]!r}"
+    if g.buffer not in spec.storage or spec.storage[g.buffer].per_pe_of is not None:
+        raise MappingError(f"{label}: buffer {g.buffer!r} is not a shared storage level of the spec")
+    members = [cascade.einsum(n) for n in g.einsums]
+    rk = {e.name: e.ranks for e in members}  # a computed property: read once
+    ins = {e.name: e.input_tensors for e in members}
+    franks = {r for e in members for r in rk[e.name]}
+    _check_loops(g, franks, sizes, label)
+    trips = tuple(math.ceil(sizes[r] / t) for r, t in g.loops)
+    iterations = math.prod(trips)
+    stride = {r: math.prod(trips[i + 1:]) for i, (r, _) in enumerate(g.loops)}
+    loop_tile = dict(g.loops)
+    producer = {e.name: e for e in members}
+    steps, held, work_of = [], 0.0, {}
+    for e in members:
+        p = m.of(e.name)
+        work = {r: loop_tile.get(r, sizes[r]) for r in rk[e.name]}
+        work_of[e.name] = work
+        lacked = [i for i, (r, _) in enumerate(g.loops) if r not in rk[e.name]]
+        if lacked and lacked != list(range(len(g.loops) - len(lacked), len(g.loops))):
+            r = g.loops[lacked[0]][0]
+            raise MappingError(f"{label}: einsum {e.name!r} lacks loop rank {r!r} at level {g.buffer!r}, which must then be inner to the loops over its own ranks")
+        for rank, f in p.spatial:
+            if f > work[rank]:
+                raise MappingError(f"{label}: einsum {e.name!r}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {g.buffer!r} ({work[rank]})")
+    flow = _flow(members, producer, g, label, done, cascade)
+    for e in members:
+        p = m.of(e.name)
+        lacked_trips = [t for (r, _), t in zip(g.loops, trips) if r not in rk[e.name]]
+        every = math.prod(lacked_trips)
+        lacked_ranks = [r for r, _ in g.loops if r not in rk[e.name]]
+        reads_lacked = any(x in producer and any(r in rk[producer[x].name] for r in lacked_ranks)
+                           for x in ins[e.name])
+        offset = every - 1 if reads_lacked and every > 1 else 0
+        it = [r for r in rk[e.name] if r in iterative]
+        serial = work_of[e.name][it[0]] if it and e.name in flow.recurrent else 1
+        carried = tuple((w, stride[it[0]]) for _, w in flow.state.get(e.name, ()) if it and it[0] in stride)
+        reads = tuple(dict.fromkeys(x for x in ins[e.name] if x in producer and not flow.reads_state(e.name, x)))
+        steps.append(Step(e.name, p.unit, g.stage(e.name), work_of[e.name], every, offset, iterations // every,
+                          serial, carried, tuple(producer[x].name for x in reads if producer[x].name != e.name)))
+    for x, c in flow.pairs:
+        held += _check_pass(cascade, x, producer[x], c, g, m, sizes, spec, label, work_of)
+    transfers = _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of)
+    word_bytes = spec.storage[g.buffer].word_bytes
+    held += sum(2 * t.words * word_bytes for t in transfers if t.kept)
+    for x in recurrent_state(members):
+        held += math.prod(axis_extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}}, sizes)) * word_bytes
+    cap = spec.storage[g.buffer].size_bytes
+    if held > cap:
+        raise MappingError(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}")
+    return GroupPlan(g.einsums, g.buffer, g.loops, trips, iterations, tuple(steps), tuple(transfers), held,
+                     flow.recurrent)
+
+
+def recurrent_state(members) -> list:
+    """Tensors an Einsum of ``members`` writes at step ``t+1`` and some member reads."""
+    out = []
+    for e in members:
+        iterating = {it.var for it in e.space.iterations}
+        ahead = any(len(ix.terms) == 2 and ix.terms[0].var in iterating and ix.terms[1].var is None
+                    and ix.terms[1].const == 1 for ix in e.output.indices)
+        if ahead and any(e.name in x.input_tensors for x in members):
+            out.append(e.name)
+    return out
+
+
+@dataclass(frozen=True)
+class _Flow:
+    """A group's internal data flow: ``pairs`` (tensor, consumer) passed in the same iteration,
+    ``state`` reader -> ((tensor, writer), ...) of recurrence state written in an earlier step,
+    ``recurrent`` the Einsums on a recurrence."""
+
+    pairs: tuple
+    state: dict
+    recurrent: frozenset
+
+    def reads_state(self, reader: str, tensor: str) -> bool:
+        return any(x == tensor for x, _ in self.state.get(reader, ()))
+
+
+def _flow(members, producer, g, label, done, cascade) -> _Flow:
+    """The data flow inside group ``g``; refuses stages against it and reads of later groups."""
+    order = {e.name: i for i, e in enumerate(members)}
+    recurrent_tensors = set(recurrent_state(members))
+    pairs, state = [], {}
+    edges = {e.name: set() for e in members}
+    produced = {e.name for e in cascade.einsums}
+    for e in members:
+        for x in e.input_tensors:
+            if x not in producer:
+                if x in produced and x not in done:
+                    raise MappingError(f"{label}: einsum {e.name!r} reads tensor {x!r}, produced by a later group")
+                continue
+            w = producer[x].name
+            edges[w].add(e.name)
+            if x in recurrent_tensors and order[w] >= order[e.name] or w == e.name:
+                state.setdefault(e.name, []).append((x, w))
+                continue
+            pairs.append((x, e.name))
+            sw, sc = g.stage(w), g.stage(e.name)
+            if sc < sw:
+                raise MappingError(f"{label}: einsum {e.name!r} at stage {sc} reads tensor {x!r} produced at the later stage {sw}")
+            if sc - sw + 1 > g.slots:
+                raise MappingError(f"{label}: tensor {x!r} passes from stage {sw} to {sc} at level {g.buffer!r}, "
+                                   f"which needs {sc - sw + 1} slots, not {g.slots}")
+    return _Flow(tuple(pairs), {k: tuple(v) for k, v in state.items()}, frozenset(_on_cycles(edges)))
+
+
+def _reach(edges, a) -> set:
+    seen, todo = set(), list(edges[a])
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo += edges[n]
+    return seen
+
+
+def _on_cycles(edges) -> set:
+    """Nodes of a directed graph that lie on a cycle (self-loops included)."""
+    return {a for a in edges if a in _reach(edges, a)}
+
+
+def recurrences(cascade) -> list:
+    """Einsums that must share one group: each recurrence (a cycle of the data flow through
+    state written at ``t+1`` and read at ``t``), as a tuple of names in cascade order."""
+    names = [e.name for e in cascade.einsums]
+    edges = {n: {e.name for e in cascade.einsums if n in e.input_tensors} for n in names}
+    reach = {n: _reach(edges, n) for n in names}
+    out = []
+    for n in names:
+        if n in reach[n] and not any(n in g for g in out):
+            out.append(tuple(x for x in names if x in reach[n] and n in reach[x]))
+    return out
+
+
+def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) -> float:
+    """Producer and consumer tiles of passed tensor ``x`` meet; bytes the buffer holds for it."""
+    pp, cp = m.of(prod.name), m.of(cons_name)
+    in_pes = pp.unit == cp.unit and any(lv.per_pe_of == pp.unit for lv in spec.storage.values())
+    if not pp.keeps(g.buffer, x) or not cp.keeps(g.buffer, x):
+        if not in_pes:
+            who = prod.name if not pp.keeps(g.buffer, x) else cons_name
+            raise MappingError(f"{label}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, but "
+                               f"{prod.name!r} and {cons_name!r} do not share a unit with per-PE storage to hold it")
+    pext = axis_extents(prod.output, {**work_of[prod.name], **pp.tiles.get(g.buffer, {})}, sizes)
+    held_c = {**work_of[cons_name], **cp.tiles.get(g.buffer, {})}
+    best = 0
+    for ref in _refs(cascade.einsum(cons_name), x):
+        cext = axis_extents(ref, held_c, sizes)
+        for a, (pe, ce) in enumerate(zip(pext, cext)):
+            if ce % pe:
+                raise MappingError(f"{label}: tiles of tensor {x!r} do not meet at level {g.buffer!r}: einsum {cons_name!r} "
+                                   f"reads {ce} along axis {a} ({ref.indices[a]}), not a whole number of einsum "
+                                   f"{prod.name!r}'s tiles of {pe}")
+        best = max(best, math.prod(cext))
+    if not pp.keeps(g.buffer, x):  # it stays in the PEs' registers of their shared unit
+        _check_registers(x, prod.name, max(best, math.prod(pext)) * g.slots, pp.unit, spec, label)
+        return 0.0
+    return max(best, math.prod(pext)) * g.slots * spec.storage[g.buffer].word_bytes
+
+
+def _check_registers(x, producer, words, unit, spec, label) -> None:
+    """A tensor kept in the registers of ``unit``: its tiles, spread over the PEs, must fit."""
+    pes = spec.compute[unit].pes
+    for lv, level in spec.storage.items():
+        if level.per_pe_of == unit:
+            need = math.ceil(words / pes) * level.word_bytes
+            if need > level.size_bytes:
+                raise MappingError(f"{label}: tensor {x!r} of einsum {producer!r} bypasses the buffer but needs "
+                                   f"{need:g} bytes per PE at level {lv!r}, which holds {level.size_bytes}")
+
+
+def _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of) -> list:
+    """Loads of what the group reads from outside, stores of what leaves it (one per tensor)."""
+    out = []
+    outside_reads = {t for x in cascade.einsums if x.name not in g.einsums for t in x.input_tensors}
+    for e in members:
+        out += [_load(x, e, g, m, sizes, trips, work_of) for x in ins[e.name] if x not in producer]
+        if e.name in outside_reads or e.name in cascade.outputs:
+            out.append(_store(e, g, m, sizes, trips, work_of))
+    return _dedupe(out)
+
+
+def _refetch_every(ranks_indexing: set, g: Group, trips) -> int:
+    """Iterations between two changes of a tile indexed by ``ranks_indexing``: the product of
+    the trips of the innermost loops over other ranks."""
+    every = 1
+    for (r, _), t in reversed(list(zip(g.loops, trips))):
+        if r in ranks_indexing:
+            break
+        every *= t
+    return every
+
+
+def _load(x, e, g, m, sizes, trips, work_of) -> Transfer:
+    refs = _refs(e, x)
+    ranks = set().union(*(_ranks_of(r, sizes) for r in refs))
+    words = max(math.prod(axis_extents(r, work_of[e.name], sizes)) for r in refs)
+    every = _refetch_every(ranks, g, trips)
+    n = math.prod(trips) // every
+    return Transfer(x, "load", e.name, words, every, 0, n, 0.0, m.of(e.name).keeps(g.buffer, x))
+
+
+def _store(e, g, m, sizes, trips, work_of) -> Transfer:
+    ranks = _ranks_of(e.output, sizes)
+    words = math.prod(axis_extents(e.output, work_of[e.name], sizes))
+    every = _refetch_every(ranks, g, trips)
+    n = math.prod(trips) // every
+    distinct = math.prod(t for (r, _), t in zip(g.loops, trips) if r in ranks)
+    readback = words * (n - distinct) / n if n > distinct else 0.0
+    return Transfer(e.name, "store", e.name, words, every, every - 1, n, readback, m.of(e.name).keeps(g.buffer, e.name))
+
+
+def _dedupe(transfers) -> list:
+    """One load per tensor of a group (the first reader's), one store per tensor."""
+    seen, out = set(), []
+    for t in transfers:
+        if (t.tensor, t.kind) not in seen:
+            seen.add((t.tensor, t.kind))
+            out.append(t)
+    return out

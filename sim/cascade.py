@@ -1,0 +1,187 @@
+"""One generic lowering: a mapped cascade on a spatial accelerator into a task graph.
+
+In hardware terms every fusion group of the mapping (an unfused Einsum is a group of one) is a
+loop nest whose body is one tile of each of its Einsums, each on the PE array its mapping
+binds it to, plus the DRAM channel's loads and stores of the tiles that cross the chip
+boundary. Groups run one after another (a barrier between them). Inside a group:
+
+* an Einsum's tile takes ``ceil(PE steps * cycles per point)`` cycles on its unit, where the
+  PE steps are the product over its ranks of ``ceil(tile / spatial factor)``; an Einsum on a
+  recurrence whose iterative rank runs inside the tile takes at least ``steps * latency`` (one
+  step of the recurrence chain needs the previous one's result: never unrolled); its result
+  is visible ``latency - cycles`` cycles after the unit is released when its operator chain
+  is deeper than its occupancy;
+* a consumer waits for its producers in the same iteration, a reader of recurrence state for
+  the writer ``stride`` iterations back (so a ``T``-step recurrence costs at least ``T``
+  times its chain latency on both engines), a producer for the consumer that frees its slot
+  (``slots`` copies); loads are double buffered (a load waits for the reader of the tile
+  before last), stores wait for the producer;
+* pipeline stages shift an Einsum's work by ``stage`` iterations: the steady state is one
+  phase in which stage-1 work of tile ``i - 1`` overlaps stage-0 work of tile ``i`` on
+  another unit, with a prologue and an epilogue of ``max stage`` one-iteration phases.
+
+Counting per instance (totals are exact; time uses the full tile, so an edge tile is timed
+as a full one): the Einsum's operations at the unit's pJ (its exact op counts over its
+instances), per-PE register reads (one per input operand per point) and writes (one per
+point), global-buffer reads of the kept input tiles and writes of the kept output tile, DRAM
+bytes of loads and stores, and buffer fills and drains of the tensors the buffer keeps
+(bypassed tensors stream past it and cost no buffer access).
+"""
+
+from __future__ import annotations
+
+import math
+
+from mappings.cascade_plan import axis_extents, einsum_latency, plan
+from mappings.mapping import shapes_from_cascade
+from sim.taskgraph import Dep, Phase, Task, TaskGraph
+
+__all__ = ["lower", "cost_group"]
+
+
+def lower(cascade, shape: dict, mapping, spec) -> TaskGraph:
+    """Lower ``cascade`` at rank sizes ``shape`` with ``mapping`` (a
+    :class:`~mappings.cascade_mapping.CascadeMapping`) on ``spec`` into a :class:`TaskGraph`.
+
+    Raises
+    ------
+    MappingError
+        The mapping cannot run (see :func:`mappings.cascade_plan.plan`).
+    """
+    return _graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec))
+
+
+def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
+    """(cycles, energy_pj) of the group holding ``einsum`` alone (groups are separated by
+    barriers, so a cascade's cycles are the sum over its groups): the analytical engine on
+    that group's phases. For the mapper."""
+    from sim.analytical import run
+
+    report = run(_graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, only=einsum)))
+    return report.cycles, report.energy_pj
+
+
+def _graph(cascade, shape, mapping, spec, plans) -> TaskGraph:
+    shapes = shapes_from_cascade(cascade, shape)
+    sizes = cascade.rank_sizes(shape)
+    units = {"dram": 1}
+    phases = []
+    for gp in plans:
+        tasks = []
+        for st in gp.steps:
+            units[st.unit] = spec.compute[st.unit].pes
+            tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), mapping.of(st.einsum),
+                                       gp, spec, sizes))
+        tasks += [_transfer_task(t, gp, spec) for t in gp.transfers]
+        phases += _phases(gp, tasks)
+    return TaskGraph(tuple(phases), units, spec.clock_hz,
+                     meta={"einsums": [e.name for e in cascade.einsums], "groups": [list(g.einsums) for g in plans]})
+
+
+def _add(actions, energy, key, count, pj):
+    if count:
+        actions[key] = actions.get(key, 0) + count
+        energy[key] = energy.get(key, 0.0) + count * pj
+
+
+def _compute_task(st, shape, e, placement, gp, spec, sizes):
+    """(stage, task, deps in work space) of one Einsum's instance."""
+    unit = spec.compute[st.unit]
+    sf = dict(placement.spatial)
+    points = shape.points
+    op_cycles = sum(n * unit.operators[op].cycles for op, n in shape.op_counts.items() if n)
+    cpp = op_cycles / points if points else 0.0
+    pe_steps = math.prod(math.ceil(w / sf.get(r, 1)) for r, w in st.work.items())
+    cycles = math.ceil(pe_steps * cpp - 1e-9)
+    lat = einsum_latency(e, unit)
+    if st.einsum in gp.recurrent and st.serial > 1:
+        cycles = max(cycles, st.serial * lat)
+    n = st.instances
+    actions, energy = {}, {}
+    for op, count in shape.op_counts.items():
+        if count:
+            _add(actions, energy, (st.unit, op), count / n, unit.operators[op].energy_pj)
+    word_bytes = spec.word_bits / 8
+    for lv, level in spec.storage.items():
+        if level.per_pe_of == st.unit:
+            per = word_bytes / level.access_bytes if level.access_bytes else 0
+            _add(actions, energy, (lv, "read"), len(e.inputs) * points * per / n, level.read_pj)
+            _add(actions, energy, (lv, "write"), points * per / n, level.write_pj)
+    glb = spec.storage[gp.buffer]
+    if glb.access_bytes:
+        for ref in e.inputs:
+            if placement.keeps(gp.buffer, ref.name):
+                words = math.prod(axis_extents(ref, st.work, sizes))
+                _add(actions, energy, (gp.buffer, "read"), words * word_bytes / glb.access_bytes, glb.read_pj)
+        if placement.keeps(gp.buffer, e.name):
+            words = math.prod(axis_extents(e.output, st.work, sizes))
+            _add(actions, energy, (gp.buffer, "write"), words * word_bytes / glb.access_bytes, glb.write_pj)
+    deps = [(p, 0) for p in st.reads] + list(st.carried)
+    deps += [(f"load.{x}", 0) for x in e.input_tensors if any(t.kind == "load" and t.tensor == x for t in gp.transfers)]
+    task = Task(st.einsum, st.unit, cycles, latency=max(0, lat - cycles), actions=actions, energy_pj=energy,
+                active_pe_cycles=points * cpp / n, every=st.every, offset=st.offset)
+    return st.stage, task, deps
+
+
+def _transfer_task(t, gp, spec):
+    word_bytes = spec.word_bits / 8
+    bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
+    glb = spec.storage[gp.buffer]
+    acc = glb.access_bytes or 1
+    actions, energy = {}, {}
+    pj = spec.dram.pj_per_byte
+    moved = t.words * word_bytes
+    back = t.readback_words * word_bytes
+    if t.kind == "load":
+        _add(actions, energy, ("dram", "read_bytes"), moved, pj)
+        if t.kept:
+            _add(actions, energy, (gp.buffer, "write"), moved / acc, glb.write_pj)
+        deps = [(t.einsum, t.every + 1)]
+    else:
+        _add(actions, energy, ("dram", "write_bytes"), moved, pj)
+        _add(actions, energy, ("dram", "read_bytes"), back, pj)
+        if t.kept:
+            _add(actions, energy, (gp.buffer, "read"), moved / acc, glb.read_pj)
+            _add(actions, energy, (gp.buffer, "write"), back / acc, glb.write_pj)
+        deps = [(t.einsum, 0)]
+    # A result is written back one iteration after it is computed (its tile is double
+    # buffered), so a late result never holds up the next iteration's loads on the channel.
+    stage = next(s.stage for s in gp.steps if s.einsum == t.einsum) + (t.kind == "store")
+    task = Task(f"{t.kind}.{t.tensor}", "dram", math.ceil((moved + back) / bw - 1e-9),
+                latency=spec.dram.latency_cycles if t.kind == "load" else 0,
+                actions=actions, energy_pj=energy, every=t.every, offset=t.offset)
+    return stage, task, deps
+
+
+def _phases(gp, tasks) -> list:
+    """The group's phases: one steady phase, plus a prologue and an epilogue when stages differ."""
+    label = "+".join(gp.einsums)
+    stage = {t.name: s for s, t, _ in tasks}
+    top = max(stage.values())
+    n = gp.iterations
+    if top == 0 or n <= top:  # no pipelining (or too few iterations to fill it)
+        return [Phase(label, tuple(t.derive(tuple(Dep(a, d) for a, d in deps if a != t.name or d), t.every, t.offset)
+                                   for _, t, deps in tasks), n)]
+    steady = []
+    for s, t, deps in tasks:
+        ds = tuple(Dep(a, max(0, d + s - stage[a])) for a, d in deps if a != t.name or d + s - stage[a] > 0)
+        steady.append(t.derive(ds, t.every, (t.offset - top + s) % t.every))
+    out = [_edge_phase(f"{label}.prologue{k}", tasks, lambda s, k=k: k - s, n) for k in range(top)]
+    out.append(Phase(f"{label}.steady", tuple(steady), n - top))
+    out += [_edge_phase(f"{label}.epilogue{k}", tasks, lambda s, k=k: n + k - s, n) for k in range(top)]
+    return [p for p in out if p.tasks]
+
+
+def _edge_phase(name, tasks, work_of, n) -> Phase:
+    """One iteration of a pipeline's fill or drain: the tasks whose work index is in range."""
+    chosen = []
+    for s, t, deps in tasks:
+        w = work_of(s)
+        if 0 <= w < n and w % t.every == t.offset:
+            chosen.append((s, t, deps, w))
+    present = {t.name: w for _, t, _, w in chosen}
+    out = []
+    for s, t, deps, w in chosen:
+        ds = tuple(Dep(a, 0) for a, d in deps if a in present and a != t.name and present[a] == w - d)
+        out.append(t.derive(ds, 1, 0))
+    return Phase(name, tuple(out), 1)
