@@ -21,7 +21,9 @@ an assumption with its reasoning in a comment, because Intel has published none 
     network.{latency_cycles, link_gbps, optical_ports, optical_port_gbps},
     energy_pj.{instruction, flop, spad_access, atomic, dram_access, network_access}
 
-Units: MHz, KiB, bytes, GB/s (1e9 bytes per second), cycles (integers), pJ per action.
+Units: MHz, KiB, bytes, GB/s with GB = 2^30 bytes (the convention of every spec of the project,
+the FuseMax artifact's: ``dram_gbps`` means the same on the piuma and the spatial presets),
+cycles (integers), pJ per action.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from arch.schema import FlatSchema, spec_name
+
+#: Bytes of the GB in every ``*gbps`` field (2^30, as ``dram_gbps`` of the spatial specs).
+GB = 2 ** 30
 
 # section -> field -> (type, rule); rules in arch.schema.RULES ("frac" is in (0, 1])
 _SCHEMA = {
@@ -123,7 +128,7 @@ def _cross_checks(data: dict) -> list:
 def _build(g, description: str, name: str) -> PiumaSpec:
     """Construct the frozen spec from a validated document's typed getter ``g``."""
     clock_mhz = float(g("clock_mhz"))
-    per_cycle = lambda gbps: gbps * 1e9 / (clock_mhz * 1e6)  # noqa: E731  GB/s -> bytes/cycle
+    per_cycle = lambda gbps: gbps * GB / (clock_mhz * 1e6)  # noqa: E731  GB/s -> bytes/cycle
     return PiumaSpec(
         name=name,
         description=description,
