@@ -17,6 +17,7 @@ an assumption with its reasoning in a comment, because Intel has published none 
     scratchpad.{size_kb, ports, access_bytes, latency_cycles, table_fraction},
     cache.{icache_kb, dcache_kb},            # per pipeline
     dram.{gbps, access_bytes, latency_cycles},
+    dma.requests_in_flight,                  # per thread: gathers overlapped by the DMA engine
     atomics.{per_cycle, latency_cycles},     # per core (the offload unit)
     network.{latency_cycles, link_gbps, optical_ports, optical_port_gbps},
     energy_pj.{instruction, flop, spad_access, atomic, dram_access, network_access}
@@ -42,6 +43,7 @@ _SCHEMA = {
                    "latency_cycles": (int, "pos"), "table_fraction": (float, "frac")},
     "cache": {"icache_kb": (int, "nonneg"), "dcache_kb": (int, "nonneg")},
     "dram": {"gbps": (float, "pos"), "access_bytes": (int, "pos"), "latency_cycles": (int, "pos")},
+    "dma": {"requests_in_flight": (int, "pos")},
     "atomics": {"per_cycle": (float, "pos"), "latency_cycles": (int, "pos")},
     "network": {"latency_cycles": (int, "pos"), "link_gbps": (float, "pos"), "optical_ports": (int, "nonneg"),
                 "optical_port_gbps": (float, "nonneg")},
@@ -59,6 +61,7 @@ SHORT_NAMES = {
     "spad_ports": "scratchpad.ports",
     "dram_gbps": "dram.gbps",
     "dram_latency": "dram.latency_cycles",
+    "dma_in_flight": "dma.requests_in_flight",
     "atomics_per_cycle": "atomics.per_cycle",
     "clock_mhz": "clock_mhz",
 }
@@ -85,6 +88,7 @@ class PiumaSpec:
     dram_bw_bytes_per_cycle: float
     dram_access_bytes: int
     dram_latency_cycles: int
+    dma_requests_in_flight: int
     atomics_per_cycle: float
     atomic_latency_cycles: int
     net_latency_cycles: int
@@ -147,6 +151,7 @@ def _build(g, description: str, name: str) -> PiumaSpec:
         dram_bw_bytes_per_cycle=per_cycle(g("dram", "gbps")),
         dram_access_bytes=g("dram", "access_bytes"),
         dram_latency_cycles=g("dram", "latency_cycles"),
+        dma_requests_in_flight=g("dma", "requests_in_flight"),
         atomics_per_cycle=g("atomics", "per_cycle"),
         atomic_latency_cycles=g("atomics", "latency_cycles"),
         net_latency_cycles=g("network", "latency_cycles"),

@@ -25,8 +25,11 @@ of a CAS also appends the slot to the row's occupancy list (one scratchpad write
 and the clearing of the table for the next row touch only occupied slots, never the whole table
 (tables are cleared once when the kernel starts).
 
-Data moves between DRAM and scratchpad by DMA in whole rows (one DRAM latency exposed per
-DMA, bandwidth booked on the DRAM channel); hash-table atomics in DRAM are single 8-byte
+Data moves between DRAM and scratchpad by DMA in whole rows, bandwidth booked on the DRAM
+channel. A thread issues the gathers of the rows of B that one row of A (or one merge's runs)
+needs together, and the DMA engine keeps ``spec.dma_requests_in_flight`` of them in flight, so
+``n`` gathers expose ``ceil(n / in_flight)`` DRAM latencies (:func:`gather_latency`); single DMAs
+(A's row, the output row) expose one each; hash-table atomics in DRAM are single 8-byte
 read-modify-writes, each exposing a DRAM latency when the thread needs the result (CAS), none
 when it does not (fetch-add is posted). CSR arrays: 4-byte column indices, 8-byte values,
 8-byte row pointers, each array rounded up to the 8-byte access granularity.
@@ -89,6 +92,16 @@ def csr_bytes(n):
     """DRAM bytes of ``n`` CSR entries: 4-byte indices and 8-byte values, 8-byte rounded."""
     n = np.asarray(n, dtype=np.float64)
     return 8.0 * np.ceil(4.0 * n / 8.0) + 8.0 * n
+
+
+def gather_latency(n, spec):
+    """Cycles a thread waits for ``n`` DMA gathers issued together, ``dma_requests_in_flight`` at a time.
+
+    Each wave of requests in flight exposes one DRAM latency (cycles); bandwidth is booked on the
+    DRAM channel separately. ``dma_requests_in_flight = 1`` is one full latency per gather.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    return np.ceil(n / spec.dma_requests_in_flight) * spec.dram_latency_cycles
 
 
 def _log2c(x):
@@ -176,7 +189,7 @@ def _smash_row_costs(w: Work, spec, rows: np.ndarray, in_dram: np.ndarray) -> di
     spad_tab = p + 2 * (occ + f) + occ + 4 * occ + 2 * occ
     sort = sort_spad + 2 * z
     dram = w.a_bytes[rows] + w.gather[rows] + csr_bytes(z)
-    dma_lat = (2 + an) * L
+    dma_lat = 2 * L + gather_latency(an, spec)
     table_lat = np.where(in_dram, p * L + occ * (L + La) + 2 * L, p * Ls + occ * La + f * Ls)
     spad = staging + sort + np.where(in_dram, 0.0, spad_tab)
     dram = dram + np.where(in_dram, 8 * p + 16 * (occ + f) + 8 * occ + 24 * occ, 0.0)
@@ -256,7 +269,7 @@ def _fragmented(w: Work, spec, big: np.ndarray) -> tuple[list, np.ndarray]:
         share = 1.0 / np.repeat(ntok, ntok)
         an, f, p, occ = w.an[r] * share, w.f[r] * share, w.p[r] * share, w.occ[r] * share
         instr = INSTR_ROW + INSTR_STREAM * an + INSTR_PARTIAL * f + INSTR_PROBE * p + 2 * occ
-        lat = instr + (1 + an) * L + f * Ls + p * (Ls + remote * Ln) + occ * La
+        lat = instr + L + gather_latency(an, spec) + f * Ls + p * (Ls + remote * Ln) + occ * La
         tokens = dict(instr=instr, spad=w.gather[r] * share / 8 + 2 * f + 2 * an, atom=0 * f, atom_all=occ + f,
                       spad_all=p + 3 * occ + 2 * f, dram_bytes=(w.a_bytes[r] + w.gather[r]) * share,
                       net_bytes=remote * 16 * (p + occ + f), latency=lat, flops=f)
@@ -322,7 +335,7 @@ def outer(w: Work, spec) -> tuple[list, dict]:
     instr = INSTR_ROW + INSTR_STEP * steps + INSTR_STREAM * (f + z)
     merge = TaskSet("merge", instr=instr, spad=2 * steps + 2 * f / 1.5 + 2 * z,
                     dram_bytes=passes * csr_bytes(f) + (passes - 1) * csr_bytes(f) + csr_bytes(z),
-                    latency=instr + (runs + 2 * passes) * L, flops=0 * f)
+                    latency=instr + gather_latency(runs, spec) + 2 * passes * L, flops=0 * f)
     counts = {"partial_product_bytes": int(csr_bytes(w.f).sum()), "merge_steps": int(steps.sum()),
               "rows_multipass": int((passes > 1).sum())}
     return [mult, merge], counts
@@ -338,7 +351,7 @@ def rowwise_dram(w: Work, spec) -> tuple[list, dict]:
     spad = w.gather[rows] / 8 + 2 * f + passes * (2 * f + 2 * (1 << RADIX_BITS)) + 2 * z
     dram = (w.a_bytes[rows] + w.gather[rows] + csr_bytes(f) + passes * 2 * csr_bytes(f)
             + csr_bytes(f) + csr_bytes(z))
-    lat = instr + (2 + an + 2 * passes + 2) * L
+    lat = instr + (2 + 2 * passes + 2) * L + gather_latency(an, spec)
     tasks = TaskSet("rows", instr=instr, spad=spad, dram_bytes=dram, latency=lat, flops=f)
     return [tasks], {"sort_passes": passes, "partial_product_bytes": int(csr_bytes(w.f).sum())}
 
