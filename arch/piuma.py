@@ -18,6 +18,7 @@ an assumption with its reasoning in a comment, because Intel has published none 
     cache.{icache_kb, dcache_kb},            # per pipeline
     dram.{gbps, access_bytes, latency_cycles},
     dma.requests_in_flight,                  # per thread: gathers overlapped by the DMA engine
+    smash.windows,                           # 1: smash-v1 distributes windows of rows, 0: equal row blocks
     atomics.{per_cycle, latency_cycles},     # per core (the offload unit)
     network.{latency_cycles, link_gbps, optical_ports, optical_port_gbps},
     energy_pj.{instruction, flop, spad_access, atomic, dram_access, network_access}
@@ -44,6 +45,7 @@ _SCHEMA = {
     "cache": {"icache_kb": (int, "nonneg"), "dcache_kb": (int, "nonneg")},
     "dram": {"gbps": (float, "pos"), "access_bytes": (int, "pos"), "latency_cycles": (int, "pos")},
     "dma": {"requests_in_flight": (int, "pos")},
+    "smash": {"windows": (int, "nonneg")},
     "atomics": {"per_cycle": (float, "pos"), "latency_cycles": (int, "pos")},
     "network": {"latency_cycles": (int, "pos"), "link_gbps": (float, "pos"), "optical_ports": (int, "nonneg"),
                 "optical_port_gbps": (float, "nonneg")},
@@ -62,6 +64,7 @@ SHORT_NAMES = {
     "dram_gbps": "dram.gbps",
     "dram_latency": "dram.latency_cycles",
     "dma_in_flight": "dma.requests_in_flight",
+    "windows": "smash.windows",
     "atomics_per_cycle": "atomics.per_cycle",
     "clock_mhz": "clock_mhz",
 }
@@ -89,6 +92,7 @@ class PiumaSpec:
     dram_access_bytes: int
     dram_latency_cycles: int
     dma_requests_in_flight: int
+    smash_windows: bool
     atomics_per_cycle: float
     atomic_latency_cycles: int
     net_latency_cycles: int
@@ -124,9 +128,12 @@ SCHEMA = FlatSchema("piuma", _SCHEMA, SHORT_NAMES, example_path="dram.gbps")
 
 def _cross_checks(data: dict) -> list:
     core = data["core"]
+    problems = []
     if int(float(core["mtp"])) + int(float(core["stp"])) < 1:
-        return [("core", "'mtp + stp' must be at least 1 pipeline per core, not 0")]
-    return []
+        problems.append(("core", "'mtp + stp' must be at least 1 pipeline per core, not 0"))
+    if float(data["smash"]["windows"]) not in (0, 1):
+        problems.append(("smash.windows", f"'windows' must be 0 or 1, not {data['smash']['windows']!r}"))
+    return problems
 
 
 def _build(g, description: str, name: str) -> PiumaSpec:
@@ -152,6 +159,7 @@ def _build(g, description: str, name: str) -> PiumaSpec:
         dram_access_bytes=g("dram", "access_bytes"),
         dram_latency_cycles=g("dram", "latency_cycles"),
         dma_requests_in_flight=g("dma", "requests_in_flight"),
+        smash_windows=bool(g("smash", "windows")),
         atomics_per_cycle=g("atomics", "per_cycle"),
         atomic_latency_cycles=g("atomics", "latency_cycles"),
         net_latency_cycles=g("network", "latency_cycles"),

@@ -176,8 +176,12 @@ def _row_tokens(w: Work, rows: np.ndarray, token_flops: int):
     return np.split(rows, edges)
 
 
-def _smash_row_costs(w: Work, spec, rows: np.ndarray, in_dram: np.ndarray) -> dict:
-    """Per-row demands of the SMASH row body, table in the thread's slice or (in_dram) in DRAM."""
+def _smash_row_costs(w: Work, spec, rows: np.ndarray, in_dram: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Per-row demands of the SMASH row body, table in the thread's slice or (in_dram) in DRAM.
+
+    Returns the demands, whose latency leaves out the DMAs, and the DMAs' latency of each row
+    on its own (A's row, B's rows, the output row).
+    """
     L, Ls, La = spec.dram_latency_cycles, spec.spad_latency_cycles, spec.atomic_latency_cycles
     an, f, p, z, occ, T = (x[rows] for x in (w.an, w.f, w.p, w.z, w.occ, w.slots))
     sort_instr, sort_spad = sort_cost(z, w.n)
@@ -193,7 +197,25 @@ def _smash_row_costs(w: Work, spec, rows: np.ndarray, in_dram: np.ndarray) -> di
     table_lat = np.where(in_dram, p * L + occ * (L + La) + 2 * L, p * Ls + occ * La + f * Ls)
     spad = staging + sort + np.where(in_dram, 0.0, spad_tab)
     dram = dram + np.where(in_dram, 8 * p + 16 * (occ + f) + 8 * occ + 24 * occ, 0.0)
-    return dict(instr=instr, spad=spad, atom=occ + f, dram_bytes=dram, latency=instr + dma_lat + table_lat, flops=f)
+    return dict(instr=instr, spad=spad, atom=occ + f, dram_bytes=dram, latency=instr + table_lat, flops=f), dma_lat
+
+
+def windows(table_bytes, slice_bytes: int) -> np.ndarray:
+    """Window of each row: consecutive rows whose tables together fit one thread's slice.
+
+    SMASH V1 (arXiv 2105.14156): a window is the group of output rows a thread merges in its
+    scratchpad slice at once. Greedy in row order: a row opens a new window when its table no
+    longer fits beside the current window's; a row whose table alone exceeds the slice is a
+    window of its own (its table goes to DRAM). Returns an int64 array of window indices.
+    """
+    out = np.empty(len(table_bytes), np.int64)
+    wid, used = -1, slice_bytes + 1
+    for i, b in enumerate(np.asarray(table_bytes, dtype=np.float64).tolist()):
+        if used + b > slice_bytes:
+            wid, used = wid + 1, 0.0
+        used += b
+        out[i] = wid
+    return out
 
 
 def _sum_by_token(cost: dict, tokens) -> dict:
@@ -222,17 +244,27 @@ def smash(w: Work, spec, version: int) -> tuple[list, dict]:
         small = rows[fits | (tbytes[rows] > pool_bytes)]
         big = rows[~fits & (tbytes[rows] <= pool_bytes)]
         in_dram = tbytes[small] > slice_bytes
-    cost = _smash_row_costs(w, spec, small, in_dram)
+    cost, dma_lat = _smash_row_costs(w, spec, small, in_dram)
     phases = []
-    if version == 1:
+    counts = {}
+    if version == 1 and spec.smash_windows:
+        # one DMA batch per window: A's rows, B's rows (in flight together), the output rows
+        win = windows(tbytes[small], slice_bytes)
+        nwin = int(win[-1]) + 1 if win.size else 0
+        tot = {k: np.bincount(win, weights=v, minlength=nwin) for k, v in cost.items()}
+        an = np.bincount(win, weights=w.an[small], minlength=nwin)
+        tot["latency"] += 2 * spec.dram_latency_cycles + gather_latency(an, spec)
+        phases.append(TaskSet("windows", owner=np.arange(nwin) % spec.threads, **tot))
+        counts["windows"] = nwin
+    elif version == 1:
         owner = np.minimum((small * spec.threads) // max(w.m, 1), spec.threads - 1)
-        phases.append(TaskSet("rows", owner=owner, **cost))
+        phases.append(TaskSet("rows", owner=owner, **dict(cost, latency=cost["latency"] + dma_lat)))
     else:
         tokens = _row_tokens(w, small, token_flops(w, spec))
-        tok = _sum_by_token(cost, tokens)
+        tok = _sum_by_token(dict(cost, latency=cost["latency"] + dma_lat), tokens)
         phases.append(TaskSet("row tokens", **tok))
-    counts = {"rows_in_dram_table": int(in_dram.sum()), "rows_fragmented": int(big.size),
-              "table_slice_bytes": int(slice_bytes)}
+    counts.update({"rows_in_dram_table": int(in_dram.sum()), "rows_fragmented": int(big.size),
+                   "table_slice_bytes": int(slice_bytes)})
     if big.size:
         frag, sort_instr = _fragmented(w, spec, big)
         phases += frag
