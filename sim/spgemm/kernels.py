@@ -71,6 +71,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from arch.errors import WorkloadError
+from sim.spgemm.cache import gather_hits
 from sim.spgemm.expand import Expansion
 from sim.spgemm.hashing import SLOT_BYTES
 from sim.spgemm.machine import TaskSet
@@ -129,6 +130,7 @@ class Work:
     """The data-dependent counts every kernel draws on."""
 
     def __init__(self, A: sp.csr_matrix, B: sp.csr_matrix, e: Expansion):
+        self.A, self.B = A, B
         self.m, self.n = A.shape[0], B.shape[1]
         self.e = e
         self.an = np.diff(A.indptr).astype(np.float64)
@@ -145,6 +147,36 @@ class Work:
         self.acol = np.bincount(A.indices, minlength=A.shape[1]).astype(np.float64)
         self.nnzA, self.nnzB = float(A.nnz), float(B.nnz)
         self.b_cols_nonempty = float(np.count_nonzero(np.bincount(B.indices, minlength=B.shape[1])))
+
+
+class Gathers:
+    """How each row of A fetches the rows of B it scales: by DMA into scratchpad, or through the cache.
+
+    Attributes (per row of A)
+    -------------------------
+    dram_bytes : float array
+        DRAM bytes of the gathers (exact CSR bytes by DMA; missed lines, whole, through the cache,
+        plus B's row pointers).
+    spad : float array
+        8-byte scratchpad writes that stage the gathered rows (none through the cache).
+    waits : float array
+        Gathers that wait for DRAM (every row of B by DMA; rows of B with a missed line through
+        the cache), ``spec.dma_requests_in_flight`` at a time (:func:`gather_latency`).
+    counts : dict
+        ``cache_hits`` and ``cache_misses`` (lines) when the cache is used.
+    """
+
+    def __init__(self, w: Work, spec):
+        if not spec.cache_gathers:
+            self.dram_bytes, self.spad, self.waits, self.counts = w.gather, w.gather / 8, w.an, {}
+            return
+        hit, miss, miss_rows = gather_hits(w.A, w.B, spec.cores, spec.cache_bytes_per_core, spec.cache_ways,
+                                           spec.cache_line_bytes, spec.cache_policy)
+        self.dram_bytes = miss * float(spec.cache_line_bytes) + 16.0 * w.an
+        self.spad = np.zeros(w.m)
+        self.waits = miss_rows.astype(np.float64)
+        h, mi = int(hit.sum()), int(miss.sum())
+        self.counts = {"cache_hits": h, "cache_misses": mi, "cache_hit_rate": h / (h + mi) if h + mi else 0.0}
 
 
 def assembly(w: Work, spec, sort_instr=None) -> TaskSet:
@@ -176,7 +208,7 @@ def _row_tokens(w: Work, rows: np.ndarray, token_flops: int):
     return np.split(rows, edges)
 
 
-def _smash_row_costs(w: Work, spec, rows: np.ndarray, in_dram: np.ndarray) -> tuple[dict, np.ndarray]:
+def _smash_row_costs(w: Work, spec, g: Gathers, rows: np.ndarray, in_dram: np.ndarray) -> tuple[dict, np.ndarray]:
     """Per-row demands of the SMASH row body, table in the thread's slice or (in_dram) in DRAM.
 
     Returns the demands, whose latency leaves out the DMAs, and the DMAs' latency of each row
@@ -187,13 +219,13 @@ def _smash_row_costs(w: Work, spec, rows: np.ndarray, in_dram: np.ndarray) -> tu
     sort_instr, sort_spad = sort_cost(z, w.n)
     instr = (INSTR_ROW + INSTR_STREAM * an + INSTR_PARTIAL * f + INSTR_PROBE * p
              + 2 * occ + 5 * occ + sort_instr + INSTR_STREAM * z)
-    staging = w.gather[rows] / 8 + 2 * f + 2 * an
+    staging = g.spad[rows] + 2 * f + 2 * an
     # probes read keys; CAS and fetch-add are read-modify-writes; occupancy list write;
     # compaction reads list, key and value, clears the key; compacted entries written (2 words)
     spad_tab = p + 2 * (occ + f) + occ + 4 * occ + 2 * occ
     sort = sort_spad + 2 * z
-    dram = w.a_bytes[rows] + w.gather[rows] + csr_bytes(z)
-    dma_lat = 2 * L + gather_latency(an, spec)
+    dram = w.a_bytes[rows] + g.dram_bytes[rows] + csr_bytes(z)
+    dma_lat = 2 * L + gather_latency(g.waits[rows], spec)
     table_lat = np.where(in_dram, p * L + occ * (L + La) + 2 * L, p * Ls + occ * La + f * Ls)
     spad = staging + sort + np.where(in_dram, 0.0, spad_tab)
     dram = dram + np.where(in_dram, 8 * p + 16 * (occ + f) + 8 * occ + 24 * occ, 0.0)
@@ -244,7 +276,8 @@ def smash(w: Work, spec, version: int) -> tuple[list, dict]:
         small = rows[fits | (tbytes[rows] > pool_bytes)]
         big = rows[~fits & (tbytes[rows] <= pool_bytes)]
         in_dram = tbytes[small] > slice_bytes
-    cost, dma_lat = _smash_row_costs(w, spec, small, in_dram)
+    g = Gathers(w, spec)
+    cost, dma_lat = _smash_row_costs(w, spec, g, small, in_dram)
     phases = []
     counts = {}
     if version == 1 and spec.smash_windows:
@@ -252,8 +285,8 @@ def smash(w: Work, spec, version: int) -> tuple[list, dict]:
         win = windows(tbytes[small], slice_bytes)
         nwin = int(win[-1]) + 1 if win.size else 0
         tot = {k: np.bincount(win, weights=v, minlength=nwin) for k, v in cost.items()}
-        an = np.bincount(win, weights=w.an[small], minlength=nwin)
-        tot["latency"] += 2 * spec.dram_latency_cycles + gather_latency(an, spec)
+        waits = np.bincount(win, weights=g.waits[small], minlength=nwin)
+        tot["latency"] += 2 * spec.dram_latency_cycles + gather_latency(waits, spec)
         phases.append(TaskSet("windows", owner=np.arange(nwin) % spec.threads, **tot))
         counts["windows"] = nwin
     elif version == 1:
@@ -264,15 +297,15 @@ def smash(w: Work, spec, version: int) -> tuple[list, dict]:
         tok = _sum_by_token(dict(cost, latency=cost["latency"] + dma_lat), tokens)
         phases.append(TaskSet("row tokens", **tok))
     counts.update({"rows_in_dram_table": int(in_dram.sum()), "rows_fragmented": int(big.size),
-                   "table_slice_bytes": int(slice_bytes)})
+                   "table_slice_bytes": int(slice_bytes)}, **g.counts)
     if big.size:
-        frag, sort_instr = _fragmented(w, spec, big)
+        frag, sort_instr = _fragmented(w, spec, g, big)
         phases += frag
         counts["assembly_sort_instr"] = sort_instr
     return phases, counts
 
 
-def _fragmented(w: Work, spec, big: np.ndarray) -> tuple[list, np.ndarray]:
+def _fragmented(w: Work, spec, g: Gathers, big: np.ndarray) -> tuple[list, np.ndarray]:
     """smash-v3 waves: tokens of rows whose tables are fragmented over every core's scratchpad.
 
     Rows go in waves whose tables fill half the pooled table area, so that one wave's tables are
@@ -301,9 +334,9 @@ def _fragmented(w: Work, spec, big: np.ndarray) -> tuple[list, np.ndarray]:
         share = 1.0 / np.repeat(ntok, ntok)
         an, f, p, occ = w.an[r] * share, w.f[r] * share, w.p[r] * share, w.occ[r] * share
         instr = INSTR_ROW + INSTR_STREAM * an + INSTR_PARTIAL * f + INSTR_PROBE * p + 2 * occ
-        lat = instr + L + gather_latency(an, spec) + f * Ls + p * (Ls + remote * Ln) + occ * La
-        tokens = dict(instr=instr, spad=w.gather[r] * share / 8 + 2 * f + 2 * an, atom=0 * f, atom_all=occ + f,
-                      spad_all=p + 3 * occ + 2 * f, dram_bytes=(w.a_bytes[r] + w.gather[r]) * share,
+        lat = instr + L + gather_latency(g.waits[r] * share, spec) + f * Ls + p * (Ls + remote * Ln) + occ * La
+        tokens = dict(instr=instr, spad=g.spad[r] * share + 2 * f + 2 * an, atom=0 * f, atom_all=occ + f,
+                      spad_all=p + 3 * occ + 2 * f, dram_bytes=(w.a_bytes[r] + g.dram_bytes[r]) * share,
                       net_bytes=remote * 16 * (p + occ + f), latency=lat, flops=f)
         if pending is not None:                      # the previous wave's compaction goes first
             tokens = {k: np.concatenate([pending[k], tokens[k]]) for k in tokens}
@@ -380,12 +413,13 @@ def rowwise_dram(w: Work, spec) -> tuple[list, dict]:
     an, f, z = w.an[rows], w.f[rows], w.z[rows]
     passes = max(1, int(np.ceil(np.log2(max(w.n, 2)) / RADIX_BITS)))
     instr = (INSTR_ROW + INSTR_STREAM * an + 5 * f + passes * 6 * f + INSTR_STREAM * (f + z))
-    spad = w.gather[rows] / 8 + 2 * f + passes * (2 * f + 2 * (1 << RADIX_BITS)) + 2 * z
-    dram = (w.a_bytes[rows] + w.gather[rows] + csr_bytes(f) + passes * 2 * csr_bytes(f)
+    g = Gathers(w, spec)
+    spad = g.spad[rows] + 2 * f + passes * (2 * f + 2 * (1 << RADIX_BITS)) + 2 * z
+    dram = (w.a_bytes[rows] + g.dram_bytes[rows] + csr_bytes(f) + passes * 2 * csr_bytes(f)
             + csr_bytes(f) + csr_bytes(z))
-    lat = instr + (2 + 2 * passes + 2) * L + gather_latency(an, spec)
+    lat = instr + (2 + 2 * passes + 2) * L + gather_latency(g.waits[rows], spec)
     tasks = TaskSet("rows", instr=instr, spad=spad, dram_bytes=dram, latency=lat, flops=f)
-    return [tasks], {"sort_passes": passes, "partial_product_bytes": int(csr_bytes(w.f).sum())}
+    return [tasks], {"sort_passes": passes, "partial_product_bytes": int(csr_bytes(w.f).sum()), **g.counts}
 
 
 def phases_for(kernel: str, w: Work, spec) -> tuple[list, dict]:

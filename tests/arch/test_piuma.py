@@ -84,3 +84,35 @@ def test_dram_gbps_means_the_same_on_every_preset(gbps):
     piuma = load_arch("piuma", {"dram_gbps": gbps, "clock_mhz": 1000})
     assert spatial.dram.bw_bytes_per_s == pytest.approx(gbps * 1_073_741_824, rel=1e-12)
     assert piuma.dram_bw_bytes_per_cycle * piuma.clock_hz == pytest.approx(spatial.dram.bw_bytes_per_s, rel=1e-12)
+
+
+def test_mechanism_switches_and_cache_geometry():
+    s = load_arch("piuma")
+    assert (s.cache_bytes_per_core, s.cache_ways, s.cache_line_bytes, s.cache_policy) == (96 * 1024, 4, 64, "lru")
+    assert (s.cache_gathers, s.smash_windows, s.dma_requests_in_flight) == (False, True, 8)
+    t = load_arch("piuma", {"cache_policy": "fifo", "cache_gathers": "1", "windows": 0, "dma_in_flight": 2,
+                            "cache_kb": 32, "cache_ways": 8, "cache_line": 128})
+    assert (t.cache_policy, t.cache_gathers, t.smash_windows, t.dma_requests_in_flight) == ("fifo", True, False, 2)
+    assert (t.cache_bytes_per_core, t.cache_ways, t.cache_line_bytes) == (32 * 1024, 8, 128)
+
+
+def test_bad_mechanism_values_each_with_its_key_path():
+    d = raw()
+    d["cache"]["policy"] = "random"
+    d["cache"]["line_bytes"] = 48
+    d["smash"]["windows"] = 2
+    d["dma"]["requests_in_flight"] = 0
+    with pytest.raises(SpecError) as err:
+        piuma_from_dict(d, "m.yaml")
+    probs = dict(err.value.problems)
+    assert probs["cache.policy"] == "'policy' must be one of lru, fifo, not 'random'"
+    assert probs["dma.requests_in_flight"] == "'requests_in_flight' must be a positive integer, not 0"
+    with pytest.raises(SpecError) as err:
+        load_arch("piuma", {"windows": 2, "cache_line": 48})
+    probs = dict(err.value.problems)
+    assert probs["smash.windows"] == "'windows' must be 0 or 1, not 2"
+    assert probs["cache.line_bytes"] == "'line_bytes' must be a power of two, not 48"
+    d = raw()
+    del d["cache"]["policy"]
+    with pytest.raises(SpecError, match=r"cache.policy: missing"):
+        piuma_from_dict(d, "m.yaml")
