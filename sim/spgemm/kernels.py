@@ -286,7 +286,7 @@ def smash(w: Work, spec, version: int) -> tuple[list, dict]:
         nwin = int(win[-1]) + 1 if win.size else 0
         tot = {k: np.bincount(win, weights=v, minlength=nwin) for k, v in cost.items()}
         waits = np.bincount(win, weights=g.waits[small], minlength=nwin)
-        tot["latency"] += 2 * spec.dram_latency_cycles + gather_latency(waits, spec)
+        tot["latency"] = tot["latency"] + 2 * spec.dram_latency_cycles + gather_latency(waits, spec)
         phases.append(TaskSet("windows", owner=np.arange(nwin) % spec.threads, **tot))
         counts["windows"] = nwin
     elif version == 1:

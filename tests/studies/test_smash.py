@@ -151,3 +151,21 @@ def test_summary_gives_geometric_means_one_by_one(small):
     assert means["smash-v1"]["smash-v1"] == 1.0
     text = smash.summary(recs)
     assert "geometric mean" in text and "5.66x" in text
+
+
+def test_mechanisms_switched_one_at_a_time(capsys):
+    from studies import smash_mechanisms as mech
+    from studies.families import spgemm as family
+    wl = {"matrix": str(DATA / "west0067.mtx")}
+    rows = mech.effects("piuma", [wl], "analytical")
+    assert [r["mechanism"] for r in rows] == ["windows", "tokens", "fragmentation", "dma in flight", "cache gathers"]
+    by = {r["mechanism"]: r for r in rows}
+    one = family.evaluate("piuma", dict(wl, kernel="smash-v3", dma_in_flight="1"), "analytical")
+    assert by["dma in flight"]["cycles_off"] == one["cycles"]
+    v2 = family.evaluate("piuma", dict(wl, kernel="smash-v2"), "analytical")
+    assert by["fragmentation"]["cycles_off"] == v2["cycles"]
+    for r in rows:
+        assert r["speedup"] == pytest.approx(r["cycles_off"] / r["cycles_on"])
+    assert 0 <= by["cache gathers"]["cache_hit_rate"] <= 1
+    assert mech.main(["--engine", "analytical", "--workload", f"matrix={DATA / 'karate.mtx'}"]) == 0
+    assert capsys.readouterr().out.count("| karate.mtx |") == 5
