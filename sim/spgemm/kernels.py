@@ -232,20 +232,24 @@ def _smash_row_costs(w: Work, spec, g: Gathers, rows: np.ndarray, in_dram: np.nd
     return dict(instr=instr, spad=spad, atom=occ + f, dram_bytes=dram, latency=instr + table_lat, flops=f), dma_lat
 
 
-def windows(table_bytes, slice_bytes: int) -> np.ndarray:
+def windows(table_bytes, slice_bytes: int, max_rows: int | None = None) -> np.ndarray:
     """Window of each row: consecutive rows whose tables together fit one thread's slice.
 
     SMASH V1 (arXiv 2105.14156): a window is the group of output rows a thread merges in its
     scratchpad slice at once. Greedy in row order: a row opens a new window when its table no
-    longer fits beside the current window's; a row whose table alone exceeds the slice is a
-    window of its own (its table goes to DRAM). Returns an int64 array of window indices.
+    longer fits beside the current window's, or when the window already holds ``max_rows`` rows
+    (the kernel passes ``ceil(rows / threads)``, so that a small product still reaches every
+    thread); a row whose table alone exceeds the slice is a window of its own (its table goes to
+    DRAM). Returns an int64 array of window indices.
     """
+    cap = len(table_bytes) if max_rows is None else max(1, int(max_rows))
     out = np.empty(len(table_bytes), np.int64)
-    wid, used = -1, slice_bytes + 1
+    wid, used, count = -1, slice_bytes + 1, cap
     for i, b in enumerate(np.asarray(table_bytes, dtype=np.float64).tolist()):
-        if used + b > slice_bytes:
-            wid, used = wid + 1, 0.0
+        if used + b > slice_bytes or count >= cap:
+            wid, used, count = wid + 1, 0.0, 0
         used += b
+        count += 1
         out[i] = wid
     return out
 
@@ -282,7 +286,7 @@ def smash(w: Work, spec, version: int) -> tuple[list, dict]:
     counts = {}
     if version == 1 and spec.smash_windows:
         # one DMA batch per window: A's rows, B's rows (in flight together), the output rows
-        win = windows(tbytes[small], slice_bytes)
+        win = windows(tbytes[small], slice_bytes, -(-small.size // spec.threads))
         nwin = int(win[-1]) + 1 if win.size else 0
         tot = {k: np.bincount(win, weights=v, minlength=nwin) for k, v in cost.items()}
         waits = np.bincount(win, weights=g.waits[small], minlength=nwin)
