@@ -74,7 +74,7 @@ from arch.errors import WorkloadError
 from sim.spgemm.cache import gather_hits
 from sim.spgemm.expand import Expansion
 from sim.spgemm.hashing import SLOT_BYTES
-from sim.spgemm.machine import TaskSet
+from sim.spgemm.machine import TaskSet, thread_layout
 
 KERNELS = ("inner", "outer", "rowwise-dram", "smash-v1", "smash-v2", "smash-v3")
 HASHING = ("smash-v1", "smash-v2", "smash-v3")
@@ -291,7 +291,9 @@ def smash(w: Work, spec, version: int) -> tuple[list, dict]:
         tot = {k: np.bincount(win, weights=v, minlength=nwin) for k, v in cost.items()}
         waits = np.bincount(win, weights=g.waits[small], minlength=nwin)
         tot["latency"] = tot["latency"] + 2 * spec.dram_latency_cycles + gather_latency(waits, spec)
-        phases.append(TaskSet("windows", owner=np.arange(nwin) % spec.threads, **tot))
+        # handed out in turn, in the machine's interleaved order over cores and pipelines
+        order = thread_layout(spec)[2]
+        phases.append(TaskSet("windows", owner=order[np.arange(nwin) % spec.threads], **tot))
         counts["windows"] = nwin
     elif version == 1:
         owner = np.minimum((small * spec.threads) // max(w.m, 1), spec.threads - 1)

@@ -75,9 +75,11 @@ def test_v1_windows_switch(west):
     for k in ("flops", "nnz_z", "hash_probes", "atomics", "instructions", "spad_accesses"):
         assert on.counts[k] == off.counts[k], k
     assert on.report.dram_bytes == off.report.dram_bytes
-    # windows go to threads in turn: thread t holds windows t, t + 528, ...
-    ph = [p for p in phases_for("smash-v1", Work(A, A, e), load_arch("piuma"))[0] if p.name == "windows"][0]
-    assert ph.owner.tolist() == [i % 528 for i in range(len(ph))]
+    # windows go to threads in turn, cores first: window w to core w mod 8
+    spec = load_arch("piuma")
+    ph = [p for p in phases_for("smash-v1", Work(A, A, e), spec)[0] if p.name == "windows"][0]
+    assert (ph.owner // spec.threads_per_core).tolist() == [i % 8 for i in range(len(ph))]
+    assert len(set(ph.owner.tolist())) == len(ph)
 
 
 class ReferenceCache:
