@@ -15,28 +15,41 @@ an assumption with its reasoning in a comment, because Intel has published none 
 
     clock_mhz, core.{count, mtp, threads_per_mtp, stp},
     scratchpad.{size_kb, ports, access_bytes, latency_cycles, table_fraction},
-    cache.{icache_kb, dcache_kb},            # per pipeline
+    cache.{size_kb, ways, line_bytes, policy, gathers},   # per core; gathers: 1 reads B's rows through it
     dram.{gbps, access_bytes, latency_cycles},
+    dma.requests_in_flight,                  # per thread: gathers overlapped by the DMA engine
+    smash.windows,                           # 1: smash-v1 distributes windows of rows, 0: equal row blocks
     atomics.{per_cycle, latency_cycles},     # per core (the offload unit)
     network.{latency_cycles, link_gbps, optical_ports, optical_port_gbps},
     energy_pj.{instruction, flop, spad_access, atomic, dram_access, network_access}
 
-Units: MHz, KiB, bytes, GB/s (1e9 bytes per second), cycles (integers), pJ per action.
+Units: MHz, KiB, bytes, GB/s with GB = 2^30 bytes (the convention of every spec of the project,
+the FuseMax artifact's: ``dram_gbps`` means the same on the piuma and the spatial presets),
+cycles (integers), pJ per action.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from arch.errors import SpecError
 from arch.schema import FlatSchema, spec_name
+
+#: Replacement policies of the per-core cache: least recently used, first in first out.
+CACHE_POLICIES = ("lru", "fifo")
+
+#: Bytes of the GB in every ``*gbps`` field (2^30, as ``dram_gbps`` of the spatial specs).
+GB = 2 ** 30
 
 # section -> field -> (type, rule); rules in arch.schema.RULES ("frac" is in (0, 1])
 _SCHEMA = {
     "core": {"count": (int, "pos"), "mtp": (int, "nonneg"), "threads_per_mtp": (int, "pos"), "stp": (int, "nonneg")},
     "scratchpad": {"size_kb": (int, "pos"), "ports": (int, "pos"), "access_bytes": (int, "pos"),
                    "latency_cycles": (int, "pos"), "table_fraction": (float, "frac")},
-    "cache": {"icache_kb": (int, "nonneg"), "dcache_kb": (int, "nonneg")},
+    "cache": {"size_kb": (int, "pos"), "ways": (int, "pos"), "line_bytes": (int, "pos"), "gathers": (int, "nonneg")},
     "dram": {"gbps": (float, "pos"), "access_bytes": (int, "pos"), "latency_cycles": (int, "pos")},
+    "dma": {"requests_in_flight": (int, "pos")},
+    "smash": {"windows": (int, "nonneg")},
     "atomics": {"per_cycle": (float, "pos"), "latency_cycles": (int, "pos")},
     "network": {"latency_cycles": (int, "pos"), "link_gbps": (float, "pos"), "optical_ports": (int, "nonneg"),
                 "optical_port_gbps": (float, "nonneg")},
@@ -54,6 +67,13 @@ SHORT_NAMES = {
     "spad_ports": "scratchpad.ports",
     "dram_gbps": "dram.gbps",
     "dram_latency": "dram.latency_cycles",
+    "dma_in_flight": "dma.requests_in_flight",
+    "windows": "smash.windows",
+    "cache_kb": "cache.size_kb",
+    "cache_ways": "cache.ways",
+    "cache_line": "cache.line_bytes",
+    "cache_policy": "cache.policy",
+    "cache_gathers": "cache.gathers",
     "atomics_per_cycle": "atomics.per_cycle",
     "clock_mhz": "clock_mhz",
 }
@@ -75,11 +95,16 @@ class PiumaSpec:
     spad_access_bytes: int
     spad_latency_cycles: int
     table_fraction: float
-    icache_bytes: int
-    dcache_bytes: int
+    cache_bytes_per_core: int
+    cache_ways: int
+    cache_line_bytes: int
+    cache_policy: str
+    cache_gathers: bool
     dram_bw_bytes_per_cycle: float
     dram_access_bytes: int
     dram_latency_cycles: int
+    dma_requests_in_flight: int
+    smash_windows: bool
     atomics_per_cycle: float
     atomic_latency_cycles: int
     net_latency_cycles: int
@@ -123,18 +148,47 @@ SCHEMA = FlatSchema("piuma", _SCHEMA, SHORT_NAMES, example_path="dram.gbps", cap
 def _cross_checks(data: dict) -> list:
     core = data["core"]
     count, mtp, tpm, stp = (int(core[k]) for k in ("count", "mtp", "threads_per_mtp", "stp"))
+    problems = []
     if mtp + stp < 1:
-        return [("core", "'mtp + stp' must be at least 1 pipeline per core, not 0")]
-    if count * (mtp * tpm + stp) > MAX_THREADS:
-        return [("core", f"'count x (mtp x threads_per_mtp + stp)' must be at most {MAX_THREADS} threads, "
-                         f"not {count * (mtp * tpm + stp)}")]
-    return []
+        problems.append(("core", "'mtp + stp' must be at least 1 pipeline per core, not 0"))
+    elif count * (mtp * tpm + stp) > MAX_THREADS:
+        problems.append(("core", f"'count x (mtp x threads_per_mtp + stp)' must be at most {MAX_THREADS} threads, "
+                                 f"not {count * (mtp * tpm + stp)}"))
+    for sec, key in (("smash", "windows"), ("cache", "gathers")):
+        if float(data[sec][key]) not in (0, 1):
+            problems.append((f"{sec}.{key}", f"'{key}' must be 0 or 1, not {data[sec][key]!r}"))
+    line = int(data["cache"]["line_bytes"])
+    if line & (line - 1):
+        problems.append(("cache.line_bytes", f"'line_bytes' must be a power of two, not {data['cache']['line_bytes']!r}"))
+    return problems
 
 
-def _build(g, description: str, name: str) -> PiumaSpec:
+def _take_policy(data, overrides: dict | None) -> tuple:
+    """``(data, overrides, policy, problems)`` with ``cache.policy`` (a name, not a number) taken out.
+
+    The flat schema holds numbers only; the policy is checked here against
+    :data:`CACHE_POLICIES` and the rest of the document goes through the schema.
+    """
+    overrides = dict(overrides or {})
+    policy = None
+    for key in ("cache_policy", "cache.policy"):
+        if key in overrides:
+            policy = overrides.pop(key)
+    cache = data.get("cache") if isinstance(data, dict) else None
+    if isinstance(cache, dict) and "policy" in cache:
+        data = dict(data, cache={k: v for k, v in cache.items() if k != "policy"})
+        policy = cache["policy"] if policy is None else policy
+    if policy is None:
+        return data, overrides, None, [("cache.policy", "missing")] if isinstance(cache, dict) else []
+    if str(policy) not in CACHE_POLICIES:
+        return data, overrides, None, [("cache.policy", f"'policy' must be one of {', '.join(CACHE_POLICIES)}, not {policy!r}")]
+    return data, overrides, str(policy), []
+
+
+def _build(g, description: str, name: str, policy: str) -> PiumaSpec:
     """Construct the frozen spec from a validated document's typed getter ``g``."""
     clock_mhz = float(g("clock_mhz"))
-    per_cycle = lambda gbps: gbps * 1e9 / (clock_mhz * 1e6)  # noqa: E731  GB/s -> bytes/cycle
+    per_cycle = lambda gbps: gbps * GB / (clock_mhz * 1e6)  # noqa: E731  GB/s -> bytes/cycle
     return PiumaSpec(
         name=name,
         description=description,
@@ -148,11 +202,16 @@ def _build(g, description: str, name: str) -> PiumaSpec:
         spad_access_bytes=g("scratchpad", "access_bytes"),
         spad_latency_cycles=g("scratchpad", "latency_cycles"),
         table_fraction=g("scratchpad", "table_fraction"),
-        icache_bytes=g("cache", "icache_kb") * 1024,
-        dcache_bytes=g("cache", "dcache_kb") * 1024,
+        cache_bytes_per_core=g("cache", "size_kb") * 1024,
+        cache_ways=g("cache", "ways"),
+        cache_line_bytes=g("cache", "line_bytes"),
+        cache_policy=policy,
+        cache_gathers=bool(g("cache", "gathers")),
         dram_bw_bytes_per_cycle=per_cycle(g("dram", "gbps")),
         dram_access_bytes=g("dram", "access_bytes"),
         dram_latency_cycles=g("dram", "latency_cycles"),
+        dma_requests_in_flight=g("dma", "requests_in_flight"),
+        smash_windows=bool(g("smash", "windows")),
         atomics_per_cycle=g("atomics", "per_cycle"),
         atomic_latency_cycles=g("atomics", "latency_cycles"),
         net_latency_cycles=g("network", "latency_cycles"),
@@ -181,5 +240,11 @@ def piuma_from_dict(data: dict, source: str = "<dict>", overrides: dict | None =
     SpecError
         Listing every problem with its key path.
     """
-    data, g = SCHEMA.prepare(data, source, overrides, check=_cross_checks)
-    return _build(g, str(data.get("description", "")), spec_name(source))
+    data, overrides, policy, problems = _take_policy(data, overrides)
+    try:
+        data, g = SCHEMA.prepare(data, source, overrides, check=_cross_checks)
+    except SpecError as err:
+        raise SpecError(problems + err.problems, source) from None
+    if problems:
+        raise SpecError(problems, source)
+    return _build(g, str(data.get("description", "")), spec_name(source), policy)

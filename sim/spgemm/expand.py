@@ -31,7 +31,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from arch.errors import SimulationError
-from sim.spgemm.hashing import home_slot, place_linear, table_slots
+from sim.spgemm import rowhash
+from sim.spgemm.hashing import first_writer, home_slot, place_linear, table_slots
 
 #: Budgets of one chunk: partial products, table slots, and dense (row, col) key space.
 CHUNK_FLOPS = 1 << 22
@@ -105,8 +106,26 @@ def _chunks(flops: np.ndarray, slots: np.ndarray, ncols: int):
         r0 = r1
 
 
-def expand(A: sp.csr_matrix, B: sp.csr_matrix, keep_product: bool = True) -> Expansion:
+def _all_sums_positive(A: sp.csr_matrix, B: sp.csr_matrix) -> bool:
+    """True when every product a_ik * b_kj of stored values, and so every sum of them, is > 0."""
+    if A.nnz == 0 or B.nnz == 0:
+        return True
+    amin, bmin = float(A.data.min()), float(B.data.min())
+    return amin > 0.0 and bmin > 0.0 and amin * bmin > 0.0
+
+
+def expand(A: sp.csr_matrix, B: sp.csr_matrix, keep_product: bool = True, compiled: bool | None = None) -> Expansion:
     """Multiply canonical CSR matrices A (m x k) and B (k x n) through per-row hash tables.
+
+    Parameters
+    ----------
+    A, B : scipy.sparse.csr_matrix
+        Canonical operands.
+    keep_product : bool
+        Build Z (otherwise only the per-row counts).
+    compiled : bool, optional
+        Use the compiled one-at-a-time merge (:mod:`sim.spgemm.rowhash`; default when numba is
+        installed) or the vectorised numpy path (False). Both give the same result.
 
     Returns
     -------
@@ -116,6 +135,21 @@ def expand(A: sp.csr_matrix, B: sp.csr_matrix, keep_product: bool = True) -> Exp
     m, n = A.shape[0], B.shape[1]
     flops = row_flops(A, B)
     slots = table_slots(np.minimum(flops, n))
+    # Values decide nnz (exact-zero sums are dropped) and the product. When the product is not
+    # kept and every stored value of A and B is positive with a positive smallest product, every
+    # sum of partial products is positive: nnz equals occupied slots without computing a value.
+    need_values = keep_product or not _all_sums_positive(A, B)
+    if rowhash.AVAILABLE if compiled is None else compiled:
+        occupied, nnz, probes, max_probe, z = rowhash.expand_rows(A, B, slots, need_values, keep_product)
+        Z = sp.csr_matrix((z[2], z[1], z[0]), shape=(m, n)) if keep_product else None
+        return Expansion(Z=Z, flops=flops, occupied=occupied, nnz=nnz, slots=slots, probes=probes,
+                         max_probe=max_probe)
+    return _expand_numpy(A, B, flops, slots, need_values, keep_product)
+
+
+def _expand_numpy(A, B, flops, slots, need_values: bool, keep_product: bool) -> Expansion:
+    """The vectorised merge: chunks of rows, every partial product of a chunk at once."""
+    m, n = A.shape[0], B.shape[1]
     nnz = np.zeros(m, dtype=np.int64)
     occupied = np.zeros(m, dtype=np.int64)
     probes = np.zeros(m, dtype=np.int64)
@@ -141,14 +175,14 @@ def expand(A: sp.csr_matrix, B: sp.csr_matrix, keep_product: bool = True) -> Exp
         offs = np.cumsum(blen) - blen
         pos = np.arange(total, dtype=pdt) - np.repeat((offs - B.indptr[ks]).astype(pdt), blen)
         col = B.indices[pos]
-        val = np.repeat(A.data[a0:a1], blen) * B.data[pos]
+        val = np.repeat(A.data[a0:a1], blen) * B.data[pos] if need_values else None
         key = np.repeat(arow, blen) + col
         if marker.size < (r1 - r0) * n:          # one huge row wider than the budget
             marker = np.full((r1 - r0) * n, big, dtype=np.int32)
         g = np.arange(total, dtype=np.int32)
         # first insertion of each (row, col): the smallest generation index with that key
-        np.minimum.at(marker, key, g)
-        first = marker[key] == g
+        first_of = first_writer(marker, key, g)
+        first = first_of == g
         tkeys = key[first]                        # distinct keys in order of first insertion
         U = tkeys.size
         marker[tkeys] = np.arange(U, dtype=np.int32)
@@ -160,7 +194,8 @@ def expand(A: sp.csr_matrix, B: sp.csr_matrix, keep_product: bool = True) -> Exp
             order = marker[skeys]
         marker[tkeys] = big
         mult = np.bincount(inv, minlength=U)
-        acc = np.bincount(inv, weights=val, minlength=U)   # the fetch-and-add results
+        # the fetch-and-add results; without them every sum is positive (see need_values)
+        acc = np.bincount(inv, weights=val, minlength=U) if need_values else np.ones(U)
         tkeys = tkeys.astype(np.int64)
         trow = tkeys // n
         tcol = tkeys - trow * n

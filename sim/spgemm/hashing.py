@@ -57,6 +57,23 @@ def home_slot(cols, size) -> np.ndarray:
     return (np.asarray(cols, dtype=np.int64) * HASH_MULT) & (np.asarray(size, dtype=np.int64) - 1)
 
 
+def first_writer(marker: np.ndarray, key: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``marker[key]`` after each key's cell receives the smallest ``g`` written to it.
+
+    Every cell of ``key`` is overwritten, whatever it held. With ``g`` ascending, writing in
+    reverse order leaves the smallest value in each cell when numpy assigns repeated indices in
+    order (it does for one-dimensional integer indices, but does not promise it); the result is
+    checked (every cell at most each of its ``g``) and recomputed with the guaranteed, slower
+    ``np.minimum.at`` otherwise, so the answer is exact either way.
+    """
+    marker[key[::-1]] = g[::-1]
+    got = marker[key]
+    if (got > g).any():
+        np.minimum.at(marker, key, g)
+        got = marker[key]
+    return got
+
+
 def place_linear(home, base, size) -> np.ndarray:
     """Slots that sequential linear-probing insertion gives, for keys in insertion order.
 
@@ -95,13 +112,16 @@ def place_linear(home, base, size) -> np.ndarray:
             raise SimulationError("hash placement did not converge: a table is full")
         p = pos[active]
         prev = owner[p]
-        np.minimum.at(owner, p, active)
-        won = owner[p] == active
+        # each proposed slot keeps the smallest of its previous owner and its proposers
+        best = first_writer(owner, p, active)
+        np.minimum(best, prev, out=best)
+        owner[p] = best
+        won = best == active
         evicted = prev[won]
         evicted = evicted[evicted != empty]
         moving = np.concatenate([active[~won], evicted])
         q = pos[moving]
         b0 = base0[moving]
         pos[moving] = b0 + ((q - b0 + 1) & mask[moving])
-        active = moving
+        active = np.sort(moving)
     return pos + lo

@@ -25,8 +25,11 @@ of a CAS also appends the slot to the row's occupancy list (one scratchpad write
 and the clearing of the table for the next row touch only occupied slots, never the whole table
 (tables are cleared once when the kernel starts).
 
-Data moves between DRAM and scratchpad by DMA in whole rows (one DRAM latency exposed per
-DMA, bandwidth booked on the DRAM channel); hash-table atomics in DRAM are single 8-byte
+Data moves between DRAM and scratchpad by DMA in whole rows, bandwidth booked on the DRAM
+channel. A thread issues the gathers of the rows of B that one row of A (or one merge's runs)
+needs together, and the DMA engine keeps ``spec.dma_requests_in_flight`` of them in flight, so
+``n`` gathers expose ``ceil(n / in_flight)`` DRAM latencies (:func:`gather_latency`); single DMAs
+(A's row, the output row) expose one each; hash-table atomics in DRAM are single 8-byte
 read-modify-writes, each exposing a DRAM latency when the thread needs the result (CAS), none
 when it does not (fetch-add is posted). CSR arrays: 4-byte column indices, 8-byte values,
 8-byte row pointers, each array rounded up to the 8-byte access granularity.
@@ -68,9 +71,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from arch.errors import WorkloadError
+from sim.spgemm.cache import gather_hits
 from sim.spgemm.expand import Expansion
 from sim.spgemm.hashing import SLOT_BYTES
-from sim.spgemm.machine import TaskSet
+from sim.spgemm.machine import TaskSet, thread_layout
 
 KERNELS = ("inner", "outer", "rowwise-dram", "smash-v1", "smash-v2", "smash-v3")
 HASHING = ("smash-v1", "smash-v2", "smash-v3")
@@ -89,6 +93,16 @@ def csr_bytes(n):
     """DRAM bytes of ``n`` CSR entries: 4-byte indices and 8-byte values, 8-byte rounded."""
     n = np.asarray(n, dtype=np.float64)
     return 8.0 * np.ceil(4.0 * n / 8.0) + 8.0 * n
+
+
+def gather_latency(n, spec):
+    """Cycles a thread waits for ``n`` DMA gathers issued together, ``dma_requests_in_flight`` at a time.
+
+    Each wave of requests in flight exposes one DRAM latency (cycles); bandwidth is booked on the
+    DRAM channel separately. ``dma_requests_in_flight = 1`` is one full latency per gather.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    return np.ceil(n / spec.dma_requests_in_flight) * spec.dram_latency_cycles
 
 
 def _log2c(x):
@@ -116,6 +130,7 @@ class Work:
     """The data-dependent counts every kernel draws on."""
 
     def __init__(self, A: sp.csr_matrix, B: sp.csr_matrix, e: Expansion):
+        self.A, self.B = A, B
         self.m, self.n = A.shape[0], B.shape[1]
         self.e = e
         self.an = np.diff(A.indptr).astype(np.float64)
@@ -132,6 +147,36 @@ class Work:
         self.acol = np.bincount(A.indices, minlength=A.shape[1]).astype(np.float64)
         self.nnzA, self.nnzB = float(A.nnz), float(B.nnz)
         self.b_cols_nonempty = float(np.count_nonzero(np.bincount(B.indices, minlength=B.shape[1])))
+
+
+class Gathers:
+    """How each row of A fetches the rows of B it scales: by DMA into scratchpad, or through the cache.
+
+    Attributes (per row of A)
+    -------------------------
+    dram_bytes : float array
+        DRAM bytes of the gathers (exact CSR bytes by DMA; missed lines, whole, through the cache,
+        plus B's row pointers).
+    spad : float array
+        8-byte scratchpad writes that stage the gathered rows (none through the cache).
+    waits : float array
+        Gathers that wait for DRAM (every row of B by DMA; rows of B with a missed line through
+        the cache), ``spec.dma_requests_in_flight`` at a time (:func:`gather_latency`).
+    counts : dict
+        ``cache_hits`` and ``cache_misses`` (lines) when the cache is used.
+    """
+
+    def __init__(self, w: Work, spec):
+        if not spec.cache_gathers:
+            self.dram_bytes, self.spad, self.waits, self.counts = w.gather, w.gather / 8, w.an, {}
+            return
+        hit, miss, miss_rows = gather_hits(w.A, w.B, spec.cores, spec.cache_bytes_per_core, spec.cache_ways,
+                                           spec.cache_line_bytes, spec.cache_policy)
+        self.dram_bytes = miss * float(spec.cache_line_bytes) + 16.0 * w.an
+        self.spad = np.zeros(w.m)
+        self.waits = miss_rows.astype(np.float64)
+        h, mi = int(hit.sum()), int(miss.sum())
+        self.counts = {"cache_hits": h, "cache_misses": mi, "cache_hit_rate": h / (h + mi) if h + mi else 0.0}
 
 
 def assembly(w: Work, spec, sort_instr=None) -> TaskSet:
@@ -163,24 +208,50 @@ def _row_tokens(w: Work, rows: np.ndarray, token_flops: int):
     return np.split(rows, edges)
 
 
-def _smash_row_costs(w: Work, spec, rows: np.ndarray, in_dram: np.ndarray) -> dict:
-    """Per-row demands of the SMASH row body, table in the thread's slice or (in_dram) in DRAM."""
+def _smash_row_costs(w: Work, spec, g: Gathers, rows: np.ndarray, in_dram: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Per-row demands of the SMASH row body, table in the thread's slice or (in_dram) in DRAM.
+
+    Returns the demands, whose latency leaves out the DMAs, and the DMAs' latency of each row
+    on its own (A's row, B's rows, the output row).
+    """
     L, Ls, La = spec.dram_latency_cycles, spec.spad_latency_cycles, spec.atomic_latency_cycles
     an, f, p, z, occ, T = (x[rows] for x in (w.an, w.f, w.p, w.z, w.occ, w.slots))
     sort_instr, sort_spad = sort_cost(z, w.n)
     instr = (INSTR_ROW + INSTR_STREAM * an + INSTR_PARTIAL * f + INSTR_PROBE * p
              + 2 * occ + 5 * occ + sort_instr + INSTR_STREAM * z)
-    staging = w.gather[rows] / 8 + 2 * f + 2 * an
+    staging = g.spad[rows] + 2 * f + 2 * an
     # probes read keys; CAS and fetch-add are read-modify-writes; occupancy list write;
     # compaction reads list, key and value, clears the key; compacted entries written (2 words)
     spad_tab = p + 2 * (occ + f) + occ + 4 * occ + 2 * occ
     sort = sort_spad + 2 * z
-    dram = w.a_bytes[rows] + w.gather[rows] + csr_bytes(z)
-    dma_lat = (2 + an) * L
+    dram = w.a_bytes[rows] + g.dram_bytes[rows] + csr_bytes(z)
+    dma_lat = 2 * L + gather_latency(g.waits[rows], spec)
     table_lat = np.where(in_dram, p * L + occ * (L + La) + 2 * L, p * Ls + occ * La + f * Ls)
     spad = staging + sort + np.where(in_dram, 0.0, spad_tab)
     dram = dram + np.where(in_dram, 8 * p + 16 * (occ + f) + 8 * occ + 24 * occ, 0.0)
-    return dict(instr=instr, spad=spad, atom=occ + f, dram_bytes=dram, latency=instr + dma_lat + table_lat, flops=f)
+    return dict(instr=instr, spad=spad, atom=occ + f, dram_bytes=dram, latency=instr + table_lat, flops=f), dma_lat
+
+
+def windows(table_bytes, slice_bytes: int, max_rows: int | None = None) -> np.ndarray:
+    """Window of each row: consecutive rows whose tables together fit one thread's slice.
+
+    SMASH V1 (arXiv 2105.14156): a window is the group of output rows a thread merges in its
+    scratchpad slice at once. Greedy in row order: a row opens a new window when its table no
+    longer fits beside the current window's, or when the window already holds ``max_rows`` rows
+    (the kernel passes ``ceil(rows / threads)``, so that a small product still reaches every
+    thread); a row whose table alone exceeds the slice is a window of its own (its table goes to
+    DRAM). Returns an int64 array of window indices.
+    """
+    cap = len(table_bytes) if max_rows is None else max(1, int(max_rows))
+    out = np.empty(len(table_bytes), np.int64)
+    wid, used, count = -1, slice_bytes + 1, cap
+    for i, b in enumerate(np.asarray(table_bytes, dtype=np.float64).tolist()):
+        if used + b > slice_bytes or count >= cap:
+            wid, used, count = wid + 1, 0.0, 0
+        used += b
+        count += 1
+        out[i] = wid
+    return out
 
 
 def _sum_by_token(cost: dict, tokens) -> dict:
@@ -209,25 +280,38 @@ def smash(w: Work, spec, version: int) -> tuple[list, dict]:
         small = rows[fits | (tbytes[rows] > pool_bytes)]
         big = rows[~fits & (tbytes[rows] <= pool_bytes)]
         in_dram = tbytes[small] > slice_bytes
-    cost = _smash_row_costs(w, spec, small, in_dram)
+    g = Gathers(w, spec)
+    cost, dma_lat = _smash_row_costs(w, spec, g, small, in_dram)
     phases = []
-    if version == 1:
+    counts = {}
+    if version == 1 and spec.smash_windows:
+        # one DMA batch per window: A's rows, B's rows (in flight together), the output rows
+        win = windows(tbytes[small], slice_bytes, -(-small.size // spec.threads))
+        nwin = int(win[-1]) + 1 if win.size else 0
+        tot = {k: np.bincount(win, weights=v, minlength=nwin) for k, v in cost.items()}
+        waits = np.bincount(win, weights=g.waits[small], minlength=nwin)
+        tot["latency"] = tot["latency"] + 2 * spec.dram_latency_cycles + gather_latency(waits, spec)
+        # handed out in turn, in the machine's interleaved order over cores and pipelines
+        order = thread_layout(spec)[2]
+        phases.append(TaskSet("windows", owner=order[np.arange(nwin) % spec.threads], **tot))
+        counts["windows"] = nwin
+    elif version == 1:
         owner = np.minimum((small * spec.threads) // max(w.m, 1), spec.threads - 1)
-        phases.append(TaskSet("rows", owner=owner, **cost))
+        phases.append(TaskSet("rows", owner=owner, **dict(cost, latency=cost["latency"] + dma_lat)))
     else:
         tokens = _row_tokens(w, small, token_flops(w, spec))
-        tok = _sum_by_token(cost, tokens)
+        tok = _sum_by_token(dict(cost, latency=cost["latency"] + dma_lat), tokens)
         phases.append(TaskSet("row tokens", **tok))
-    counts = {"rows_in_dram_table": int(in_dram.sum()), "rows_fragmented": int(big.size),
-              "table_slice_bytes": int(slice_bytes)}
+    counts.update({"rows_in_dram_table": int(in_dram.sum()), "rows_fragmented": int(big.size),
+                   "table_slice_bytes": int(slice_bytes)}, **g.counts)
     if big.size:
-        frag, sort_instr = _fragmented(w, spec, big)
+        frag, sort_instr = _fragmented(w, spec, g, big)
         phases += frag
         counts["assembly_sort_instr"] = sort_instr
     return phases, counts
 
 
-def _fragmented(w: Work, spec, big: np.ndarray) -> tuple[list, np.ndarray]:
+def _fragmented(w: Work, spec, g: Gathers, big: np.ndarray) -> tuple[list, np.ndarray]:
     """smash-v3 waves: tokens of rows whose tables are fragmented over every core's scratchpad.
 
     Rows go in waves whose tables fill half the pooled table area, so that one wave's tables are
@@ -256,9 +340,9 @@ def _fragmented(w: Work, spec, big: np.ndarray) -> tuple[list, np.ndarray]:
         share = 1.0 / np.repeat(ntok, ntok)
         an, f, p, occ = w.an[r] * share, w.f[r] * share, w.p[r] * share, w.occ[r] * share
         instr = INSTR_ROW + INSTR_STREAM * an + INSTR_PARTIAL * f + INSTR_PROBE * p + 2 * occ
-        lat = instr + (1 + an) * L + f * Ls + p * (Ls + remote * Ln) + occ * La
-        tokens = dict(instr=instr, spad=w.gather[r] * share / 8 + 2 * f + 2 * an, atom=0 * f, atom_all=occ + f,
-                      spad_all=p + 3 * occ + 2 * f, dram_bytes=(w.a_bytes[r] + w.gather[r]) * share,
+        lat = instr + L + gather_latency(g.waits[r] * share, spec) + f * Ls + p * (Ls + remote * Ln) + occ * La
+        tokens = dict(instr=instr, spad=g.spad[r] * share + 2 * f + 2 * an, atom=0 * f, atom_all=occ + f,
+                      spad_all=p + 3 * occ + 2 * f, dram_bytes=(w.a_bytes[r] + g.dram_bytes[r]) * share,
                       net_bytes=remote * 16 * (p + occ + f), latency=lat, flops=f)
         if pending is not None:                      # the previous wave's compaction goes first
             tokens = {k: np.concatenate([pending[k], tokens[k]]) for k in tokens}
@@ -322,7 +406,7 @@ def outer(w: Work, spec) -> tuple[list, dict]:
     instr = INSTR_ROW + INSTR_STEP * steps + INSTR_STREAM * (f + z)
     merge = TaskSet("merge", instr=instr, spad=2 * steps + 2 * f / 1.5 + 2 * z,
                     dram_bytes=passes * csr_bytes(f) + (passes - 1) * csr_bytes(f) + csr_bytes(z),
-                    latency=instr + (runs + 2 * passes) * L, flops=0 * f)
+                    latency=instr + gather_latency(runs, spec) + 2 * passes * L, flops=0 * f)
     counts = {"partial_product_bytes": int(csr_bytes(w.f).sum()), "merge_steps": int(steps.sum()),
               "rows_multipass": int((passes > 1).sum())}
     return [mult, merge], counts
@@ -335,12 +419,13 @@ def rowwise_dram(w: Work, spec) -> tuple[list, dict]:
     an, f, z = w.an[rows], w.f[rows], w.z[rows]
     passes = max(1, int(np.ceil(np.log2(max(w.n, 2)) / RADIX_BITS)))
     instr = (INSTR_ROW + INSTR_STREAM * an + 5 * f + passes * 6 * f + INSTR_STREAM * (f + z))
-    spad = w.gather[rows] / 8 + 2 * f + passes * (2 * f + 2 * (1 << RADIX_BITS)) + 2 * z
-    dram = (w.a_bytes[rows] + w.gather[rows] + csr_bytes(f) + passes * 2 * csr_bytes(f)
+    g = Gathers(w, spec)
+    spad = g.spad[rows] + 2 * f + passes * (2 * f + 2 * (1 << RADIX_BITS)) + 2 * z
+    dram = (w.a_bytes[rows] + g.dram_bytes[rows] + csr_bytes(f) + passes * 2 * csr_bytes(f)
             + csr_bytes(f) + csr_bytes(z))
-    lat = instr + (2 + an + 2 * passes + 2) * L
+    lat = instr + (2 + 2 * passes + 2) * L + gather_latency(g.waits[rows], spec)
     tasks = TaskSet("rows", instr=instr, spad=spad, dram_bytes=dram, latency=lat, flops=f)
-    return [tasks], {"sort_passes": passes, "partial_product_bytes": int(csr_bytes(w.f).sum())}
+    return [tasks], {"sort_passes": passes, "partial_product_bytes": int(csr_bytes(w.f).sum()), **g.counts}
 
 
 def phases_for(kernel: str, w: Work, spec) -> tuple[list, dict]:

@@ -115,8 +115,109 @@ def thread_layout(spec: PiumaSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return core_of, pipe_of, rank
 
 
+#: Indices of the resource kinds in the busy-cycle accumulator of :func:`_run_phase`.
+KINDS = ("pipeline", "scratchpad", "atomic_unit", "dram", "network")
+
+
+def _book(free, c, t, d, end):
+    """Book ``d`` cycles on server ``c`` after ``t`` and what is already booked; the later end."""
+    s = free[c] if free[c] > t else t
+    free[c] = s + d
+    return free[c] if free[c] > end else end
+
+
+def _run_phase(now, instr, spad, atom, spad_all, atom_all, dram, net, lat, flops, first, order,
+               dynamic, core_of, pipe_of, rank, rank_of, pipe_free, spad_free, atom_free, net_free,
+               dram_free, rates, token_latency, busy, thread_busy, thread_flops, who, start, finish):
+    """One phase of the event loop; returns the cycle of its barrier.
+
+    Static phases: thread ``th`` runs tasks ``order[first[th]:first[th + 1]]`` in that order.
+    Dynamic phases: idle threads take tasks ``0, 1, ...`` from the shared queue, each after a
+    fetch-and-add on core 0's atomic unit. ``rates`` holds the scratchpad, atomic, DRAM and
+    network throughputs per cycle; server state (``*_free``), ``busy`` (per :data:`KINDS`),
+    ``thread_busy`` and ``thread_flops`` are updated in place; ``who``, ``start`` and
+    ``finish`` receive each task's thread and cycles.
+    """
+    spad_rate, atom_rate, dram_rate, net_rate = rates[0], rates[1], rates[2], rates[3]
+    T = rank.size
+    C = spad_free.size
+    heap = [(now, 0)]
+    heap.pop()
+    cursor = first.copy()
+    for th in range(T):
+        if dynamic or first[th + 1] > first[th]:
+            heap.append((now, rank_of[th]))
+    heapq.heapify(heap)
+    n = instr.size
+    nxt = 0
+    end_phase = now
+    while heap:
+        t, rk = heapq.heappop(heap)
+        th = rank[rk]
+        if dynamic:
+            if nxt >= n:
+                continue
+            i = nxt
+            nxt += 1
+            # take a token: remote fetch-and-add on the queue counter held by core 0
+            s = atom_free[0] if atom_free[0] > t else t
+            atom_free[0] = s + 1.0 / atom_rate
+            busy[2] += 1.0 / atom_rate
+            t = max(t + token_latency, atom_free[0])
+        else:
+            i = order[cursor[th]]
+            cursor[th] += 1
+        c = core_of[th]
+        end = t + lat[i]
+        if instr[i] != 0.0:
+            busy[0] += instr[i]
+            end = _book(pipe_free, pipe_of[th], t, instr[i], end)
+        if dram[i] != 0.0:
+            busy[3] += dram[i] / dram_rate
+            end = _book(dram_free, 0, t, dram[i] / dram_rate, end)
+        if net[i] != 0.0:
+            busy[4] += net[i] / net_rate
+            end = _book(net_free, c, t, net[i] / net_rate, end)
+        if spad[i] != 0.0:
+            busy[1] += spad[i] / spad_rate
+            end = _book(spad_free, c, t, spad[i] / spad_rate, end)
+        if spad_all[i] != 0.0:
+            busy[1] += spad_all[i] / spad_rate
+            for cc in range(C):
+                end = _book(spad_free, cc, t, spad_all[i] / spad_rate / C, end)
+        if atom[i] != 0.0:
+            busy[2] += atom[i] / atom_rate
+            end = _book(atom_free, c, t, atom[i] / atom_rate, end)
+        if atom_all[i] != 0.0:
+            busy[2] += atom_all[i] / atom_rate
+            for cc in range(C):
+                end = _book(atom_free, cc, t, atom_all[i] / atom_rate / C, end)
+        thread_busy[th] += end - t
+        thread_flops[th] += flops[i]
+        who[i] = th
+        start[i] = t
+        finish[i] = end
+        if end > end_phase:
+            end_phase = end
+        if dynamic or cursor[th] < first[th + 1]:
+            heapq.heappush(heap, (end, rk))
+    return end_phase
+
+
+try:
+    from numba import njit
+except ImportError:          # the same loop runs as plain Python
+    njit = None
+if njit is not None:
+    _book = njit(inline="always")(_book)
+    _run_phase = njit(nogil=True, cache=True)(_run_phase)
+
+
 def run(spec: PiumaSpec, phases: list, timeline: list | None = None, max_events: int = 200_000) -> MachineResult:
     """Simulate phases of tasks on the machine; returns cycles and occupancy.
+
+    The loop of each phase is :func:`_run_phase`, compiled with numba when it is installed
+    (the same code runs as plain Python otherwise).
 
     Parameters
     ----------
@@ -132,20 +233,14 @@ def run(spec: PiumaSpec, phases: list, timeline: list | None = None, max_events:
     core_of, pipe_of, rank = thread_layout(spec)
     rank_of = np.empty(T, dtype=np.int64)
     rank_of[rank] = np.arange(T)
-    core_of, pipe_of, rank_of, rank = core_of.tolist(), pipe_of.tolist(), rank_of.tolist(), rank.tolist()
-    pipe_free = [0.0] * (C * spec.pipelines_per_core)
-    spad_free = [0.0] * C
-    atom_free = [0.0] * C
-    net_free = [0.0] * C
-    dram_free = 0.0
-    spad_rate = float(spec.spad_ports)
-    atom_rate = float(spec.atomics_per_cycle)
-    dram_rate = float(spec.dram_bw_bytes_per_cycle)
-    net_rate = float(spec.net_link_bytes_per_cycle)
+    pipe_free = np.zeros(C * spec.pipelines_per_core)
+    spad_free, atom_free, net_free, dram_free = np.zeros(C), np.zeros(C), np.zeros(C), np.zeros(1)
+    rates = np.array([spec.spad_ports, spec.atomics_per_cycle, spec.dram_bw_bytes_per_cycle,
+                      spec.net_link_bytes_per_cycle], dtype=np.float64)
     token_latency = float(spec.net_latency_cycles + spec.atomic_latency_cycles)
-    busy = {"pipeline": 0.0, "scratchpad": 0.0, "atomic_unit": 0.0, "dram": 0.0, "network": 0.0}
-    thread_busy = [0.0] * T
-    thread_flops = [0.0] * T
+    busy = np.zeros(len(KINDS))
+    thread_busy = np.zeros(T)
+    thread_flops = np.zeros(T)
     now = 0.0
     ntasks = 0
     phase_cycles = {}
@@ -154,91 +249,27 @@ def run(spec: PiumaSpec, phases: list, timeline: list | None = None, max_events:
         if n == 0:
             continue
         ntasks += n
-        instr, spad, atom = ph.instr.tolist(), ph.spad.tolist(), ph.atom.tolist()
-        dram, net, lat, fl = ph.dram_bytes.tolist(), ph.net_bytes.tolist(), ph.latency.tolist(), ph.flops.tolist()
-        spad_all, atom_all = ph.spad_all.tolist(), ph.atom_all.tolist()
         dynamic = ph.owner is None
         if dynamic:
-            queue = iter(range(n))
-            heap = [(now, rank_of[th]) for th in range(T)]
+            first, order = np.zeros(T + 1, np.int64), np.zeros(0, np.int64)
         else:
-            lists = [[] for _ in range(T)]
-            for i, th in enumerate(ph.owner.tolist()):
-                lists[th].append(i)
-            cursor = [0] * T
-            heap = [(now, rank_of[th]) for th in range(T) if lists[th]]
-        heapq.heapify(heap)
-        end_phase = now
-        while heap:
-            t, rk = heapq.heappop(heap)
-            th = rank[rk]
-            if dynamic:
-                i = next(queue, None)
-                if i is None:
-                    continue
-                # take a token: remote fetch-and-add on the queue counter held by core 0
-                s = max(t, atom_free[0])
-                atom_free[0] = s + 1.0 / atom_rate
-                busy["atomic_unit"] += 1.0 / atom_rate
-                t = max(t + token_latency, atom_free[0])
-            else:
-                k = cursor[th]
-                i = lists[th][k]
-                cursor[th] = k + 1
-            c = core_of[th]
-            end = t + lat[i]
-            d = instr[i]
-            if d:
-                p = pipe_of[th]
-                s = pipe_free[p] if pipe_free[p] > t else t
-                pipe_free[p] = s + d
-                busy["pipeline"] += d
-                if pipe_free[p] > end:
-                    end = pipe_free[p]
-            d = dram[i]
-            if d:
-                s = dram_free if dram_free > t else t
-                dram_free = s + d / dram_rate
-                busy["dram"] += d / dram_rate
-                if dram_free > end:
-                    end = dram_free
-            d = net[i]
-            if d:
-                s = net_free[c] if net_free[c] > t else t
-                net_free[c] = s + d / net_rate
-                busy["network"] += d / net_rate
-                if net_free[c] > end:
-                    end = net_free[c]
-            for kind, free, rate, dem, dem_all in (("scratchpad", spad_free, spad_rate, spad[i], spad_all[i]),
-                                                   ("atomic_unit", atom_free, atom_rate, atom[i], atom_all[i])):
-                if dem:
-                    busy[kind] += dem / rate
-                    s = free[c] if free[c] > t else t
-                    free[c] = s + dem / rate
-                    if free[c] > end:
-                        end = free[c]
-                if dem_all:
-                    busy[kind] += dem_all / rate
-                    share = dem_all / rate / C
-                    for cc in range(C):
-                        s = free[cc] if free[cc] > t else t
-                        free[cc] = s + share
-                        if free[cc] > end:
-                            end = free[cc]
-            thread_busy[th] += end - t
-            if timeline is not None and len(timeline) < max_events:
-                timeline.append((th, ph.name, i, t, end))
-            thread_flops[th] += fl[i]
-            if end > end_phase:
-                end_phase = end
-            if dynamic or cursor[th] < len(lists[th]):
-                heapq.heappush(heap, (end, rk))
+            owner = np.asarray(ph.owner, dtype=np.int64)
+            order = np.argsort(owner, kind="stable")
+            first = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=T))]).astype(np.int64)
+        who, start, finish = np.empty(n, np.int64), np.empty(n), np.empty(n)
+        end_phase = _run_phase(now, ph.instr, ph.spad, ph.atom, ph.spad_all, ph.atom_all, ph.dram_bytes,
+                               ph.net_bytes, ph.latency, ph.flops, first, order, dynamic, core_of, pipe_of,
+                               rank, rank_of, pipe_free, spad_free, atom_free, net_free, dram_free, rates,
+                               token_latency, busy, thread_busy, thread_flops, who, start, finish)
+        if timeline is not None and len(timeline) < max_events:
+            done = np.argsort(start, kind="stable")[: max_events - len(timeline)]
+            timeline.extend((int(who[i]), ph.name, int(i), float(start[i]), float(finish[i])) for i in done)
         kind = ph.name.split(" wave ")[0]
         phase_cycles[kind] = phase_cycles.get(kind, 0.0) + end_phase - now
         now = end_phase
     caps = {"pipeline": C * spec.pipelines_per_core, "scratchpad": C, "atomic_unit": C, "dram": 1, "network": C}
-    return MachineResult(cycles=int(np.ceil(now)), busy_cycles=busy, capacity=caps,
-                         thread_busy=np.array(thread_busy), thread_flops=np.array(thread_flops),
+    return MachineResult(cycles=int(np.ceil(now)), busy_cycles=dict(zip(KINDS, busy.tolist())), capacity=caps,
+                         thread_busy=thread_busy, thread_flops=thread_flops,
                          tasks=ntasks, phases=len(phases), phase_cycles=phase_cycles)
 
 

@@ -113,3 +113,60 @@ def test_no_points_is_an_error(capsys, tmp_path):
         smash.main(["--matrices", str(tmp_path), "--min-scale", "8", "--max-scale", "7"])
     assert exc.value.code == 2
     assert capsys.readouterr().err.startswith("python -m studies.smash: error: no points: no study matrix in ")
+
+
+def test_each_hashing_kernel_over_each_other_kernel(capsys, small):
+    recs = run_json(capsys, ["--max-scale", "6", "--engine", "analytical"])
+    for m in {r["matrix"] for r in recs}:
+        cyc = {r["kernel"]: r["cycles"] for r in recs if r["matrix"] == m}
+        for r in recs:
+            if r["matrix"] != m:
+                continue
+            if not r["kernel"].startswith("smash"):
+                assert "speedup_over" not in r
+                continue
+            assert set(r["speedup_over"]) == {"inner", "outer", "rowwise-dram", "smash-v1"}
+            for other, s in r["speedup_over"].items():
+                assert s == pytest.approx(cyc[other] / cyc[r["kernel"]])
+            if r["kernel"] == "smash-v1":
+                assert r["speedup_over"]["smash-v1"] == 1.0
+
+
+def test_summary_gives_geometric_means_one_by_one(small):
+    import math
+    recs = [{"matrix": m, "kernel": k, "cycles": c, "energy_pj": 1.0}
+            for m, cycles in (("a", (800, 400, 200, 100, 50, 25)), ("b", (200, 200, 200, 200, 200, 200)))
+            for k, c in zip(("inner", "outer", "rowwise-dram", "smash-v1", "smash-v2", "smash-v3"), cycles)]
+    for i in range(0, len(recs), 6):
+        # the study's own bookkeeping, applied to hand-made cycles
+        group = recs[i:i + 6]
+        cyc = {r["kernel"]: r["cycles"] for r in group}
+        for r in group:
+            r["speedup"] = min(cyc["inner"], cyc["outer"], cyc["rowwise-dram"]) / r["cycles"]
+            if r["kernel"].startswith("smash"):
+                r["speedup_over"] = {b: cyc[b] / r["cycles"] for b in ("inner", "outer", "rowwise-dram", "smash-v1")}
+    means = smash.comparisons(recs)
+    # smash-v3 on a: 800/25 = 32 over inner; on b: 1 -> geometric mean sqrt(32)
+    assert means["smash-v3"]["inner"] == pytest.approx(math.sqrt(32))
+    assert means["smash-v2"]["smash-v1"] == pytest.approx(math.sqrt(2))
+    assert means["smash-v1"]["smash-v1"] == 1.0
+    text = smash.summary(recs)
+    assert "geometric mean" in text and "5.66x" in text
+
+
+def test_mechanisms_switched_one_at_a_time(capsys):
+    from studies import smash_mechanisms as mech
+    from studies.families import spgemm as family
+    wl = {"matrix": str(DATA / "west0067.mtx")}
+    rows = mech.effects("piuma", [wl], "analytical")
+    assert [r["mechanism"] for r in rows] == ["windows", "tokens", "fragmentation", "dma in flight", "cache gathers"]
+    by = {r["mechanism"]: r for r in rows}
+    one = family.evaluate("piuma", dict(wl, kernel="smash-v3", dma_in_flight="1"), "analytical")
+    assert by["dma in flight"]["cycles_off"] == one["cycles"]
+    v2 = family.evaluate("piuma", dict(wl, kernel="smash-v2"), "analytical")
+    assert by["fragmentation"]["cycles_off"] == v2["cycles"]
+    for r in rows:
+        assert r["speedup"] == pytest.approx(r["cycles_off"] / r["cycles_on"])
+    assert 0 <= by["cache gathers"]["cache_hit_rate"] <= 1
+    assert mech.main(["--engine", "analytical", "--workload", f"matrix={DATA / 'karate.mtx'}"]) == 0
+    assert capsys.readouterr().out.count("| karate.mtx |") == 5

@@ -113,3 +113,53 @@ def test_random_rectangular_products(m, k, n, density, seed):
     e = expand(A, B)
     assert_same_product(e.Z, A @ B)
     assert e.total_flops == int(np.diff(B.indptr)[A.indices].sum())
+
+
+COUNTS = ("flops", "occupied", "nnz", "slots", "probes")
+
+
+@pytest.mark.parametrize("name", ["karate.mtx", "zenios.mtx", "bcsstk13.mtx"])
+def test_compiled_and_vectorised_merges_agree(name):
+    # zenios stores explicit zeros and bcsstk13 cancels exactly: nnz below occupied slots
+    A = load_mtx(DATA / name)
+    a, b = expand(A, A, compiled=True), expand(A, A, compiled=False)
+    for f in COUNTS:
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    assert a.max_probe == b.max_probe
+    assert np.array_equal(a.Z.indptr, b.Z.indptr) and np.array_equal(a.Z.indices, b.Z.indices)
+    assert np.array_equal(a.Z.data, b.Z.data)
+    ref = (A @ A).tocsr()
+    ref.sort_indices()
+    assert np.array_equal(a.Z.data, ref.data)        # generation order: scipy's sums bit for bit
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_counts_without_values_when_every_sum_is_positive(compiled):
+    # values uniform in (0, 1): no sum can be 0, so nnz = occupied slots without accumulating
+    from sim.spgemm import rmat
+    A = rmat(8, 8, 3)
+    assert A.data.min() > 0
+    counted = expand(A, A, keep_product=False, compiled=compiled)
+    full = expand(A, A, keep_product=True, compiled=compiled)
+    for f in COUNTS:
+        assert np.array_equal(getattr(counted, f), getattr(full, f)), f
+    assert counted.Z is None and full.Z.nnz == (A @ A).nnz == counted.total_nnz
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 25), st.floats(0.05, 0.6), st.integers(0, 10**6))
+def test_compiled_merge_equals_one_key_at_a_time_with_signed_values(n, density, seed):
+    # small signed integers: many sums cancel to exactly 0
+    rng = np.random.default_rng(seed)
+    A = sp.random(n, n, density=density, format="csr", random_state=seed, data_rvs=lambda k: rng.integers(-2, 3, k).astype(float))
+    if A.count_nonzero() == 0:
+        return
+    A = canonical(A)
+    e = expand(A, A, compiled=True)
+    assert_same_product(e.Z, A @ A)
+    for i in range(n):
+        cols = [int(j) for k in A.indices[A.indptr[i]:A.indptr[i + 1]] for j in A.indices[A.indptr[k]:A.indptr[k + 1]]]
+        size = 1
+        while cols and size < 2 * min(len(cols), n):
+            size *= 2
+        assert e.probes[i] == (sum(sequential_linear_probing(cols, size)[1]) if cols else 0)

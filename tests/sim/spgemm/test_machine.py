@@ -45,3 +45,23 @@ def test_atomic_unit_bound_on_one_core(spec):
     owner = np.arange(spec.threads_per_core)
     r = run(spec, [TaskSet("t", instr=np.zeros(owner.size), atom=np.full(owner.size, 1000.0), owner=owner)])
     assert r.cycles == 66000
+
+
+def test_compiled_and_plain_python_loops_agree(spec, monkeypatch):
+    # the phase loop is compiled with numba when installed; the same source runs as Python
+    from sim.spgemm import machine
+    if not hasattr(machine._run_phase, "py_func"):
+        pytest.skip("numba not installed: only the plain loop exists")
+    rng = np.random.default_rng(7)
+    phases = [TaskSet("static", instr=rng.integers(0, 500, 900).astype(float), spad=rng.random(900) * 50,
+                      atom_all=rng.random(900) * 20, dram_bytes=rng.random(900) * 4096, latency=rng.random(900) * 900,
+                      owner=rng.integers(0, spec.threads, 900)),
+              TaskSet("dynamic", instr=rng.integers(0, 500, 1500).astype(float), spad_all=rng.random(1500) * 30,
+                      atom=rng.random(1500) * 10, net_bytes=rng.random(1500) * 512, latency=rng.random(1500) * 700)]
+    fast = run(spec, phases, timeline=[])
+    monkeypatch.setattr(machine, "_run_phase", machine._run_phase.py_func)
+    monkeypatch.setattr(machine, "_book", machine._book.py_func)
+    plain_timeline = []
+    plain = run(spec, phases, timeline=plain_timeline)
+    assert fast.cycles == plain.cycles and fast.busy_cycles == plain.busy_cycles
+    assert np.array_equal(fast.thread_busy, plain.thread_busy)
