@@ -47,7 +47,7 @@ def _set_flags(sets) -> list:
     return argv
 
 
-def explore_argv(arch=None, workload=None, sets=None, engine="analytical", jobs=1, study=None,
+def _argv(arch=None, workload=None, sets=None, engine="analytical", jobs=1, study=None,
                  dask=None, trace=None, progress=False) -> list:
     """The ``explore`` command-line arguments equivalent to an :func:`explore` call (with
     ``--format csv``); :func:`explore` documents the parameters."""
@@ -136,7 +136,7 @@ def explore(arch=None, workload=None, sets=None, engine="analytical", jobs=1, st
     """
     from studies import cli, output
 
-    argv = explore_argv(arch, workload, sets, engine, jobs, study, dask, trace, progress)
+    argv = _argv(arch, workload, sets, engine, jobs, study, dask, trace, progress)
     args = cli.build_parser(_RaisingParser).parse_args(argv)
     if args.study:
         return _frame(_study_csv(args))
