@@ -14,9 +14,6 @@ MAX_LINES = 80
 
 #: "path::qualified name" -> why it is longer than MAX_LINES today.
 ALLOWED = {
-    "rtl/ternary.py::TernaryUnit.elaborate":
-        "one Amaranth netlist (memory, lanes, adder tree, accumulator, FSM); a split must be "
-        "confirmed by the Verilator suite cycle for cycle",
     "sim/des/engine.py::run":
         "the compiled in-order executor's loop; sim/des is being rewritten for the timing work",
     "sim/spgemm/expand.py::expand":
