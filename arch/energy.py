@@ -8,9 +8,9 @@ still agree with the tables here, so that one edit cannot make them drift apart.
 Two tables:
 
 - :data:`ACCELERGY_45NM`: the Accelergy 45 nm figures published with the FuseMax artifact
-  (Nayak et al., MICRO 2024), used by the FuseMax, FLAT and unfused presets (REFERENCE.md s.1).
+  (Nayak et al., MICRO 2024), used by the FuseMax, FLAT and unfused presets (docs/sources.md#fusemax-energy).
 - :data:`HOROWITZ_45NM`: M. Horowitz, "Computing's energy problem (and what we can do about
-  it)", ISSCC 2014, 45 nm figures, used by the systolic preset (REFERENCE.md s.4).
+  it)", ISSCC 2014, 45 nm figures, used by the systolic preset (docs/sources.md#horowitz-45nm).
 
 Units: pJ per action; the action's size is in the entry (``per``).
 """

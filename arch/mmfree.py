@@ -20,8 +20,8 @@ YAML layout::
     sparsity: {zero_weight_fraction}
     energy_pj: {add8, add16, add32, fp16_add, fp16_mult, sram_read_32b, dram_read_32b}
 
-Units: MHz, bits per cycle, cycles, pJ per action (45 nm, Horowitz ISSCC 2014; REFERENCE.md
-section 4).
+Units: MHz, bits per cycle, cycles, pJ per action (45 nm, Horowitz ISSCC 2014;
+docs/sources.md#horowitz-45nm).
 """
 
 from __future__ import annotations

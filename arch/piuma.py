@@ -11,7 +11,7 @@ over-fetch).
 
 Published facts carry their source; every latency, bandwidth not published and every energy is
 an assumption with its reasoning in a comment, because Intel has published none of them
-(REFERENCE.md section 3). The YAML layout (``kind: piuma``) is::
+(docs/sources.md#piuma). The YAML layout (``kind: piuma``) is::
 
     clock_mhz, core.{count, mtp, threads_per_mtp, stp},
     scratchpad.{size_kb, ports, access_bytes, latency_cycles, table_fraction},

@@ -15,9 +15,12 @@ the tests check that both agree.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from mappings.einsum import OP_CLASSES, Cascade, CascadeError, Einsum, Op, rank_of, walk
+from mappings.terms import OP_CLASSES, CascadeError, Op, rank_of, walk
+
+if TYPE_CHECKING:  # annotations only: the Cascade calls these functions
+    from mappings.einsum import Cascade, Einsum
 
 
 # ----------------------------------------------------------------------------- rank sizes

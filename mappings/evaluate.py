@@ -27,13 +27,16 @@ that tests can compare them with the closed forms.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 import scipy.special
 
 from mappings.analysis import _positive, einsum_op_classes, extent, resolve_sizes
-from mappings.einsum import Cascade, CascadeError, Const, Einsum, Ref, rank_of
+from mappings.terms import CascadeError, Const, Ref, rank_of
+
+if TYPE_CHECKING:  # annotations only: the Cascade calls this evaluator
+    from mappings.einsum import Cascade, Einsum
 
 _UFUNC = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
           "max": np.maximum, "exp": np.exp, "sqrt": np.sqrt,

@@ -5,7 +5,7 @@ workload: GEMM is one MAC stage; a convolution is one MAC stage whose input is r
 sliding window (``I[c,p+r]``: output position plus filter tap, times the stride, plus the
 filter tap times the dilation); attention is QK, a softmax split into max, exp, sum and divide
 stages, and AV, arranged in one of the three families FuseMax (Nayak et al., MICRO 2024,
-arXiv 2406.10491, section on the taxonomy of attention cascades) distinguishes by the number
+arXiv 2406.10491, section on the taxonomy of attention cascades; docs/sources.md#fusemax-cascades) distinguishes by the number
 of passes over the key/value sequence rank M:
 
 * 3 passes (PyTorch, TensorFlow, FLAT): a global max, then the sum of exponentials, then the

@@ -41,7 +41,8 @@ import re
 from dataclasses import dataclass
 
 from mappings.einsum import (MAP_OPS, MAX_DEPTH, REDUCE_OPS, Cascade, CascadeError, Const, Einsum,
-                             Index, Init, Iteration, Op, Partition, Ref, Term, check_depth, walk)
+                             Index, Init, Iteration, Op, Partition, Ref, Term, check_depth,
+                             format_cascade, walk)  # format_cascade: parse's inverse, re-exported
 
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r]+) | (?P<comment>\#[^\n]*) | (?P<nl>\n|;)
@@ -399,17 +400,3 @@ def parse(text: str, *, name: str = "cascade") -> Cascade:
     defaults = {k: v for k, v in (p.declared or {}).items() if v is not None}
     return Cascade(p.einsums, ranks=ranks, partitions=p.partitions, iterations=p.iterations,
                    inits=p.inits, defaults=defaults, pads=p.pads, name=name)
-
-
-def format_cascade(c: Cascade) -> str:
-    """Cascade text that :func:`parse` reads back into an equal cascade."""
-    d = c.space.defaults
-    implied = {r for p in c.space.partitions for r in (p.outer, p.inner) if r not in d}
-    decl = [r + (f" = {d[r]}" if r in d else "") for r in c.space.ranks if r not in implied]
-    lines = [f"# {c.name}", "rank " + ", ".join(decl)]
-    lines += [f"partition {p.parent} into {p.outer}, {p.inner}" for p in c.space.partitions]
-    lines += [str(it) for it in c.space.iterations]
-    lines += [f"init {i.ref} = {Const(i.value)}" for i in c.inits]
-    lines += [f"pad {n} = {Const(v)}" for n, v in c.pads.items()]
-    lines += [str(e) for e in c.einsums]
-    return "\n".join(lines) + "\n"

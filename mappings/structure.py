@@ -11,8 +11,12 @@ Einsum and the rank.
 
 from __future__ import annotations
 
-from mappings.einsum import (MAP_OPS, REDUCE_OPS, Cascade, CascadeError, Einsum, Index, Op, Ref,
-                             Term, rank_of, walk)
+from typing import TYPE_CHECKING
+
+from mappings.terms import MAP_OPS, REDUCE_OPS, CascadeError, Index, Op, Ref, Term, rank_of, walk
+
+if TYPE_CHECKING:  # annotations only: the Cascade runs these checks when it is built
+    from mappings.einsum import Cascade, Einsum
 
 
 def ranks_used(einsums, inits, partitions, iterations) -> tuple[str, ...]:

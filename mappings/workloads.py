@@ -8,7 +8,7 @@ encoder layer adds the linear layers around it (Q, K and V projections, the outp
 and the two feed-forward GEMMs).
 
 The four models and the batch size are those of FuseMax (Nayak et al., MICRO 2024,
-arXiv 2406.10491, evaluation section; REFERENCE.md section 1).
+arXiv 2406.10491, evaluation section; docs/sources.md#fusemax-workloads).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Model:
         return self.e
 
 
-# FuseMax, MICRO 2024, evaluation workloads (REFERENCE.md section 1): d_model, E = F, heads, FFN.
+# FuseMax, MICRO 2024, evaluation workloads (docs/sources.md#fusemax-workloads): d_model, E = F, heads, FFN.
 MODELS = {
     "bert": Model("bert", "BERT-Base", d_model=768, e=64, heads=12, ffn=3072),
     "trxl": Model("trxl", "TrXL", d_model=1024, e=64, heads=16, ffn=4096),
@@ -62,7 +62,7 @@ MODELS = {
 }
 _ALIASES = {"bert-base": "bert", "t5-small": "t5", "transformer-xl": "trxl"}
 
-#: Batch size of every FuseMax workload (REFERENCE.md section 1).
+#: Batch size of every FuseMax workload (docs/sources.md#fusemax-workloads).
 BATCH = 64
 #: The sequence lengths of the paper's figures (1K .. 1M tokens).
 SEQ_LENS = ("1K", "4K", "16K", "64K", "256K", "1M")

@@ -7,7 +7,7 @@ activation buffer is mapped to flip-flops (``memory_map``), as a register file w
 
 Area model: each generic cell is priced as the cell (or cells) of the NanGate FreePDK45 Open
 Cell Library (45 nm, drive strength X1) that implement it, in um^2, so that the area sits
-at the same 45 nm node as the energy table of REFERENCE.md section 4. Without ABC the gates are
+at the same 45 nm node as the energy table of docs/sources.md#horowitz-45nm. Without ABC the gates are
 not technology-mapped (no AOI/OAI merging, no inverter absorption), so the figure is an upper
 estimate of a mapped netlist of the same logic; it is meant for comparing design points
 (lanes, buffer size), not for sign-off.
@@ -26,7 +26,7 @@ from pathlib import Path
 from arch.errors import SimulationError
 from rtl.verilog import TOP, emit
 
-# NanGate FreePDK45 Open Cell Library, X1 cells, area in um^2 (library's liberty file):
+# NanGate FreePDK45 Open Cell Library, X1 cells, area in um^2 (docs/sources.md#nangate45):
 # INV_X1 0.532, NAND2_X1 0.798, NOR2_X1 0.798, AND2_X1 1.064, OR2_X1 1.064, XOR2_X1 1.596,
 # XNOR2_X1 1.596, MUX2_X1 1.862, DFF_X1 4.522.
 NANGATE45_UM2 = {"INV": 0.532, "NAND2": 0.798, "NOR2": 0.798, "AND2": 1.064, "OR2": 1.064,

@@ -81,14 +81,24 @@ class TernaryUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        P, A = p.lanes, p.act_width
         depth_words = self.timing.chunks(p.max_cols)
-
-        buf = memory.Memory(shape=unsigned(P * A), depth=depth_words, init=[])
+        buf = memory.Memory(shape=unsigned(p.lanes * p.act_width), depth=depth_words, init=[])
         m.submodules.act_buf = buf
         wr = buf.write_port()
         rd = buf.read_port(domain="comb")
+        cols, addr, base, advance, last_chunk = self._control(m, wr, depth_words)
+        m.d.comb += rd.addr.eq(addr)
+        lanes, valid, last = self._lanes(m, rd.data, cols, base, advance, last_chunk)
+        tree, valid, last = self._adder_tree(m, lanes, valid, last, advance)
+        self._accumulate(m, tree, valid, last, advance)
+        return m
 
+    def _control(self, m, wr, depth_words):
+        """The command FSM (IDLE, LOAD, RUN, DRAIN) that writes the activation buffer and walks
+        the weight beats; returns ``cols``, the buffer address, the first column of the current
+        beat, the datapath's clock enable and whether the beat is a row's last."""
+        p = self.params
+        P = p.lanes
         rows = Signal.like(self.cmd.payload.rows)
         cols = Signal.like(self.cmd.payload.cols)
         addr = Signal(range(max(depth_words, 2)))    # buffer word (activation load or weight chunk)
@@ -139,10 +149,13 @@ class TernaryUnit(wiring.Component):
 
         with m.If(self.result.valid & self.result.ready):
             m.d.sync += res_count.eq(res_count + 1)
+        return cols, addr, base, advance, last_chunk
 
-        # Lanes: select +x / -x / 0 and register (pipeline stage 0).
-        m.d.comb += rd.addr.eq(addr)
-        x = data.ArrayLayout(signed(A), P)(rd.data)
+    def _lanes(self, m, words, cols, base, advance, last_chunk):
+        """Lanes: select +x / -x / 0 and register (pipeline stage 0); count gated lanes and
+        flag illegal codes. Returns the lane registers and the stage's valid and last bits."""
+        P, A = self.params.lanes, self.params.act_width
+        x = data.ArrayLayout(signed(A), P)(words)
         w_hs = Signal()
         m.d.comb += w_hs.eq(self.weight.valid & self.weight.ready)
         lane_regs, zero_bits, bad_bits = [], [], []
@@ -167,9 +180,13 @@ class TernaryUnit(wiring.Component):
         last = Signal(name="l0")
         with m.If(advance):
             m.d.sync += [valid.eq(w_hs), last.eq(w_hs & last_chunk)]
+        return lane_regs, valid, last
 
-        # Registered adder tree: ceil(log2 P) levels.
-        level, k = lane_regs, 0
+    @staticmethod
+    def _adder_tree(m, level, valid, last, advance):
+        """Registered adder tree, ``ceil(log2 P)`` levels; valid and last travel alongside.
+        Returns the sum and the last level's valid and last bits."""
+        k = 0
         while len(level) > 1:
             k += 1
             nxt = []
@@ -189,9 +206,11 @@ class TernaryUnit(wiring.Component):
             with m.If(advance):
                 m.d.sync += [v.eq(valid), l_.eq(last)]
             level, valid, last = nxt, v, l_
-        tree = level[0]
+        return level[0], valid, last
 
-        # Accumulator and output register.
+    def _accumulate(self, m, tree, valid, last, advance):
+        """Accumulator (saturating when ``acc_width`` is given) and the result register."""
+        p = self.params
         acc = Signal(signed(p.result_width))
         total = Signal(signed(max(p.result_width, tree.shape().width) + 1))
         m.d.comb += total.eq(acc + tree)
@@ -206,4 +225,3 @@ class TernaryUnit(wiring.Component):
                 m.d.sync += [self.result.payload.eq(summed), acc.eq(0)]
             with m.Elif(valid):
                 m.d.sync += acc.eq(summed)
-        return m

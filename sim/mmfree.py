@@ -2,7 +2,7 @@
 
 Hardware terms: the accelerator of ``arch.mmfree`` runs one token of autoregressive decoding
 (one input vector per layer) through every block of a MatMul-free LM (Zhu et al., arXiv
-2406.02528; REFERENCE.md section 4). Each block is an MLGRU token mixer and a GLU channel
+2406.02528; docs/sources.md#mmfree-model). Each block is an MLGRU token mixer and a GLU channel
 mixer, seven ternary matrices (BitLinear) in four matrix-vector steps, with element-wise work
 between them:
 

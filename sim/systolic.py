@@ -22,7 +22,7 @@ need ``R - 1`` more cycles to reach the bottom row and ``C - 1`` more for the sk
 columns: ``R + (R - 1) + T + (C - 1)``.
 SCALE-Sim 3 reports as "Total Cycles" the index of the last cycle in which an output is written,
 counting from 0: ``folds * cycles of one fold - 1``. That is the convention here, so the two
-agree exactly (REFERENCE.md section 2; tests/sim/test_systolic.py pins SCALE-Sim's own output).
+agree exactly (docs/sources.md#scalesim-examples; tests/sim/test_systolic.py pins SCALE-Sim's own output).
 
 SRAM accesses are those SCALE-Sim's traces hold (one per word actually read or written; the
 padding of edge folds does no access):

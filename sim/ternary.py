@@ -36,7 +36,7 @@ import numpy as np
 
 from arch.errors import SpecError, WorkloadError
 
-#: 2-bit weight codes (the ternip convention, REFERENCE.md section 4).
+#: 2-bit weight codes (the ternip convention, docs/sources.md#ternip).
 CODE_ZERO, CODE_PLUS, CODE_ILLEGAL, CODE_MINUS = 0b00, 0b01, 0b10, 0b11
 
 

@@ -17,7 +17,7 @@ lowered to a task graph, engine run, record built), single process:
    pruned by a lower bound that proves they cannot win; the result is the exhaustive search's).
 
 ZigZag, the usual reference point, evaluates about 100-170 mappings per second on this 2-core
-machine (REFERENCE.md section 5); the target is at least 100 times that per design point.
+machine (docs/sources.md#zigzag-rate); the target is at least 100 times that per design point.
 ``python -m studies.vs_zigzag`` runs ZigZag itself side by side on the same layers when it is
 installed in its own environment (docs/spec.md, "Side by side with ZigZag").
 Run: ``python -m studies.bench_analytical``.
@@ -30,7 +30,7 @@ import itertools
 import sys
 import time
 
-ZIGZAG_PER_S = 170  # REFERENCE.md s.5: ZigZag ~100-170 mapping evaluations/s on 2 cores (upper end)
+ZIGZAG_PER_S = 170  # docs/sources.md#zigzag-rate: ZigZag ~100-170 mapping evaluations/s on 2 cores (upper end)
 
 
 def bench_systolic(repeat: int) -> tuple:
@@ -60,7 +60,7 @@ def bench_attention_generic(seq_lens, closed_form: bool = False) -> tuple:
 
     spec = load_arch("fusemax")
     cascade = library.attention(passes=1, deferred_division=True)
-    one_d = {"RM", "PRM", "SPD", "RD", "SPNV", "RNV", "AV"}  # FuseMax binding (REFERENCE.md s.1)
+    one_d = {"RM", "PRM", "SPD", "RD", "SPNV", "RNV", "AV"}  # FuseMax binding (docs/sources.md#fusemax-mapping)
     t0 = time.perf_counter()  # spec parsed and cascade built once, above; each point below
     n = 0                     # derives its Einsum shapes, maps, lowers and runs
     for L in seq_lens:

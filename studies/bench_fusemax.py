@@ -5,7 +5,7 @@ lengths x 2 scopes = 240 design points), once with the analytical engine and onc
 discrete-event engine (which fast-forwards the periodic phases: a 1M-token layer is ~10^9
 loop iterations), and prints for each engine the wall time, the points per second, the
 slowest point, and the steps the DES simulated and extrapolated. The published artifact
-regenerates its figures in about 9 hours (REFERENCE.md section 1). Targets here: under 60 s
+regenerates its figures in about 9 hours (docs/sources.md#fusemax-artifact-runtime). Targets here: under 60 s
 analytical, under 5 minutes DES.
 
 Run: ``python -m studies.bench_fusemax [--engine analytical|des|both] [--jobs N]``.

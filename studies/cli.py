@@ -21,7 +21,6 @@ import argparse
 import dataclasses
 import importlib
 import sys
-import time
 from pathlib import Path
 
 from arch.cliargs import OneLineParser, int_arg
@@ -37,10 +36,12 @@ STUDY_SETS = {"fusemax": {"dram_staging": "--dram-staging", "batch": "--batch"},
 STUDY_ARCH = {"fusemax": False, "smash": True}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(parser_class=OneLineParser) -> argparse.ArgumentParser:
+    """The ``explore`` flags; ``parser_class`` decides what a usage error does (the command
+    line's :class:`~arch.cliargs.OneLineParser` exits with status 2, the Python API raises)."""
     from studies.output import FORMATS
 
-    ap = OneLineParser(prog="explore", description="Accelerator design-space explorer: cycles and energy of Einsum-cascade workloads on spatial hardware.")
+    ap = parser_class(prog="explore", description="Accelerator design-space explorer: cycles and energy of Einsum-cascade workloads on spatial hardware.")
     ap.add_argument("--arch", help="preset name (see --list) or a spec .yaml file")
     ap.add_argument("--workload", action="append", default=[], metavar="KIND[:K=V,...]", help="a workload point; repeatable (kinds: gemm, attention, end2end, spgemm, mmfree, timeloop)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2", help="sweep a parameter over values (cartesian across --set flags); repeatable")
@@ -59,37 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--list", action="store_true", help="list presets and workload kinds")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     return ap
-
-
-class Progress:
-    """A progress bar on stderr (only on a terminal), and a closing summary line."""
-
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.done, self.t0 = total, 0, time.perf_counter()
-        self.tty = enabled and sys.stderr.isatty()
-        self.enabled = enabled
-
-    def step(self, n: int = 1):
-        self.done += n
-        if self.tty:
-            width = 30
-            fill = int(width * self.done / max(self.total, 1))
-            sys.stderr.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {self.done}/{self.total} points {time.perf_counter() - self.t0:.1f} s")
-            sys.stderr.flush()
-
-    def abort(self):
-        if self.tty:
-            sys.stderr.write("\n")
-
-    def close(self, computed: int, reused: int, dropped: int = 0):
-        if not self.enabled:
-            return
-        if self.tty:
-            sys.stderr.write("\n")
-        extra = f", {reused} resumed" if reused else ""
-        if dropped:
-            extra += f", {dropped} torn journal line{'s' if dropped > 1 else ''} dropped and recomputed"
-        sys.stderr.write(f"explore: {computed} points in {time.perf_counter() - self.t0:.2f} s{extra}\n")
 
 
 def _list_text() -> str:
@@ -160,7 +130,9 @@ def _study_argv(args) -> list:
     return argv
 
 
-def _run_study(args) -> int:
+def run_study(args) -> int:
+    """Run ``--study``: the study's own ``main`` with the explore flags it honours; returns its
+    exit status (its output goes to stdout, as the command line prints it)."""
     mod = importlib.import_module(STUDIES[args.study])
     return int(mod.main(_study_argv(args)) or 0)
 
@@ -183,6 +155,7 @@ def _open_journal(args):
 def _sweep(args, points, journal) -> list:
     """Records of ``points`` in order: from the journal when resuming, computed otherwise."""
     from studies import sweep
+    from studies.progress import Progress
 
     done = journal.read() if journal is not None and args.resume else {}
     records = [None] * len(points)
@@ -210,18 +183,15 @@ def _sweep(args, points, journal) -> list:
     return records
 
 
-def run(args) -> int:
+def sweep_records(args) -> list:
+    """Records of the sweep that ``args`` (parsed ``explore`` flags, without ``--list`` or
+    ``--study``) describes, one per design point in order; written to ``--out`` when given.
+
+    The command line prints them; :func:`studies.api.explore` returns them as a DataFrame.
+    Bad flags raise :class:`~arch.errors.AccelError` subclasses before any point runs.
+    """
     from studies import output, sweep
 
-    if args.list:
-        others = _given_flags(args) - {"list"}
-        if others:
-            raise WorkloadError(f"--list takes no other flag, not --{sorted(others)[0].replace('_', '-')}")
-        print(_list_text())
-        return 0
-    _check_plot_flags(args)
-    if args.study:
-        return _run_study(args)
     if not args.arch:
         raise WorkloadError("--arch is required (a preset name from --list, or a .yaml spec)")
     if args.resume and not args.out:
@@ -260,10 +230,26 @@ def run(args) -> int:
     finally:
         if journal is not None:
             journal.close(remove_if_empty=True)
-    if not args.out:
-        print(output.render(records, args.format))
     if args.plot:
         _write_plots(args, records, points, plot_params)
+    return records
+
+
+def run(args) -> int:
+    from studies import output
+
+    if args.list:
+        others = _given_flags(args) - {"list"}
+        if others:
+            raise WorkloadError(f"--list takes no other flag, not --{sorted(others)[0].replace('_', '-')}")
+        print(_list_text())
+        return 0
+    _check_plot_flags(args)
+    if args.study:
+        return run_study(args)
+    records = sweep_records(args)
+    if not args.out:
+        print(output.render(records, args.format))
     return 0
 
 

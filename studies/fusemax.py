@@ -4,7 +4,7 @@ Runs every configuration of :mod:`sim.attention` (Unfused, FLAT, +Cascade, +Arch
 FuseMax), each on its own paper hardware, for BERT-Base, TrXL, T5-small and XLM at 1K..1M
 tokens (batch 64), attention alone and end to end (one encoder layer), and prints the per-point
 figures followed by the means the paper reports (FuseMax, Nayak et al., MICRO 2024,
-arXiv 2406.10491; REFERENCE.md section 1) next to ours. docs/fusemax.md explains every gap.
+arXiv 2406.10491; docs/sources.md#fusemax-results) next to ours. docs/fusemax.md explains every gap.
 
 Usage::
 
@@ -36,8 +36,8 @@ RECORD_KEYS = ("config", "model", "seq_len", "scope", "seconds", "cycles", "ener
                "dram_bytes", "utilization", "engine", "arch", "simulated_steps",
                "extrapolated_steps", "energy_breakdown", "hardware", "area_mm2")
 
-# Published means over the 24 model x length points (FuseMax, MICRO 2024; REFERENCE.md
-# section 1). Speedups are mean(baseline seconds / FuseMax seconds); energies are
+# Published means over the 24 model x length points (FuseMax, MICRO 2024;
+# docs/sources.md#fusemax-results). Speedups are mean(baseline seconds / FuseMax seconds); energies are
 # mean(FuseMax energy / baseline energy).
 PUBLISHED = {
     ("attention", "flat", "speedup"): 6.7,

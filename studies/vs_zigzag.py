@@ -46,7 +46,7 @@ from sim.lower import cost, lower
 from sim.systolic import lower_gemm
 
 BERT_TOKENS = 1024
-BERT_BATCH_HEADS = 64 * 12  # REFERENCE.md s.1: batch 64, BERT-Base 12 heads, E = F = 64
+BERT_BATCH_HEADS = 64 * 12  # docs/sources.md#fusemax-workloads: batch 64, BERT-Base 12 heads, E = F = 64
 CASES = [  # (name, M, N, K); attention Einsums as GEMMs with batch x heads folded into M
     ("GEMM 256^3", 256, 256, 256),
     ("GEMM 1024^3", 1024, 1024, 1024),

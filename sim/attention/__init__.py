@@ -3,7 +3,7 @@
 In hardware terms: a 2D PE array and a 1D PE array share a global buffer and a DRAM channel;
 an attention cascade (:mod:`mappings.library`) is bound Einsum by Einsum to the arrays, tiled
 ``M0 x P0`` to the 2D array, and scheduled tile step by tile step. The five configurations of
-FuseMax's ablation ladder (Nayak et al., MICRO 2024, arXiv 2406.10491; REFERENCE.md section 1):
+FuseMax's ablation ladder (Nayak et al., MICRO 2024, arXiv 2406.10491; docs/sources.md#fusemax-results):
 
 ============  ===========  =====================================================================
 config        cascade      binding and schedule

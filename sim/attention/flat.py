@@ -1,6 +1,6 @@
 """FLAT: the 3-pass attention cascade fused at row-block granularity (Kao et al., ASPLOS 2023).
 
-In hardware terms, as FuseMax models FLAT (REFERENCE.md section 1): the 2D array computes
+In hardware terms, as FuseMax models FLAT (docs/sources.md#flat-arch): the 2D array computes
 ``QK`` for a block of ``R`` queries against all ``M`` keys (the array's columns hold the
 queries, so ``R < P0`` leaves columns idle), the 1D array with its dedicated exp unit makes
 three passes over each block (``GM`` max, then ``SN``/``SD`` exp and sum, then ``A`` divide,

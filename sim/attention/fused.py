@@ -1,7 +1,7 @@
 """The 1-pass attention cascade on FuseMax-style hardware: FuseMax, +Architecture, +Cascade.
 
-In hardware terms (FuseMax, Nayak et al., MICRO 2024, arXiv 2406.10491; REFERENCE.md
-section 1): the mapping ``for b,h: for p2: for m1: for p1: parallel_for p0, m0`` lays a
+In hardware terms (FuseMax, Nayak et al., MICRO 2024, arXiv 2406.10491;
+docs/sources.md#fusemax-mapping): the mapping ``for b,h: for p2: for m1: for p1: parallel_for p0, m0`` lays a
 ``M0 x P0`` tile of scores on the 2D array (M0 = P0 = its rows). A *tile step* here is one
 ``m1`` for a block of ``P1`` query tiles; ``P1`` is as large as the global buffer allows
 (Q, the running max, denominator and numerator of ``P1 * P0`` queries, plus the K/V tile

@@ -12,8 +12,8 @@ share a unit serialise, ops on different units overlap. A PE has
 
 * a multiply-add datapath for ``mac``, ``mul``, ``add``, ``sub`` (and ``exp`` when the spec
   gives exp an issue interval above one cycle: FuseMax has no exp unit and evaluates exp as 6
-  sequential MACs, REFERENCE.md section 1);
-* a dedicated exp unit when exp issues every cycle (FLAT's 1D array, REFERENCE.md section 1);
+  sequential MACs, docs/sources.md#fusemax-arch);
+* a dedicated exp unit when exp issues every cycle (FLAT's 1D array, docs/sources.md#flat-arch);
 * a comparator for ``max``/``min``/``cmp``, a divider for ``div``, a move path for ``copy``.
 
 So FuseMax's ``SLN = exp(BQK - RM)`` issues every 1 + 6 = 7 cycles on a PE and FLAT's

@@ -1,6 +1,6 @@
 """The unfused baseline: QK, softmax and AV as three kernels that meet in DRAM.
 
-In hardware terms (FuseMax's "Unfused" baseline, REFERENCE.md section 1): the 2D array
+In hardware terms (FuseMax's "Unfused" baseline, docs/sources.md#flat-arch): the 2D array
 computes ``QK`` tile by tile (``M0 x P0`` scores, the K reduction in the PEs) and writes every
 score to DRAM; the 1D array then reads a block of query rows back, runs the 3-pass softmax on
 it in the global buffer (``GM``, ``SN``, ``SD``, ``A``, one cycle per element per Einsum) and

@@ -8,7 +8,7 @@ from arch.registry import load_arch
 
 
 def test_tables_hold_the_reference_figures():
-    # REFERENCE.md section 1 (Accelergy 45 nm) and section 4 (Horowitz, ISSCC 2014).
+    # docs/sources.md#fusemax-energy (Accelergy 45 nm) and docs/sources.md#horowitz-45nm (Horowitz, ISSCC 2014).
     assert ACCELERGY_45NM["dram_hbm2_access"].pj == 249.6
     # the artifact's shipped ERT: 64-bit rows (outputs-2d-flat/flattened_architecture_verbose.yaml)
     assert ACCELERGY_45NM["glb_64bit_read"].pj == 484.97 and ACCELERGY_45NM["glb_64bit_write"].pj == 451.30

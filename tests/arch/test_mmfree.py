@@ -10,7 +10,7 @@ from arch.registry import list_presets, load_arch
 def test_preset_carries_the_published_energy_table():
     spec = load_arch("mmfree")
     assert "mmfree" in list_presets()
-    # Horowitz, ISSCC 2014, 45 nm (REFERENCE.md section 4)
+    # Horowitz, ISSCC 2014, 45 nm (docs/sources.md#horowitz-45nm)
     assert spec.energy_pj == {"add8": 0.03, "add16": 0.05, "add32": 0.1, "fp16_add": 0.4, "fp16_mult": 1.1,
                               "sram_read_32b": 5.0, "dram_read_32b": 640.0}
     assert spec.weight_bits == 2          # ternip packing, 4 weights per byte

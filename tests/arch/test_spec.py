@@ -56,7 +56,7 @@ def test_presets_are_listed_and_load():
 
 def test_fusemax_preset_carries_the_published_figures():
     s = load_arch("fusemax")
-    # REFERENCE.md section 1, FuseMax cloud configuration.
+    # docs/sources.md#fusemax-arch, FuseMax cloud configuration.
     assert s.compute["pe2d"].shape == (256, 256)
     assert s.compute["pe1d"].shape == (256,)
     assert s.clock_hz == 940e6

@@ -20,7 +20,7 @@ def test_best_latency_lies_between_hand_bounds(fusemax):
     M, N, K = 256, 256, 64
     res = search(fusemax, gemm_shape(M, N, K), cost, "latency")
     check_einsum(res.best, gemm_shape(M, N, K), fusemax)
-    bw = 400 * 2**30 / 940e6  # bytes per cycle (REFERENCE.md s.1)
+    bw = 400 * 2**30 / 940e6  # bytes per cycle (docs/sources.md#fusemax-arch)
     compulsory = (M * K + K * N + M * N) * 2  # 16-bit words, each tensor moved once
     # No mapping beats the DRAM time of the compulsory traffic or K MAC steps of a 256 x 256 array;
     assert res.cycles >= math.ceil(compulsory / bw) and res.cycles >= K

@@ -79,7 +79,7 @@ def test_binding_to_a_unit_without_the_operator(fusemax):
 def test_whole_cascade_mapping_and_fusion(fusemax):
     cascade = library.attention(passes=1, deferred_division=True)
     shapes = shapes_from_cascade(cascade, {"M": 64, "P": 64, "E": 16, "F": 16, "M0": 16})
-    one_d = {"RM", "PRM", "SPD", "RD", "SPNV", "RNV", "AV"}  # FuseMax's binding (REFERENCE.md s.1)
+    one_d = {"RM", "PRM", "SPD", "RD", "SPNV", "RNV", "AV"}  # FuseMax's binding (docs/sources.md#fusemax-mapping)
     ems = [EinsumMapping(n, "pe1d" if n in one_d else "pe2d") for n in shapes]
     mapping = Mapping(ems, fusion=(tuple(shapes),))
     check(mapping, shapes, fusemax)

@@ -18,7 +18,7 @@ from sim.analytical import run
 from sim.lower import cost, lower, refetch
 
 ATTN_SHAPE = {"M": 64, "P": 64, "E": 16, "F": 16, "M0": 16}
-ONE_D = {"RM", "PRM", "SPD", "RD", "SPNV", "RNV", "AV"}  # FuseMax binding, REFERENCE.md s.1
+ONE_D = {"RM", "PRM", "SPD", "RD", "SPNV", "RNV", "AV"}  # FuseMax binding, docs/sources.md#fusemax-mapping
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_gemm_compute_counts_and_compulsory_traffic(arch, M, N, K):
     assert report.actions[("pe2d", "mac")] == pytest.approx(M * N * K, rel=1e-12)
     assert report.actions[("pe2d", "mac")] == pytest.approx(cascade_counts["mac"], rel=1e-12)
     assert report.dram_bytes >= (M * K + K * N + M * N) * 2  # 16-bit words moved at least once
-    # Energy of the MACs is count x the Accelergy 45 nm MAC figure (REFERENCE.md s.1).
+    # Energy of the MACs is count x the Accelergy 45 nm MAC figure (docs/sources.md#fusemax-energy).
     assert report.energy_pj_by[("pe2d", "mac")] == pytest.approx(M * N * K * 17.16)
     # Cycles can beat neither the array's MAC rate nor the DRAM bandwidth.
     pes = spec.compute["pe2d"].pes

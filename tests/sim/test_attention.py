@@ -1,7 +1,7 @@
 """Attention lowerings: conservation of the cascade's work, closed-form cycles and traffic,
 utilization against derivations and the published figures, cross-engine agreement, errors.
 
-Expected values are derived here from the hardware figures of REFERENCE.md section 1
+Expected values are derived here from the hardware figures of docs/sources.md#fusemax-arch
 (256 x 256 2D array, 256-PE 1D array, exp = 6 sequential MACs on FuseMax, one cycle per
 element per Einsum on FLAT's 1D array, 4-cycle divider) and the FuseMax mapping, not read
 back from the code under test.
@@ -141,7 +141,7 @@ def test_fusemax_steady_state_cycles_closed_form():
 @pytest.mark.parametrize("name,L,published", [("bert", 1024, 0.89), ("bert", 1 << 20, 0.99),
                                                ("xlm", 1024, 0.89), ("xlm", 1 << 20, 0.99)])
 def test_fusemax_2d_utilization_published(name, L, published):
-    # FuseMax (MICRO 2024): 2D utilization ~0.89 at 1K rising to ~0.99 at 1M (REFERENCE.md 1)
+    # FuseMax (MICRO 2024): 2D utilization ~0.89 at 1K rising to ~0.99 at 1M (docs/sources.md#fusemax-results)
     u = analytical.run(graph("fusemax", name, L, batch=64)).utilization["pe2d"]
     assert u == pytest.approx(published, abs=0.01)
 

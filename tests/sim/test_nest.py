@@ -21,6 +21,7 @@ from sim.nest import evaluate
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "timeloop"
 
+# Timeloop's own stats.txt (docs/sources.md#timeloop-exercises).
 # case -> (cycles, computes, fJ per compute, {level: (instances, {data space: (reads, fills, updates) per instance})})
 REFERENCE = {
     "00-1level": (48, 48, 2406.54, {

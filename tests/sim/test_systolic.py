@@ -95,7 +95,7 @@ def test_sram_accesses_equal_scalesim(df, R, C, M, N, K, cycles, ifr, flr, ofw):
 
 
 def test_reference_examples():
-    # REFERENCE.md section 2: 32 x 32, M=256, N=128, K=256, CALC mode.
+    # docs/sources.md#scalesim-examples: 32 x 32, M=256, N=128, K=256, CALC mode.
     assert gemm_cycles(256, 128, 256, 32, 32, "ws") == 11199
     assert gemm_cycles(256, 128, 256, 32, 32, "os") == 10175
     assert gemm_cycles(256, 128, 256, 32, 32, "is") == 14207

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from arch.errors import SimulationError, SpecError, WorkloadError
 from sim.ternary import TernaryParams, TernaryTiming, decode, encode, matvec, simulate_cycles
 
-# The published code table (REFERENCE.md section 4, ternip): 01 = +1, 11 = -1, 00 = 0, 10 illegal.
+# The published code table (docs/sources.md#ternip): 01 = +1, 11 = -1, 00 = 0, 10 illegal.
 TABLE = {0b01: 1, 0b11: -1, 0b00: 0}
 
 

@@ -37,7 +37,7 @@ def test_summary_means_are_means_of_ratios():
     rows = {name: ours for name, ours, _, _ in fusemax.summary(recs)}
     assert rows["attention speedup vs flat (mean of 2)"] == pytest.approx(want)
     # FLAT at 4 one-cycle passes per score vs FuseMax's (2F + 10 + F/M1) 1D cycles per tile:
-    # 1024/154 at 1K and 1024/142 at 4K (REFERENCE.md section 1 hardware figures)
+    # 1024/154 at 1K and 1024/142 at 4K (docs/sources.md#fusemax-arch hardware figures)
     assert want == pytest.approx((1024 / 154 + 1024 / 142) / 2, rel=0.02)
 
 

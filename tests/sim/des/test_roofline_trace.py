@@ -104,7 +104,7 @@ def test_unwritable_trace_path_is_one_clear_error(tmp_path):
 
 @pytest.mark.parametrize("dataflow, scalesim_cycles", [
     # SCALE-Sim 3 "Total Cycles", 32 x 32 array, M=256, N=128, K=256, CALC mode
-    # (REFERENCE.md section 2, published examples).
+    # (docs/sources.md#scalesim-examples).
     ("ws", 11199), ("os", 10175), ("is", 14207),
 ])
 def test_des_matches_scalesim_on_a_systolic_gemm(dataflow, scalesim_cycles):

@@ -1,0 +1,108 @@
+"""``studies.explore`` returns what ``explore --format csv`` prints, as a DataFrame.
+
+The expected frames are the real command line's output: ``python -m studies.cli`` run in a
+subprocess on this checkout, its stdout read with ``pandas.read_csv``.
+"""
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from arch.errors import AccelError, WorkloadError
+from studies import explore
+from studies.progress import Progress
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli_frame(argv):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "studies.cli", *argv, "--format", "csv"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return pd.read_csv(io.StringIO(proc.stdout))
+
+
+def test_gemm_on_systolic_two_workloads_and_sets():
+    got = explore(arch="systolic", workload=["gemm:M=64,N=32,K=64", "gemm:M=32,N=32,K=96"],
+                  sets={"dataflow": ["os", "ws", "is"], "rows": 16})
+    want = _cli_frame(["--arch", "systolic", "--workload", "gemm:M=64,N=32,K=64", "--workload",
+                       "gemm:M=32,N=32,K=96", "--set", "dataflow=os,ws,is", "--set", "rows=16"])
+    assert len(got) == 6
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_attention_on_fusemax_des_two_jobs():
+    got = explore(arch="fusemax", workload="attention:model=bert,seq_len=1M", sets={"pe_dim": [128, 256]},
+                  engine="des", jobs=2)
+    want = _cli_frame(["--arch", "fusemax", "--workload", "attention:model=bert,seq_len=1M",
+                       "--set", "pe_dim=128,256", "--engine", "des", "--jobs", "2"])
+    assert list(got["pe_dim"]) == [128, 256]
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_default_workloads_of_a_preset():
+    pd.testing.assert_frame_equal(explore(arch="mmfree"), _cli_frame(["--arch", "mmfree"]))
+
+
+def test_study_fusemax():
+    got = explore(study="fusemax", sets={"batch": 8})
+    want = _cli_frame(["--study", "fusemax", "--set", "batch=8"])
+    assert set(got["config"]) >= {"fusemax", "flat"}
+    pd.testing.assert_frame_equal(got, want)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(), "--arch is required (a preset name from --list, or a .yaml spec)"),
+    (dict(arch="systolic", engine="fast"), "explore: argument --engine: invalid choice: 'fast' (choose from 'analytical', 'des')"),
+    (dict(arch="systolic", sets={"rows": ["8,16"]}), "explore: sets['rows'] values must be non-empty and hold no comma, not ['8,16']"),
+    (dict(arch="systolic", sets=["rows=8"]), "explore: 'sets' must be a dict of parameter -> values, not list"),
+    (dict(arch="systolic", workload=[3]), "explore: 'workload' must be a string or a list of strings, not 3"),
+    (dict(study="fusemax", workload="gemm"), "--workload does not apply to --study fusemax (it runs its own design points)"),
+    (dict(arch="systolic", workload="gemm", trace="t.json"), "--trace needs --engine des"),
+])
+def test_bad_arguments_raise_one_line(kwargs, message):
+    with pytest.raises(WorkloadError) as info:
+        explore(**kwargs)
+    assert str(info.value) == message
+
+
+def test_bad_preset_and_study_flag_raise_not_exit():
+    with pytest.raises(AccelError):
+        explore(arch="no-such-preset")
+    # The study's own parser refuses the value: a one-line exception, not SystemExit.
+    with pytest.raises(WorkloadError, match=r"--batch: .*0"):
+        explore(study="fusemax", sets={"batch": 0})
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    bar = Progress(3, enabled=True)
+    bar.step(3)
+    bar.close(computed=3, reused=0)
+    assert pipe.getvalue().startswith("explore: 3 points in ") and "\r" not in pipe.getvalue()
+
+    tty = _Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    bar = Progress(3, enabled=True)
+    bar.step(2)
+    bar.close(computed=2, reused=1)
+    assert "2/3" in tty.getvalue() and ", 1 resumed\n" in tty.getvalue()
+
+    quiet = _Tty()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    bar = Progress(3, enabled=False)
+    bar.step(3)
+    bar.close(computed=3, reused=0)
+    assert quiet.getvalue() == ""
