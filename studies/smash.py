@@ -44,7 +44,7 @@ from studies.pool import worker_pool
 BASELINES = ("inner", "outer", "rowwise-dram")
 #: What each hashing kernel is compared with, one by one (``speedup_over`` in its record).
 COMPARED = BASELINES + ("smash-v1",)
-THESIS_SPEEDUP = 9.4   # SMASH thesis abstract (arXiv 2105.14156): best kernel vs competing kernels
+THESIS_SPEEDUP = 9.4   # SMASH thesis abstract (arXiv 2105.14156), docs/sources.md#smash
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "matrices"
 MIN_SCALE, MAX_SCALE, EDGE_FACTOR = 12, 16, 16   # issue: R-MAT at scales 12-16
 REAL = ("karate", "west0067", "olm1000", "cryg2500", "zenios", "bcsstk13", "pushpull")

@@ -32,7 +32,7 @@ import numpy as np
 
 from arch.errors import SimulationError
 
-#: nsparse's multiplicative hash constant (Nagasaka et al., hash SpGEMM on GPUs).
+#: nsparse's multiplicative hash constant (Nagasaka et al.; docs/sources.md#nsparse-hash).
 HASH_MULT = 107
 #: Bytes of one slot: an 8-byte key word and an 8-byte value word (8-byte access granularity).
 SLOT_BYTES = 16
