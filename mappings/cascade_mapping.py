@@ -41,7 +41,7 @@ from typing import Mapping
 import yaml
 
 from arch.errors import MappingError, SpecError
-from arch.yamlio import load_yaml
+from arch.yamlio import load_yaml, load_yaml_file
 
 _EINSUM_KEYS = ("unit", "spatial", "levels", "loop_order")
 _LEVEL_KEYS = ("tiles", "keep", "bypass")
@@ -195,6 +195,12 @@ class _Reader:
             self.fail(f"{path}.{unknown[0]}", f"unknown key (allowed: {', '.join(allowed)})")
         return v
 
+    def table(self, path, v) -> dict:
+        """A mapping whose keys are names the document chooses (levels, tiles, stages)."""
+        if v is None:
+            return {}
+        return self.mapping(path, v, tuple(v) if isinstance(v, dict) else ())
+
     def name(self, path, v) -> str:
         if not isinstance(v, str) or not v:
             self.fail(path, f"must be a name, not {v!r}")
@@ -227,10 +233,10 @@ class _Reader:
         if "unit" not in d:
             self.fail(f"{path}.unit", "is required")
         tiles, bypass = {}, {}
-        for lv, entry in self.mapping(f"{path}.levels", d.get("levels", {}), tuple(d.get("levels", {}) or ())).items():
+        for lv, entry in self.table(f"{path}.levels", d.get("levels")).items():
             lp = f"{path}.levels.{lv}"
             entry = self.mapping(lp, entry, _LEVEL_KEYS)
-            t = self.mapping(f"{lp}.tiles", entry.get("tiles", {}), tuple(entry.get("tiles", {}) or ()))
+            t = self.table(f"{lp}.tiles", entry.get("tiles"))
             tiles[lv] = {self.name(f"{lp}.tiles", r): self.count(f"{lp}.tiles.{r}", n) for r, n in t.items()}
             keep = self.names(f"{lp}.keep", entry.get("keep", []))
             bypass[lv] = self.names(f"{lp}.bypass", entry.get("bypass", []))
@@ -246,7 +252,7 @@ class _Reader:
         for key in ("einsums", "buffer"):
             if key not in d:
                 self.fail(f"{path}.{key}", "is required")
-        stages = self.mapping(f"{path}.stages", d.get("stages", {}), tuple(d.get("stages", {}) or ()))
+        stages = self.table(f"{path}.stages", d.get("stages"))
         return Group(self.names(f"{path}.einsums", d["einsums"]), self.name(f"{path}.buffer", d["buffer"]),
                      self.pairs(f"{path}.loops", d.get("loops", [])), self.count(f"{path}.slots", d.get("slots", 1)),
                      {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()})
@@ -258,7 +264,7 @@ def from_dict(data, source: str = "<mapping>") -> CascadeMapping:
     data = r.mapping("(top)", data, _TOP_KEYS)
     if "einsums" not in data:
         r.fail("einsums", "is required")
-    einsums = r.mapping("einsums", data["einsums"], tuple(data["einsums"] or ()) if isinstance(data["einsums"], dict) else ())
+    einsums = r.table("einsums", data["einsums"])
     fusion = data.get("fusion", [])
     if not isinstance(fusion, list):
         r.fail("fusion", f"must be a list of groups, not {fusion!r}")
@@ -302,4 +308,8 @@ def load(path_or_name) -> CascadeMapping:
     if not p.is_file():
         raise MappingError(f"--mapping {text}: no such file, and not a shipped mapping "
                            f"(shipped: {', '.join(shipped_names()) or 'none'})")
-    return loads(p.read_text(), str(p))
+    try:
+        data = load_yaml_file(p)
+    except SpecError as err:
+        raise MappingError(str(err)) from None
+    return from_dict(data, str(p))

@@ -136,7 +136,7 @@ def _factors(src, path, text, ranks) -> dict:
     for tok in re.split(r"[\s,]+", str(text or "").strip()):
         if not tok:
             continue
-        m = re.fullmatch(r"([A-Za-z_]\w*?)=?(\d+)", tok)
+        m = re.fullmatch(r"([A-Za-z_]\w*?)=?(\d+)", tok, re.ASCII)
         if not m or m.group(1) not in ranks:
             _fail(src, path, f"a factor must be RANK=N with a rank of {', '.join(ranks)}, not {tok!r}", MappingError)
         out[m.group(1)] = int(m.group(2))
@@ -185,6 +185,9 @@ def _entries(src, data):
         if kind not in _TYPES:
             _fail(src, f"{p}.type", f"'type' must be one of {', '.join(_TYPES)}, not {kind!r}", MappingError)
         kind = "dataspace" if kind in ("bypass", "datatype") else kind
+        if not isinstance(e.get("target"), str):
+            _fail(src, f"{p}.target", f"'target' must be the name of a level or fan-out, not {e.get('target')!r}",
+                  MappingError)
         if (e.get("target"), kind) in seen:
             _fail(src, p, f"a second {kind} directive for {e.get('target')}", MappingError)
         seen.add((e.get("target"), kind))

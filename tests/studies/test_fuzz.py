@@ -16,8 +16,13 @@ workload strings       600
 spec documents         600
 Matrix Market files    600
 cascade text           600
+mapping files          600 (200 cascade, 400 Timeloop)
 python -m rtl flags    300
 =====================  =====
+
+Mapping files are the shipped FuseMax cascade mapping (``--mapping``) and a Timeloop mapping
+file (``timeloop:...,mapping=``), each with one key path replaced by a hostile value, deleted,
+or joined by an unknown key, or its bytes cut or corrupted.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import io
 import itertools
 import math
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -406,6 +412,75 @@ def test_cascade_without_inputs_is_one_error():
         evaluate(parse("A[] = 1"), {})
     except AccelError:
         pass
+
+
+# ----------------------------------------------------------------------------- mapping files
+
+TIMELOOP_CASE = Path(__file__).resolve().parents[1] / "data" / "timeloop" / "04-3levelspatial-kp"
+
+
+def _paths(node, path=()):
+    """Every key path of a YAML document (mappings by key, lists by index), containers included."""
+    yield path
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for k, v in items:
+        yield from _paths(v, path + (k,))
+
+
+@st.composite
+def mutated_yaml(draw, text: str):
+    """``text`` with one change: a value replaced, a key or element deleted, an unknown key
+    added, or (one case in ten) its bytes cut or one byte replaced."""
+    if draw(st.integers(0, 9)) == 0:
+        raw = text.encode()
+        cut = draw(st.integers(0, len(raw)))
+        if draw(st.booleans()):
+            return raw[:cut]
+        return raw[:cut] + bytes([draw(st.integers(0, 255))]) + raw[cut + 1:]
+    doc = yaml.safe_load(text)
+    paths = list(_paths(doc))
+    path = paths[draw(st.integers(0, len(paths) - 1))]
+    parent = doc
+    for k in path[:-1]:
+        parent = parent[k]
+    how = draw(st.sampled_from(["replace", "delete", "unknown"]))
+    if not path:
+        doc = draw(HOSTILE_YAML)
+    elif how == "replace":
+        parent[path[-1]] = draw(HOSTILE_YAML)
+    elif how == "delete":
+        del parent[path[-1]]
+    elif isinstance(parent[path[-1]], dict):
+        parent[path[-1]][draw(st.sampled_from(["bogus", "tiles", "Q", "stages", "factors"]))] = draw(HOSTILE_YAML)
+    else:
+        parent[path[-1]] = {"bogus": draw(HOSTILE_YAML)}
+    return yaml.safe_dump(doc, allow_unicode=True).encode()
+
+
+def _shipped_fusemax() -> str:
+    from importlib import resources
+
+    return resources.files("mappings").joinpath("shipped", "fusemax.yaml").read_text()
+
+
+@settings(max_examples=200, **FUZZ)
+@given(raw=mutated_yaml(_shipped_fusemax()))
+def test_cascade_mapping_files(scratch, raw):
+    path = scratch / f"m{next(_counter)}.yaml"
+    path.write_bytes(raw)
+    check_explore(["--arch", "fusemax", "--workload", "cascade:name=attention-1pass,model=bert,seq_len=1K,batch=1",
+                   "--mapping", str(path), "--quiet"])
+
+
+@settings(max_examples=400, **FUZZ)
+@given(raw=mutated_yaml(next(TIMELOOP_CASE.glob("*.map.yaml")).read_text()))
+def test_timeloop_mapping_files(scratch, raw):
+    path = scratch / f"t{next(_counter)}.map.yaml"
+    path.write_bytes(raw)
+    d = TIMELOOP_CASE
+    check_explore(["--arch", str(d / "3levelspatial.arch.yaml"), "--workload",
+                   f"timeloop:problem={next(d.glob('*.prob.yaml'))},mapping={path},ert={next(d.glob('*.ERT.yaml'))}",
+                   "--quiet"])
 
 
 # ----------------------------------------------------------------------------- python -m rtl
