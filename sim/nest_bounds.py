@@ -1,0 +1,182 @@
+"""Lower bounds of :func:`sim.nest.evaluate` for partly chosen mappings (the hierarchy mapper's pruning).
+
+In hardware terms: before the mapper has chosen every tile factor and loop order, how few
+cycles and how little energy can any completion of the mapping still cost? If that floor is
+already worse than the best complete mapping found, the whole subtree is skipped, and the
+search still returns what the exhaustive search returns.
+
+A *partial* mapping is a :class:`mappings.nest.NestMapping` with
+
+- every spatial factor and every keep/bypass choice made;
+- the temporal factors of the levels ``assigned_from`` and below made; the rest of each
+  rank (its size over everything chosen) placed at level 0 as a stand-in: how it will be split
+  over the levels above ``assigned_from`` is open;
+- the loop order of the levels in ``ordered`` made; every other level's order is open.
+
+Why the floor holds, per tensor and per level ``c`` that keeps it (counting rules of
+:mod:`sim.nest`, :mod:`sim.reuse`):
+
+- A tensor whose every dimension is one rank with coefficient 1 (no sliding window) fetches
+  its whole tile at ``c`` each time a loop above ``c`` advances that is over one of its ranks
+  or has such a loop inside it; otherwise nothing. So the fetches are the product of the trip
+  counts of every loop from the outermost one down to the innermost loop over one of its ranks.
+  With ``d`` the innermost level above ``c`` holding a loop over one of its ranks, every loop
+  above level ``d`` counts whatever the orders, and at level ``d`` only the loops up to its
+  innermost such loop: an open order puts the other loops inside it (the least), a chosen order
+  is counted as it is. A level above ``assigned_from`` cannot be ``d`` unless the stand-in at
+  level 0 is; then the other loops of the stand-in go inside, which is the least over all splits.
+  Copies under a fan-out get disjoint tiles for ranks of the tensor and the same tile
+  otherwise, so the parent serves the delta once per distinct copy.
+- Any tensor at the compute units: one word per MAC step, served once per distinct copy
+  (exact, :func:`sim.reuse.union_words`).
+- A tensor with a sliding window (``p+r``): at least the distinct words a level holds over the
+  run are filled once and served once (dense windows only; strided windows: nothing).
+- Outputs: the first update of a word is a write (:mod:`sim.nest`), so reads and fills are the
+  counts above minus the distinct words, exactly as the model subtracts them.
+
+Cycles: the MAC steps (exact once the spatial factors are chosen), raised by each level's
+bandwidth on the floors of its counts. Energy: the floors priced as :func:`sim.nest.evaluate`
+prices counts (blocks per action, used instances, leakage over the cycle floor, MACs).
+
+:class:`NestCost` is what :func:`mappings.nest_mapper.search` is given: ``evaluate(nest)``
+(the model) and ``bound(nest, assigned_from, ordered)`` (these floors).
+"""
+
+from __future__ import annotations
+
+import math
+
+from mappings.nest import dim_width, keeps
+from sim.nest import evaluate as count_nest
+from sim.reuse import spread_offsets, strides, union_words
+
+#: Relative slack taken off an energy floor so that rounding in a different summation order
+#: can never lift it over the model's own figure for the same mapping.
+_SLACK = 1e-9
+
+
+class NestCost:
+    """The counting model of one Einsum on one hierarchy, with the floors the mapper prunes by.
+
+    Parameters
+    ----------
+    hierarchy : arch.hierarchy.Hierarchy
+    shape : mappings.mapping.EinsumShape
+        With projections (affine indices) where the problem has them.
+    """
+
+    def __init__(self, hierarchy, shape):
+        self.hierarchy = hierarchy
+        self.shape = shape
+        self.n = len(hierarchy.levels)
+        self._dims = {t: shape.projection(t) for t in shape.tensors}
+        self._ranks = {t: frozenset(r for dim in d for _, r in dim) for t, d in self._dims.items()}
+        self._window = {t: any(len(dim) > 1 or dim[0][0] != 1 for dim in d) for t, d in self._dims.items()}
+        self._dense = {t: all(c == 1 for dim in d for c, _ in dim) for t, d in self._dims.items()}
+
+    def evaluate(self, nest) -> tuple:
+        """(cycles, energy pJ) of a complete mapping (:func:`sim.nest.evaluate`)."""
+        got = count_nest(self.hierarchy, self.shape, nest)
+        return got.cycles, got.energy_pj
+
+    # ------------------------------------------------------------------ floors
+
+    def _words(self, t, ext) -> int:
+        return math.prod(dim_width(dim, ext) for dim in self._dims[t])
+
+    def _partition(self, t, loops, i) -> int:
+        """Distinct words of ``t`` one instance of level ``i`` holds over the run."""
+        ext = {}
+        for lp in loops:
+            if lp.level >= i or not lp.spatial:
+                ext[lp.rank] = ext.get(lp.rank, 1) * lp.factor
+        return self._words(t, ext)
+
+    def _fetches(self, t, loops, c, assigned_from, ordered) -> int:
+        """Floor of the whole-tile fetches of a windowless tensor ``t`` at level ``c``."""
+        rel = self._ranks[t]
+        above = [lp for lp in loops if not lp.spatial and lp.level < c and lp.factor > 1]
+        deep = [lp.level for lp in above if lp.rank in rel]
+        if not deep:
+            return 1
+        d = max(deep)
+        n = math.prod(lp.factor for lp in above if lp.level < d)
+        at_d = [lp for lp in above if lp.level == d]
+        if d in ordered and not (d == 0 and assigned_from > 0):
+            last = max(k for k, lp in enumerate(at_d) if lp.rank in rel)
+            return n * math.prod(lp.factor for lp in at_d[: last + 1])
+        return n * math.prod(lp.factor for lp in at_d if lp.rank in rel)
+
+    def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered) -> dict:
+        """level index -> [reads, fills, updates] floors per instance of one tensor."""
+        n = self.n
+        kept = keeps(nest, t)
+        rw = t == self.shape.output
+        window = self._window[t]
+        per = {i: [0, 0, 0] for i in kept}
+        chain = kept + [n]
+        for p, c in zip(chain, chain[1:]):
+            spread = [k for k, lp in enumerate(loops) if lp.spatial and p <= lp.level < c]
+            if c == n:
+                offs = spread_offsets(self._dims[t], loops, stride, spread)
+                deltas = steps
+                served = steps * union_words(tuple(1 for _ in self._dims[t]), offs)
+            elif not window:
+                copies = math.prod(loops[k].factor for k in spread if loops[k].rank in self._ranks[t])
+                if c < assigned_from:
+                    deltas = self._partition(t, loops, c)
+                else:
+                    deltas = self._words(t, nest.extents(c)) * self._fetches(t, loops, c, assigned_from, ordered)
+                served = deltas * copies
+            else:
+                deltas = self._partition(t, loops, c) if self._dense[t] and not rw else 0
+                served = max(deltas, self._partition(t, loops, p)) if self._dense[t] and not rw else 0
+            if rw and window and c < n:
+                continue  # outputs with a window: no floor but zero
+            if c < n:
+                per[c][1] = deltas - self._partition(t, loops, c) if rw else deltas
+            if rw:
+                per[p][2] = served
+                per[p][0] = served - self._partition(t, loops, p)
+            else:
+                per[p][0] = served
+        return per
+
+    def bound(self, nest, assigned_from: int = 0, ordered=None) -> tuple:
+        """(cycles, energy pJ) no completion of the partial mapping ``nest`` goes below.
+
+        Parameters
+        ----------
+        nest : mappings.nest.NestMapping
+            Spatial factors and keeps chosen; temporal factors of levels ``assigned_from`` and
+            below chosen, the rest of each rank at level 0 (see the module docstring).
+        assigned_from : int
+            First level whose temporal factors are chosen (0: all are).
+        ordered : collection of int or None
+            Levels whose loop order is chosen; None: every level.
+        """
+        h = self.hierarchy
+        ordered = set(range(self.n)) if ordered is None else set(ordered)
+        loops = nest.loops()
+        stride = strides(loops)
+        steps = math.prod(lp.factor for lp in loops if not lp.spatial)
+        per = [dict() for _ in range(self.n)]
+        for t in self.shape.tensors:
+            for i, rfu in self._tensor_floor(t, nest, loops, stride, steps, assigned_from, ordered).items():
+                per[i][t] = rfu
+        energy, cycles = 0.0, steps
+        for i, lv in enumerate(h.levels):
+            inst = math.prod(lp.factor for lp in loops if lp.spatial and lp.level < i)
+            for act, k in (("read", 0), ("fill", 1), ("update", 2)):
+                blocks = sum(math.ceil(rfu[k] / lv.block_words) for rfu in per[i].values())
+                energy += blocks * inst * lv.energy(act)
+            reads = sum(rfu[0] for rfu in per[i].values())
+            writes = sum(rfu[1] + rfu[2] for rfu in per[i].values())
+            for words, bw in ((reads, lv.read_bw), (writes, lv.write_bw), (reads + writes, lv.shared_bw)):
+                if bw:
+                    cycles = max(cycles, math.ceil(words / bw))
+        for i, lv in enumerate(h.levels):
+            energy += lv.energy("leak") * cycles * h.instances(i)
+        energy += self.shape.points * h.compute.energy("compute")
+        energy += h.compute.energy("leak") * cycles * h.instances(self.n)
+        return int(cycles), energy * (1 - _SLACK)
