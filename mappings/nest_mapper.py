@@ -10,9 +10,10 @@ cycles). Equal costs go to the least mapping in a fixed order (:func:`canonical`
 result does not depend on the order of the search.
 
 The cost model is passed in, because the mapper sits below the cost engines:
-``cost.evaluate(nest) -> (cycles, energy_pj)`` and ``cost.bound(nest, assigned_from, ordered)
--> (cycles, energy_pj)``, a floor that no completion of a partial mapping goes below
-(:class:`sim.nest_bounds.NestCost`).
+``cost.evaluate(nest) -> (cycles, energy_pj)`` and ``cost.bound(nest, assigned_from, ordered,
+precise) -> (cycles, energy_pj)``, a floor that no completion of a partial mapping goes below
+(:class:`sim.nest_bounds.NestCost`; ``precise`` asks for a tighter, costlier one, taken only
+for loop orders the cheap floor could not drop).
 
 Search space (narrowed by :class:`LevelRule` per level, e.g. from a Timeloop constraints file):
 
@@ -263,9 +264,9 @@ class _Search:
         lm = nest.levels[i]
         return sum(tile_words(self.shape, t, ext) for t in self.shape.tensors if lm.keeps(t)) <= cap
 
-    def floor(self, nest, assigned_from, ordered):
+    def floor(self, nest, assigned_from, ordered, precise=False):
         self.best.bounded += 1
-        c, e = self.cost.bound(nest, assigned_from, ordered)
+        c, e = self.cost.bound(nest, assigned_from, ordered, precise)
         return objective_key(self.objective, c, e)
 
     def hopeless(self, key) -> bool:
@@ -353,6 +354,9 @@ class _Search:
         children.sort(key=lambda t: (t[0], t[1]))
         for key, _, nxt in children:
             if self.hopeless(key):
+                continue
+            nest = self.nest(keep, spatial, temporal, nxt)
+            if not self.exhaustive and self.hopeless(self.floor(nest, 0, range(i + 1), precise=True)):
                 continue
             self.permutations(keep, spatial, temporal, nxt, i + 1)
 

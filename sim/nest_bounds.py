@@ -44,11 +44,23 @@ prices counts (blocks per action, used instances, leakage over the cycle floor, 
 
 from __future__ import annotations
 
+import functools
 import math
 
-from mappings.nest import dim_width, keeps
+from mappings.nest import Loop, dim_width, keeps
+from sim.nest import _tensor_counts
 from sim.nest import evaluate as count_nest
 from sim.reuse import spread_offsets, strides, union_words
+
+@functools.lru_cache(maxsize=4096)
+def _spread_union(dims, widths, spread) -> int:
+    """:func:`sim.reuse.union_words` of a box of ``widths`` over the copies of the spatial
+    loops ``spread`` ((rank, factor, stride), ...): remembered by these arguments, which are
+    all the two functions read (a search asks for few distinct ones)."""
+    loops = [Loop(r, f, 0, "x") for r, f, _ in spread]
+    offs = spread_offsets(dims, loops, [st for _, _, st in spread], range(len(spread)))
+    return union_words(widths, offs)
+
 
 #: Relative slack taken off an energy floor so that rounding in a different summation order
 #: can never lift it over the model's own figure for the same mapping.
@@ -73,6 +85,9 @@ class NestCost:
         self._ranks = {t: frozenset(r for dim in d for _, r in dim) for t, d in self._dims.items()}
         self._window = {t: any(len(dim) > 1 or dim[0][0] != 1 for dim in d) for t, d in self._dims.items()}
         self._dense = {t: all(c == 1 for dim in d for c, _ in dim) for t, d in self._dims.items()}
+        self._hard = {t: frozenset(r for r in self._ranks[t]
+                                   if all(dim == ((1, r),) for dim in d if any(rr == r for _, rr in dim)))
+                      for t, d in self._dims.items()}
 
     def evaluate(self, nest) -> tuple:
         """(cycles, energy pJ) of a complete mapping (:func:`sim.nest.evaluate`)."""
@@ -93,46 +108,63 @@ class NestCost:
         return self._words(t, ext)
 
     def _fetches(self, t, loops, c, assigned_from, ordered) -> int:
-        """Floor of the whole-tile fetches of a windowless tensor ``t`` at level ``c``."""
-        rel = self._ranks[t]
+        """Floor of the whole-tile fetches of ``t`` at level ``c`` (module docstring)."""
+        hard, rel = self._hard[t], self._ranks[t]
         above = [lp for lp in loops if not lp.spatial and lp.level < c and lp.factor > 1]
-        deep = [lp.level for lp in above if lp.rank in rel]
+        deep = [lp.level for lp in above if lp.rank in hard]
         if not deep:
             return 1
         d = max(deep)
-        n = math.prod(lp.factor for lp in above if lp.level < d)
-        at_d = [lp for lp in above if lp.level == d]
+        counted = [lp for lp in above if lp.rank in hard or lp.rank not in rel]
+        n = math.prod(lp.factor for lp in counted if lp.level < d)
+        at_d = [lp for lp in counted if lp.level == d]
         if d in ordered and not (d == 0 and assigned_from > 0):
-            last = max(k for k, lp in enumerate(at_d) if lp.rank in rel)
+            last = max(k for k, lp in enumerate(at_d) if lp.rank in hard)
             return n * math.prod(lp.factor for lp in at_d[: last + 1])
-        return n * math.prod(lp.factor for lp in at_d if lp.rank in rel)
+        return n * math.prod(lp.factor for lp in at_d if lp.rank in hard)
 
-    def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered) -> dict:
+    def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered, precise=False, exts=None) -> dict:
         """level index -> [reads, fills, updates] floors per instance of one tensor."""
+        exts = exts or [nest.extents(i) for i in range(self.n)]
         n = self.n
         kept = keeps(nest, t)
         rw = t == self.shape.output
         window = self._window[t]
+        dense = self._dense[t] and not rw
         per = {i: [0, 0, 0] for i in kept}
         chain = kept + [n]
+        settled = [c for c in chain[1:] if assigned_from == 0 and all(k in ordered for k in range(c))]
+        exact = _tensor_counts(self.shape, nest, t, n, loops, stride) if precise and window and settled else {}
         for p, c in zip(chain, chain[1:]):
+            if c in settled and exact:
+                if c < n:
+                    per[c][1] = exact[c][1]
+                per[p][0], per[p][2] = exact[p][0], exact[p][2]
+                continue
             spread = [k for k, lp in enumerate(loops) if lp.spatial and p <= lp.level < c]
+            sig = tuple((loops[k].rank, loops[k].factor, stride[k]) for k in spread if loops[k].factor > 1)
             if c == n:
-                offs = spread_offsets(self._dims[t], loops, stride, spread)
                 deltas = steps
-                served = steps * union_words(tuple(1 for _ in self._dims[t]), offs)
-            elif not window:
-                copies = math.prod(loops[k].factor for k in spread if loops[k].rank in self._ranks[t])
-                if c < assigned_from:
-                    deltas = self._partition(t, loops, c)
-                else:
-                    deltas = self._words(t, nest.extents(c)) * self._fetches(t, loops, c, assigned_from, ordered)
-                served = deltas * copies
+                served = steps * _spread_union(self._dims[t], tuple(1 for _ in self._dims[t]), sig)
+            elif rw and window:
+                continue  # outputs with a sliding window: no floor but zero
             else:
-                deltas = self._partition(t, loops, c) if self._dense[t] and not rw else 0
-                served = max(deltas, self._partition(t, loops, p)) if self._dense[t] and not rw else 0
-            if rw and window and c < n:
-                continue  # outputs with a window: no floor but zero
+                ext = exts[c]
+                if c < assigned_from:
+                    full, fetches, box = (self._partition(t, loops, c) if not window else 0), 0, None
+                else:
+                    box = tuple(dim_width(dim, ext) for dim in self._dims[t])
+                    fetches = self._fetches(t, loops, c, assigned_from, ordered)
+                    full = math.prod(box) * fetches
+                if not window:
+                    copies = math.prod(loops[k].factor for k in spread if loops[k].rank in self._ranks[t])
+                    deltas, served = full, full * copies
+                else:
+                    part_c = self._partition(t, loops, c) if dense else 0
+                    part_p = self._partition(t, loops, p) if dense else 0
+                    deltas = max(full, part_c)
+                    spread_full = fetches * _spread_union(self._dims[t], box, sig) if box else 0
+                    served = max(spread_full, part_p, deltas)
             if c < n:
                 per[c][1] = deltas - self._partition(t, loops, c) if rw else deltas
             if rw:
@@ -142,7 +174,7 @@ class NestCost:
                 per[p][0] = served
         return per
 
-    def bound(self, nest, assigned_from: int = 0, ordered=None) -> tuple:
+    def bound(self, nest, assigned_from: int = 0, ordered=None, precise: bool = False) -> tuple:
         """(cycles, energy pJ) no completion of the partial mapping ``nest`` goes below.
 
         Parameters
@@ -154,15 +186,25 @@ class NestCost:
             First level whose temporal factors are chosen (0: all are).
         ordered : collection of int or None
             Levels whose loop order is chosen; None: every level.
+        precise : bool
+            Count a sliding-window tensor exactly (the model's own rules) between the levels
+            whose every loop above is chosen: a tighter floor, as costly as the model there.
         """
         h = self.hierarchy
         ordered = set(range(self.n)) if ordered is None else set(ordered)
         loops = nest.loops()
         stride = strides(loops)
         steps = math.prod(lp.factor for lp in loops if not lp.spatial)
+        exts, ext = [None] * self.n, {}
+        for i in range(self.n - 1, -1, -1):  # rank extents of each level's tile (NestMapping.extents)
+            for lp in loops:
+                if lp.level == i:
+                    ext[lp.rank] = ext.get(lp.rank, 1) * lp.factor
+            exts[i] = dict(ext)
         per = [dict() for _ in range(self.n)]
         for t in self.shape.tensors:
-            for i, rfu in self._tensor_floor(t, nest, loops, stride, steps, assigned_from, ordered).items():
+            for i, rfu in self._tensor_floor(t, nest, loops, stride, steps, assigned_from, ordered,
+                                             precise, exts).items():
                 per[i][t] = rfu
         energy, cycles = 0.0, steps
         for i, lv in enumerate(h.levels):
