@@ -165,8 +165,10 @@ def _arch_nodes(arch_path):
 
 
 def _meshes(nodes, hierarchy) -> dict:
+    """Spatial target name -> (level index, meshX, meshY); without the architecture's nodes a
+    container is taken as wide as the whole fan-out below its level."""
     alias = dict(hierarchy.fanout_names)
-    out = {}
+    out = {name: (i, *hierarchy.child_fanout(i)) for name, i in alias.items()}
     for _, tag, node in nodes:
         name = node["name"]
         if tag == "Container" and name in alias:
