@@ -37,7 +37,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from arch.errors import MappingError
 from mappings.nest import LevelMapping, NestMapping, tile_words
@@ -91,6 +91,9 @@ class NestSearchResult:
         Partial mappings dropped (with everything below them) on their floor.
     seconds : float
         Wall time (s).
+    complete : bool
+        False when a time limit stopped the search: ``best`` is then the best found so far,
+        not necessarily the best of the space.
     """
 
     best: NestMapping
@@ -100,6 +103,7 @@ class NestSearchResult:
     bounded: int
     pruned: int
     seconds: float
+    complete: bool = True
 
     @property
     def edp(self) -> float:
@@ -137,6 +141,14 @@ def rank_classes(shape) -> dict:
     return out
 
 
+def as_data(nest: NestMapping) -> dict:
+    """The mapping as plain data for a record: level -> {"temporal", "spatial_x", "spatial_y":
+    [[rank, factor], ...] outermost first; "keep": [tensor, ...] or None for all}."""
+    return {lm.level: {"temporal": [list(p) for p in lm.temporal], "spatial_x": [list(p) for p in lm.spatial_x],
+                       "spatial_y": [list(p) for p in lm.spatial_y],
+                       "keep": None if lm.keep is None else sorted(lm.keep)} for lm in nest.levels}
+
+
 def _divisors(n: int) -> list:
     return [d for d in range(1, n + 1) if n % d == 0]
 
@@ -158,6 +170,10 @@ def _axis_options(sizes, fixed, allowed, limit) -> list:
     return out
 
 
+class _OutOfTime(Exception):
+    """The search's time limit has passed."""
+
+
 @dataclass
 class _Best:
     key: tuple | None = None
@@ -166,14 +182,15 @@ class _Best:
     evaluated: int = 0
     bounded: int = 0
     pruned: int = 0
-    rejected: list = field(default_factory=list)
+    rejected: str = ""
 
 
 class _Search:
     """One search: the space of ``shape`` on ``hierarchy`` under ``rules``, costed by ``cost``."""
 
-    def __init__(self, hierarchy, shape, cost, objective, rules, exhaustive):
+    def __init__(self, hierarchy, shape, cost, objective, rules, exhaustive, deadline=None):
         self.h, self.shape, self.cost = hierarchy, shape, cost
+        self.deadline = deadline
         self.objective, self.exhaustive = objective, exhaustive
         self.n = len(hierarchy.levels)
         self.rules = list(rules) if rules is not None else [LevelRule()] * self.n
@@ -265,6 +282,8 @@ class _Search:
         return sum(tile_words(self.shape, t, ext) for t in self.shape.tensors if lm.keeps(t)) <= cap
 
     def floor(self, nest, assigned_from, ordered, precise=False):
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise _OutOfTime
         self.best.bounded += 1
         c, e = self.cost.bound(nest, assigned_from, ordered, precise)
         return objective_key(self.objective, c, e)
@@ -279,7 +298,7 @@ class _Search:
         try:
             c, e = self.cost.evaluate(nest)
         except MappingError as err:
-            self.best.rejected.append(str(err))
+            self.best.rejected = str(err)
             return
         self.best.evaluated += 1
         k = (objective_key(self.objective, c, e), canonical(nest))
@@ -361,7 +380,8 @@ class _Search:
             self.permutations(keep, spatial, temporal, nxt, i + 1)
 
 
-def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustive: bool = False) -> NestSearchResult:
+def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustive: bool = False,
+           time_limit_s: float | None = None) -> NestSearchResult:
     """The best mapping of ``shape`` on ``hierarchy`` for ``objective``.
 
     Parameters
@@ -376,6 +396,9 @@ def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustiv
         One per storage level, outermost first (:func:`mappings.timeloop_constraints.read_constraints`).
     exhaustive : bool
         Cost every mapping of the space (no floors): the reference the pruned search equals.
+    time_limit_s : float, optional
+        Stop after this many seconds of wall time and return the best found so far
+        (``complete`` False); None: search the whole space.
 
     Raises
     ------
@@ -385,11 +408,18 @@ def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustiv
     if objective not in OBJECTIVES:
         raise MappingError(f"'objective' must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     start = time.perf_counter()
-    s = _Search(hierarchy, shape, cost, objective, rules, exhaustive)
-    s.run()
+    deadline = None if time_limit_s is None else start + time_limit_s
+    s = _Search(hierarchy, shape, cost, objective, rules, exhaustive, deadline)
+    complete = True
+    try:
+        s.run()
+    except _OutOfTime:
+        complete = False
     b = s.best
     if b.nest is None:
-        why = f" (last reason: {b.rejected[-1]})" if b.rejected else " (nothing fits the levels and fan-outs)"
+        why = f" (last reason: {b.rejected})" if b.rejected else " (nothing fits the levels and fan-outs)"
+        if not complete:
+            why = f" within the time limit of {time_limit_s} s"
         raise MappingError(f"einsum {shape.name!r}: no valid mapping on {hierarchy.name}{why}")
     return NestSearchResult(b.nest, int(b.cost[0]), float(b.cost[1]), b.evaluated, b.bounded, b.pruned,
-                            time.perf_counter() - start)
+                            time.perf_counter() - start, complete)
