@@ -282,7 +282,7 @@ class _Search:
         return sum(tile_words(self.shape, t, ext) for t in self.shape.tensors if lm.keeps(t)) <= cap
 
     def floor(self, nest, assigned_from, ordered, precise=False):
-        if self.deadline is not None and time.perf_counter() > self.deadline:
+        if self.deadline is not None and time.process_time() > self.deadline:
             raise _OutOfTime
         self.best.bounded += 1
         c, e = self.cost.bound(nest, assigned_from, ordered, precise)
@@ -397,8 +397,9 @@ def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustiv
     exhaustive : bool
         Cost every mapping of the space (no floors): the reference the pruned search equals.
     time_limit_s : float, optional
-        Stop after this many seconds of wall time and return the best found so far
-        (``complete`` False); None: search the whole space.
+        Stop after this many seconds of CPU time (of this process: a loaded machine does not
+        shorten the search) and return the best found so far (``complete`` False); None:
+        search the whole space.
 
     Raises
     ------
@@ -408,7 +409,7 @@ def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustiv
     if objective not in OBJECTIVES:
         raise MappingError(f"'objective' must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     start = time.perf_counter()
-    deadline = None if time_limit_s is None else start + time_limit_s
+    deadline = None if time_limit_s is None else time.process_time() + time_limit_s
     s = _Search(hierarchy, shape, cost, objective, rules, exhaustive, deadline)
     complete = True
     try:

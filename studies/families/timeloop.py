@@ -77,7 +77,7 @@ def _searched(arch: str, hierarchy, shape, params: dict, engine: str) -> dict:
     ``constraints=C.yaml``: Timeloop mapper constraints and options
     (:mod:`mappings.timeloop_constraints`; a Timeloop architecture's own node constraints
     always apply). ``objective=latency|energy|edp``: overrides the file's
-    ``optimization_metrics`` (default ``edp``). ``time_limit=S``: stop after S seconds with the
+    ``optimization_metrics`` (default ``edp``). ``time_limit=S``: stop after S CPU seconds with the
     best found (``search.complete`` false). The record is the model's for the mapping found,
     which it carries as data under ``mapping``, with ``search`` (objective, evaluated, pruned,
     seconds, complete).
