@@ -16,21 +16,29 @@ A *partial* mapping is a :class:`mappings.nest.NestMapping` with
 Why the floor holds, per tensor and per level ``c`` that keeps it (counting rules of
 :mod:`sim.nest`, :mod:`sim.reuse`):
 
-- A tensor whose every dimension is one rank with coefficient 1 (no sliding window) fetches
-  its whole tile at ``c`` each time a loop above ``c`` advances that is over one of its ranks
-  or has such a loop inside it; otherwise nothing. So the fetches are the product of the trip
-  counts of every loop from the outermost one down to the innermost loop over one of its ranks.
-  With ``d`` the innermost level above ``c`` holding a loop over one of its ranks, every loop
-  above level ``d`` counts whatever the orders, and at level ``d`` only the loops up to its
-  innermost such loop: an open order puts the other loops inside it (the least), a chosen order
-  is counted as it is. A level above ``assigned_from`` cannot be ``d`` unless the stand-in at
-  level 0 is; then the other loops of the stand-in go inside, which is the least over all splits.
-  Copies under a fan-out get disjoint tiles for ranks of the tensor and the same tile
-  otherwise, so the parent serves the delta once per distinct copy.
+- Call a rank *hard* for a tensor when every dimension of the tensor it appears in is that
+  rank alone with coefficient 1 (``C`` of ``I[c, r+p]``; ``R`` and ``P`` are not). The tensor
+  fetches its whole tile at ``c`` each time a loop above ``c`` advances that is over a hard
+  rank, or over a rank the tensor does not have with a loop over one of its ranks inside it
+  (:func:`sim.reuse.delta_counts`: the tile moves a full width, in two dimensions, or back
+  against its last move). So it fetches at least the product of the trip counts of those loops,
+  from the outermost down to the innermost loop over a hard rank. With ``d`` the innermost level
+  above ``c`` holding a loop over a hard rank, every such loop above level ``d`` counts whatever
+  the orders, and at level ``d`` only those up to its innermost hard loop: an open order puts
+  the others inside it (the least), a chosen order is counted as it is. A level above
+  ``assigned_from`` cannot be ``d`` unless the stand-in at level 0 is; then its other loops go
+  inside, the least over all splits. For a tensor without a sliding window every rank it has is
+  hard and this is exactly the model's count once the orders are chosen. Copies under a fan-out
+  get disjoint tiles for ranks of such a tensor and the same tile otherwise, so the parent serves
+  the delta once per distinct copy; with a window, the parent serves at least the union of the
+  copies' whole tiles (:func:`sim.reuse.union_words`) per whole-tile fetch.
 - Any tensor at the compute units: one word per MAC step, served once per distinct copy
   (exact, :func:`sim.reuse.union_words`).
-- A tensor with a sliding window (``p+r``): at least the distinct words a level holds over the
-  run are filled once and served once (dense windows only; strided windows: nothing).
+- A tensor with a sliding window (``p+r``) also fills at least the distinct words a level holds
+  over the run, and serves at least those its parent holds (dense windows only). With
+  ``precise``, once every loop order above a level is chosen, its counts there are the model's
+  own (:func:`sim.nest._tensor_counts`); the mapper asks for this only for orders the cheaper
+  floor could not drop.
 - Outputs: the first update of a word is a write (:mod:`sim.nest`), so reads and fills are the
   counts above minus the distinct words, exactly as the model subtracts them.
 
@@ -39,7 +47,7 @@ bandwidth on the floors of its counts. Energy: the floors priced as :func:`sim.n
 prices counts (blocks per action, used instances, leakage over the cycle floor, MACs).
 
 :class:`NestCost` is what :func:`mappings.nest_mapper.search` is given: ``evaluate(nest)``
-(the model) and ``bound(nest, assigned_from, ordered)`` (these floors).
+(the model) and ``bound(nest, assigned_from, ordered, precise)`` (these floors).
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from mappings.nest import Loop, dim_width, keeps
 from sim.nest import _tensor_counts
 from sim.nest import evaluate as count_nest
 from sim.reuse import spread_offsets, strides, union_words
+
 
 @functools.lru_cache(maxsize=4096)
 def _spread_union(dims, widths, spread) -> int:
