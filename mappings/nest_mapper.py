@@ -26,8 +26,9 @@ Search space (narrowed by :class:`LevelRule` per level, e.g. from a Timeloop con
   tensors, each in a dimension of its own with coefficient 1, can swap: :func:`rank_classes`).
 
 Search: (keep, spatial) choices in ascending order of their floor; then temporal factors level
-by level from the innermost (whose capacity is checked as soon as its tile is known); then loop
-orders level by level from the outermost; every partial mapping whose floor is strictly worse
+by level from the innermost and, within a level, rank by rank (a level's capacity is checked
+with the ranks still open at 1, the least tile any completion has); then loop orders level by
+level from the outermost; every partial mapping whose floor is strictly worse
 than the best complete one is dropped with everything below it. This returns what the
 exhaustive search (``exhaustive=True``: no floors) returns, mapping and cost.
 """
@@ -281,11 +282,11 @@ class _Search:
         lm = nest.levels[i]
         return sum(tile_words(self.shape, t, ext) for t in self.shape.tensors if lm.keeps(t)) <= cap
 
-    def floor(self, nest, assigned_from, ordered, precise=False):
+    def floor(self, nest, assigned_from, ordered, precise=False, open_ranks=frozenset()):
         if self.deadline is not None and time.process_time() > self.deadline:
             raise _OutOfTime
         self.best.bounded += 1
-        c, e = self.cost.bound(nest, assigned_from, ordered, precise)
+        c, e = self.cost.bound(nest, assigned_from, ordered, precise, open_ranks)
         return objective_key(self.objective, c, e)
 
     def hopeless(self, key) -> bool:
@@ -334,24 +335,42 @@ class _Search:
             if self.fits(nest, 0):
                 self.permutations(keep, spatial, temporal, [None] * self.n, 0)
             return
-        children = []
-        for opt in self.temporal_options(i, left):
-            rest = {r: left[r] // opt[r] for r in self.ranks}
-            trial = [dict() for _ in range(self.n)]
-            trial[0] = rest
-            trial[i + 1:] = temporal[i + 1:]
-            trial[i] = opt
-            nest = self.nest(keep, spatial, trial, [None] * self.n)
-            if not self.fits(nest, i):
-                continue
-            children.append((self.floor(nest, i, ()), canonical(nest), opt, rest))
-        children.sort(key=lambda t: (t[0], t[1]))
-        for key, _, opt, rest in children:
-            if self.hopeless(key):
-                continue
+        self.rank_factors(keep, spatial, temporal, i, left, {}, 0)
+
+    def rank_factors(self, keep, spatial, temporal, i, left, chosen, k):
+        """Choose level ``i``'s factor of the ``k``-th rank (those before it ``chosen``), then
+        the next rank; once all are chosen, go outward. A floor is taken for every partial
+        choice (the ranks after ``k`` open), so a hopeless one is dropped early."""
+        ranks = list(self.ranks)
+        if k == len(ranks):
             nxt = list(temporal)
-            nxt[i] = opt
-            self.factors(keep, spatial, nxt, i - 1, rest)
+            nxt[i] = dict(chosen)
+            self.factors(keep, spatial, nxt, i - 1, {r: left[r] // chosen[r] for r in ranks})
+            return
+        r = ranks[k]
+        fixed = dict(self.rules[i].temporal)
+        if r in fixed:
+            opts = [fixed[r]] if left[r] % fixed[r] == 0 else []
+        else:
+            opts = _divisors(left[r])
+        open_ranks = frozenset(ranks[k + 1:])
+        children = []
+        for f in opts:
+            pick = {**chosen, r: f}
+            trial = [dict() for _ in range(self.n)]
+            trial[0] = {q: left[q] // pick.get(q, 1) for q in ranks}
+            trial[i + 1:] = temporal[i + 1:]
+            trial[i] = {q: pick.get(q, 1) for q in ranks}
+            nest = self.nest(keep, spatial, trial, [None] * self.n)
+            if not self.fits(nest, i):  # open ranks at 1: the least tile any completion has
+                continue
+            key = self.floor(nest, i, (), open_ranks=open_ranks) if len(opts) > 1 else ()
+            children.append((key, canonical(nest), pick))
+        children.sort(key=lambda t: (t[0], t[1]))
+        for key, _, pick in children:
+            if key and self.hopeless(key):
+                continue
+            self.rank_factors(keep, spatial, temporal, i, left, pick, k + 1)
 
     def permutations(self, keep, spatial, temporal, orders, i):
         """Choose level ``i``'s loop order (levels above ``i`` chosen), then go inward."""

@@ -11,7 +11,11 @@ A *partial* mapping is a :class:`mappings.nest.NestMapping` with
 - the temporal factors of the levels ``assigned_from`` and below made; the rest of each
   rank (its size over everything chosen) placed at level 0 as a stand-in: how it will be split
   over the levels above ``assigned_from`` is open;
-- the loop order of the levels in ``ordered`` made; every other level's order is open.
+- the loop order of the levels in ``ordered`` made; every other level's order is open;
+- optionally, ``open_ranks`` whose factor at level ``assigned_from`` is not made yet: that
+  level holds 1 for them, the stand-in their rest. Moving part of a rest down to that level
+  can only grow tiles (by as much as the fetches above shrink, or more), except for a rank the
+  tensor does not have, which could go inside that level's loops: the floor lets it.
 
 Why the floor holds, per tensor and per level ``c`` that keeps it (counting rules of
 :mod:`sim.nest`, :mod:`sim.reuse`):
@@ -116,7 +120,7 @@ class NestCost:
                 ext[lp.rank] = ext.get(lp.rank, 1) * lp.factor
         return self._words(t, ext)
 
-    def _fetches(self, t, loops, c, assigned_from, ordered) -> int:
+    def _fetches(self, t, loops, c, assigned_from, ordered, open_ranks=frozenset()) -> int:
         """Floor of the whole-tile fetches of ``t`` at level ``c`` (module docstring)."""
         hard, rel = self._hard[t], self._ranks[t]
         above = [lp for lp in loops if not lp.spatial and lp.level < c and lp.factor > 1]
@@ -124,7 +128,10 @@ class NestCost:
         if not deep:
             return 1
         d = max(deep)
-        counted = [lp for lp in above if lp.rank in hard or lp.rank not in rel]
+        # an open rank's part in the stand-in may still go to level d, inside its hard loops
+        movable = open_ranks if d == assigned_from > 0 else frozenset()
+        counted = [lp for lp in above if lp.rank in hard or (lp.rank not in rel and
+                                                             not (lp.level == 0 and lp.rank in movable))]
         n = math.prod(lp.factor for lp in counted if lp.level < d)
         at_d = [lp for lp in counted if lp.level == d]
         if d in ordered and not (d == 0 and assigned_from > 0):
@@ -132,7 +139,8 @@ class NestCost:
             return n * math.prod(lp.factor for lp in at_d[: last + 1])
         return n * math.prod(lp.factor for lp in at_d if lp.rank in hard)
 
-    def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered, precise=False, exts=None) -> dict:
+    def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered, precise=False, exts=None,
+                      open_ranks=frozenset()) -> dict:
         """level index -> [reads, fills, updates] floors per instance of one tensor."""
         exts = exts or [nest.extents(i) for i in range(self.n)]
         n = self.n
@@ -163,7 +171,7 @@ class NestCost:
                     full, fetches, box = (self._partition(t, loops, c) if not window else 0), 0, None
                 else:
                     box = tuple(dim_width(dim, ext) for dim in self._dims[t])
-                    fetches = self._fetches(t, loops, c, assigned_from, ordered)
+                    fetches = self._fetches(t, loops, c, assigned_from, ordered, open_ranks)
                     full = math.prod(box) * fetches
                 if not window:
                     copies = math.prod(loops[k].factor for k in spread if loops[k].rank in self._ranks[t])
@@ -183,7 +191,8 @@ class NestCost:
                 per[p][0] = served
         return per
 
-    def bound(self, nest, assigned_from: int = 0, ordered=None, precise: bool = False) -> tuple:
+    def bound(self, nest, assigned_from: int = 0, ordered=None, precise: bool = False,
+              open_ranks=frozenset()) -> tuple:
         """(cycles, energy pJ) no completion of the partial mapping ``nest`` goes below.
 
         Parameters
@@ -195,6 +204,10 @@ class NestCost:
             First level whose temporal factors are chosen (0: all are).
         ordered : collection of int or None
             Levels whose loop order is chosen; None: every level.
+        open_ranks : collection of str
+            Ranks whose factor at level ``assigned_from`` is still open: level
+            ``assigned_from`` holds 1 for them and the stand-in their whole rest, any part of
+            which may still come down to that level.
         precise : bool
             Count a sliding-window tensor exactly (the model's own rules) between the levels
             whose every loop above is chosen: a tighter floor, as costly as the model there.
@@ -213,7 +226,7 @@ class NestCost:
         per = [dict() for _ in range(self.n)]
         for t in self.shape.tensors:
             for i, rfu in self._tensor_floor(t, nest, loops, stride, steps, assigned_from, ordered,
-                                             precise, exts).items():
+                                             precise, exts, frozenset(open_ranks)).items():
                 per[i][t] = rfu
         energy, cycles = 0.0, steps
         for i, lv in enumerate(h.levels):

@@ -143,6 +143,19 @@ def test_floors_never_exceed_the_model():
             except MappingError:
                 continue
             checked += 1
+            ranks = list(shape.ranks)
+            for i in range(1, n):  # factors chosen from level i down, level i's first k ranks only
+                for k in range(len(ranks) + 1):
+                    pick = {q: temporal[i][q] for q in ranks[:k]}
+                    trial = [dict() for _ in range(n)]
+                    trial[i + 1:] = temporal[i + 1:]
+                    trial[i] = {q: pick.get(q, 1) for q in ranks}
+                    trial[0] = {q: shape.ranks[q] // math.prod(
+                        [f for x, y in sp for rr, f in (*x, *y) if rr == q] +
+                        [trial[j].get(q, 1) for j in range(i, n)]) for q in ranks}
+                    part = s.nest(keep, sp, trial, [None] * n)
+                    bc, be = cost.bound(part, i, (), open_ranks=ranks[k:])
+                    assert bc <= c and be <= e
             for k in range(n + 1):
                 for precise in (False, True):
                     part = s.nest(keep, sp, temporal, orders[:k] + [None] * (n - k))
