@@ -28,7 +28,7 @@ Search space (narrowed by :class:`LevelRule` per level, e.g. from a Timeloop con
 Search: (keep, spatial) choices in ascending order of their floor; then temporal factors level
 by level from the innermost and, within a level, rank by rank (a level's capacity is checked
 with the ranks still open at 1, the least tile any completion has); then loop orders level by
-level from the outermost; every partial mapping whose floor is strictly worse
+level from the outermost and, within a level, loop by loop from the outermost; every partial mapping whose floor is strictly worse
 than the best complete one is dropped with everything below it. This returns what the
 exhaustive search (``exhaustive=True``: no floors) returns, mapping and cost.
 """
@@ -238,17 +238,6 @@ class _Search:
                 out.append(combo)
         return out
 
-    def temporal_options(self, i, left) -> list:
-        """Every {rank: factor} of level ``i`` from what is ``left`` of each rank."""
-        fixed = dict(self.rules[i].temporal)
-        opts = []
-        for r in self.ranks:
-            if r in fixed:
-                opts.append([fixed[r]] if left[r] % fixed[r] == 0 else [])
-            else:
-                opts.append(_divisors(left[r]))
-        return [dict(zip(self.ranks, combo)) for combo in itertools.product(*opts)]
-
     def orders(self, i, factors) -> list:
         """Loop orders (outermost first) of level ``i``'s looping ranks, one per class of equal counts."""
         looping = [r for r in self.ranks if factors.get(r, 1) > 1]
@@ -282,11 +271,11 @@ class _Search:
         lm = nest.levels[i]
         return sum(tile_words(self.shape, t, ext) for t in self.shape.tensors if lm.keeps(t)) <= cap
 
-    def floor(self, nest, assigned_from, ordered, precise=False, open_ranks=frozenset()):
+    def floor(self, nest, assigned_from, ordered, precise=False, open_ranks=frozenset(), prefix=None):
         if self.deadline is not None and time.process_time() > self.deadline:
             raise _OutOfTime
         self.best.bounded += 1
-        c, e = self.cost.bound(nest, assigned_from, ordered, precise, open_ranks)
+        c, e = self.cost.bound(nest, assigned_from, ordered, precise, open_ranks, prefix)
         return objective_key(self.objective, c, e)
 
     def hopeless(self, key) -> bool:
@@ -377,26 +366,36 @@ class _Search:
         if i == self.n:
             self.offer(self.nest(keep, spatial, temporal, orders))
             return
-        options = self.orders(i, temporal[i])
-        if len(options) == 1:
+        self.order_prefix(keep, spatial, temporal, orders, i, self.orders(i, temporal[i]), ())
+
+    def order_prefix(self, keep, spatial, temporal, orders, i, options, prefix):
+        """Choose the loop after ``prefix`` (outermost first) among level ``i``'s ``options``
+        that start with it; a floor for every longer prefix; a whole order goes inward."""
+        m = len(prefix)
+        if m == len(options[0]):
             nxt = list(orders)
-            nxt[i] = options[0]
+            nxt[i] = prefix
+            if m > 1 and not self.exhaustive:
+                nest = self.nest(keep, spatial, temporal, nxt)
+                if self.hopeless(self.floor(nest, 0, range(i + 1), precise=True)):
+                    return
             self.permutations(keep, spatial, temporal, nxt, i + 1)
             return
-        children = []
+        groups = {}
         for order in options:
+            groups.setdefault(order[m], []).append(order)
+        children = []
+        for r, group in groups.items():
             nxt = list(orders)
-            nxt[i] = order
+            nxt[i] = group[0]
             nest = self.nest(keep, spatial, temporal, nxt)
-            children.append((self.floor(nest, 0, range(i + 1)), canonical(nest), nxt))
+            key = self.floor(nest, 0, range(i), prefix=(i, m + 1)) if len(groups) > 1 else ()
+            children.append((key, canonical(nest), prefix + (r,), group))
         children.sort(key=lambda t: (t[0], t[1]))
-        for key, _, nxt in children:
-            if self.hopeless(key):
+        for key, _, longer, group in children:
+            if key and self.hopeless(key):
                 continue
-            nest = self.nest(keep, spatial, temporal, nxt)
-            if not self.exhaustive and self.hopeless(self.floor(nest, 0, range(i + 1), precise=True)):
-                continue
-            self.permutations(keep, spatial, temporal, nxt, i + 1)
+            self.order_prefix(keep, spatial, temporal, orders, i, group, longer)
 
 
 def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustive: bool = False,

@@ -11,7 +11,8 @@ A *partial* mapping is a :class:`mappings.nest.NestMapping` with
 - the temporal factors of the levels ``assigned_from`` and below made; the rest of each
   rank (its size over everything chosen) placed at level 0 as a stand-in: how it will be split
   over the levels above ``assigned_from`` is open;
-- the loop order of the levels in ``ordered`` made; every other level's order is open;
+- the loop order of the levels in ``ordered`` made, and optionally of the outermost loops of one
+  more level (``prefix``); every other level's order is open;
 - optionally, ``open_ranks`` whose factor at level ``assigned_from`` is not made yet: that
   level holds 1 for them, the stand-in their rest. Moving part of a rest down to that level
   can only grow tiles (by as much as the fetches above shrink, or more), except for a rank the
@@ -58,8 +59,9 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import replace
 
-from mappings.nest import Loop, dim_width, keeps
+from mappings.nest import Loop, NestMapping, dim_width, keeps
 from sim.nest import _tensor_counts
 from sim.nest import evaluate as count_nest
 from sim.reuse import spread_offsets, strides, union_words
@@ -97,6 +99,7 @@ class NestCost:
         self._dims = {t: shape.projection(t) for t in shape.tensors}
         self._ranks = {t: frozenset(r for dim in d for _, r in dim) for t, d in self._dims.items()}
         self._window = {t: any(len(dim) > 1 or dim[0][0] != 1 for dim in d) for t, d in self._dims.items()}
+        self._parts = {}
         self._dense = {t: all(c == 1 for dim in d for c, _ in dim) for t, d in self._dims.items()}
         self._hard = {t: frozenset(r for r in self._ranks[t]
                                    if all(dim == ((1, r),) for dim in d if any(rr == r for _, rr in dim)))
@@ -113,14 +116,17 @@ class NestCost:
         return math.prod(dim_width(dim, ext) for dim in self._dims[t])
 
     def _partition(self, t, loops, i) -> int:
-        """Distinct words of ``t`` one instance of level ``i`` holds over the run."""
-        ext = {}
-        for lp in loops:
-            if lp.level >= i or not lp.spatial:
-                ext[lp.rank] = ext.get(lp.rank, 1) * lp.factor
-        return self._words(t, ext)
+        """Distinct words of ``t`` one instance of level ``i`` holds over the run: every rank
+        whole but for the spatial loops above the level."""
+        spread = tuple((lp.rank, lp.factor) for lp in loops if lp.spatial and lp.level < i and lp.factor > 1)
+        if (t, spread) not in self._parts:  # remembered by all it depends on: few per search
+            ext = dict(self.shape.ranks)
+            for r, f in spread:
+                ext[r] //= f
+            self._parts[(t, spread)] = self._words(t, ext)
+        return self._parts[(t, spread)]
 
-    def _fetches(self, t, loops, c, assigned_from, ordered, open_ranks=frozenset()) -> int:
+    def _fetches(self, t, loops, c, assigned_from, ordered, open_ranks=frozenset(), prefix=None) -> int:
         """Floor of the whole-tile fetches of ``t`` at level ``c`` (module docstring)."""
         hard, rel = self._hard[t], self._ranks[t]
         above = [lp for lp in loops if not lp.spatial and lp.level < c and lp.factor > 1]
@@ -130,17 +136,36 @@ class NestCost:
         d = max(deep)
         # an open rank's part in the stand-in may still go to level d, inside its hard loops
         movable = open_ranks if d == assigned_from > 0 else frozenset()
-        counted = [lp for lp in above if lp.rank in hard or (lp.rank not in rel and
-                                                             not (lp.level == 0 and lp.rank in movable))]
-        n = math.prod(lp.factor for lp in counted if lp.level < d)
-        at_d = [lp for lp in counted if lp.level == d]
+
+        def counts(lp):
+            return lp.rank in hard or (lp.rank not in rel and not (lp.level == 0 and lp.rank in movable))
+
+        n = math.prod(lp.factor for lp in above if lp.level < d and counts(lp))
+        at_d = [lp for lp in above if lp.level == d]
         if d in ordered and not (d == 0 and assigned_from > 0):
-            last = max(k for k, lp in enumerate(at_d) if lp.rank in hard)
-            return n * math.prod(lp.factor for lp in at_d[: last + 1])
-        return n * math.prod(lp.factor for lp in at_d if lp.rank in hard)
+            m = len(at_d)
+        elif prefix is not None and prefix[0] == d:
+            m = prefix[1]
+        else:
+            m = 0
+        head, rest = at_d[:m], at_d[m:]
+        if any(lp.rank in hard for lp in rest):  # the innermost hard loop is in the open part
+            return n * math.prod(lp.factor for lp in head if counts(lp)) * \
+                math.prod(lp.factor for lp in rest if lp.rank in hard)
+        last = max(k for k, lp in enumerate(head) if lp.rank in hard)
+        return n * math.prod(lp.factor for lp in head[: last + 1] if counts(lp))
+
+    def _exact(self, t, nest, loops, stride, last) -> dict:
+        """The model's counts of ``t`` (:func:`sim.nest._tensor_counts`) at the levels down to
+        ``last``: the levels below it are made to bypass ``t``, which changes no count above
+        ``last`` and spares counting the copies below it."""
+        tensors = frozenset(self.shape.tensors)
+        levels = tuple(lm if i <= last else replace(lm, keep=(tensors if lm.keep is None else lm.keep) - {t})
+                       for i, lm in enumerate(nest.levels))
+        return _tensor_counts(self.shape, NestMapping(levels), t, self.n, loops, stride)
 
     def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered, precise=False, exts=None,
-                      open_ranks=frozenset()) -> dict:
+                      open_ranks=frozenset(), prefix=None) -> dict:
         """level index -> [reads, fills, updates] floors per instance of one tensor."""
         exts = exts or [nest.extents(i) for i in range(self.n)]
         n = self.n
@@ -150,12 +175,11 @@ class NestCost:
         dense = self._dense[t] and not rw
         per = {i: [0, 0, 0] for i in kept}
         chain = kept + [n]
-        settled = [c for c in chain[1:] if assigned_from == 0 and all(k in ordered for k in range(c))]
-        exact = _tensor_counts(self.shape, nest, t, n, loops, stride) if precise and window and settled else {}
+        settled = [c for c in chain[1:-1] if assigned_from == 0 and all(k in ordered for k in range(c))]
+        exact = self._exact(t, nest, loops, stride, settled[-1]) if precise and window and settled else {}
         for p, c in zip(chain, chain[1:]):
             if c in settled and exact:
-                if c < n:
-                    per[c][1] = exact[c][1]
+                per[c][1] = exact[c][1]
                 per[p][0], per[p][2] = exact[p][0], exact[p][2]
                 continue
             spread = [k for k, lp in enumerate(loops) if lp.spatial and p <= lp.level < c]
@@ -171,7 +195,7 @@ class NestCost:
                     full, fetches, box = (self._partition(t, loops, c) if not window else 0), 0, None
                 else:
                     box = tuple(dim_width(dim, ext) for dim in self._dims[t])
-                    fetches = self._fetches(t, loops, c, assigned_from, ordered, open_ranks)
+                    fetches = self._fetches(t, loops, c, assigned_from, ordered, open_ranks, prefix)
                     full = math.prod(box) * fetches
                 if not window:
                     copies = math.prod(loops[k].factor for k in spread if loops[k].rank in self._ranks[t])
@@ -192,7 +216,7 @@ class NestCost:
         return per
 
     def bound(self, nest, assigned_from: int = 0, ordered=None, precise: bool = False,
-              open_ranks=frozenset()) -> tuple:
+              open_ranks=frozenset(), prefix=None) -> tuple:
         """(cycles, energy pJ) no completion of the partial mapping ``nest`` goes below.
 
         Parameters
@@ -208,6 +232,9 @@ class NestCost:
             Ranks whose factor at level ``assigned_from`` is still open: level
             ``assigned_from`` holds 1 for them and the stand-in their whole rest, any part of
             which may still come down to that level.
+        prefix : (int, int) or None
+            ``(level, m)``: that level (not in ``ordered``) has its ``m`` outermost loops in
+            their chosen order, the others open below them.
         precise : bool
             Count a sliding-window tensor exactly (the model's own rules) between the levels
             whose every loop above is chosen: a tighter floor, as costly as the model there.
@@ -226,7 +253,7 @@ class NestCost:
         per = [dict() for _ in range(self.n)]
         for t in self.shape.tensors:
             for i, rfu in self._tensor_floor(t, nest, loops, stride, steps, assigned_from, ordered,
-                                             precise, exts, frozenset(open_ranks)).items():
+                                             precise, exts, frozenset(open_ranks), prefix).items():
                 per[i][t] = rfu
         energy, cycles = 0.0, steps
         for i, lv in enumerate(h.levels):

@@ -133,7 +133,7 @@ def test_floors_never_exceed_the_model():
                     left[r] //= f
             temporal = [dict() for _ in range(n)]
             for i in range(n - 1, 0, -1):
-                temporal[i] = rng.choice(s.temporal_options(i, left))
+                temporal[i] = {r: rng.choice([d for d in range(1, m + 1) if m % d == 0]) for r, m in left.items()}
                 left = {r: left[r] // temporal[i][r] for r in left}
             temporal[0] = left
             orders = [rng.choice(s.orders(i, temporal[i])) for i in range(n)]
