@@ -29,6 +29,7 @@ Own YAML::
         energy_pj: {read: 43.35, fill: 30.88, update: 30.88, leak: 0.008}
       - name: RegisterFile
         fanout: {x: 16, y: 1}     # copies under each GlobalBuffer instance
+        fanout_name: PE           # optional: a name spatial mapping directives may target
         size_words: 64
         word_bits: 8
         energy_pj: {read: 0.43, fill: 0.43, update: 0.43}
@@ -186,7 +187,7 @@ class Hierarchy:
 
 # ----------------------------------------------------------------------------- own YAML
 
-_LEVEL_KEYS = {"name", "fanout", "size_words", "word_bits", "block_words", "read_bw", "write_bw",
+_LEVEL_KEYS = {"name", "fanout", "fanout_name", "size_words", "word_bits", "block_words", "read_bw", "write_bw",
                "shared_bw", "energy_pj"}
 _TOP_KEYS = {"kind", "description", "clock_mhz", "levels", "compute"}
 
@@ -269,7 +270,7 @@ def hierarchy_from_dict(data: dict, source: str = "<string>", overrides: dict | 
             problems.append((str(k), f"unknown key (allowed: {', '.join(sorted(_TOP_KEYS))})"))
     clock = _number(problems, "clock_mhz", data.get("clock_mhz", 1000), float)
     raw = data.get("levels")
-    levels = []
+    levels, aliases = [], []
     if not isinstance(raw, list) or not raw:
         problems.append(("levels", f"'levels' must be a non-empty list of storage levels, not {raw!r}"))
     else:
@@ -277,6 +278,13 @@ def hierarchy_from_dict(data: dict, source: str = "<string>", overrides: dict | 
             lv = _level(problems, f"levels[{i}]", node, first=i == 0)
             if lv is not None:
                 levels.append(lv)
+            alias = node.get("fanout_name") if isinstance(node, dict) else None
+            if alias is not None:
+                if not isinstance(alias, str) or i == 0:
+                    problems.append((f"levels[{i}].fanout_name", f"'fanout_name' must be a string on an inner level, "
+                                                                 f"not {alias!r}"))
+                else:
+                    aliases.append((alias, i - 1))
     comp = data.get("compute")
     compute = None
     if not isinstance(comp, dict) or not isinstance(comp.get("name"), str):
@@ -290,4 +298,5 @@ def hierarchy_from_dict(data: dict, source: str = "<string>", overrides: dict | 
                                _energies(problems, "compute.energy_pj", comp.get("energy_pj"), COMPUTE_ACTIONS))
     if problems:
         raise SpecError(problems, source)
-    return Hierarchy(spec_name(source), tuple(levels), compute, clock_mhz=clock, source=source)
+    return Hierarchy(spec_name(source), tuple(levels), compute, clock_mhz=clock, source=source,
+                     fanout_names=tuple(aliases))

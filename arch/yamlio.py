@@ -46,6 +46,9 @@ def _construct_tagged(loader, suffix, node):
         out.update(_construct_mapping(loader, node, deep=True))
     elif isinstance(node, yaml.SequenceNode):
         out["nodes"] = loader.construct_sequence(node, deep=True)
+    else:
+        line = node.start_mark.line + 1
+        raise SpecError([("", f"line {line}: tag !{suffix} on a plain value is not supported")])
     return out
 
 

@@ -114,10 +114,11 @@ class NestMapping:
                 out += [Loop(r, f, i, kind) for r, f in pairs]
         return out
 
-    def extents(self, i: int) -> dict:
-        """rank -> extent of storage level ``i``'s tile: loops of level ``i`` and below."""
+    def extents(self, i: int, loops=None) -> dict:
+        """rank -> extent of storage level ``i``'s tile: loops of level ``i`` and below
+        (``loops``: :meth:`loops`, when the caller already has them)."""
         ext = {}
-        for lp in self.loops():
+        for lp in loops if loops is not None else self.loops():
             if lp.level >= i:
                 ext[lp.rank] = ext.get(lp.rank, 1) * lp.factor
         return ext
@@ -151,8 +152,9 @@ def check(nest: NestMapping, shape, hierarchy) -> None:
         for t in sorted(lm.keep or ()):
             if t not in shape.tensors:
                 raise MappingError(f"level {lm.level}: keeps unknown tensor {t!r} (tensors: {', '.join(shape.tensors)})")
+    loops = nest.loops()
     for r, size in shape.ranks.items():
-        parts = [(lp, lp.factor) for lp in nest.loops() if lp.rank == r and lp.factor > 1]
+        parts = [(lp, lp.factor) for lp in loops if lp.rank == r and lp.factor > 1]
         got = math.prod(f for _, f in parts)
         if got != size:
             detail = " x ".join(f"{names[lp.level]} {f}" for lp, f in parts) or "none"
@@ -173,7 +175,7 @@ def check(nest: NestMapping, shape, hierarchy) -> None:
         cap = hierarchy.levels[i].size_words
         if cap is None:
             continue
-        ext = nest.extents(i)
+        ext = nest.extents(i, loops)
         need = {t: tile_words(shape, t, ext) for t in shape.tensors if lm.keeps(t)}
         if sum(need.values()) > cap:
             detail = ", ".join(f"{t} {w}" for t, w in need.items())

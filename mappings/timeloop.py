@@ -4,7 +4,8 @@ A *problem* names the dimensions (our ranks) with their sizes (``instance``), an
 (our tensors) a projection: per tensor dimension a sum of terms ``[rank]`` or
 ``[rank, coefficient]``; ``[[R], [P]]`` indexes by ``r+p``, ``[[R, Wdilation], [P, Wstride]]``
 by ``Wdilation*r + Wstride*p``, the coefficients named under ``shape.coefficients`` with
-their defaults, overridden by ``instance``. The data space with ``read_write: true`` is the
+their defaults, overridden by ``instance``; other ``instance`` keys (``H``, ``Wpad``,
+``densities``: values other tools derive from) are ignored. The data space with ``read_write: true`` is the
 output. Every point of the iteration space is one MAC.
 
 A *mapping* is a list of directives, each with a ``target`` (a storage level, or for ``spatial``
@@ -12,7 +13,8 @@ also a container with a mesh) and a ``type``: ``temporal`` (``factors: "R=3 P=16
 ``permutation: "RP"``, innermost first as Timeloop lists it), ``spatial`` (the same, spread
 over the fan-out below the target; ``split: n`` sends the first ``n`` ranks of the permutation
 to X and the rest to Y; without it all go to X, or to Y when the fan-out is one wide), and
-``dataspace`` / ``bypass`` (``keep: [...]``, ``bypass: [...]``). Missing factors are 1; levels
+``dataspace`` / ``bypass`` / ``datatype`` (``keep: [...]``, ``bypass: [...]``). The mapper's
+own output (``timeloop-mapper.map.yaml``, with targets such as ``inter_PE_spatial``) reads too. Missing factors are 1; levels
 without a dataspace directive keep every tensor; ranks missing from a permutation go outermost.
 """
 
@@ -26,7 +28,7 @@ from arch.yamlio import load_yaml_file
 from mappings.mapping import EinsumShape
 from mappings.nest import LevelMapping, NestMapping, check
 
-_TYPES = ("temporal", "spatial", "dataspace", "bypass")
+_TYPES = ("temporal", "spatial", "dataspace", "bypass", "datatype")
 _ENTRY_KEYS = {"target", "type", "factors", "permutation", "split", "keep", "bypass"}
 
 
@@ -93,8 +95,6 @@ def read_problem(path) -> EinsumShape:
     for k, v in inst.items():
         if k in coef:
             coef[k] = _positive(src, f"problem.instance.{k}", v)
-        elif k not in dims and k != "densities":
-            _fail(src, f"problem.instance.{k}", f"unknown dimension or coefficient (dimensions: {', '.join(dims)})")
     ranks = {}
     for d in dims:
         if d not in inst:
@@ -149,29 +149,23 @@ def _permutation(src, path, perm, ranks) -> list:
     return inner_first[::-1]
 
 
-def _target(src, path, entry, hierarchy, kind) -> int:
+def _target(src, path, entry, hierarchy):
+    """(storage level index, fan-out position or None) of a directive's target."""
     t = entry.get("target")
     if t in hierarchy.names:
-        return hierarchy.index(t)
-    if kind == "spatial":
-        for name, i in hierarchy.fanout_names:
-            if name == t:
-                return i
-    allowed = ", ".join(hierarchy.names + (tuple(n for n, _ in hierarchy.fanout_names) if kind == "spatial" else ()))
+        return hierarchy.index(t), None
+    for j, (name, i) in enumerate(hierarchy.fanout_names):
+        if t in (name, f"inter_{name}_spatial"):
+            return i, j
+    allowed = ", ".join(hierarchy.names + tuple(n for n, _ in hierarchy.fanout_names))
     _fail(src, f"{path}.target", f"unknown target {t!r} (targets: {allowed})", MappingError)
 
 
-def read_mapping(path, shape: EinsumShape, hierarchy) -> NestMapping:
-    """A :class:`NestMapping` from a Timeloop mapping file, for ``shape`` on ``hierarchy``,
-    checked (:func:`mappings.nest.check`); every error names the file."""
-    src = str(path)
-    data = load_yaml_file(path)
+def _entries(src, data):
     entries = data.get("mapping") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         _fail(src, "mapping", f"must be a list of directives, not {entries!r}", MappingError)
-    ranks = list(shape.ranks)
-    n = len(hierarchy.levels)
-    temporal, spatial, keep, seen = [None] * n, [((), ())] * n, [None] * n, set()
+    seen = set()
     for i, e in enumerate(entries):
         p = f"mapping[{i}]"
         if not isinstance(e, dict):
@@ -182,22 +176,50 @@ def read_mapping(path, shape: EinsumShape, hierarchy) -> NestMapping:
         kind = e.get("type")
         if kind not in _TYPES:
             _fail(src, f"{p}.type", f"'type' must be one of {', '.join(_TYPES)}, not {kind!r}", MappingError)
-        kind = "dataspace" if kind == "bypass" else kind
-        lv = _target(src, p, e, hierarchy, kind)
-        if (lv, kind) in seen:
-            _fail(src, p, f"a second {kind} directive for {hierarchy.names[lv]}", MappingError)
-        seen.add((lv, kind))
+        kind = "dataspace" if kind in ("bypass", "datatype") else kind
+        if (e.get("target"), kind) in seen:
+            _fail(src, p, f"a second {kind} directive for {e.get('target')}", MappingError)
+        seen.add((e.get("target"), kind))
+        yield p, kind, e
+
+
+def read_mapping(path, shape: EinsumShape, hierarchy) -> NestMapping:
+    """A :class:`NestMapping` from a Timeloop mapping file, for ``shape`` on ``hierarchy``,
+    checked (:func:`mappings.nest.check`); every error names the file.
+
+    Directives may also target a fan-out by its container's name or by the name Timeloop's
+    front end gives it (``inter_PE_spatial``): spatial factors go to the storage level above
+    it (several fan-outs over one level nest outer container first); temporal factors must be
+    1 and a dataspace directive must keep nothing there (Timeloop's placeholder levels).
+    """
+    src = str(path)
+    ranks = list(shape.ranks)
+    n = len(hierarchy.levels)
+    temporal, keep, spatial = [()] * n, [None] * n, [[] for _ in range(n)]
+    for p, kind, e in _entries(src, load_yaml_file(path)):
+        lv, fan = _target(src, p, e, hierarchy)
         if kind == "dataspace":
-            keep[lv] = _keep(src, p, e, shape)
+            kept = _keep(src, p, e, shape)
+            if fan is not None and kept:
+                _fail(src, p, f"{e['target']} is a fan-out, not a storage level: it can keep nothing", MappingError)
+            if fan is None:
+                keep[lv] = kept
             continue
         f = _factors(src, f"{p}.factors", e.get("factors"), ranks)
         order = [(r, f.get(r, 1)) for r in _permutation(src, f"{p}.permutation", e.get("permutation"), ranks)]
-        if kind == "temporal":
+        if kind == "spatial":
+            spatial[lv].append((-1 if fan is None else fan, _split(src, p, e, order, hierarchy.child_fanout(lv))))
+        elif fan is None:
             temporal[lv] = tuple(order)
-        else:
-            spatial[lv] = _split(src, p, e, order, hierarchy.child_fanout(lv))
-    levels = [LevelMapping(hierarchy.names[i], temporal[i] or (), spatial[i][0], spatial[i][1], keep[i])
-              for i in range(n)]
+        elif any(v > 1 for v in f.values()):
+            _fail(src, f"{p}.factors", f"{e['target']} is a fan-out, not a storage level: temporal factors must "
+                                       f"be 1, not {e.get('factors')!r}", MappingError)
+    levels = []
+    for i in range(n):
+        parts = [xy for _, xy in sorted(spatial[i], key=lambda item: item[0])]
+        xs = tuple(lp for x, _ in parts for lp in x)
+        ys = tuple(lp for _, y in parts for lp in y)
+        levels.append(LevelMapping(hierarchy.names[i], temporal[i], xs, ys, keep[i]))
     nest = NestMapping(tuple(levels))
     try:
         check(nest, shape, hierarchy)

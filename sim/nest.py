@@ -12,17 +12,18 @@ Counting rules (Timeloop's, so that the same files give the same numbers):
   (:mod:`sim.reuse`: held across loops over ranks the tensor does not depend on, refetched at
   the wrap of an outer loop, sliding windows fetch only the new edge).
 - The next level out that keeps the tensor (bypassed levels skipped) serves those deltas; copies
-  under a fan-out needing the same words at the same step share one access (multicast for
-  inputs, spatial reduction for outputs). The MACs have no storage: they access one word of
-  each tensor at every step.
+  under a fan-out whose deltas are identical share one access (multicast for inputs, spatial
+  reduction for outputs; :func:`sim.reuse.distinct_copies`). The MACs have no storage: they
+  access one word of each tensor at every step.
 - Read-only tensor at a level: ``reads`` = words served to the level below; ``fills`` = its
   deltas. Output (read-write) tensor: ``updates`` = partial sums received from below;
   ``reads`` = updates minus the distinct words the instance holds over the run (the first
   update of a word is a write, later ones read-modify-write); ``fills`` = deltas minus those
   distinct words (a partial sum arrives from above only after it has left once).
 - Energy: per instance, ``ceil(count / block_words)`` accesses times the per-access energy of
-  the action (fills at the write energy), plus leakage per cycle per instance; MACs at the
-  compute energy.
+  the action (fills at the write energy), plus the storage levels' leakage per cycle per
+  instance the mapping uses; MACs at the compute energy (their leakage is not counted, as in
+  Timeloop).
 - Cycles: the product of the temporal factors (steps of one MAC), raised by any level whose
   per-instance reads, writes (fills + updates) or both over its read, write or shared
   bandwidth (words per cycle) take longer. No latency, fill or drain.
@@ -31,10 +32,10 @@ Counting rules (Timeloop's, so that the same files give the same numbers):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mappings.nest import check, dim_width, keeps
-from sim.reuse import box_words, delta_counts, spread_offsets, strides, union_words
+from sim.reuse import box_words, delta_counts, distinct_copies, strides
 
 ACTIONS = ("reads", "fills", "updates")
 
@@ -58,6 +59,11 @@ class NestCounts:
     instances : dict
         component -> instances used by the mapping.
     clock_hz : float
+    compute_name : str
+    compute_instances : int
+        MAC units in the machine (utilization = computes / (cycles * compute_instances)).
+    dram_bytes : int
+        Words the outermost level reads, is filled with and updates, in bytes.
     """
 
     cycles: int
@@ -70,7 +76,6 @@ class NestCounts:
     compute_name: str = ""
     compute_instances: int = 1
     dram_bytes: int = 0
-    meta: dict = field(default_factory=dict)
 
     @property
     def energy_pj(self) -> float:
@@ -88,7 +93,8 @@ class NestCounts:
         return out
 
     def record(self, **params) -> dict:
-        """One record (the project's keys plus ``computes`` and ``accesses``)."""
+        """One record (the project's keys plus ``computes`` and ``accesses``); ``utilization``
+        is MACs over (cycles x every MAC unit of the machine), as Timeloop reports it."""
         util = self.computes / (self.cycles * self.compute_instances) if self.cycles else 0.0
         rec = dict(params)
         rec.update(engine="nest", cycles=int(self.cycles), seconds=self.seconds, energy_pj=self.energy_pj,
@@ -118,14 +124,13 @@ def _tensor_counts(shape, nest, tensor, n_levels, loops, stride):
         if i == n_levels:
             deltas = {tuple(1 for _ in dims): steps}
         else:
-            widths = tuple(dim_width(dim, nest.extents(i)) for dim in dims)
+            widths = tuple(dim_width(dim, nest.extents(i, loops)) for dim in dims)
             above = [k for k, lp in enumerate(loops) if lp.level < i and not lp.spatial]
             deltas = delta_counts(dims, widths, loops, stride, above)
         spread = [k for k, lp in enumerate(loops) if lp.spatial and p <= lp.level < i]
-        offs = spread_offsets(dims, loops, stride, spread)
-        served = sum(n * union_words(box, offs) for box, n in deltas.items())
+        fetched = sum(n * box_words(box) for box, n in deltas.items())
+        served = fetched * distinct_copies(dims, loops, stride, spread)
         if i < n_levels:
-            fetched = sum(n * box_words(box) for box, n in deltas.items())
             per[i][1] = fetched - _partition_words(shape, tensor, loops, i) if rw else fetched
         if rw:
             per[p][2] = served
@@ -171,16 +176,15 @@ def evaluate(hierarchy, shape, nest) -> NestCounts:
                 need.append(math.ceil(words / bw))
         level_cycles[lv.name] = max(need)
         cycles = max(cycles, level_cycles[lv.name])
-    for i, lv in enumerate(hierarchy.levels):
-        energy[(lv.name, "leak")] = lv.energy("leak") * cycles * hierarchy.instances(i)
+    for lv in hierarchy.levels:
+        energy[(lv.name, "leak")] = lv.energy("leak") * cycles * used[lv.name]
     comp = hierarchy.compute
     macs = shape.points
     used[comp.name] = _used_instances(loops, n)
     energy[(comp.name, "compute")] = macs * comp.energy("compute")
-    energy[(comp.name, "leak")] = comp.energy("leak") * cycles * hierarchy.instances(n)
     top = hierarchy.levels[0]
     dram_words = sum(sum(a.values()) for a in accesses[top.name].values())
     return NestCounts(cycles=int(cycles), computes=macs, accesses=accesses,
                       energy_pj_by={k: float(v) for k, v in energy.items()}, level_cycles=level_cycles,
                       instances=used, clock_hz=hierarchy.clock_mhz * 1e6, compute_name=comp.name,
-                      compute_instances=used[comp.name], dram_bytes=dram_words * top.word_bits // 8)
+                      compute_instances=hierarchy.instances(n), dram_bytes=dram_words * top.word_bits // 8)

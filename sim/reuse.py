@@ -7,24 +7,27 @@ loop over a rank it does depend on sits inside it, whose wrap-around moves the t
 (a refetch). A tile sliding along an affine index (a convolution input ``p+r`` as ``r``
 advances) fetches only the new edge.
 
-The rules are Timeloop's (its axis-aligned hyper-rectangle deltas): a tile that moved along one
-tensor dimension, overlapping its previous position, fetches the uncovered slab, provided it moves
-in the same direction as the previous partial move (or there was none); a move along two or more
-dimensions, a move with no overlap, or a move against the previous direction fetches the whole
-tile. :func:`delta_counts` evaluates this over every step of the loops above a buffer without
-enumerating them: a run of a loop is the same for the same entry state, so each (loop, state)
-is solved once and repeated runs that return to their entry state are multiplied out.
+The rules are those of Timeloop's model as it produced the reference outputs pinned in
+``tests/sim/test_nest.py`` (hyper-rectangle point sets, "reset on stride change"): the tile's
+translation since the previous step is compared with the last one remembered. With none
+remembered, or the same one again, only the words not in the previous tile are fetched and the
+translation is remembered (a standing still, zero, translation included); a different
+translation fetches the whole tile and forgets. So a window sliding forward keeps its overlap,
+a window sent back by an outer loop is fetched whole, and so is a window that starts to slide
+after standing still across an inner loop. :func:`delta_counts` evaluates this over every step
+of the loops above a buffer without enumerating them: a run of a loop is the same for the same
+entry state, so each (loop, state) is solved once, and repeated runs that return to their entry
+state are multiplied out.
 
-:func:`union_words` is the multicast / spatial-reduction rule: the copies under a fan-out fetch
-translated copies of the same delta at the same step; the parent moves their union once.
+:func:`distinct_copies` is the multicast / spatial-reduction rule: copies under a fan-out whose
+deltas are identical share one access of the level above; the comparison is made within each
+spatial loop group (one mesh axis of one level), as Timeloop compares per fan-out.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-
-import numpy as np
 
 
 def strides(loops) -> list:
@@ -52,18 +55,18 @@ def carry_offset(dims, loops, stride, k, above) -> tuple:
 
 def _step(offset, widths, state):
     """One move of a tile by ``offset``: (delta box widths or None, next state)."""
+    if state is not None and offset != state:
+        return tuple(widths), None
+    overlap = math.prod(max(0, w - abs(o)) for w, o in zip(widths, offset))
+    fetched = math.prod(widths) - overlap
+    if fetched == 0:
+        return None, offset
     moved = [d for d, o in enumerate(offset) if o != 0]
-    if not moved:
-        return None, None
-    if len(moved) > 1 or any(abs(offset[d]) >= widths[d] for d in moved):
-        return tuple(widths), None
-    d = moved[0]
-    sign = 1 if offset[d] > 0 else -1
-    if state is not None and state != (d, sign):
-        return tuple(widths), None
-    delta = list(widths)
-    delta[d] = abs(offset[d])
-    return tuple(delta), (d, sign)
+    if len(moved) == 1 and overlap:
+        delta = list(widths)
+        delta[moved[0]] = abs(offset[moved[0]])
+        return tuple(delta), offset
+    return ("words", fetched), offset
 
 
 def delta_counts(dims, widths, loops, stride, above) -> Counter:
@@ -121,8 +124,11 @@ def delta_counts(dims, widths, loops, stride, above) -> Counter:
     return out
 
 
-def box_words(widths) -> int:
-    return math.prod(widths)
+def box_words(box) -> int:
+    """Words of a delta: a box of widths, or ``("words", n)`` for an L-shaped remainder."""
+    if box and box[0] == "words":
+        return box[1]
+    return math.prod(box)
 
 
 def spread_offsets(dims, loops, stride, spread) -> list:
@@ -136,25 +142,10 @@ def spread_offsets(dims, loops, stride, spread) -> list:
     return offs
 
 
-def _interval_union(starts, width) -> int:
-    total, end = 0, None
-    for s in sorted(set(starts)):
-        lo = s if end is None else max(s, end)
-        hi = s + width
-        if hi > lo:
-            total += hi - lo
-        end = hi if end is None else max(end, hi)
-    return total
-
-
-def union_words(widths, offsets) -> int:
-    """Words in the union of copies of a box of ``widths`` translated by ``offsets``."""
-    distinct = set(offsets)
-    if len(distinct) == 1:
-        return box_words(widths)
-    per_dim = [sorted({o[d] for o in distinct}) for d in range(len(widths))]
-    if len(distinct) == math.prod(len(v) for v in per_dim):
-        return math.prod(_interval_union(v, w) for v, w in zip(per_dim, widths))
-    grid = np.stack(np.meshgrid(*[np.arange(w) for w in widths], indexing="ij"), -1).reshape(-1, len(widths))
-    pts = np.concatenate([grid + np.asarray(o) for o in distinct])
-    return int(len(np.unique(pts, axis=0)))
+def distinct_copies(dims, loops, stride, spread) -> int:
+    """Copies under a fan-out that need distinct words: per spatial loop group (level, axis),
+    the number of distinct tile offsets, multiplied over the groups."""
+    groups = {}
+    for k in spread:
+        groups.setdefault((loops[k].level, loops[k].kind), []).append(k)
+    return math.prod(len(set(spread_offsets(dims, loops, stride, ks))) for ks in groups.values())

@@ -85,3 +85,11 @@ def test_compute_must_be_last(tmp_path):
     with pytest.raises(SpecError) as err:
         load_timeloop_arch(path)
     assert str(err.value) == f"{path}: architecture.nodes[6]: 'Extra' comes after the compute component 'MACC', which must be last"
+
+
+def test_tags_on_plain_values_are_refused():
+    from arch.yamlio import load_yaml
+
+    with pytest.raises(SpecError) as err:
+        load_yaml("a: !ref foo\n", "f.yaml")
+    assert str(err.value) == "f.yaml: line 1: tag !ref on a plain value is not supported"
