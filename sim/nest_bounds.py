@@ -33,14 +33,14 @@ Why the floor holds, per tensor and per level ``c`` that keeps it (counting rule
   the others inside it (the least), a chosen order is counted as it is. A level above
   ``assigned_from`` cannot be ``d`` unless the stand-in at level 0 is; then its other loops go
   inside, the least over all splits. For a tensor without a sliding window every rank it has is
-  hard and this is exactly the model's count once the orders are chosen. Copies under a fan-out
-  get disjoint tiles for ranks of such a tensor and the same tile otherwise, so the parent serves
-  the delta once per distinct copy; with a window, the parent serves at least the union of the
-  copies' whole tiles (:func:`sim.reuse.union_words`) per whole-tile fetch.
+  hard and this is exactly the model's count once the orders are chosen. The parent serves
+  every delta once per distinct copy under the fan-outs between them
+  (:func:`sim.reuse.distinct_copies`, the model's multicast rule), a factor fixed once the
+  spatial factors are chosen.
 - Any tensor at the compute units: one word per MAC step, served once per distinct copy
-  (exact, :func:`sim.reuse.union_words`).
+  (exact, :func:`sim.reuse.distinct_copies`).
 - A tensor with a sliding window (``p+r``) also fills at least the distinct words a level holds
-  over the run, and serves at least those its parent holds (dense windows only). With
+  over the run (dense windows only). With
   ``precise``, once every loop order above a level is chosen, its counts there are the model's
   own (:func:`sim.nest._tensor_counts`); the mapper asks for this only for orders the cheaper
   floor could not drop.
@@ -49,7 +49,7 @@ Why the floor holds, per tensor and per level ``c`` that keeps it (counting rule
 
 Cycles: the MAC steps (exact once the spatial factors are chosen), raised by each level's
 bandwidth on the floors of its counts. Energy: the floors priced as :func:`sim.nest.evaluate`
-prices counts (blocks per action, used instances, leakage over the cycle floor, MACs).
+prices counts (blocks per action, instances in use, their leakage over the cycle floor, MACs).
 
 :class:`NestCost` is what :func:`mappings.nest_mapper.search` is given: ``evaluate(nest)``
 (the model) and ``bound(nest, assigned_from, ordered, precise)`` (these floors).
@@ -64,17 +64,16 @@ from dataclasses import replace
 from mappings.nest import Loop, NestMapping, dim_width, keeps
 from sim.nest import _tensor_counts
 from sim.nest import evaluate as count_nest
-from sim.reuse import spread_offsets, strides, union_words
+from sim.reuse import distinct_copies, strides
 
 
 @functools.lru_cache(maxsize=4096)
-def _spread_union(dims, widths, spread) -> int:
-    """:func:`sim.reuse.union_words` of a box of ``widths`` over the copies of the spatial
-    loops ``spread`` ((rank, factor, stride), ...): remembered by these arguments, which are
-    all the two functions read (a search asks for few distinct ones)."""
-    loops = [Loop(r, f, 0, "x") for r, f, _ in spread]
-    offs = spread_offsets(dims, loops, [st for _, _, st in spread], range(len(spread)))
-    return union_words(widths, offs)
+def _copies(dims, spread) -> int:
+    """:func:`sim.reuse.distinct_copies` over the spatial loops ``spread`` ((rank, factor,
+    level, kind, stride), ...): remembered by these arguments, which are all it reads (a search
+    asks for few distinct ones)."""
+    loops = [Loop(r, f, lv, kind) for r, f, lv, kind, _ in spread]
+    return distinct_copies(dims, loops, [st for *_, st in spread], range(len(spread)))
 
 
 #: Relative slack taken off an energy floor so that rounding in a different summation order
@@ -183,29 +182,22 @@ class NestCost:
                 per[p][0], per[p][2] = exact[p][0], exact[p][2]
                 continue
             spread = [k for k, lp in enumerate(loops) if lp.spatial and p <= lp.level < c]
-            sig = tuple((loops[k].rank, loops[k].factor, stride[k]) for k in spread if loops[k].factor > 1)
+            copies = _copies(self._dims[t], tuple((loops[k].rank, loops[k].factor, loops[k].level, loops[k].kind,
+                                                   stride[k]) for k in spread if loops[k].factor > 1))
             if c == n:
                 deltas = steps
-                served = steps * _spread_union(self._dims[t], tuple(1 for _ in self._dims[t]), sig)
+                served = steps * copies
             elif rw and window:
                 continue  # outputs with a sliding window: no floor but zero
             else:
-                ext = exts[c]
+                floor_words = self._partition(t, loops, c) if not window or dense else 0
                 if c < assigned_from:
-                    full, fetches, box = (self._partition(t, loops, c) if not window else 0), 0, None
+                    deltas = floor_words
                 else:
-                    box = tuple(dim_width(dim, ext) for dim in self._dims[t])
+                    box = tuple(dim_width(dim, exts[c]) for dim in self._dims[t])
                     fetches = self._fetches(t, loops, c, assigned_from, ordered, open_ranks, prefix)
-                    full = math.prod(box) * fetches
-                if not window:
-                    copies = math.prod(loops[k].factor for k in spread if loops[k].rank in self._ranks[t])
-                    deltas, served = full, full * copies
-                else:
-                    part_c = self._partition(t, loops, c) if dense else 0
-                    part_p = self._partition(t, loops, p) if dense else 0
-                    deltas = max(full, part_c)
-                    spread_full = fetches * _spread_union(self._dims[t], box, sig) if box else 0
-                    served = max(spread_full, part_p, deltas)
+                    deltas = max(math.prod(box) * fetches, floor_words)
+                served = deltas * copies
             if c < n:
                 per[c][1] = deltas - self._partition(t, loops, c) if rw else deltas
             if rw:
@@ -267,7 +259,6 @@ class NestCost:
                 if bw:
                     cycles = max(cycles, math.ceil(words / bw))
         for i, lv in enumerate(h.levels):
-            energy += lv.energy("leak") * cycles * h.instances(i)
+            energy += lv.energy("leak") * cycles * math.prod(lp.factor for lp in loops if lp.spatial and lp.level < i)
         energy += self.shape.points * h.compute.energy("compute")
-        energy += h.compute.energy("leak") * cycles * h.instances(self.n)
         return int(cycles), energy * (1 - _SLACK)
