@@ -4,9 +4,10 @@ Timeloop's reference output.
 The case is exercise 06-mapper-convlayer-eyeriss of the Timeloop tutorial (an Eyeriss-like
 machine: DRAM, a 128 KB global buffer keeping inputs and outputs, 14 x 12 PEs each with an
 input, a weight and a partial-sum scratchpad; VGG02 layer 5; the row-stationary constraints
-written under the architecture's nodes), pinned under ``tests/data/timeloop/06-eyeriss/`` with
-its provenance in ``SOURCES.md`` there. Timeloop's figures are read from the pinned
-``timeloop-mapper.stats.txt`` (its ``Summary Stats``).
+written under the architecture's nodes), pinned under ``tests/data/timeloop/06-eyeriss-vgg02-layer5/``
+(the mapper's options under ``06-eyeriss-mapper/``) with their provenance in ``SOURCES.md``
+there. Timeloop's figures are read from the pinned ``timeloop-mapper.stats.txt`` (its
+``Summary Stats``), the mapping its mapper found from the pinned ``timeloop-mapper.map.yaml``.
 
 Run on one core::
 
@@ -25,25 +26,15 @@ import time
 from pathlib import Path
 
 from arch.timeloop import load_timeloop_arch
-from mappings.nest import LevelMapping, NestMapping
 from mappings.nest_mapper import OBJECTIVES, search
-from mappings.timeloop import read_problem
+from mappings.timeloop import read_mapping, read_problem
 from mappings.timeloop_constraints import read_constraints
 from sim.nest import evaluate
 from sim.nest_bounds import NestCost
 
-CASE = Path(__file__).resolve().parents[1] / "tests" / "data" / "timeloop" / "06-eyeriss"
-
-#: The mapping Timeloop's mapper reported (``timeloop-mapper.map.txt`` of the same reference
-#: output), outermost loop first; its two spatial levels both spread the copies below shared_glb.
-TIMELOOP_BEST = NestMapping((
-    LevelMapping("DRAM", (("Q", 4), ("C", 4), ("P", 7), ("M", 4))),
-    LevelMapping("shared_glb", (("M", 2), ("C", 4), ("P", 8)), (("Q", 14),), (("M", 4), ("S", 3)),
-                 frozenset({"Inputs", "Outputs"})),
-    LevelMapping("ifmap_spad", (), keep=frozenset({"Inputs"})),
-    LevelMapping("weights_spad", (("R", 3), ("C", 8)), keep=frozenset({"Weights"})),
-    LevelMapping("psum_spad", (("M", 8),), keep=frozenset({"Outputs"})),
-))
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "timeloop"
+CASE = DATA / "06-eyeriss-vgg02-layer5"
+OPTIONS = DATA / "06-eyeriss-mapper" / "mapper.yaml"
 
 
 def timeloop_summary(stats_path) -> dict:
@@ -63,16 +54,16 @@ def main(argv=None) -> int:
     ap.add_argument("--objective", choices=OBJECTIVES, default="edp")
     ap.add_argument("--time-limit", type=float, default=60.0, help="CPU seconds (0: none)")
     args = ap.parse_args(argv)
-    h = load_timeloop_arch(CASE / "eyeriss_like.yaml", CASE / "timeloop-mapper.ERT.yaml")
-    shape = read_problem(CASE / "VGG02_layer5.yaml")
-    rules, _ = read_constraints(CASE / "mapper.yaml", h, shape, arch_path=CASE / "eyeriss_like.yaml")
+    h = load_timeloop_arch(CASE / "eyeriss_like.arch.yaml", CASE / "timeloop-mapper.ERT.yaml")
+    shape = read_problem(CASE / "VGG02_layer5.prob.yaml")
+    rules, _ = read_constraints(OPTIONS, h, shape, arch_path=CASE / "eyeriss_like.arch.yaml")
     wall, cpu = time.perf_counter(), time.process_time()
     found = search(h, shape, NestCost(h, shape), args.objective, rules, time_limit_s=args.time_limit or None)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(f"search ({args.objective}): {wall:.1f} s wall, {cpu:.1f} s CPU; whole space: {found.complete}; "
           f"{found.evaluated} mappings costed, {found.bounded} floors, {found.pruned} subtrees pruned")
     print(_line("ours, best found", found.cycles, found.energy_pj * 1e-6, found.edp * 1e-12))
-    theirs = evaluate(h, shape, TIMELOOP_BEST)
+    theirs = evaluate(h, shape, read_mapping(CASE / "timeloop-mapper.map.yaml", shape, h))
     print(_line("Timeloop's best, our counts", theirs.cycles, theirs.energy_pj * 1e-6,
                 theirs.cycles * theirs.energy_pj * 1e-12))
     ref = timeloop_summary(CASE / "timeloop-mapper.stats.txt")

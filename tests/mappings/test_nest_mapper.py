@@ -190,18 +190,19 @@ def test_unknown_objective_and_empty_space():
 
 # ------------------------------------------------------------------ Timeloop constraints
 
-EYERISS = DATA / "06-eyeriss"
+EYERISS = DATA / "06-eyeriss-vgg02-layer5"
+OPTIONS = DATA / "06-eyeriss-mapper" / "mapper.yaml"
 
 
 @pytest.fixture(scope="module")
 def eyeriss():
-    h = load_timeloop_arch(EYERISS / "eyeriss_like.yaml", EYERISS / "timeloop-mapper.ERT.yaml")
-    return h, read_problem(EYERISS / "VGG02_layer5.yaml")
+    h = load_timeloop_arch(EYERISS / "eyeriss_like.arch.yaml", EYERISS / "timeloop-mapper.ERT.yaml")
+    return h, read_problem(EYERISS / "VGG02_layer5.prob.yaml")
 
 
 def test_eyeriss_constraints_read_from_the_architecture(eyeriss):
     h, shape = eyeriss
-    rules, objective = read_constraints(EYERISS / "mapper.yaml", h, shape, arch_path=EYERISS / "eyeriss_like.yaml")
+    rules, objective = read_constraints(OPTIONS, h, shape, arch_path=EYERISS / "eyeriss_like.arch.yaml")
     assert objective == "latency"  # optimization_metrics: [delay, energy]
     assert [lv.name for lv in h.levels] == ["DRAM", "shared_glb", "ifmap_spad", "weights_spad", "psum_spad"]
     glb, ifmap, weights, psum = rules[1], rules[2], rules[3], rules[4]
