@@ -11,9 +11,10 @@ result does not depend on the order of the search.
 
 The cost model is passed in, because the mapper sits below the cost engines:
 ``cost.evaluate(nest) -> (cycles, energy_pj)`` and ``cost.bound(nest, assigned_from, ordered,
-precise) -> (cycles, energy_pj)``, a floor that no completion of a partial mapping goes below
-(:class:`sim.nest_bounds.NestCost`; ``precise`` asks for a tighter, costlier one, taken only
-for loop orders the cheap floor could not drop).
+precise, open_ranks, prefix) -> (cycles, energy_pj)``, a floor that no completion of a partial
+mapping goes below (:class:`sim.nest_bounds.NestCost` says what each argument leaves open;
+``precise`` asks for a tighter, costlier floor, taken only for loop orders the cheap floor
+could not drop).
 
 Search space (narrowed by :class:`LevelRule` per level, e.g. from a Timeloop constraints file):
 
@@ -28,7 +29,8 @@ Search space (narrowed by :class:`LevelRule` per level, e.g. from a Timeloop con
 Search: (keep, spatial) choices in ascending order of their floor; then temporal factors level
 by level from the innermost and, within a level, rank by rank (a level's capacity is checked
 with the ranks still open at 1, the least tile any completion has); then loop orders level by
-level from the outermost and, within a level, loop by loop from the outermost; every partial mapping whose floor is strictly worse
+level from the outermost and, within a level, loop by loop from the outermost. Siblings are
+visited in ascending order of their floors; every partial mapping whose floor is strictly worse
 than the best complete one is dropped with everything below it. This returns what the
 exhaustive search (``exhaustive=True``: no floors) returns, mapping and cost.
 """

@@ -166,7 +166,7 @@ class NestCost:
     def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered, precise=False, exts=None,
                       open_ranks=frozenset(), prefix=None) -> dict:
         """level index -> [reads, fills, updates] floors per instance of one tensor."""
-        exts = exts or [nest.extents(i) for i in range(self.n)]
+        exts = exts or [nest.extents(i, loops) for i in range(self.n)]
         n = self.n
         kept = keeps(nest, t)
         rw = t == self.shape.output
@@ -236,12 +236,7 @@ class NestCost:
         loops = nest.loops()
         stride = strides(loops)
         steps = math.prod(lp.factor for lp in loops if not lp.spatial)
-        exts, ext = [None] * self.n, {}
-        for i in range(self.n - 1, -1, -1):  # rank extents of each level's tile (NestMapping.extents)
-            for lp in loops:
-                if lp.level == i:
-                    ext[lp.rank] = ext.get(lp.rank, 1) * lp.factor
-            exts[i] = dict(ext)
+        exts = [nest.extents(i, loops) for i in range(self.n)]
         per = [dict() for _ in range(self.n)]
         for t in self.shape.tensors:
             for i, rfu in self._tensor_floor(t, nest, loops, stride, steps, assigned_from, ordered,
