@@ -16,6 +16,10 @@ bandwidth; no latency, fill or drain), ``computes`` (MACs), ``energy_pj``, ``acc
 (level -> data space -> reads, fills, updates: words, totals over all instances),
 ``energy_breakdown`` (level -> action -> pJ), ``utilization``, ``seconds``, ``dram_bytes``
 (words the outermost level moves, in bytes) and the file names.
+
+Without ``mapping=`` the hierarchy mapper (:mod:`mappings.nest_mapper`) searches for the best
+mapping under the architecture's and an optional ``constraints=`` file's constraints
+(:func:`_searched`).
 """
 
 from __future__ import annotations
