@@ -43,6 +43,11 @@ CONV1D_S = shape_of({"K": 1, "R": 3, "P": 2}, dict(CONV1D.projections), "O")
 GEMM = shape_of({"M": 4, "N": 2, "K": 4},
                 {"A": (((1, "M"),), ((1, "K"),)), "B": (((1, "K"),), ((1, "N"),)), "Z": (((1, "M"),), ((1, "N"),))},
                 "Z")
+GEMM2 = shape_of({"M": 2, "N": 2, "K": 2}, dict(GEMM.projections), "Z")
+# O[k,p] += W[k,r] * I[r+2p]  (stride 2: a window with holes)
+STRIDED = shape_of({"K": 2, "R": 2, "P": 3},
+                   {"W": (((1, "K"),), ((1, "R"),)), "I": (((1, "R"), (2, "P")),), "O": (((1, "K"),), ((1, "P"),))},
+                   "O")
 GEMM_S = shape_of({"M": 2, "N": 1, "K": 2}, dict(GEMM.projections), "Z")
 
 
@@ -57,6 +62,10 @@ THREE = Hierarchy("three", (level("DRAM", None, block=2, e=(100.0, 90.0, 95.0)),
                             level("GLB", 24, block=2, e=(6.0, 5.0, 5.5), bw=4.0),
                             level("RF", 4, fx=2, e=(0.5, 0.4, 0.45))),
                   ComputeLevel("MAC", energy_pj=(("compute", 0.3), ("leak", 0.01))))
+# 2 x 2 PEs with a scratchpad each under DRAM: spatial factors on X and Y
+MESH = Hierarchy("mesh", (level("DRAM", None, block=2, e=(50.0, 50.0, 50.0)),
+                          level("PE", 6, fx=2, fy=2, e=(1.0, 0.8, 0.9), bw=1.0)),
+                 ComputeLevel("MAC", energy_pj=(("compute", 0.5),)))
 
 
 def divisor_splits(n, slots):
@@ -103,10 +112,11 @@ def brute_force(h, shape, objective):
 
 @pytest.mark.parametrize("h,shape,objective", [
     (TWO, CONV1D, "edp"), (TWO, GEMM, "energy"), (THREE, CONV1D_S, "latency"), (THREE, GEMM_S, "edp"),
+    (TWO, STRIDED, "energy"), (MESH, GEMM2, "latency"), (MESH, STRIDED, "edp"),
 ])
 def test_search_equals_brute_force(h, shape, objective):
     want, valid = brute_force(h, shape, objective)
-    assert valid > 50  # the space is not trivial
+    assert valid > 100  # the space is not trivial
     cost = NestCost(h, shape)
     got = search(h, shape, cost, objective)
     assert objective_key(objective, got.cycles, got.energy_pj) == want
@@ -120,7 +130,7 @@ def test_search_equals_brute_force(h, shape, objective):
 def test_floors_never_exceed_the_model():
     """Every partial mapping on the way to a random complete one: floor <= the model's cost."""
     rng = random.Random(7)
-    for h, shape in ((THREE, CONV1D), (THREE, GEMM)):
+    for h, shape in ((THREE, CONV1D), (THREE, GEMM), (MESH, STRIDED)):
         cost = NestCost(h, shape)
         s = _Search(h, shape, cost, "edp", None, True)
         keeps, spatials, n = s.keep_choices(), s.spatial_choices(), len(h.levels)
