@@ -114,10 +114,10 @@ class NestCost:
     def _words(self, t, ext) -> int:
         return math.prod(dim_width(dim, ext) for dim in self._dims[t])
 
-    def _partition(self, t, loops, i) -> int:
+    def _partition(self, t, spatial, i) -> int:
         """Distinct words of ``t`` one instance of level ``i`` holds over the run: every rank
-        whole but for the spatial loops above the level."""
-        spread = tuple((lp.rank, lp.factor) for lp in loops if lp.spatial and lp.level < i and lp.factor > 1)
+        whole but for the ``spatial`` loops above the level."""
+        spread = tuple((lp.rank, lp.factor) for lp in spatial if lp.level < i and lp.factor > 1)
         if (t, spread) not in self._parts:  # remembered by all it depends on: few per search
             ext = dict(self.shape.ranks)
             for r, f in spread:
@@ -125,10 +125,11 @@ class NestCost:
             self._parts[(t, spread)] = self._words(t, ext)
         return self._parts[(t, spread)]
 
-    def _fetches(self, t, loops, c, assigned_from, ordered, open_ranks=frozenset(), prefix=None) -> int:
-        """Floor of the whole-tile fetches of ``t`` at level ``c`` (module docstring)."""
+    def _fetches(self, t, temporal, c, assigned_from, ordered, open_ranks=frozenset(), prefix=None) -> int:
+        """Floor of the whole-tile fetches of ``t`` at level ``c`` (module docstring);
+        ``temporal``: the temporal loops, outermost first."""
         hard, rel = self._hard[t], self._ranks[t]
-        above = [lp for lp in loops if not lp.spatial and lp.level < c and lp.factor > 1]
+        above = [lp for lp in temporal if lp.level < c and lp.factor > 1]
         deep = [lp.level for lp in above if lp.rank in hard]
         if not deep:
             return 1
@@ -166,6 +167,8 @@ class NestCost:
     def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered, precise=False, exts=None,
                       open_ranks=frozenset(), prefix=None) -> dict:
         """level index -> [reads, fills, updates] floors per instance of one tensor."""
+        sp = [lp for lp in loops if lp.spatial]
+        tl = [lp for lp in loops if not lp.spatial]
         exts = exts or [nest.extents(i, loops) for i in range(self.n)]
         n = self.n
         kept = keeps(nest, t)
@@ -190,19 +193,19 @@ class NestCost:
             elif rw and window:
                 continue  # outputs with a sliding window: no floor but zero
             else:
-                floor_words = self._partition(t, loops, c) if not window or dense else 0
+                floor_words = self._partition(t, sp, c) if not window or dense else 0
                 if c < assigned_from:
                     deltas = floor_words
                 else:
                     box = tuple(dim_width(dim, exts[c]) for dim in self._dims[t])
-                    fetches = self._fetches(t, loops, c, assigned_from, ordered, open_ranks, prefix)
+                    fetches = self._fetches(t, tl, c, assigned_from, ordered, open_ranks, prefix)
                     deltas = max(math.prod(box) * fetches, floor_words)
                 served = deltas * copies
             if c < n:
-                per[c][1] = deltas - self._partition(t, loops, c) if rw else deltas
+                per[c][1] = deltas - self._partition(t, sp, c) if rw else deltas
             if rw:
                 per[p][2] = served
-                per[p][0] = served - self._partition(t, loops, p)
+                per[p][0] = served - self._partition(t, sp, p)
             else:
                 per[p][0] = served
         return per
