@@ -11,7 +11,7 @@ there. Timeloop's figures are read from the pinned ``timeloop-mapper.stats.txt``
 
 Run on one core::
 
-    python -m studies.bench_nest_mapper [--objective edp] [--time-limit 60]
+    python -m studies.bench_nest_mapper [--objective edp] [--time-limit 60] [--write-mapping F.map.yaml]
 
 It prints the search's wall and CPU seconds, whether it covered the whole space, the best
 mapping's cycles, energy and EDP, the same figures for the mapping Timeloop's mapper reported
@@ -29,6 +29,7 @@ from arch.timeloop import load_timeloop_arch
 from mappings.nest_mapper import OBJECTIVES, search
 from mappings.timeloop import read_mapping, read_problem
 from mappings.timeloop_constraints import read_constraints
+from mappings.timeloop_write import timeloop_mapping_text
 from sim.nest import evaluate
 from sim.nest_bounds import NestCost
 
@@ -53,6 +54,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m studies.bench_nest_mapper", description=__doc__.splitlines()[0])
     ap.add_argument("--objective", choices=OBJECTIVES, default="edp")
     ap.add_argument("--time-limit", type=float, default=60.0, help="CPU seconds (0: none)")
+    ap.add_argument("--write-mapping", metavar="PATH", help="write the mapping found as a Timeloop mapping file")
     args = ap.parse_args(argv)
     h = load_timeloop_arch(CASE / "eyeriss_like.arch.yaml", CASE / "timeloop-mapper.ERT.yaml")
     shape = read_problem(CASE / "VGG02_layer5.prob.yaml")
@@ -74,6 +76,8 @@ def main(argv=None) -> int:
         sy = " ".join(f"{r}{f}" for r, f in lm.spatial_y)
         keep = ",".join(sorted(lm.keep)) if lm.keep is not None else "all"
         print(f"  {lm.level:<13} keep {keep:<24} temporal {loops:<20} X {sx or '-':<8} Y {sy or '-'}")
+    if args.write_mapping:
+        Path(args.write_mapping).write_text(timeloop_mapping_text(found.best, shape))
     return 0
 
 

@@ -21,7 +21,7 @@ from arch.timeloop import load_timeloop_arch
 from mappings.mapping import EinsumShape
 from mappings.nest import LevelMapping, NestMapping
 from mappings.nest_mapper import LevelRule, _Search, objective_key, search
-from mappings.timeloop import read_problem
+from mappings.timeloop import read_mapping, read_problem
 from mappings.timeloop_constraints import read_constraints
 from sim.nest import evaluate
 from sim.nest_bounds import NestCost
@@ -173,6 +173,22 @@ def test_floors_never_exceed_the_model():
                     assert bc <= c and be <= e
             fc, fe = cost.bound(nest, 0, None, True)
             assert fc == c and fe == pytest.approx(e, rel=1e-8)  # all chosen: the floor is the cost
+
+
+def test_found_mapping_written_for_timeloop_and_read_back(tmp_path):
+    """The mapper's answer as a Timeloop mapping file gives the same counts when read back."""
+    from mappings.timeloop_write import timeloop_mapping_text
+
+    got = search(MESH, STRIDED, NestCost(MESH, STRIDED), "edp")
+    path = tmp_path / "found.map.yaml"
+    path.write_text(timeloop_mapping_text(got.best, STRIDED))
+    again = read_mapping(path, STRIDED, MESH)
+    for lm, back in zip(got.best.levels, again.levels):  # the reader adds loops of trip count 1
+        for mine, read in ((lm.temporal, back.temporal), (lm.spatial_x, back.spatial_x), (lm.spatial_y, back.spatial_y)):
+            assert tuple(p for p in read if p[1] > 1) == mine
+        assert back.keep == (lm.keep or frozenset(STRIDED.tensors))
+    mine, theirs = evaluate(MESH, STRIDED, got.best), evaluate(MESH, STRIDED, again)
+    assert (theirs.cycles, theirs.energy_pj, theirs.accesses) == (mine.cycles, mine.energy_pj, mine.accesses)
 
 
 def test_rules_narrow_the_space():
