@@ -71,7 +71,7 @@ def test_own_hierarchy_spec_gives_the_same_counts(capsys, tmp_path):
     (f"timeloop:problem={PROB},mapping=nope.map.yaml",
      f"timeloop:mapping=nope.map.yaml,problem={PROB}: nope.map.yaml: cannot read file (No such file or directory)"),
     (f"timeloop:problem={PROB},mapping={MAP},colour=red",
-     "timeloop: unknown parameter 'colour' (accepted: ert, mapping, problem)"),
+     "timeloop: unknown parameter 'colour' (accepted: constraints, ert, mapping, objective, problem, time_limit)"),
 ])
 def test_bad_input_exit_2_one_line(capsys, workload, message):
     status, out, err = _run(capsys, "--arch", ARCH, "--workload", workload)

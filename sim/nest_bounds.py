@@ -1,0 +1,262 @@
+"""Lower bounds of :func:`sim.nest.evaluate` for partly chosen mappings (the hierarchy mapper's pruning).
+
+In hardware terms: before the mapper has chosen every tile factor and loop order, how few
+cycles and how little energy can any completion of the mapping still cost? If that floor is
+already worse than the best complete mapping found, the whole subtree is skipped, and the
+search still returns what the exhaustive search returns.
+
+A *partial* mapping is a :class:`mappings.nest.NestMapping` with
+
+- every spatial factor and every keep/bypass choice made;
+- the temporal factors of the levels ``assigned_from`` and below made; the rest of each
+  rank (its size over everything chosen) placed at level 0 as a stand-in: how it will be split
+  over the levels above ``assigned_from`` is open;
+- the loop order of the levels in ``ordered`` made, and optionally of the outermost loops of one
+  more level (``prefix``); every other level's order is open;
+- optionally, ``open_ranks`` whose factor at level ``assigned_from`` is not made yet: that
+  level holds 1 for them, the stand-in their rest. Moving part of a rest down to that level
+  can only grow tiles (by as much as the fetches above shrink, or more), except for a rank the
+  tensor does not have, which could go inside that level's loops: the floor lets it.
+
+Why the floor holds, per tensor and per level ``c`` that keeps it (counting rules of
+:mod:`sim.nest`, :mod:`sim.reuse`):
+
+- Call a rank *hard* for a tensor when every dimension of the tensor it appears in is that
+  rank alone with coefficient 1 (``C`` of ``I[c, r+p]``; ``R`` and ``P`` are not). The tensor
+  fetches its whole tile at ``c`` each time a loop above ``c`` advances that is over a hard
+  rank, or over a rank the tensor does not have with a loop over one of its ranks inside it
+  (:func:`sim.reuse.delta_counts`: the tile moves a full width, in two dimensions, or back
+  against its last move). So it fetches at least the product of the trip counts of those loops,
+  from the outermost down to the innermost loop over a hard rank. With ``d`` the innermost level
+  above ``c`` holding a loop over a hard rank, every such loop above level ``d`` counts whatever
+  the orders, and at level ``d`` only those up to its innermost hard loop: an open order puts
+  the others inside it (the least), a chosen order is counted as it is. A level above
+  ``assigned_from`` cannot be ``d`` unless the stand-in at level 0 is; then its other loops go
+  inside, the least over all splits. For a tensor without a sliding window every rank it has is
+  hard and this is exactly the model's count once the orders are chosen. The parent serves
+  every delta once per distinct copy under the fan-outs between them
+  (:func:`sim.reuse.distinct_copies`, the model's multicast rule), a factor fixed once the
+  spatial factors are chosen.
+- Any tensor at the compute units: one word per MAC step, served once per distinct copy
+  (exact, :func:`sim.reuse.distinct_copies`).
+- A tensor with a sliding window (``p+r``) also fills at least the distinct words a level holds
+  over the run (dense windows only). With
+  ``precise``, once every loop order above a level is chosen, its counts there are the model's
+  own (:func:`sim.nest._tensor_counts`); the mapper asks for this only for orders the cheaper
+  floor could not drop.
+- Outputs: the first update of a word is a write (:mod:`sim.nest`), so reads and fills are the
+  counts above minus the distinct words, exactly as the model subtracts them.
+
+Cycles: the MAC steps (exact once the spatial factors are chosen), raised by each level's
+bandwidth on the floors of its counts. Energy: the floors priced as :func:`sim.nest.evaluate`
+prices counts (blocks per action, instances in use, their leakage over the cycle floor, MACs).
+
+:class:`NestCost` is what :func:`mappings.nest_mapper.search` is given: ``evaluate(nest)``
+(the model) and ``bound(nest, assigned_from, ordered, precise)`` (these floors).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import replace
+
+from mappings.nest import Loop, NestMapping, dim_width, keeps
+from sim.nest import _tensor_counts
+from sim.nest import evaluate as count_nest
+from sim.reuse import distinct_copies, strides
+
+
+@functools.lru_cache(maxsize=4096)
+def _copies(dims, spread) -> int:
+    """:func:`sim.reuse.distinct_copies` over the spatial loops ``spread`` ((rank, factor,
+    level, kind, stride), ...): remembered by these arguments, which are all it reads (a search
+    asks for few distinct ones)."""
+    loops = [Loop(r, f, lv, kind) for r, f, lv, kind, _ in spread]
+    return distinct_copies(dims, loops, [st for *_, st in spread], range(len(spread)))
+
+
+#: Relative slack taken off an energy floor so that rounding in a different summation order
+#: can never lift it over the model's own figure for the same mapping.
+_SLACK = 1e-9
+
+
+class NestCost:
+    """The counting model of one Einsum on one hierarchy, with the floors the mapper prunes by.
+
+    Parameters
+    ----------
+    hierarchy : arch.hierarchy.Hierarchy
+    shape : mappings.mapping.EinsumShape
+        With projections (affine indices) where the problem has them.
+    """
+
+    def __init__(self, hierarchy, shape):
+        self.hierarchy = hierarchy
+        self.shape = shape
+        self.n = len(hierarchy.levels)
+        self._dims = {t: shape.projection(t) for t in shape.tensors}
+        self._ranks = {t: frozenset(r for dim in d for _, r in dim) for t, d in self._dims.items()}
+        self._window = {t: any(len(dim) > 1 or dim[0][0] != 1 for dim in d) for t, d in self._dims.items()}
+        self._parts = {}
+        self._dense = {t: all(c == 1 for dim in d for c, _ in dim) for t, d in self._dims.items()}
+        self._hard = {t: frozenset(r for r in self._ranks[t]
+                                   if all(dim == ((1, r),) for dim in d if any(rr == r for _, rr in dim)))
+                      for t, d in self._dims.items()}
+
+    def evaluate(self, nest) -> tuple:
+        """(cycles, energy pJ) of a complete mapping (:func:`sim.nest.evaluate`)."""
+        got = count_nest(self.hierarchy, self.shape, nest)
+        return got.cycles, got.energy_pj
+
+    # ------------------------------------------------------------------ floors
+
+    def _words(self, t, ext) -> int:
+        return math.prod(dim_width(dim, ext) for dim in self._dims[t])
+
+    def _partition(self, t, spatial, i) -> int:
+        """Distinct words of ``t`` one instance of level ``i`` holds over the run: every rank
+        whole but for the ``spatial`` loops above the level."""
+        spread = tuple((lp.rank, lp.factor) for lp in spatial if lp.level < i and lp.factor > 1)
+        if (t, spread) not in self._parts:  # remembered by all it depends on: few per search
+            ext = dict(self.shape.ranks)
+            for r, f in spread:
+                ext[r] //= f
+            self._parts[(t, spread)] = self._words(t, ext)
+        return self._parts[(t, spread)]
+
+    def _fetches(self, t, temporal, c, assigned_from, ordered, open_ranks=frozenset(), prefix=None) -> int:
+        """Floor of the whole-tile fetches of ``t`` at level ``c`` (module docstring);
+        ``temporal``: the temporal loops, outermost first."""
+        hard, rel = self._hard[t], self._ranks[t]
+        above = [lp for lp in temporal if lp.level < c and lp.factor > 1]
+        deep = [lp.level for lp in above if lp.rank in hard]
+        if not deep:
+            return 1
+        d = max(deep)
+        # an open rank's part in the stand-in may still go to level d, inside its hard loops
+        movable = open_ranks if d == assigned_from > 0 else frozenset()
+
+        def counts(lp):
+            return lp.rank in hard or (lp.rank not in rel and not (lp.level == 0 and lp.rank in movable))
+
+        n = math.prod(lp.factor for lp in above if lp.level < d and counts(lp))
+        at_d = [lp for lp in above if lp.level == d]
+        if d in ordered and not (d == 0 and assigned_from > 0):
+            m = len(at_d)
+        elif prefix is not None and prefix[0] == d:
+            m = prefix[1]
+        else:
+            m = 0
+        head, rest = at_d[:m], at_d[m:]
+        if any(lp.rank in hard for lp in rest):  # the innermost hard loop is in the open part
+            return n * math.prod(lp.factor for lp in head if counts(lp)) * \
+                math.prod(lp.factor for lp in rest if lp.rank in hard)
+        last = max(k for k, lp in enumerate(head) if lp.rank in hard)
+        return n * math.prod(lp.factor for lp in head[: last + 1] if counts(lp))
+
+    def _exact(self, t, nest, loops, stride, last) -> dict:
+        """The model's counts of ``t`` (:func:`sim.nest._tensor_counts`) at the levels down to
+        ``last``: the levels below it are made to bypass ``t``, which changes no count above
+        ``last`` and spares counting the copies below it."""
+        tensors = frozenset(self.shape.tensors)
+        levels = tuple(lm if i <= last else replace(lm, keep=(tensors if lm.keep is None else lm.keep) - {t})
+                       for i, lm in enumerate(nest.levels))
+        return _tensor_counts(self.shape, NestMapping(levels), t, self.n, loops, stride)
+
+    def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered, precise=False, exts=None,
+                      open_ranks=frozenset(), prefix=None) -> dict:
+        """level index -> [reads, fills, updates] floors per instance of one tensor."""
+        sp = [lp for lp in loops if lp.spatial]
+        tl = [lp for lp in loops if not lp.spatial]
+        exts = exts or [nest.extents(i, loops) for i in range(self.n)]
+        n = self.n
+        kept = keeps(nest, t)
+        rw = t == self.shape.output
+        window = self._window[t]
+        dense = self._dense[t] and not rw
+        per = {i: [0, 0, 0] for i in kept}
+        chain = kept + [n]
+        settled = [c for c in chain[1:-1] if assigned_from == 0 and all(k in ordered for k in range(c))]
+        exact = self._exact(t, nest, loops, stride, settled[-1]) if precise and window and settled else {}
+        for p, c in zip(chain, chain[1:]):
+            if c in settled and exact:
+                per[c][1] = exact[c][1]
+                per[p][0], per[p][2] = exact[p][0], exact[p][2]
+                continue
+            spread = [k for k, lp in enumerate(loops) if lp.spatial and p <= lp.level < c]
+            copies = _copies(self._dims[t], tuple((loops[k].rank, loops[k].factor, loops[k].level, loops[k].kind,
+                                                   stride[k]) for k in spread if loops[k].factor > 1))
+            if c == n:
+                deltas = steps
+                served = steps * copies
+            elif rw and window:
+                continue  # outputs with a sliding window: no floor but zero
+            else:
+                floor_words = self._partition(t, sp, c) if not window or dense else 0
+                if c < assigned_from:
+                    deltas = floor_words
+                else:
+                    box = tuple(dim_width(dim, exts[c]) for dim in self._dims[t])
+                    fetches = self._fetches(t, tl, c, assigned_from, ordered, open_ranks, prefix)
+                    deltas = max(math.prod(box) * fetches, floor_words)
+                served = deltas * copies
+            if c < n:
+                per[c][1] = deltas - self._partition(t, sp, c) if rw else deltas
+            if rw:
+                per[p][2] = served
+                per[p][0] = served - self._partition(t, sp, p)
+            else:
+                per[p][0] = served
+        return per
+
+    def bound(self, nest, assigned_from: int = 0, ordered=None, precise: bool = False,
+              open_ranks=frozenset(), prefix=None) -> tuple:
+        """(cycles, energy pJ) no completion of the partial mapping ``nest`` goes below.
+
+        Parameters
+        ----------
+        nest : mappings.nest.NestMapping
+            Spatial factors and keeps chosen; temporal factors of levels ``assigned_from`` and
+            below chosen, the rest of each rank at level 0 (see the module docstring).
+        assigned_from : int
+            First level whose temporal factors are chosen (0: all are).
+        ordered : collection of int or None
+            Levels whose loop order is chosen; None: every level.
+        open_ranks : collection of str
+            Ranks whose factor at level ``assigned_from`` is still open: level
+            ``assigned_from`` holds 1 for them and the stand-in their whole rest, any part of
+            which may still come down to that level.
+        prefix : (int, int) or None
+            ``(level, m)``: that level (not in ``ordered``) has its ``m`` outermost loops in
+            their chosen order, the others open below them.
+        precise : bool
+            Count a sliding-window tensor exactly (the model's own rules) between the levels
+            whose every loop above is chosen: a tighter floor, as costly as the model there.
+        """
+        h = self.hierarchy
+        ordered = set(range(self.n)) if ordered is None else set(ordered)
+        loops = nest.loops()
+        stride = strides(loops)
+        steps = math.prod(lp.factor for lp in loops if not lp.spatial)
+        exts = [nest.extents(i, loops) for i in range(self.n)]
+        per = [dict() for _ in range(self.n)]
+        for t in self.shape.tensors:
+            for i, rfu in self._tensor_floor(t, nest, loops, stride, steps, assigned_from, ordered,
+                                             precise, exts, frozenset(open_ranks), prefix).items():
+                per[i][t] = rfu
+        energy, cycles = 0.0, steps
+        for i, lv in enumerate(h.levels):
+            inst = math.prod(lp.factor for lp in loops if lp.spatial and lp.level < i)
+            for act, k in (("read", 0), ("fill", 1), ("update", 2)):
+                blocks = sum(math.ceil(rfu[k] / lv.block_words) for rfu in per[i].values())
+                energy += blocks * inst * lv.energy(act)
+            reads = sum(rfu[0] for rfu in per[i].values())
+            writes = sum(rfu[1] + rfu[2] for rfu in per[i].values())
+            for words, bw in ((reads, lv.read_bw), (writes, lv.write_bw), (reads + writes, lv.shared_bw)):
+                if bw:
+                    cycles = max(cycles, math.ceil(words / bw))
+        for i, lv in enumerate(h.levels):
+            energy += lv.energy("leak") * cycles * math.prod(lp.factor for lp in loops if lp.spatial and lp.level < i)
+        energy += self.shape.points * h.compute.energy("compute")
+        return int(cycles), energy * (1 - _SLACK)
