@@ -227,6 +227,12 @@ class Phase:
         """Iterations after which the set of tasks that run repeats (lcm of ``every``)."""
         return math.lcm(*(t.every for t in self.tasks)) if self.tasks else 1
 
+    def timing_key(self) -> tuple:
+        """Everything the timing of the phase depends on (not its name, actions or energy):
+        equal keys, equal cycles in both engines."""
+        return (self.iterations, tuple([(t.name, t.unit, t.cycles, t.latency, t.deps, t.every, t.offset)
+                                        for t in self.tasks]))
+
     def steps(self) -> int:
         """Task instances in the whole phase."""
         return sum(t.count(self.iterations) for t in self.tasks)
