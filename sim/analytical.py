@@ -260,35 +260,43 @@ def phase_cycles(phase: Phase) -> int:
     return got
 
 
-def exact(phase: Phase) -> bool:
-    """Whether :func:`phase_cycles` evaluates ``phase`` exactly (roads 1-3), not by the bound."""
-    return (len(phase.tasks) <= 1 or phase.steps() <= SCALAR_STEPS
-            or (phase.period <= MAX_PERIOD and maxplus.state_size_estimate(phase) <= MAX_STATE))
+def road(phase: Phase) -> int:
+    """Which road of the module docstring evaluates ``phase``: 1-3 exactly, 4 by the bound."""
+    if len(phase.tasks) <= 1 or phase.iterations == 0:
+        return 1
+    if phase.steps() <= SCALAR_STEPS:
+        return 2
+    if phase.period <= MAX_PERIOD and maxplus.state_size_estimate(phase) <= MAX_STATE:
+        return 3
+    return 4
 
 
 def _phase_cycles(phase: Phase) -> int:
-    n = phase.iterations
-    tasks = phase.tasks
+    way = road(phase)
+    if way == 1:  # nothing, or a lone task running back to back
+        if not phase.tasks:
+            return 0
+        t = phase.tasks[0]
+        c = t.count(phase.iterations)
+        return t.cycles * c + t.latency if c else 0
+    if way == 2:
+        return maxplus.scalar_cycles(phase)
+    if way == 3:
+        return maxplus.matrix_cycles(phase)
+    return phase_bound(phase)
+
+
+def phase_bound(phase: Phase) -> int:
+    """The lower bound of road 4 (module docstring) on the cycles of ``phase``: what the engine
+    returns for phases too large for its exact roads. Never above the discrete-event engine's
+    cycles."""
+    n, tasks = phase.iterations, phase.tasks
     if n == 0 or not tasks:
         return 0
-    if len(tasks) == 1:  # a lone task runs back to back
-        t = tasks[0]
-        c = t.count(n)
-        return t.cycles * c + t.latency if c else 0
-    if phase.steps() <= SCALAR_STEPS:
-        return maxplus.scalar_cycles(phase)
-    if phase.period <= MAX_PERIOD and maxplus.state_size_estimate(phase) <= MAX_STATE:
-        return maxplus.matrix_cycles(phase)
-    return _bound(phase)
-
-
-def _bound(phase: Phase) -> int:
-    """The lower bound of road 4 (module docstring)."""
     plan = _plan(phase)
-    tasks = phase.tasks
     cycles = tuple([t.cycles for t in tasks])
     latency = tuple([t.latency for t in tasks])
-    return _body_bound(plan, tasks, phase.iterations, cycles, latency)
+    return _body_bound(plan, tasks, n, cycles, latency)
 
 
 def _body_bound(plan: _Plan, tasks, n: int, cycles, latency) -> int:
