@@ -6,7 +6,7 @@ in program order, so the timing of a phase is a max-plus linear recurrence over 
 dependencies, loop-carried dependencies, buffer slots, DRAM latency and each unit's program
 order. The engine evaluates each phase by the cheapest exact road it has:
 
-1. a lone task: ``count * cycles + latency``;
+1. a lone task that waits on nothing: ``count * cycles + latency``;
 2. a phase of at most ``SCALAR_STEPS`` task instances: every instance in issue order;
 3. a phase whose recurrence state has at most ``MAX_STATE`` values (``MAX_PERIOD`` iterations
    of super-period at most): the closed form ``x(n) = A^m (x) 0`` by repeated squaring.
@@ -262,7 +262,7 @@ def phase_cycles(phase: Phase) -> int:
 
 def road(phase: Phase) -> int:
     """Which road of the module docstring evaluates ``phase``: 1-3 exactly, 4 by the bound."""
-    if len(phase.tasks) <= 1 or phase.iterations == 0:
+    if not phase.tasks or phase.iterations == 0 or (len(phase.tasks) == 1 and not phase.tasks[0].deps):
         return 1
     if phase.steps() <= SCALAR_STEPS:
         return 2
