@@ -38,6 +38,7 @@ lowerings such as the attention one.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -232,8 +233,14 @@ def cost(spec, shape: EinsumShape, m: EinsumMapping, on_chip=frozenset()):
     lat = spec.dram.latency_cycles
     cycles = 0
     for n, _, load, comp, _ in classes:
-        cycles += phase_cycles(_tile_phase("tile", n, load, lat, comp, m.unit))
+        cycles += _tile_cycles(n, load, lat, comp)
     return cycles, float(sum(energy.values()))
+
+
+@functools.lru_cache(maxsize=65536)
+def _tile_cycles(count: int, load, latency: int, compute: int) -> int:
+    """Cycles of :func:`_tile_phase` (which unit computes does not change them)."""
+    return phase_cycles(_tile_phase("tile", count, load, latency, compute, "compute"))
 
 
 def cost_mapping(spec, shapes, mapping: Mapping):
