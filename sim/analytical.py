@@ -19,7 +19,7 @@ too few buffer slots costs here what it costs in simulation.
 4. Otherwise (guarded steps that wait on instances thousands of iterations back make the state
    too large for matrices) the engine returns a lower bound, written out below; such phases
    are pipelines whose units rarely wait on a loop-carried chain, and the bound is within
-   0.01% of the simulation on the FuseMax study. For each unit ``u``::
+   2 parts per million of the simulation on the FuseMax study. For each unit ``u``::
 
     bound(u) = fill(u) + span(u) + drain(u)
     fill(u)  = earliest start of u's first task in the first iteration u works in, from the
