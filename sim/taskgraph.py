@@ -187,18 +187,15 @@ class Phase:
         same-iteration dependencies acyclic (e.g. a subset of a phase already checked, with
         only the same-iteration edges among the tasks kept), ``iterations`` a non-negative int.
 
-        ``structure_key``, when given, is a hashable value that the lowering guarantees to be
-        equal for two phases exactly when their tasks have the same names, units, guards
-        (``every``, ``offset``) and dependencies, in the same order (cycles, latencies and
-        actions may differ); the engines use it to analyse a recurring loop-body structure once.
+        ``structure_key`` is accepted from lowerings that name their loop-body structures and
+        ignored: the engines key what they keep on the tasks themselves
+        (:meth:`timing_key`), so a key that forgot a field cannot make a result stale.
         """
         ph = object.__new__(cls)
         d = ph.__dict__
         d["name"] = name
         d["tasks"] = tasks
         d["iterations"] = iterations
-        if structure_key is not None:
-            d["structure_key"] = structure_key
         return ph
 
     def _check_acyclic(self):
