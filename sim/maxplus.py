@@ -42,6 +42,9 @@ from sim.taskgraph import Phase
 
 #: Largest cycle count a float64 holds exactly (2^53).
 EXACT_CYCLES = float(1 << 53)
+#: Steps of ``A^k x`` tried for a repeating state before repeated squaring; longest repeat tried.
+_WARM = 24
+_MAX_CYCLICITY = 4
 
 
 def _mp(a, b):
@@ -55,6 +58,25 @@ def _mp_vec(a, v):
 
 
 def _power_vec(a, m: int, v):
+    """``a^m (x) v`` (``m >= 0``).
+
+    Steps ``v, a v, a^2 v, ...`` until one is another plus a scalar, ``a^k v = a^(k-c) v + d``:
+    max-plus maps are homogeneous, so from there the sequence repeats every ``c`` steps with a
+    shift of ``d`` and ``a^m v`` follows exactly. Without such a step within ``_WARM`` steps
+    (a reducible system, units growing at different rates), repeated squaring."""
+    seen = [v]
+    for k in range(1, min(m, _WARM) + 1):
+        v = _mp_vec(a, v)
+        for c in range(1, min(k, _MAX_CYCLICITY) + 1):
+            d = v - seen[k - c]
+            if d.max() == d.min():
+                q, r = divmod(m - k + c, c)
+                return seen[k - c + r] + q * d[0]
+        seen.append(v)
+    return _power_vec_squaring(a, m - min(m, _WARM), v)
+
+
+def _power_vec_squaring(a, m: int, v):
     """``a^m (x) v`` by repeated squaring (``m >= 0``)."""
     while m:
         if m & 1:
