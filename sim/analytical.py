@@ -9,7 +9,8 @@ order. The engine evaluates each phase by the cheapest exact road it has:
 1. a lone task that waits on nothing: ``count * cycles + latency``;
 2. a phase of at most ``SCALAR_STEPS`` task instances: every instance in issue order;
 3. a phase whose recurrence state has at most ``MAX_STATE`` values (``MAX_PERIOD`` iterations
-   of super-period at most): the closed form ``x(n) = A^m (x) 0`` by repeated squaring.
+   of super-period at most): the closed form ``x(n) = A^m (x) 0`` (``A^m`` applied by
+   stepping until the state repeats up to a constant shift, or by repeated squaring).
 
 On these three roads the cycles equal the discrete-event engine's exactly (fill, steady-state
 period and drain): the period is the maximum cycle mean of the recurrence

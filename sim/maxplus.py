@@ -19,8 +19,10 @@ instead of cycles, so both engines step through the same recurrence by construct
 matrix of a super-period is ``A = A_{P-1} (x) ... (x) A_0``.
 
 - The state after ``n = m P + q`` iterations is ``A_0..A_{q-1} (x) A^m (x) 0`` (every unit
-  free and every history ready at the phase start), ``A^m`` by repeated squaring: ``O(S^3 log
-  n)`` for a state of ``S`` values, whatever ``n``.
+  free and every history ready at the phase start). ``A^m (x) 0`` is stepped until the state
+  repeats up to a constant shift (then the rest follows exactly, as in the discrete-event
+  engine's fast-forward), else computed by repeated squaring: at most ``O(S^3 log n)`` for a
+  state of ``S`` values, whatever ``n``.
 - The steady-state cycles per iteration (the *period*) are the maximum cycle mean of ``A``
   divided by ``P`` (Karp's theorem): the rate at which the discrete-event engine's fast-forward
   sees the schedule repeat. With a load of ``L`` cycles, DRAM latency ``lat``, a compute of
