@@ -7,7 +7,9 @@ costs the rest and keeps the best for the objective: ``latency`` (cycles, then e
 ``energy`` (pJ, then cycles) or ``edp`` (cycles x pJ).
 
 The cost model is passed in (``evaluate(spec, shape, einsum_mapping, on_chip) -> (cycles, energy_pj)``;
-:func:`sim.lower.cost` is the analytical one) because the mapper sits below the cost engines.
+:func:`sim.lower.cost` is the analytical one, whose cycles are those of both engines: the steady
+state of the double-buffered tile pipeline, DRAM latency included) because the mapper sits below
+the cost engines.
 
 Search space, for each rank of size ``n`` with spatial factor ``s``: spatial factors are the
 whole array dimension or the whole rank, whichever is smaller (one rank per dimension, every

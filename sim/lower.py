@@ -38,6 +38,7 @@ lowerings such as the attention one.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -45,6 +46,7 @@ import numpy as np
 
 from mappings.mapping import (EinsumMapping, EinsumShape, Mapping, buffer_levels, check, gemm_shape,
                               on_chip_tensors)
+from sim.analytical import phase_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
 __all__ = ["lower", "lower_einsum", "cost", "cost_mapping", "refetch", "gemm_einsum", "CostBounds", "cost_bounds"]
@@ -162,22 +164,32 @@ def _plan(spec, shape: EinsumShape, m: EinsumMapping, on_chip=frozenset()):
     return actions, energy, classes
 
 
+def _tile_phase(name: str, count: int, load, latency: int, compute: int, unit: str, dram_actions=None,
+                dram_energy=None, actions=None, energy=None, useful=None) -> Phase:
+    """One tile class as a phase: a double-buffered DRAM transfer (``load`` cycles, ``latency``;
+    None: no transfer) feeding the compute of ``unit`` (``compute`` cycles), ``count`` times.
+    The load of tile ``i`` waits until the compute of tile ``i - 2`` has freed its slot."""
+    tasks = []
+    if load is not None:
+        tasks.append(Task("load", "dram", load, latency=latency, deps=(Dep("compute", 2),),
+                          actions=dram_actions or {}, energy_pj=dram_energy or {}))
+    tasks.append(Task("compute", unit, compute, deps=(Dep("load", 0),) if load is not None else (),
+                      actions=actions or {}, energy_pj=energy or {}, active_pe_cycles=useful))
+    return Phase(name, tuple(tasks), count)
+
+
 def lower_einsum(spec, shape: EinsumShape, m: EinsumMapping, on_chip: set = frozenset()) -> list:
     """Phases of one mapped Einsum (one per tile class); ``on_chip`` tensors skip DRAM."""
     actions, energy, classes = _plan(spec, shape, m, on_chip)
+    is_dram = {a: a[0] == "dram" for a in actions}
     phases = []
     for k, (count, share, load, compute, useful) in enumerate(classes):
-        is_dram = {a: a[0] == "dram" for a in actions}
-        tasks = []
-        if load is not None:
-            tasks.append(Task("load", "dram", load, latency=spec.dram.latency_cycles, deps=(Dep("compute", 2),),
-                              actions={a: v * share for a, v in actions.items() if is_dram[a]},
-                              energy_pj={a: v * share for a, v in energy.items() if is_dram[a]}))
-        tasks.append(Task("compute", m.unit, compute, deps=(Dep("load", 0),) if load is not None else (),
-                          actions={a: v * share for a, v in actions.items() if not is_dram[a]},
-                          energy_pj={a: v * share for a, v in energy.items() if not is_dram[a]},
-                          active_pe_cycles=useful))
-        phases.append(Phase(f"{shape.name}.{k}", tuple(tasks), count))
+        phases.append(_tile_phase(
+            f"{shape.name}.{k}", count, load, spec.dram.latency_cycles, compute, m.unit,
+            dram_actions={a: v * share for a, v in actions.items() if is_dram[a]},
+            dram_energy={a: v * share for a, v in energy.items() if is_dram[a]},
+            actions={a: v * share for a, v in actions.items() if not is_dram[a]},
+            energy={a: v * share for a, v in energy.items() if not is_dram[a]}, useful=useful))
     return phases
 
 
@@ -208,23 +220,27 @@ def lower(spec, shapes, mapping, check_first: bool = True) -> TaskGraph:
 
 
 def cost(spec, shape: EinsumShape, m: EinsumMapping, on_chip=frozenset()):
-    """(cycles, energy_pj) of one mapped Einsum, without building the task graph.
+    """(cycles, energy_pj) of one mapped Einsum, without building its whole task graph.
 
-    The closed form of the analytical engine (:mod:`sim.analytical`) on the phases that
-    :func:`lower_einsum` builds: a phase of ``n`` tiles with load ``L`` (latency ``lat``) and
-    compute ``C`` cycles costs ``max(n*L + lat + C, L + lat + n*C)`` (``n*C`` with no load).
-    The mapper calls this for every candidate its bounds (:class:`CostBounds`) cannot rule out;
-    tests check it equals the engine.
+    The cycles are those of the analytical engine (:func:`sim.analytical.phase_cycles`) on the
+    timing of the phases :func:`lower_einsum` builds (the same :func:`_tile_phase`, without
+    action counts), and so those of the discrete-event engine: a phase of ``n`` tiles with load
+    ``L`` (DRAM latency ``lat``) and compute ``C`` cycles runs at ``max(L, C, (L + lat + C) / 2)``
+    cycles per tile in its steady state. The mapper calls this for every candidate its bounds
+    (:class:`CostBounds`) cannot rule out.
     """
     _, energy, classes = _plan(spec, shape, m, on_chip)
     lat = spec.dram.latency_cycles
     cycles = 0
     for n, _, load, comp, _ in classes:
-        if load is None:
-            cycles += n * comp
-        else:
-            cycles += max(n * load + lat + comp, load + lat + n * comp)
+        cycles += _tile_cycles(n, load, lat, comp)
     return cycles, float(sum(energy.values()))
+
+
+@functools.lru_cache(maxsize=65536)
+def _tile_cycles(count: int, load, latency: int, compute: int) -> int:
+    """Cycles of :func:`_tile_phase` (which unit computes does not change them)."""
+    return phase_cycles(_tile_phase("tile", count, load, latency, compute, "compute"))
 
 
 def cost_mapping(spec, shapes, mapping: Mapping):
@@ -355,7 +371,10 @@ class CostBounds:
         if self.glb.bw_bytes_per_cycle:
             compute = np.maximum(compute, glb_bytes[:, None] * share / self.glb.bw_bytes_per_cycle)
         comp = np.ceil(self._shrink(compute) - 1e-9)
-        both = np.maximum(count * load + self.lat + comp, load + self.lat + count * comp)
+        # the load stream, the compute stream, and the buffer-slot recurrence: the compute of
+        # tile i ends at least L + lat + C after that of tile i - 2 (two slots)
+        both = np.maximum(np.maximum(count * load + self.lat + comp, load + self.lat + count * comp),
+                          np.ceil(count / 2) * (load + self.lat + comp))
         cycles = np.where(count > 0, np.where(dram > 0, both, count * comp), 0).sum(axis=1)
         return cycles, self._shrink(energy)
 

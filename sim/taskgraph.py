@@ -187,18 +187,15 @@ class Phase:
         same-iteration dependencies acyclic (e.g. a subset of a phase already checked, with
         only the same-iteration edges among the tasks kept), ``iterations`` a non-negative int.
 
-        ``structure_key``, when given, is a hashable value that the lowering guarantees to be
-        equal for two phases exactly when their tasks have the same names, units, guards
-        (``every``, ``offset``) and dependencies, in the same order (cycles, latencies and
-        actions may differ); the engines use it to analyse a recurring loop-body structure once.
+        ``structure_key`` is accepted from lowerings that name their loop-body structures and
+        ignored: the engines key what they keep on the tasks themselves
+        (:meth:`timing_key`), so a key that forgot a field cannot make a result stale.
         """
         ph = object.__new__(cls)
         d = ph.__dict__
         d["name"] = name
         d["tasks"] = tasks
         d["iterations"] = iterations
-        if structure_key is not None:
-            d["structure_key"] = structure_key
         return ph
 
     def _check_acyclic(self):
@@ -226,6 +223,12 @@ class Phase:
     def period(self) -> int:
         """Iterations after which the set of tasks that run repeats (lcm of ``every``)."""
         return math.lcm(*(t.every for t in self.tasks)) if self.tasks else 1
+
+    def timing_key(self) -> tuple:
+        """Everything the timing of the phase depends on (not its name, actions or energy):
+        equal keys, equal cycles in both engines."""
+        return (self.iterations, tuple([(t.name, t.unit, t.cycles, t.latency, t.deps, t.every, t.offset)
+                                        for t in self.tasks]))
 
     def steps(self) -> int:
         """Task instances in the whole phase."""

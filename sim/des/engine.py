@@ -43,8 +43,7 @@ TRACE_LIMIT = 1_000_000
 
 def phase_key(phase) -> tuple:
     """What the timing of a phase depends on (not its name, actions or energy)."""
-    return (phase.iterations, tuple((t.name, t.unit, t.cycles, t.latency, t.deps, t.every, t.offset)
-                                    for t in phase.tasks))
+    return phase.timing_key()
 
 
 def minimum_steps(phase, fast_forward: bool) -> int:

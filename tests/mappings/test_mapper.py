@@ -136,6 +136,20 @@ def test_pruned_search_equals_brute_force_with_a_buffer_bandwidth_limit(bw):
             assert (res.best, res.cycles, res.energy_pj) == (ref, c, e), (MNK, objective)
 
 
+@pytest.mark.parametrize("latency", [50, 400])
+def test_pruned_search_equals_brute_force_with_dram_latency(latency):
+    """With a DRAM latency the cost is the steady state of the double-buffered tile pipeline
+    (the slot recurrence through the latency may bind): its bound stays below every cost, so
+    the branch and bound still returns the exhaustive search's mapping, cycles and energy."""
+    spec = load_arch("fusemax", {"compute.pe2d.shape": [16, 16], "compute.pe1d.shape": [16],
+                                 "dram.latency_cycles": latency})
+    for MNK in ((256, 256, 256), (300, 200, 100), (64, 8, 4096)):
+        shape = gemm_shape(*MNK)
+        for objective, (ref, (c, e)) in _brute_force(spec, shape).items():
+            res = search(spec, shape, cost, objective)
+            assert (res.best, res.cycles, res.energy_pj) == (ref, c, e), (MNK, objective)
+
+
 def test_pruned_search_equals_brute_force_with_tensors_on_chip(fusemax):
     shape = gemm_shape(96, 200, 48)
     for on_chip in ({"A"}, {"Z"}, {"A", "B", "Z"}):
@@ -153,7 +167,8 @@ def test_bounds_never_exceed_the_cost(fusemax):
 
     shape = gemm_shape(300, 70, 1000)
     systolic = load_arch("systolic")
-    for spec in (fusemax, systolic):
+    slow_dram = load_arch("fusemax", {"dram.latency_cycles": 300})
+    for spec in (fusemax, systolic, slow_dram):
         ranks = tuple(shape.ranks)
         for unit in spec.compute:
             if not spec.compute[unit].supports("mac"):
