@@ -5,12 +5,17 @@ loop nest whose body is one tile of each of its Einsums, each on the PE array it
 binds it to, plus the DRAM channel's loads and stores of the tiles that cross the chip
 boundary. Groups run one after another (a barrier between them). Inside a group:
 
+* each unit issues its Einsums' tiles in order, in the order the fusion group lists them;
+
 * an Einsum's tile takes ``ceil(PE steps * cycles per point)`` cycles on its unit, where the
   PE steps are the product over its ranks of ``ceil(tile / spatial factor)``; an Einsum on a
   recurrence whose iterative rank runs inside the tile takes at least ``steps * latency`` (one
   step of the recurrence chain needs the previous one's result: never unrolled); its result
   is visible ``latency - cycles`` cycles after the unit is released when its operator chain
-  is deeper than its occupancy;
+  is deeper than its occupancy; a reduction over the rank spread along a 2D array's rows
+  delivers its result ``rows`` cycles after its last issue, once the partial sums have
+  travelled down the columns (:func:`row_drain`: FuseMax's LM, SLD and SLNV into the 1D
+  array);
 * a consumer waits for its producers in the same iteration, a reader of recurrence state for
   the writer ``stride`` iterations back (so a ``T``-step recurrence costs at least ``T``
   times its chain latency on both engines), a producer for the consumer that frees its slot
@@ -36,7 +41,10 @@ from mappings.cascade_plan import axis_extents, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
-__all__ = ["lower", "cost_group"]
+__all__ = ["lower", "cost_group", "STORE_TRAIL"]
+
+#: Iterations by which a store trails the Einsum that produced its tile.
+STORE_TRAIL = 2
 
 
 def lower(cascade, shape: dict, mapping, spec) -> TaskGraph:
@@ -68,7 +76,7 @@ def _graph(cascade, shape, mapping, spec, plans) -> TaskGraph:
     phases = []
     for gp in plans:
         tasks = []
-        for st in gp.steps:
+        for st in _issue_order(gp, mapping):
             units[st.unit] = spec.compute[st.unit].pes
             tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), mapping.of(st.einsum),
                                        gp, spec, sizes))
@@ -76,6 +84,24 @@ def _graph(cascade, shape, mapping, spec, plans) -> TaskGraph:
         phases += _phases(gp, tasks)
     return TaskGraph(tuple(phases), units, spec.clock_hz,
                      meta={"einsums": [e.name for e in cascade.einsums], "groups": [list(g.einsums) for g in plans]})
+
+
+def _issue_order(gp, mapping) -> list:
+    """The group's steps in the order its fusion group lists its Einsums: the program order
+    in which each in-order unit issues them within an iteration (cascade order when the
+    group is not listed)."""
+    listed = next((g.einsums for g in mapping.fusion if set(g.einsums) == set(gp.einsums)), gp.einsums)
+    return sorted(gp.steps, key=lambda st: listed.index(st.einsum))
+
+
+def row_drain(e, placement, unit) -> int:
+    """Cycles (after its last issue) for a reduction over the rank spread along a 2D array's
+    rows to reach the bottom of the array: the rank's spatial factor (partial sums travel
+    down the columns one row per cycle); 0 for any other Einsum."""
+    if unit.ndim != 2 or not placement.spatial:
+        return 0
+    rank, factor = placement.spatial[0]
+    return factor if rank in e.ranks and rank not in e.output_ranks else 0
 
 
 def _add(actions, energy, key, count, pj):
@@ -94,6 +120,7 @@ def _compute_task(st, shape, e, placement, gp, spec, sizes):
     pe_steps = math.prod(math.ceil(w / sf.get(r, 1)) for r, w in st.work.items())
     cycles = math.ceil(pe_steps * cpp - 1e-9)
     lat = einsum_latency(e, unit)
+    drain = row_drain(e, placement, unit)
     if st.einsum in gp.recurrent and st.serial > 1:
         cycles = max(cycles, st.serial * lat)
     n = st.instances
@@ -118,7 +145,7 @@ def _compute_task(st, shape, e, placement, gp, spec, sizes):
             _add(actions, energy, (gp.buffer, "write"), words * word_bytes / glb.access_bytes, glb.write_pj)
     deps = [(p, 0) for p in st.reads] + list(st.carried)
     deps += [(f"load.{x}", 0) for x in e.input_tensors if any(t.kind == "load" and t.tensor == x for t in gp.transfers)]
-    task = Task(st.einsum, st.unit, cycles, latency=max(0, lat - cycles), actions=actions, energy_pj=energy,
+    task = Task(st.einsum, st.unit, cycles, latency=max(0, lat - cycles) + drain, actions=actions, energy_pj=energy,
                 active_pe_cycles=points * cpp / n, every=st.every, offset=st.offset)
     return st.stage, task, deps
 
@@ -144,9 +171,10 @@ def _transfer_task(t, gp, spec):
             _add(actions, energy, (gp.buffer, "read"), moved / acc, glb.read_pj)
             _add(actions, energy, (gp.buffer, "write"), back / acc, glb.write_pj)
         deps = [(t.einsum, 0)]
-    # A result is written back one iteration after it is computed (its tile is double
-    # buffered), so a late result never holds up the next iteration's loads on the channel.
-    stage = next(s.stage for s in gp.steps if s.einsum == t.einsum) + (t.kind == "store")
+    # A result is written back two iterations after it is computed (STORE_TRAIL), so a
+    # result that finishes late in its iteration never holds up the in-order channel in front
+    # of the loads of the next iterations.
+    stage = next(s.stage for s in gp.steps if s.einsum == t.einsum) + STORE_TRAIL * (t.kind == "store")
     task = Task(f"{t.kind}.{t.tensor}", "dram", math.ceil((moved + back) / bw - 1e-9),
                 latency=spec.dram.latency_cycles if t.kind == "load" else 0,
                 actions=actions, energy_pj=energy, every=t.every, offset=t.offset)

@@ -75,9 +75,10 @@ def test_pipeline_stages_overlap_the_two_arrays():
     for run in (analytical, des):
         assert run(b).cycles < run(a).cycles
         assert run(b).energy_pj == pytest.approx(run(a).energy_pj)
-    # C at stage 1 and its write-back one iteration later (stage 2): two fill and two drain steps.
-    assert [ph.name.split(".")[-1] for ph in b.phases] == ["prologue0", "prologue1", "steady", "epilogue0",
-                                                           "epilogue1"]
+    # C at stage 1 and its write-back STORE_TRAIL = 2 iterations later (stage 3): three fill
+    # and three drain steps.
+    assert [ph.name.split(".")[-1] for ph in b.phases] == ["prologue0", "prologue1", "prologue2", "steady",
+                                                           "epilogue0", "epilogue1", "epilogue2"]
 
 
 def test_fusemax_mapping_meets_the_ops_of_the_cascade():
