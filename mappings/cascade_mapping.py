@@ -46,7 +46,9 @@ from arch.yamlio import load_yaml
 _EINSUM_KEYS = ("unit", "spatial", "levels", "loop_order")
 _LEVEL_KEYS = ("tiles", "keep", "bypass")
 _GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages")
-_TOP_KEYS = ("cascade", "einsums", "fusion")
+_TOP_KEYS = ("cascade", "op_issue", "einsums", "fusion")
+#: How a PE issues the operators of one point of an Einsum (docs/mapping.md, "op_issue").
+OP_ISSUE = ("serial", "functional_units")
 
 
 @dataclass(frozen=True)
@@ -123,11 +125,15 @@ class Group:
 @dataclass(frozen=True)
 class CascadeMapping:
     """Placements of every Einsum and the fusion groups; ``cascade`` names the cascade it was
-    written for (informational)."""
+    written for (informational); ``op_issue`` is how a PE issues the operators of one point:
+    ``serial`` (one after another: a point costs the sum of its operators' issue cycles) or
+    ``functional_units`` (operators on different functional units overlap: a point costs the
+    busiest unit's cycles; :func:`sim.cascade.functional_unit`)."""
 
     placements: tuple
     fusion: tuple = ()
     cascade: str = ""
+    op_issue: str = "serial"
 
     def __post_init__(self):
         object.__setattr__(self, "placements", tuple(self.placements))
@@ -160,6 +166,8 @@ class CascadeMapping:
                 d["loop_order"] = list(p.loop_order)
             einsums[p.einsum] = d
         out = {"cascade": self.cascade} if self.cascade else {}
+        if self.op_issue != "serial":
+            out["op_issue"] = self.op_issue
         out["einsums"] = einsums
         if self.fusion:
             out["fusion"] = [_group_dict(g) for g in self.fusion]
@@ -265,8 +273,11 @@ def from_dict(data, source: str = "<mapping>") -> CascadeMapping:
     cascade = data.get("cascade", "")
     if not isinstance(cascade, str):
         r.fail("cascade", f"must be a name, not {cascade!r}")
+    op_issue = data.get("op_issue", "serial")
+    if op_issue not in OP_ISSUE:
+        r.fail("op_issue", f"must be one of {', '.join(OP_ISSUE)}, not {op_issue!r}")
     return CascadeMapping(tuple(r.placement(n, d) for n, d in einsums.items()),
-                          tuple(r.group(i, g) for i, g in enumerate(fusion)), cascade)
+                          tuple(r.group(i, g) for i, g in enumerate(fusion)), cascade, op_issue)
 
 
 def dump(m: CascadeMapping) -> str:

@@ -41,7 +41,7 @@ from mappings.cascade_plan import axis_extents, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
-__all__ = ["lower", "cost_group", "STORE_TRAIL"]
+__all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain"]
 
 #: Iterations by which a store trails the Einsum that produced its tile.
 STORE_TRAIL = 2
@@ -79,7 +79,7 @@ def _graph(cascade, shape, mapping, spec, plans) -> TaskGraph:
         for st in _issue_order(gp, mapping):
             units[st.unit] = spec.compute[st.unit].pes
             tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), mapping.of(st.einsum),
-                                       gp, spec, sizes))
+                                       gp, spec, sizes, mapping.op_issue))
         tasks += [_transfer_task(t, gp, spec) for t in gp.transfers]
         phases += _phases(gp, tasks)
     return TaskGraph(tuple(phases), units, spec.clock_hz,
@@ -92,6 +92,39 @@ def _issue_order(gp, mapping) -> list:
     group is not listed)."""
     listed = next((g.einsums for g in mapping.fusion if set(g.einsums) == set(gp.einsums)), gp.einsums)
     return sorted(gp.steps, key=lambda st: listed.index(st.einsum))
+
+
+ALU_OPS = ("mac", "mul", "add", "sub")
+CMP_OPS = ("max", "min", "cmp")
+
+
+def functional_unit(unit, op: str) -> str:
+    """The functional unit of a PE of ``unit`` that issues ``op``: the multiply-add datapath
+    (``alu``: mac, mul, add, sub, and exp when the spec gives exp an issue interval above one
+    cycle, i.e. exp evaluated as sequential MACs), a dedicated exp unit when exp issues every
+    cycle, the comparator (``cmp``: max, min, cmp), or a unit of the op's own (div, copy)."""
+    if op in ALU_OPS:
+        return "alu"
+    if op == "exp":
+        return "exp" if unit.operators["exp"].cycles <= 1 else "alu"
+    if op in CMP_OPS:
+        return "cmp"
+    return op
+
+
+def issue_cycles(op_counts: dict, unit, op_issue: str = "serial") -> float:
+    """Issue cycles of ``op_counts`` (op -> count) on one PE of ``unit``.
+
+    ``serial``: the sum over ops of count x issue cycles. ``functional_units``: ops on
+    different functional units (:func:`functional_unit`) overlap, ops on one unit serialise:
+    the largest per-unit sum.
+    """
+    per_fu = {}
+    for op, n in op_counts.items():
+        if n:
+            fu = "all" if op_issue == "serial" else functional_unit(unit, op)
+            per_fu[fu] = per_fu.get(fu, 0) + n * unit.operators[op].cycles
+    return max(per_fu.values(), default=0)
 
 
 def row_drain(e, placement, unit) -> int:
@@ -110,13 +143,13 @@ def _add(actions, energy, key, count, pj):
         energy[key] = energy.get(key, 0.0) + count * pj
 
 
-def _compute_task(st, shape, e, placement, gp, spec, sizes):
-    """(stage, task, deps in work space) of one Einsum's instance."""
+def _compute_task(st, shape, e, placement, gp, spec, sizes, mapping_issue):
+    """(stage, task, deps in work space) of one Einsum's instance; ``mapping_issue``: the
+    mapping's ``op_issue`` (:func:`issue_cycles`)."""
     unit = spec.compute[st.unit]
     sf = dict(placement.spatial)
     points = shape.points
-    op_cycles = sum(n * unit.operators[op].cycles for op, n in shape.op_counts.items() if n)
-    cpp = op_cycles / points if points else 0.0
+    cpp = issue_cycles(shape.op_counts, unit, mapping_issue) / points if points else 0.0
     pe_steps = math.prod(math.ceil(w / sf.get(r, 1)) for r, w in st.work.items())
     cycles = math.ceil(pe_steps * cpp - 1e-9)
     lat = einsum_latency(e, unit)

@@ -33,9 +33,8 @@ import math
 from dataclasses import dataclass
 
 from arch.errors import MappingError, SpecError
+from sim.cascade import functional_unit
 
-ALU_OPS = ("mac", "mul", "add", "sub")
-CMP_OPS = ("max", "min", "cmp")
 DRAM = "dram"
 
 
@@ -108,14 +107,7 @@ def hardware(spec, stage_dram: bool = True) -> Hardware:
                     bool(stage_dram))
 
 
-def _group(unit, op: str) -> str:
-    if op in ALU_OPS:
-        return "alu"
-    if op == "exp":
-        return "exp" if unit.operators["exp"].cycles <= 1 else "alu"
-    if op in CMP_OPS:
-        return "cmp"
-    return op
+_group = functional_unit
 
 
 @dataclass
