@@ -25,10 +25,10 @@ def test_round_trip_of_every_shipped_mapping():
 
 
 def test_round_trip_keeps_every_field():
-    m = from_dict({"cascade": "c", "einsums": {"Z": {"unit": "pe2d", "spatial": [["M", 4]],
+    m = from_dict({"cascade": "c", "op_issue": "functional_units", "einsums": {"Z": {"unit": "pe2d", "spatial": [["M", 4]],
                    "levels": {"glb": {"tiles": {"M": 8}, "keep": ["A"], "bypass": ["B"]}}, "loop_order": ["M", "N", "K"]}},
                    "fusion": [{"einsums": ["Z"], "buffer": "glb", "loops": [["M", 8]], "slots": 2, "stages": {"Z": 1}}]})
-    assert loads(dump(m)) == m
+    assert loads(dump(m)) == m and loads(dump(m)).op_issue == "functional_units"
     assert m.of("Z").keeps("glb", "A") and not m.of("Z").keeps("glb", "B")
 
 
@@ -40,6 +40,7 @@ def test_round_trip_keeps_every_field():
     ({"einsums": {"Z": {"unit": "pe2d", "levels": {"glb": {"keep": ["A"], "bypass": ["A"]}}}}},
      "x.yaml: einsums.Z.levels.glb.bypass: tensor 'A' is both kept and bypassed"),
     ({"einsums": {}, "fusion": [{"einsums": ["Z"]}]}, "x.yaml: fusion[0].buffer: is required"),
+    ({"einsums": {}, "op_issue": "parallel"}, "x.yaml: op_issue: must be one of serial, functional_units, not 'parallel'"),
     ({"einsums": {}, "fusion": [{"einsums": ["Z"], "buffer": "glb", "slots": 0}]}, "x.yaml: fusion[0].slots: must be an integer >= 1, not 0"),
 ])
 def test_malformed_documents_name_the_key_path(data, message):
