@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from arch.errors import MappingError
 from mappings.cascade_mapping import CascadeMapping, Group
@@ -86,14 +87,21 @@ class GroupPlan:
     recurrent: frozenset
 
 
+@lru_cache(maxsize=4096)
+def _terms(ref: Ref, size_items: tuple) -> tuple:
+    """``ref.projection(sizes).terms``, memoised on the (immutable) reference and the sizes
+    themselves, so a result can never be stale."""
+    return ref.projection(dict(size_items)).terms
+
+
 def axis_extents(ref: Ref, ext: dict, sizes: dict) -> tuple:
     """Elements of each axis of ``ref``'s tile when its ranks take ``ext`` values."""
-    proj = ref.projection(sizes)
-    return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 if terms else 1 for terms in proj.terms)
+    return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 if terms else 1
+                 for terms in _terms(ref, tuple(sizes.items())))
 
 
 def _ranks_of(ref: Ref, sizes: dict) -> set:
-    return {r for terms in ref.projection(sizes).terms for _, r in terms}
+    return {r for terms in _terms(ref, tuple(sizes.items())) for _, r in terms}
 
 
 def _refs(e, tensor: str) -> list:
