@@ -198,10 +198,12 @@ def _own_loops(cascade, p, shared) -> tuple:
     return tuple((r, tiles[r]) for r in (p.loop_order or e.ranks) if r in tiles)
 
 
-def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None) -> list:
+def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None, shapes: dict | None = None) -> list:
     """Check ``m`` against ``cascade`` at rank sizes ``shape`` on ``spec``; the group plans.
 
     With ``only`` (an Einsum's name), check and plan only the group holding that Einsum.
+    ``shapes``: :func:`~mappings.mapping.shapes_from_cascade` of ``cascade`` and ``shape``,
+    when the caller has it already.
 
     Raises
     ------
@@ -209,7 +211,7 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None)
         One line naming the Einsum, the rank or tensor and the level (module docstring).
     """
     sizes = cascade.rank_sizes(shape)
-    shapes = shapes_from_cascade(cascade, shape)
+    shapes = shapes if shapes is not None else shapes_from_cascade(cascade, shape)
     names = [e.name for e in cascade.einsums]
     for p in m.placements:
         if p.einsum not in names:

@@ -56,7 +56,8 @@ def lower(cascade, shape: dict, mapping, spec) -> TaskGraph:
     MappingError
         The mapping cannot run (see :func:`mappings.cascade_plan.plan`).
     """
-    return _graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec))
+    shapes = shapes_from_cascade(cascade, shape)
+    return _graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, shapes=shapes), shapes)
 
 
 def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
@@ -65,12 +66,13 @@ def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
     that group's phases. For the mapper."""
     from sim.analytical import run
 
-    report = run(_graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, only=einsum)))
+    shapes = shapes_from_cascade(cascade, shape)
+    report = run(_graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, only=einsum, shapes=shapes),
+                        shapes))
     return report.cycles, report.energy_pj
 
 
-def _graph(cascade, shape, mapping, spec, plans) -> TaskGraph:
-    shapes = shapes_from_cascade(cascade, shape)
+def _graph(cascade, shape, mapping, spec, plans, shapes) -> TaskGraph:
     sizes = cascade.rank_sizes(shape)
     units = {"dram": 1}
     phases = []
@@ -130,11 +132,12 @@ def issue_cycles(op_counts: dict, unit, op_issue: str = "serial") -> float:
 def row_drain(e, placement, unit) -> int:
     """Cycles (after its last issue) for a reduction over the rank spread along a 2D array's
     rows to reach the bottom of the array: the rank's spatial factor (partial sums travel
-    down the columns one row per cycle); 0 for any other Einsum."""
+    down the columns one row per cycle); 0 for any other Einsum (the placement's spatial
+    ranks are ranks of ``e``: :func:`mappings.cascade_plan.plan` checks it)."""
     if unit.ndim != 2 or not placement.spatial:
         return 0
     rank, factor = placement.spatial[0]
-    return factor if rank in e.ranks and rank not in e.output_ranks else 0
+    return 0 if rank in e.output_ranks else factor
 
 
 def _add(actions, energy, key, count, pj):
