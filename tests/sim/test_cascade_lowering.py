@@ -173,10 +173,14 @@ def test_units_issue_in_the_order_the_group_lists():
     assert listed != [e.name for e in c.einsums]     # the order is the mapping's, not the cascade's
 
 
-@pytest.mark.parametrize("config", ["cascade", "architecture", "fusemax"])
-def test_ladder_mapping_files_reproduce_the_hand_written_lowering(config):
-    # sim/attention/fused.py is an independent implementation of the same schedules (step lists
-    # written by hand); the mapping files must give its cycles on both engines
+@pytest.mark.parametrize("config,rel", [
+    # Unfused: the file streams K (and V) once per 1024-query tile where the hand-written
+    # kernels hold as many query tiles as half the buffer does: a few percent more DRAM
+    # traffic in DRAM-bound kernels, within the 5% the ladder must meet
+    ("unfused", 0.05), ("cascade", 1e-3), ("architecture", 1e-3), ("fusemax", 1e-3)])
+def test_ladder_mapping_files_reproduce_the_hand_written_lowering(config, rel):
+    # sim/attention/{unfused,fused}.py are independent implementations of the same schedules
+    # (step lists written by hand); the mapping files must give their cycles on both engines
     from sim.attention import DEFAULT_ARCH
     from sim.attention import lower as hand_lower
     from studies.ladder_mappings import cascade_point
@@ -189,5 +193,5 @@ def test_ladder_mapping_files_reproduce_the_hand_written_lowering(config):
         mapped = lower(*cascade_point(m, model, L), m, spec)
         for run in (analytical, des):
             a, b = run(hand), run(mapped)
-            assert b.cycles == pytest.approx(a.cycles, rel=1e-3)
+            assert b.cycles == pytest.approx(a.cycles, rel=rel)
             assert b.energy_pj == pytest.approx(a.energy_pj, rel=0.10)
