@@ -45,7 +45,7 @@ from arch.yamlio import load_yaml
 
 _EINSUM_KEYS = ("unit", "spatial", "levels", "loop_order")
 _LEVEL_KEYS = ("tiles", "keep", "bypass")
-_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages")
+_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place")
 _TOP_KEYS = ("cascade", "op_issue", "einsums", "fusion")
 #: How a PE issues the operators of one point of an Einsum (docs/mapping.md, "op_issue").
 OP_ISSUE = ("serial", "functional_units")
@@ -105,6 +105,10 @@ class Group:
         Copies of each passed tensor the buffer holds (2: producer and consumer overlap).
     stages : mapping einsum -> int
         Pipeline stage of each Einsum (0 when not named).
+    in_place : bool
+        The tensors passed inside the group share one region of the buffer, each consumer
+        writing its result over the tile it read (FLAT's score block: QK, then SN, then A):
+        the buffer holds the largest passed tile times ``slots`` rather than their sum.
     """
 
     einsums: tuple
@@ -112,6 +116,7 @@ class Group:
     loops: tuple = ()
     slots: int = 1
     stages: Mapping = field(default_factory=dict)
+    in_place: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "einsums", tuple(self.einsums))
@@ -182,6 +187,8 @@ def _group_dict(g: Group) -> dict:
         d["slots"] = g.slots
     if g.stages:
         d["stages"] = dict(g.stages)
+    if g.in_place:
+        d["in_place"] = True
     return d
 
 
@@ -255,9 +262,12 @@ class _Reader:
             if key not in d:
                 self.fail(f"{path}.{key}", "is required")
         stages = self.mapping(f"{path}.stages", d.get("stages", {}), tuple(d.get("stages", {}) or ()))
+        in_place = d.get("in_place", False)
+        if not isinstance(in_place, bool):
+            self.fail(f"{path}.in_place", f"must be true or false, not {in_place!r}")
         return Group(self.names(f"{path}.einsums", d["einsums"]), self.name(f"{path}.buffer", d["buffer"]),
                      self.pairs(f"{path}.loops", d.get("loops", [])), self.count(f"{path}.slots", d.get("slots", 1)),
-                     {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()})
+                     {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()}, in_place)
 
 
 def from_dict(data, source: str = "<mapping>") -> CascadeMapping:

@@ -6,8 +6,9 @@ each of the 24 model x length points twice on the configuration's own paper hard
 through the hand-written lowering (:func:`sim.attention.lower`, the artifact's conventions:
 ``dram_staging=no``) and once through the generic lowering of the mapping
 (:func:`sim.cascade.lower`), on both engines; prints per configuration the min/max ratio
-(mapping / hand-written) of cycles and energy per engine, and the mean time each path takes to
-lower one point (the least of three lowerings of each point) (the issue's speed target: the mapping path at most 2x the hand-written one).
+(mapping / hand-written) of cycles and energy per engine, the mean time each path takes to
+lower one point (the least of three lowerings of each point), and the points the mapping file
+cannot run (refused: its tiles do not fit) (the issue's speed target: the mapping path at most 2x the hand-written one).
 
 Run: ``python -m studies.ladder_mappings [--configs fusemax,architecture] [--models bert]
 [--seq-lens 1K,1M] [--engines analytical,des]``.
@@ -19,6 +20,7 @@ import argparse
 import sys
 import time
 
+from arch.errors import MappingError
 from arch.registry import load_arch
 from mappings.cascade_mapping import load, shipped_names
 from mappings.workloads import MODELS, SEQ_LENS, workload
@@ -60,14 +62,18 @@ def compare(config: str, models, seq_lens, engines) -> dict:
     mapping = load(config)
     ratios = {(e, k): [] for e in engines for k in ("cycles", "energy")}
     t_hand = t_map = 0.0
-    n = 0
+    n, refused = 0, []
     for model in models:
         for L in seq_lens:
             wl = workload(model, L, 64)
             cascade, sizes = cascade_point(mapping, model, L)
             dt, g_hand = _timed(hand_lower, spec, wl, config, dram_staging=False)
             t_hand += dt
-            dt, g_map = _timed(map_lower, cascade, sizes, mapping, spec)
+            try:
+                dt, g_map = _timed(map_lower, cascade, sizes, mapping, spec)
+            except MappingError:
+                refused.append((model, L))
+                continue
             t_map += dt
             n += 1
             for e in engines:
@@ -75,7 +81,8 @@ def compare(config: str, models, seq_lens, engines) -> dict:
                 a, b = run(g_hand), run(g_map)
                 ratios[(e, "cycles")].append((b.cycles / a.cycles, model, L))
                 ratios[(e, "energy")].append((b.energy_pj / a.energy_pj, model, L))
-    return {"ratios": ratios, "lower_hand_s": t_hand / n, "lower_map_s": t_map / n}
+    return {"ratios": ratios, "lower_hand_s": t_hand / max(n, 1), "lower_map_s": t_map / max(n, 1),
+            "refused": refused}
 
 
 def main(argv=None) -> int:
@@ -90,13 +97,18 @@ def main(argv=None) -> int:
         if config not in shipped_names():
             ap.error(f"--configs: {config!r} is not a shipped mapping (shipped: {', '.join(shipped_names())})")
     print(f"{'config':<13}{'engine':<11}{'cycles min':>11}{'max':>8}{'energy min':>12}{'max':>8}"
-          f"{'lower hand ms':>15}{'lower map ms':>14}")
+          f"{'lower hand ms':>15}{'lower map ms':>14}  refused")
     for config in args.configs.split(","):
         r = compare(config, args.models.split(","), args.seq_lens.split(","), engines)
+        refused = " ".join(f"{m}:{L}" for m, L in r["refused"]) or "-"
         for e in engines:
             c, en = r["ratios"][(e, "cycles")], r["ratios"][(e, "energy")]
-            print(f"{config:<13}{e:<11}{min(c)[0]:>11.4f}{max(c)[0]:>8.4f}{min(en)[0]:>12.4f}{max(en)[0]:>8.4f}"
-                  f"{r['lower_hand_s'] * 1e3:>15.2f}{r['lower_map_s'] * 1e3:>14.2f}")
+            if not c:
+                print(f"{config:<13}{e:<11}{'':>53}  {refused}")
+                continue
+            worst = max(c)
+            print(f"{config:<13}{e:<11}{min(c)[0]:>11.4f}{worst[0]:>8.4f}{min(en)[0]:>12.4f}{max(en)[0]:>8.4f}"
+                  f"{r['lower_hand_s'] * 1e3:>15.2f}{r['lower_map_s'] * 1e3:>14.2f}  {refused}")
     return 0
 
 
