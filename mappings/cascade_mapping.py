@@ -45,8 +45,10 @@ from arch.yamlio import load_yaml, load_yaml_file
 
 _EINSUM_KEYS = ("unit", "spatial", "levels", "loop_order")
 _LEVEL_KEYS = ("tiles", "keep", "bypass")
-_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages")
-_TOP_KEYS = ("cascade", "einsums", "fusion")
+_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place")
+_TOP_KEYS = ("cascade", "op_issue", "einsums", "fusion")
+#: How a PE issues the operators of one point of an Einsum (docs/mapping.md, "op_issue").
+OP_ISSUE = ("serial", "functional_units")
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,10 @@ class Group:
         Copies of each passed tensor the buffer holds (2: producer and consumer overlap).
     stages : mapping einsum -> int
         Pipeline stage of each Einsum (0 when not named).
+    in_place : bool
+        The tensors passed inside the group share one region of the buffer, each consumer
+        writing its result over the tile it read (FLAT's score block: QK, then SN, then A):
+        the buffer holds the largest passed tile times ``slots`` rather than their sum.
     """
 
     einsums: tuple
@@ -110,6 +116,7 @@ class Group:
     loops: tuple = ()
     slots: int = 1
     stages: Mapping = field(default_factory=dict)
+    in_place: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "einsums", tuple(self.einsums))
@@ -123,11 +130,15 @@ class Group:
 @dataclass(frozen=True)
 class CascadeMapping:
     """Placements of every Einsum and the fusion groups; ``cascade`` names the cascade it was
-    written for (informational)."""
+    written for (informational); ``op_issue`` is how a PE issues the operators of one point:
+    ``serial`` (one after another: a point costs the sum of its operators' issue cycles) or
+    ``functional_units`` (operators on different functional units overlap: a point costs the
+    busiest unit's cycles; :func:`sim.cascade.functional_unit`)."""
 
     placements: tuple
     fusion: tuple = ()
     cascade: str = ""
+    op_issue: str = "serial"
 
     def __post_init__(self):
         object.__setattr__(self, "placements", tuple(self.placements))
@@ -160,6 +171,8 @@ class CascadeMapping:
                 d["loop_order"] = list(p.loop_order)
             einsums[p.einsum] = d
         out = {"cascade": self.cascade} if self.cascade else {}
+        if self.op_issue != "serial":
+            out["op_issue"] = self.op_issue
         out["einsums"] = einsums
         if self.fusion:
             out["fusion"] = [_group_dict(g) for g in self.fusion]
@@ -174,6 +187,8 @@ def _group_dict(g: Group) -> dict:
         d["slots"] = g.slots
     if g.stages:
         d["stages"] = dict(g.stages)
+    if g.in_place:
+        d["in_place"] = True
     return d
 
 
@@ -253,9 +268,12 @@ class _Reader:
             if key not in d:
                 self.fail(f"{path}.{key}", "is required")
         stages = self.table(f"{path}.stages", d.get("stages"))
+        in_place = d.get("in_place", False)
+        if not isinstance(in_place, bool):
+            self.fail(f"{path}.in_place", f"must be true or false, not {in_place!r}")
         return Group(self.names(f"{path}.einsums", d["einsums"]), self.name(f"{path}.buffer", d["buffer"]),
                      self.pairs(f"{path}.loops", d.get("loops", [])), self.count(f"{path}.slots", d.get("slots", 1)),
-                     {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()})
+                     {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()}, in_place)
 
 
 def from_dict(data, source: str = "<mapping>") -> CascadeMapping:
@@ -271,8 +289,11 @@ def from_dict(data, source: str = "<mapping>") -> CascadeMapping:
     cascade = data.get("cascade", "")
     if not isinstance(cascade, str):
         r.fail("cascade", f"must be a name, not {cascade!r}")
+    op_issue = data.get("op_issue", "serial")
+    if op_issue not in OP_ISSUE:
+        r.fail("op_issue", f"must be one of {', '.join(OP_ISSUE)}, not {op_issue!r}")
     return CascadeMapping(tuple(r.placement(n, d) for n, d in einsums.items()),
-                          tuple(r.group(i, g) for i, g in enumerate(fusion)), cascade)
+                          tuple(r.group(i, g) for i, g in enumerate(fusion)), cascade, op_issue)
 
 
 def dump(m: CascadeMapping) -> str:

@@ -5,7 +5,7 @@ In hardware terms a :class:`GroupPlan` is one fusion group's loop nest: the shar
 tile, on which unit, in which pipeline stage, and in which iterations it runs: an Einsum that
 lacks an inner loop's rank runs once per sweep of that loop), what crosses the chip boundary
 (loads of inputs, stores of results, each once per change of its tile: Timeloop's refetch
-rule) and what stays on chip (tensors passed inside the group, recurrence state).
+rule; an input its reader bypasses is loaded every time the reader runs) and what stays on chip (tensors passed inside the group, recurrence state).
 
 :func:`plan` refuses a mapping that cannot run with one :class:`MappingError` line naming the
 Einsum, the rank or tensor and the level:
@@ -14,9 +14,10 @@ Einsum, the rank or tensor and the level:
 * an iterative rank (``iterate t ...``) spread over PEs: its steps depend on each other;
 * tiles that do not meet: a consumer's tile of a passed tensor must be the producer's tile or
   a whole number of them along every axis;
-* capacity: what a group's buffer holds at once (each passed tensor's larger tile times
-  ``slots``, double-buffered input and output tiles, recurrence state; bypassed tensors do
-  not count) must fit it; per-PE levels likewise per PE;
+* capacity: what a group's buffer holds at once (each passed tensor's largest tile times
+  ``slots``, or only the largest of them when the group works ``in_place``, double-buffered
+  input and output tiles, recurrence state; bypassed tensors do not count) must fit it;
+  per-PE levels likewise per PE;
 * a passed tensor that bypasses the group's buffer, a stage order against the data flow, too
   few slots for the stages a tensor crosses, a group reading a later group's output.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from arch.errors import MappingError
 from mappings.cascade_mapping import CascadeMapping, Group
@@ -86,14 +88,21 @@ class GroupPlan:
     recurrent: frozenset
 
 
+@lru_cache(maxsize=4096)
+def _terms(ref: Ref, size_items: tuple) -> tuple:
+    """``ref.projection(sizes).terms``, memoised on the (immutable) reference and the sizes
+    themselves, so a result can never be stale."""
+    return ref.projection(dict(size_items)).terms
+
+
 def axis_extents(ref: Ref, ext: dict, sizes: dict) -> tuple:
     """Elements of each axis of ``ref``'s tile when its ranks take ``ext`` values."""
-    proj = ref.projection(sizes)
-    return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 if terms else 1 for terms in proj.terms)
+    return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 if terms else 1
+                 for terms in _terms(ref, tuple(sizes.items())))
 
 
 def _ranks_of(ref: Ref, sizes: dict) -> set:
-    return {r for terms in ref.projection(sizes).terms for _, r in terms}
+    return {r for terms in _terms(ref, tuple(sizes.items())) for _, r in terms}
 
 
 def _refs(e, tensor: str) -> list:
@@ -180,7 +189,7 @@ def _groups(cascade, m: CascadeMapping, spec) -> list:
             p = m.of(name)
             groups.append(Group((name,), shared[0] if shared else "", _own_loops(cascade, p, shared)))
     groups.sort(key=lambda g: min(order.index(n) for n in g.einsums))
-    return [Group(tuple(sorted(g.einsums, key=order.index)), g.buffer, g.loops, g.slots, g.stages) for g in groups]
+    return [Group(tuple(sorted(g.einsums, key=order.index)), g.buffer, g.loops, g.slots, g.stages, g.in_place) for g in groups]
 
 
 def _own_loops(cascade, p, shared) -> tuple:
@@ -190,10 +199,12 @@ def _own_loops(cascade, p, shared) -> tuple:
     return tuple((r, tiles[r]) for r in (p.loop_order or e.ranks) if r in tiles)
 
 
-def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None) -> list:
+def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None, shapes: dict | None = None) -> list:
     """Check ``m`` against ``cascade`` at rank sizes ``shape`` on ``spec``; the group plans.
 
     With ``only`` (an Einsum's name), check and plan only the group holding that Einsum.
+    ``shapes``: :func:`~mappings.mapping.shapes_from_cascade` of ``cascade`` and ``shape``,
+    when the caller has it already.
 
     Raises
     ------
@@ -201,7 +212,7 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None)
         One line naming the Einsum, the rank or tensor and the level (module docstring).
     """
     sizes = cascade.rank_sizes(shape)
-    shapes = shapes_from_cascade(cascade, shape)
+    shapes = shapes if shapes is not None else shapes_from_cascade(cascade, shape)
     names = [e.name for e in cascade.einsums]
     for p in m.placements:
         if p.einsum not in names:
@@ -270,8 +281,10 @@ def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan
         reads = tuple(dict.fromkeys(x for x in ins[e.name] if x in producer and not flow.reads_state(e.name, x)))
         steps.append(Step(e.name, p.unit, g.stage(e.name), work_of[e.name], every, offset, iterations // every,
                           serial, carried, tuple(producer[x].name for x in reads if producer[x].name != e.name)))
+    passed = {}   # tensor -> bytes held for it: its largest tile over its consumers
     for x, c in flow.pairs:
-        held += _check_pass(cascade, x, producer[x], c, g, m, sizes, spec, label, work_of)
+        passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, x, producer[x], c, g, m, sizes, spec, label, work_of))
+    held += max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
     transfers = _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of)
     word_bytes = spec.storage[g.buffer].word_bytes
     held += sum(2 * t.words * word_bytes for t in transfers if t.kept)
@@ -429,9 +442,13 @@ def _load(x, e, g, m, sizes, trips, work_of) -> Transfer:
     refs = _refs(e, x)
     ranks = set().union(*(_ranks_of(r, sizes) for r in refs))
     words = max(math.prod(axis_extents(r, work_of[e.name], sizes)) for r in refs)
-    every = _refetch_every(ranks, g, trips)
+    kept = m.of(e.name).keeps(g.buffer, x)
+    # a bypassed tile is held nowhere on chip: it streams in again every time its reader runs
+    # (once per sweep of the loops over ranks the reader lacks)
+    every = _refetch_every(ranks, g, trips) if kept else \
+        math.prod(t for (r, _), t in zip(g.loops, trips) if r not in work_of[e.name])
     n = math.prod(trips) // every
-    return Transfer(x, "load", e.name, words, every, 0, n, 0.0, m.of(e.name).keeps(g.buffer, x))
+    return Transfer(x, "load", e.name, words, every, 0, n, 0.0, kept)
 
 
 def _store(e, g, m, sizes, trips, work_of) -> Transfer:

@@ -5,12 +5,17 @@ loop nest whose body is one tile of each of its Einsums, each on the PE array it
 binds it to, plus the DRAM channel's loads and stores of the tiles that cross the chip
 boundary. Groups run one after another (a barrier between them). Inside a group:
 
+* each unit issues its Einsums' tiles in order, in the order the fusion group lists them;
+
 * an Einsum's tile takes ``ceil(PE steps * cycles per point)`` cycles on its unit, where the
   PE steps are the product over its ranks of ``ceil(tile / spatial factor)``; an Einsum on a
   recurrence whose iterative rank runs inside the tile takes at least ``steps * latency`` (one
   step of the recurrence chain needs the previous one's result: never unrolled); its result
   is visible ``latency - cycles`` cycles after the unit is released when its operator chain
-  is deeper than its occupancy;
+  is deeper than its occupancy; a reduction over the rank spread along a 2D array's rows
+  delivers its result ``rows`` cycles after its last issue, once the partial sums have
+  travelled down the columns (:func:`row_drain`: FuseMax's LM, SLD and SLNV into the 1D
+  array);
 * a consumer waits for its producers in the same iteration, a reader of recurrence state for
   the writer ``stride`` iterations back (so a ``T``-step recurrence costs at least ``T``
   times its chain latency on both engines), a producer for the consumer that frees its slot
@@ -36,7 +41,10 @@ from mappings.cascade_plan import axis_extents, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
-__all__ = ["lower", "cost_group"]
+__all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain"]
+
+#: Iterations by which a store trails the Einsum that produced its tile.
+STORE_TRAIL = 2
 
 
 def lower(cascade, shape: dict, mapping, spec) -> TaskGraph:
@@ -48,7 +56,8 @@ def lower(cascade, shape: dict, mapping, spec) -> TaskGraph:
     MappingError
         The mapping cannot run (see :func:`mappings.cascade_plan.plan`).
     """
-    return _graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec))
+    shapes = shapes_from_cascade(cascade, shape)
+    return _graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, shapes=shapes), shapes)
 
 
 def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
@@ -57,25 +66,78 @@ def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
     that group's phases. For the mapper."""
     from sim.analytical import run
 
-    report = run(_graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, only=einsum)))
+    shapes = shapes_from_cascade(cascade, shape)
+    report = run(_graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, only=einsum, shapes=shapes),
+                        shapes))
     return report.cycles, report.energy_pj
 
 
-def _graph(cascade, shape, mapping, spec, plans) -> TaskGraph:
-    shapes = shapes_from_cascade(cascade, shape)
+def _graph(cascade, shape, mapping, spec, plans, shapes) -> TaskGraph:
     sizes = cascade.rank_sizes(shape)
     units = {"dram": 1}
     phases = []
     for gp in plans:
         tasks = []
-        for st in gp.steps:
+        for st in _issue_order(gp, mapping):
             units[st.unit] = spec.compute[st.unit].pes
             tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), mapping.of(st.einsum),
-                                       gp, spec, sizes))
+                                       gp, spec, sizes, mapping.op_issue))
         tasks += [_transfer_task(t, gp, spec) for t in gp.transfers]
         phases += _phases(gp, tasks)
     return TaskGraph(tuple(phases), units, spec.clock_hz,
                      meta={"einsums": [e.name for e in cascade.einsums], "groups": [list(g.einsums) for g in plans]})
+
+
+def _issue_order(gp, mapping) -> list:
+    """The group's steps in the order its fusion group lists its Einsums: the program order
+    in which each in-order unit issues them within an iteration (cascade order when the
+    group is not listed)."""
+    listed = next((g.einsums for g in mapping.fusion if set(g.einsums) == set(gp.einsums)), gp.einsums)
+    return sorted(gp.steps, key=lambda st: listed.index(st.einsum))
+
+
+ALU_OPS = ("mac", "mul", "add", "sub")
+CMP_OPS = ("max", "min", "cmp")
+
+
+def functional_unit(unit, op: str) -> str:
+    """The functional unit of a PE of ``unit`` that issues ``op``: the multiply-add datapath
+    (``alu``: mac, mul, add, sub, and exp when the spec gives exp an issue interval above one
+    cycle, i.e. exp evaluated as sequential MACs), a dedicated exp unit when exp issues every
+    cycle, the comparator (``cmp``: max, min, cmp), or a unit of the op's own (div, copy)."""
+    if op in ALU_OPS:
+        return "alu"
+    if op == "exp":
+        return "exp" if unit.operators["exp"].cycles <= 1 else "alu"
+    if op in CMP_OPS:
+        return "cmp"
+    return op
+
+
+def issue_cycles(op_counts: dict, unit, op_issue: str = "serial") -> float:
+    """Issue cycles of ``op_counts`` (op -> count) on one PE of ``unit``.
+
+    ``serial``: the sum over ops of count x issue cycles. ``functional_units``: ops on
+    different functional units (:func:`functional_unit`) overlap, ops on one unit serialise:
+    the largest per-unit sum.
+    """
+    per_fu = {}
+    for op, n in op_counts.items():
+        if n:
+            fu = "all" if op_issue == "serial" else functional_unit(unit, op)
+            per_fu[fu] = per_fu.get(fu, 0) + n * unit.operators[op].cycles
+    return max(per_fu.values(), default=0)
+
+
+def row_drain(e, placement, unit) -> int:
+    """Cycles (after its last issue) for a reduction over the rank spread along a 2D array's
+    rows to reach the bottom of the array: the rank's spatial factor (partial sums travel
+    down the columns one row per cycle); 0 for any other Einsum (the placement's spatial
+    ranks are ranks of ``e``: :func:`mappings.cascade_plan.plan` checks it)."""
+    if unit.ndim != 2 or not placement.spatial:
+        return 0
+    rank, factor = placement.spatial[0]
+    return 0 if rank in e.output_ranks else factor
 
 
 def _add(actions, energy, key, count, pj):
@@ -84,16 +146,17 @@ def _add(actions, energy, key, count, pj):
         energy[key] = energy.get(key, 0.0) + count * pj
 
 
-def _compute_task(st, shape, e, placement, gp, spec, sizes):
-    """(stage, task, deps in work space) of one Einsum's instance."""
+def _compute_task(st, shape, e, placement, gp, spec, sizes, mapping_issue):
+    """(stage, task, deps in work space) of one Einsum's instance; ``mapping_issue``: the
+    mapping's ``op_issue`` (:func:`issue_cycles`)."""
     unit = spec.compute[st.unit]
     sf = dict(placement.spatial)
     points = shape.points
-    op_cycles = sum(n * unit.operators[op].cycles for op, n in shape.op_counts.items() if n)
-    cpp = op_cycles / points if points else 0.0
+    cpp = issue_cycles(shape.op_counts, unit, mapping_issue) / points if points else 0.0
     pe_steps = math.prod(math.ceil(w / sf.get(r, 1)) for r, w in st.work.items())
     cycles = math.ceil(pe_steps * cpp - 1e-9)
     lat = einsum_latency(e, unit)
+    drain = row_drain(e, placement, unit)
     if st.einsum in gp.recurrent and st.serial > 1:
         cycles = max(cycles, st.serial * lat)
     n = st.instances
@@ -118,7 +181,7 @@ def _compute_task(st, shape, e, placement, gp, spec, sizes):
             _add(actions, energy, (gp.buffer, "write"), words * word_bytes / glb.access_bytes, glb.write_pj)
     deps = [(p, 0) for p in st.reads] + list(st.carried)
     deps += [(f"load.{x}", 0) for x in e.input_tensors if any(t.kind == "load" and t.tensor == x for t in gp.transfers)]
-    task = Task(st.einsum, st.unit, cycles, latency=max(0, lat - cycles), actions=actions, energy_pj=energy,
+    task = Task(st.einsum, st.unit, cycles, latency=max(0, lat - cycles) + drain, actions=actions, energy_pj=energy,
                 active_pe_cycles=points * cpp / n, every=st.every, offset=st.offset)
     return st.stage, task, deps
 
@@ -144,9 +207,10 @@ def _transfer_task(t, gp, spec):
             _add(actions, energy, (gp.buffer, "read"), moved / acc, glb.read_pj)
             _add(actions, energy, (gp.buffer, "write"), back / acc, glb.write_pj)
         deps = [(t.einsum, 0)]
-    # A result is written back one iteration after it is computed (its tile is double
-    # buffered), so a late result never holds up the next iteration's loads on the channel.
-    stage = next(s.stage for s in gp.steps if s.einsum == t.einsum) + (t.kind == "store")
+    # A result is written back two iterations after it is computed (STORE_TRAIL), so a
+    # result that finishes late in its iteration never holds up the in-order channel in front
+    # of the loads of the next iterations.
+    stage = next(s.stage for s in gp.steps if s.einsum == t.einsum) + STORE_TRAIL * (t.kind == "store")
     task = Task(f"{t.kind}.{t.tensor}", "dram", math.ceil((moved + back) / bw - 1e-9),
                 latency=spec.dram.latency_cycles if t.kind == "load" else 0,
                 actions=actions, energy_pj=energy, every=t.every, offset=t.offset)

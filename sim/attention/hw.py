@@ -6,8 +6,10 @@ DRAM channel. :func:`hardware` picks these out of a spatial spec (:mod:`arch.spe
 :func:`einsum_task` turns the op counts of one Einsum on one tile into what a task needs:
 cycles, actions and energy.
 
-Per-element issue interval (the convention every config shares, stated once here): the ops an
-Einsum applies to one element go through the PE's functional units as a pipeline. Ops that
+Per-element issue interval (the convention every config shares; the functional units are
+:func:`sim.cascade.functional_unit`, the rule the generic lowering applies under a mapping's
+``op_issue: functional_units``): the ops an Einsum applies to one element go through the PE's
+functional units as a pipeline. Ops that
 share a unit serialise, ops on different units overlap. A PE has
 
 * a multiply-add datapath for ``mac``, ``mul``, ``add``, ``sub`` (and ``exp`` when the spec
@@ -33,9 +35,8 @@ import math
 from dataclasses import dataclass
 
 from arch.errors import MappingError, SpecError
+from sim.cascade import functional_unit
 
-ALU_OPS = ("mac", "mul", "add", "sub")
-CMP_OPS = ("max", "min", "cmp")
 DRAM = "dram"
 
 
@@ -108,16 +109,6 @@ def hardware(spec, stage_dram: bool = True) -> Hardware:
                     bool(stage_dram))
 
 
-def _group(unit, op: str) -> str:
-    if op in ALU_OPS:
-        return "alu"
-    if op == "exp":
-        return "exp" if unit.operators["exp"].cycles <= 1 else "alu"
-    if op in CMP_OPS:
-        return "cmp"
-    return op
-
-
 @dataclass
 class Cost:
     """What one task instance costs: cycles on its unit, and the actions and energy it books."""
@@ -159,7 +150,7 @@ def einsum_cost(hw: Hardware, unit, name: str, counts: dict, lanes: int) -> Cost
             raise MappingError(f"Einsum {name}: unit {unit.name!r} lacks operator {op!r} "
                                f"(it has {', '.join(unit.operators)})")
         o = unit.operators[op]
-        g = _group(unit, op)
+        g = functional_unit(unit, op)
         per_group[g] = per_group.get(g, 0) + o.cycles * math.ceil(n / lanes)
         exact[g] = exact.get(g, 0) + o.cycles * n
         latency = max(latency, o.latency_cycles - o.cycles)

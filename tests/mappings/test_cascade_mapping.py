@@ -25,10 +25,10 @@ def test_round_trip_of_every_shipped_mapping():
 
 
 def test_round_trip_keeps_every_field():
-    m = from_dict({"cascade": "c", "einsums": {"Z": {"unit": "pe2d", "spatial": [["M", 4]],
+    m = from_dict({"cascade": "c", "op_issue": "functional_units", "einsums": {"Z": {"unit": "pe2d", "spatial": [["M", 4]],
                    "levels": {"glb": {"tiles": {"M": 8}, "keep": ["A"], "bypass": ["B"]}}, "loop_order": ["M", "N", "K"]}},
                    "fusion": [{"einsums": ["Z"], "buffer": "glb", "loops": [["M", 8]], "slots": 2, "stages": {"Z": 1}}]})
-    assert loads(dump(m)) == m
+    assert loads(dump(m)) == m and loads(dump(m)).op_issue == "functional_units"
     assert m.of("Z").keeps("glb", "A") and not m.of("Z").keeps("glb", "B")
 
 
@@ -40,6 +40,7 @@ def test_round_trip_keeps_every_field():
     ({"einsums": {"Z": {"unit": "pe2d", "levels": {"glb": {"keep": ["A"], "bypass": ["A"]}}}}},
      "x.yaml: einsums.Z.levels.glb.bypass: tensor 'A' is both kept and bypassed"),
     ({"einsums": {}, "fusion": [{"einsums": ["Z"]}]}, "x.yaml: fusion[0].buffer: is required"),
+    ({"einsums": {}, "op_issue": "parallel"}, "x.yaml: op_issue: must be one of serial, functional_units, not 'parallel'"),
     ({"einsums": {}, "fusion": [{"einsums": ["Z"], "buffer": "glb", "slots": 0}]}, "x.yaml: fusion[0].slots: must be an integer >= 1, not 0"),
 ])
 def test_malformed_documents_name_the_key_path(data, message):
@@ -135,3 +136,39 @@ def test_a_tensor_kept_in_registers_must_fit_them():
         plan(library.attention(1, batch=True), shape, from_dict(data), SPEC)
     assert str(err.value).endswith("tensor 'SPNV' of einsum 'SPNV' bypasses the buffer but needs 1024 bytes per PE "
                                    "at level 'rf1d', which holds 64")
+
+
+def _chain(**group):
+    # B = A * 2, C = B + 1, D = C * C: B and C passed inside the group, each a 1 x 1024 tile
+    c = parse("rank M, N\nB[m,n] = A[m,n] * 2\nC[m,n] = B[m,n] + 1\nD[m,n] = C[m,n] * C[m,n]")
+    m = from_dict({"einsums": {n: {"unit": "pe1d", "spatial": [["N", 256]]} for n in "BCD"},
+                   "fusion": [{"einsums": ["B", "C", "D"], "buffer": "glb", "loops": [["M", 1]], "slots": 2, **group}]})
+    (g,) = plan(c, {"M": 8, "N": 1024}, m, SPEC)
+    return g
+
+
+def test_in_place_holds_the_largest_passed_tile_not_their_sum():
+    words, word_bytes, slots = 1024, 2, 2
+    io = 2 * words * word_bytes * 2                 # A loaded and D stored, double buffered
+    assert _chain().held_bytes == io + 2 * slots * words * word_bytes          # B and C
+    assert _chain(in_place=True).held_bytes == io + slots * words * word_bytes  # one region
+
+
+def test_in_place_must_be_a_bool():
+    with pytest.raises(MappingError) as err:
+        from_dict({"einsums": {}, "fusion": [{"einsums": ["Z"], "buffer": "glb", "in_place": "yes"}]}, "x.yaml")
+    assert str(err.value) == "x.yaml: fusion[0].in_place: must be true or false, not 'yes'"
+
+
+def test_a_bypassed_input_streams_in_every_time_its_reader_runs():
+    # Z[m,n] = A[m,k] B[k,n] under loops M (outer), N: B's tile changes with N only. Kept, it
+    # is loaded once per N step (4 of them for each of the 2 M steps: every iteration); A's
+    # tile changes with M, so kept it is loaded every 4 iterations, bypassed every iteration.
+    def loads(bypass):
+        m = from_dict({"einsums": {"Z": {"unit": "pe2d", "spatial": [["M", 256], ["N", 256]],
+                                         "levels": {"glb": {"tiles": {"M": 256, "N": 256}, "bypass": bypass}},
+                                         "loop_order": ["M", "N", "K"]}}})
+        (g,) = plan(library.gemm(), {"M": 512, "N": 1024, "K": 64}, m, SPEC)
+        return {t.tensor: t.every for t in g.transfers if t.kind == "load"}
+    assert loads([]) == {"A": 4, "B": 1}
+    assert loads(["A"]) == {"A": 1, "B": 1}
