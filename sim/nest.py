@@ -85,12 +85,16 @@ class NestCounts:
     def seconds(self) -> float:
         return self.cycles / self.clock_hz
 
-    def energy_breakdown(self) -> dict:
+    def energy_by_action(self) -> dict:
         """component -> action -> pJ."""
         out = {}
         for (comp, act), pj in self.energy_pj_by.items():
             out.setdefault(comp, {})[act] = pj
         return out
+
+    def energy_breakdown(self) -> dict:
+        """component -> pJ, the breakdown every family's record carries."""
+        return {comp: sum(acts.values()) for comp, acts in self.energy_by_action().items()}
 
     def record(self, **params) -> dict:
         """One record (the project's keys plus ``computes`` and ``accesses``); ``utilization``
@@ -99,7 +103,8 @@ class NestCounts:
         rec = dict(params)
         rec.update(engine="nest", cycles=int(self.cycles), seconds=self.seconds, energy_pj=self.energy_pj,
                    dram_bytes=int(self.dram_bytes), computes=int(self.computes), accesses=self.accesses,
-                   energy_breakdown=self.energy_breakdown(), utilization={self.compute_name: util})
+                   energy_breakdown=self.energy_breakdown(), energy_by_action=self.energy_by_action(),
+                   utilization={self.compute_name: util})
         return rec
 
 

@@ -14,7 +14,7 @@ Command line::
 The record has ``cycles`` (Timeloop's convention: the slowest of the MAC steps and each level's
 bandwidth; no latency, fill or drain), ``computes`` (MACs), ``energy_pj``, ``accesses``
 (level -> data space -> reads, fills, updates: words, totals over all instances),
-``energy_breakdown`` (level -> action -> pJ), ``utilization``, ``seconds``, ``dram_bytes``
+``energy_breakdown`` (component -> pJ), ``energy_by_action`` (component -> action -> pJ), ``utilization``, ``seconds``, ``dram_bytes``
 (words the outermost level moves, in bytes) and the file names.
 
 Without ``mapping=`` the hierarchy mapper (:mod:`mappings.nest_mapper`) searches for the best

@@ -11,7 +11,9 @@ PEs times the run's ``cycles``), so that the compute roof is PEs x clock and a p
 over the roof is its utilization. The spec (peak, bandwidths) is the record's ``arch`` loaded
 with the design point's parameters (``pe_dim``, ``glb_mb``, ``dram_gbps``, ...); the traffic is
 what the record reports (``dram_bytes``). A level whose bandwidth the spec leaves unlimited has
-no roof; a level with a roof but no traffic in the record gets its roof and no point.
+no roof; a level with a roof but no traffic in the record gets its roof and no point. On a
+memory hierarchy (``kind: hierarchy`` or a Timeloop architecture) operations are the record's
+MACs (``computes``) and every level's traffic comes from its ``accesses``.
 Design points that share every roof share a panel.
 """
 
@@ -48,6 +50,9 @@ class Roofline:
         Run time (s).
     traffic : Mapping
         Level -> bytes moved through it, for the levels the record reports.
+    anchor : str
+        The level whose operational intensity places the point (off-chip memory: ``dram``, or
+        a hierarchy's outermost level).
     """
 
     peak_ops_per_s: float
@@ -55,6 +60,7 @@ class Roofline:
     ops: float
     seconds: float
     traffic: Mapping = field(default_factory=lambda: MappingProxyType({}))
+    anchor: str = "dram"
 
     @property
     def attained_ops_per_s(self) -> float:
@@ -91,7 +97,10 @@ def roofline_of(record: dict, params: dict | None = None) -> Roofline | None:
     if arch is None or not record.get("seconds") or not record.get("cycles"):
         return None
     try:
-        if arch_kind(arch) != "spatial":
+        kind = arch_kind(arch)
+        if kind in ("hierarchy", "timeloop"):
+            return _hierarchy_roofline(record, load_arch(arch))
+        if kind != "spatial":
             return None
         spec = load_arch(arch, {k: params[k] for k in SPEC_KEYS if k in params})
     except AccelError:
@@ -105,6 +114,32 @@ def roofline_of(record: dict, params: dict | None = None) -> Roofline | None:
     roofs.append(("dram", spec.dram.bw_bytes_per_s))
     traffic = {"dram": float(record["dram_bytes"])} if record.get("dram_bytes") else {}
     return Roofline(peak, tuple(roofs), ops, float(record["seconds"]), MappingProxyType(traffic))
+
+
+def _hierarchy_roofline(record: dict, hierarchy) -> Roofline | None:
+    """A memory hierarchy's roofline (:mod:`arch.hierarchy`): the compute roof is every MAC unit
+    busy every cycle; each storage level with a finite bandwidth has a roof of its per-instance
+    words per cycle (the shared, else the read bandwidth) times its word size, its instances and
+    the clock; its traffic is the words the record's ``accesses`` say it read, was filled with
+    and updated, totals over instances."""
+    ops, accesses = record.get("computes"), record.get("accesses") or {}
+    if not ops:
+        return None
+    clock_hz = hierarchy.clock_mhz * 1e6
+    roofs, traffic = [], {}
+    for i, lv in enumerate(hierarchy.levels):
+        bytes_per_word = lv.word_bits / 8
+        bw = lv.shared_bw if lv.shared_bw is not None else lv.read_bw
+        if bw is not None:
+            roofs.append((lv.name, bw * bytes_per_word * hierarchy.instances(i) * clock_hz))
+        words = sum(sum(counts.values()) for counts in (accesses.get(lv.name) or {}).values())
+        if words:
+            traffic[lv.name] = words * bytes_per_word
+    outer = hierarchy.levels[0].name
+    if outer not in traffic:
+        return None
+    peak = hierarchy.instances(len(hierarchy.levels)) * clock_hz
+    return Roofline(peak, tuple(roofs), float(ops), float(record["seconds"]), MappingProxyType(traffic), outer)
 
 
 def rooflines(records, params=None) -> list:
@@ -148,7 +183,7 @@ def roofline_figure(records, params=None, plot_by=None, roofs=None):
     for sub, idx, title, labels in zip(subs, panels.values(), panel_titles, panel_labels):
         ax, col = sub.subplots(1, 2, width_ratios=[_PANEL_IN[0], col_w])
         _panel(ax, [roofs[i] for i in idx], title)
-        pts = [(roofs[i].intensity("dram"), roofs[i].attained_ops_per_s) for i in idx]
+        pts = [(roofs[i].intensity(roofs[i].anchor), roofs[i].attained_ops_per_s) for i in idx]
         for (x, y), i in zip(pts, idx):
             ax.scatter([x], [y], s=18, color=color[i], zorder=3)
         if labels:
@@ -165,7 +200,7 @@ def _panel(ax, rls, title):
 
     first = rls[0]
     ridges = [first.peak_ops_per_s / bw for _, bw in first.roofs]
-    xs = [rl.intensity("dram") for rl in rls] + ridges
+    xs = [rl.intensity(rl.anchor) for rl in rls] + ridges
     lo = min(xs) / 8
     hi = max(max(xs) * 8, lo * 1e3)  # at least three decades: two labelled ticks or more
     x = np.geomspace(lo, hi, 200)
@@ -185,7 +220,7 @@ def _panel(ax, rls, title):
     ax.tick_params(labelsize=layout.SMALL_PT)
     floor = min([rl.attained_ops_per_s for rl in rls] + [bw * lo for _, bw in first.roofs])
     ax.set_ylim(min(floor / 2, first.peak_ops_per_s / 300), first.peak_ops_per_s * 2)
-    ax.set_xlabel("operational intensity vs DRAM (PE-op/B)", fontsize=7)
+    ax.set_xlabel(f"operational intensity vs {'DRAM' if first.anchor == 'dram' else first.anchor} (PE-op/B)", fontsize=7)
     ax.set_ylabel("throughput (PE-op/s)", fontsize=7)
     ax.set_title(layout.wrap(title), fontsize=8)
     ax.grid(alpha=0.3, which="major")

@@ -6,6 +6,7 @@ titles, legends) are compared pairwise; two that intersect fail the test.
 """
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -305,3 +306,26 @@ def test_a_level_with_a_bandwidth_gets_a_roof(tmp_path):
     fig = roofline_figure([rec], [{"arch": str(spec)}])
     legend = [t.get_text() for ax in fig.get_axes() if ax.get_legend() for t in ax.get_legend().get_texts()]
     assert any(t.startswith("glb roof") and t.endswith("(no traffic in record)") for t in legend)
+
+
+def test_roofline_of_a_timeloop_record_uses_its_levels():
+    """A memory hierarchy's roofline (Timeloop exercise 04, cp mapping): the compute roof is the
+    16 MAC units at the spec's clock, the point's operations are the record's 49,152 MACs, and its
+    traffic per level is the words the record's accesses give at the level's word size (the
+    exercise's levels hold 8-bit words: MainMemory moves 3072 + 576 + 512 words)."""
+    from arch.registry import load_arch
+    from studies.families import timeloop as family
+    from studies.plots.roofline import roofline_of
+
+    d = Path(__file__).resolve().parents[1] / "data" / "timeloop" / "04-3levelspatial-cp"
+    arch = str(d / "3levelspatial.arch.yaml")
+    params = {"problem": str(d / "conv1d+oc+ic.prob.yaml"), "mapping": str(next(d.glob("*.map.yaml"))),
+              "ert": str(d / "timeloop-model.ERT.yaml")}
+    rec = family.evaluate(arch, params, "analytical")
+    rec["arch"] = arch
+    rl = roofline_of(rec, {})
+    hierarchy = load_arch(arch)
+    assert rl.anchor == "MainMemory"
+    assert rl.peak_ops_per_s == 16 * hierarchy.clock_mhz * 1e6
+    assert rl.ops == 49152
+    assert rl.traffic["MainMemory"] == (3072 + 576 + 512) * hierarchy.levels[0].word_bits / 8

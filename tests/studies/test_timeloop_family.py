@@ -38,6 +38,9 @@ def test_issue_command_line(capsys):
     assert rec["accesses"]["GlobalBuffer"]["Inputs"] == {"reads": 1152 * 16, "fills": 36 * 16, "updates": 0}
     assert rec["energy_pj"] == pytest.approx(13011.43 * 49152 / 1000, abs=0.005 * 49152 / 1000)
     assert rec["utilization"] == {"MACC": 1.0}
+    # the breakdown follows every family's contract, component -> pJ, summing to the total
+    assert sum(rec["energy_breakdown"].values()) == pytest.approx(rec["energy_pj"])
+    assert rec["energy_breakdown"]["GlobalBuffer"] == pytest.approx(sum(rec["energy_by_action"]["GlobalBuffer"].values()))
     assert rec["seconds"] == pytest.approx(3072e-9)
     flat = flatten(rec)
     assert flat["accesses.GlobalBuffer.Inputs.reads"] == 18432
