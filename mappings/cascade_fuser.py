@@ -31,7 +31,7 @@ from __future__ import annotations
 import itertools
 import math
 
-from arch.errors import MappingError
+from arch.errors import MappingError, SimulationError
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
 from mappings.cascade_plan import recurrences
 from mappings.mapping import shapes_from_cascade
@@ -127,7 +127,7 @@ class FusedSearch:
         m = self.mapping(binding, loops, split)
         try:
             c, e = self.cost(self.cascade, self.shape, m, self.spec, self.names[0])
-        except MappingError:
+        except (MappingError, SimulationError):  # does not fit, or its issue order deadlocks
             self.rejected += 1
             return None
         self.evaluated += 1

@@ -26,7 +26,7 @@ import itertools
 import time
 from dataclasses import dataclass
 
-from arch.errors import MappingError
+from arch.errors import MappingError, SimulationError
 from mappings.cascade_fuser import FusedSearch
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
 from mappings.cascade_plan import recurrences
@@ -94,7 +94,7 @@ class _Search:
             trial = CascadeMapping(tuple({**chosen, name: p}.values()), fusion, self.cascade.name)
             try:
                 c, en = self.cost(self.cascade, self.shape, trial, self.spec, name)
-            except MappingError as err:
+            except (MappingError, SimulationError) as err:  # does not fit, or deadlocks
                 self.rejected += 1
                 last = err
                 continue
