@@ -40,7 +40,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from arch.errors import MappingError
 from mappings.nest import LevelMapping, NestMapping, tile_words
@@ -265,6 +265,13 @@ class _Search:
                                        spatial[i][0], spatial[i][1], keep[i]))
         return NestMapping(tuple(levels))
 
+    @staticmethod
+    def reordered(nest, i, order, factors) -> NestMapping:
+        """``nest`` with level ``i``'s temporal loops in ``order`` (outermost first)."""
+        levels = list(nest.levels)
+        levels[i] = replace(levels[i], temporal=tuple((r, factors[r]) for r in order))
+        return NestMapping(tuple(levels))
+
     def fits(self, nest, i) -> bool:
         cap = self.h.levels[i].size_words
         if cap is None:
@@ -374,11 +381,12 @@ class _Search:
         """Choose the loop after ``prefix`` (outermost first) among level ``i``'s ``options``
         that start with it; a floor for every longer prefix; a whole order goes inward."""
         m = len(prefix)
+        base = self.nest(keep, spatial, temporal, orders)  # the other levels, shared by the children
         if m == len(options[0]):
             nxt = list(orders)
             nxt[i] = prefix
             if m > 1 and not self.exhaustive:
-                nest = self.nest(keep, spatial, temporal, nxt)
+                nest = self.reordered(base, i, prefix, temporal[i])
                 if self.hopeless(self.floor(nest, 0, range(i + 1), precise=True)):
                     return
             self.permutations(keep, spatial, temporal, nxt, i + 1)
@@ -388,9 +396,7 @@ class _Search:
             groups.setdefault(order[m], []).append(order)
         children = []
         for r, group in groups.items():
-            nxt = list(orders)
-            nxt[i] = group[0]
-            nest = self.nest(keep, spatial, temporal, nxt)
+            nest = self.reordered(base, i, group[0], temporal[i])
             key = self.floor(nest, 0, range(i), prefix=(i, m + 1)) if len(groups) > 1 else ()
             children.append((key, canonical(nest), prefix + (r,), group))
         children.sort(key=lambda t: (t[0], t[1]))

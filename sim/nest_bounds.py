@@ -103,6 +103,9 @@ class NestCost:
         self._hard = {t: frozenset(r for r in self._ranks[t]
                                    if all(dim == ((1, r),) for dim in d if any(rr == r for _, rr in dim)))
                       for t, d in self._dims.items()}
+        #: per level: pJ of (read, fill, update) and of leakage per cycle; the hierarchy is frozen
+        self._prices = [((lv.energy("read"), lv.energy("fill"), lv.energy("update")), lv.energy("leak"))
+                        for lv in hierarchy.levels]
 
     def evaluate(self, nest) -> tuple:
         """(cycles, energy pJ) of a complete mapping (:func:`sim.nest.evaluate`)."""
@@ -167,8 +170,9 @@ class NestCost:
     def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered, precise=False, exts=None,
                       open_ranks=frozenset(), prefix=None) -> dict:
         """level index -> [reads, fills, updates] floors per instance of one tensor."""
-        sp = [lp for lp in loops if lp.spatial]
-        tl = [lp for lp in loops if not lp.spatial]
+        sp_at = [k for k, lp in enumerate(loops) if lp.kind != "temporal"]
+        sp = [loops[k] for k in sp_at]
+        tl = [lp for lp in loops if lp.kind == "temporal"]
         exts = exts or [nest.extents(i, loops) for i in range(self.n)]
         n = self.n
         kept = keeps(nest, t)
@@ -184,7 +188,7 @@ class NestCost:
                 per[c][1] = exact[c][1]
                 per[p][0], per[p][2] = exact[p][0], exact[p][2]
                 continue
-            spread = [k for k, lp in enumerate(loops) if lp.spatial and p <= lp.level < c]
+            spread = [k for k in sp_at if p <= loops[k].level < c]
             copies = _copies(self._dims[t], tuple((loops[k].rank, loops[k].factor, loops[k].level, loops[k].kind,
                                                    stride[k]) for k in spread if loops[k].factor > 1))
             if c == n:
@@ -245,18 +249,24 @@ class NestCost:
             for i, rfu in self._tensor_floor(t, nest, loops, stride, steps, assigned_from, ordered,
                                              precise, exts, frozenset(open_ranks), prefix).items():
                 per[i][t] = rfu
+        inst = [1] * self.n  # instances of each level in use: spatial factors above it
+        for lp in loops:
+            if lp.kind != "temporal":
+                for i in range(lp.level + 1, self.n):
+                    inst[i] *= lp.factor
         energy, cycles = 0.0, steps
         for i, lv in enumerate(h.levels):
-            inst = math.prod(lp.factor for lp in loops if lp.spatial and lp.level < i)
-            for act, k in (("read", 0), ("fill", 1), ("update", 2)):
-                blocks = sum(math.ceil(rfu[k] / lv.block_words) for rfu in per[i].values())
-                energy += blocks * inst * lv.energy(act)
+            prices, bw_words = self._prices[i][0], lv.block_words
+            for k in range(3):
+                if prices[k]:
+                    blocks = sum(-(-rfu[k] // bw_words) for rfu in per[i].values())
+                    energy += blocks * inst[i] * prices[k]
             reads = sum(rfu[0] for rfu in per[i].values())
             writes = sum(rfu[1] + rfu[2] for rfu in per[i].values())
             for words, bw in ((reads, lv.read_bw), (writes, lv.write_bw), (reads + writes, lv.shared_bw)):
                 if bw:
                     cycles = max(cycles, math.ceil(words / bw))
-        for i, lv in enumerate(h.levels):
-            energy += lv.energy("leak") * cycles * math.prod(lp.factor for lp in loops if lp.spatial and lp.level < i)
+        for i in range(self.n):
+            energy += self._prices[i][1] * cycles * inst[i]
         energy += self.shape.points * h.compute.energy("compute")
         return int(cycles), energy * (1 - _SLACK)
