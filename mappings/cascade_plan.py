@@ -33,7 +33,7 @@ from functools import lru_cache
 from arch.errors import MappingError
 from mappings.cascade_mapping import CascadeMapping, Group
 from mappings.einsum import Op, Ref, rank_of
-from mappings.mapping import shapes_from_cascade
+from mappings.mapping import check_binding, shapes_from_cascade
 
 
 @dataclass(frozen=True)
@@ -130,22 +130,7 @@ def einsum_latency(e, unit) -> int:
 
 def _check_placement(e, p, shape, spec, iterative, sizes):
     where = f"einsum {e.name!r}"
-    if p.unit not in spec.compute:
-        raise MappingError(f"{where}: unit {p.unit!r} is not a compute unit of the spec (units: {', '.join(spec.compute)})")
-    unit = spec.compute[p.unit]
-    for op, n in shape.op_counts.items():
-        if n and not unit.supports(op):
-            raise MappingError(f"{where}: unit {p.unit!r} lacks operator {op!r} (it has: {', '.join(unit.operators)})")
-    if len(p.spatial) > unit.ndim:
-        raise MappingError(f"{where}: unit {p.unit!r} has {unit.ndim} array dimension(s), 'spatial' names {len(p.spatial)}")
-    for d, (rank, f) in enumerate(p.spatial):
-        if rank not in shape.ranks:
-            raise MappingError(f"{where}: spatial rank {rank!r} is not a rank of the Einsum (ranks: {', '.join(shape.ranks)})")
-        if rank in iterative:
-            raise MappingError(f"{where}: iterative rank {rank!r} is unrolled spatially on unit {p.unit!r}: "
-                               f"its steps depend on each other and run one after another")
-        if not 1 <= f <= unit.shape[d]:
-            raise MappingError(f"{where}: spatial factor of rank {rank!r} on unit {p.unit!r} dimension {d} must be between 1 and {unit.shape[d]}, not {f}")
+    unit = check_binding(where, p.unit, p.spatial, shape, spec, iterative)
     levels = [lv for lv, s in spec.storage.items() if s.per_pe_of in (None, p.unit)]
     for lv in (*p.tiles, *p.bypass):
         if lv not in levels:

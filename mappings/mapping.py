@@ -261,22 +261,35 @@ def footprint_bytes(shape: EinsumShape, extents: MappingT, word_bytes: float, sp
     return sum(shape.words(t, ext) for t in shape.tensors) * word_bytes
 
 
+def check_binding(where: str, unit_name: str, spatial, shape: EinsumShape, spec, iterative=()):
+    """The compute unit an Einsum is bound to and its spatial unrolling, checked: the unit
+    exists and has every operator the Einsum uses, ``spatial`` names ranks of the Einsum (never an
+    ``iterative`` one: its steps depend on each other), at most one per array dimension, each
+    factor within its dimension. Returns the unit; :class:`MappingError` names ``where``."""
+    if unit_name not in spec.compute:
+        raise MappingError(f"{where}: unit {unit_name!r} is not a compute unit of the spec (units: {', '.join(spec.compute)})")
+    unit = spec.compute[unit_name]
+    for op, n in shape.op_counts.items():
+        if n and not unit.supports(op):
+            raise MappingError(f"{where}: unit {unit_name!r} lacks operator {op!r} (it has: {', '.join(unit.operators)})")
+    if len(spatial) > unit.ndim:
+        raise MappingError(f"{where}: 'spatial' must have at most {unit.ndim} entries for unit {unit_name!r}, not {len(spatial)}")
+    for d, (rank, f) in enumerate(spatial):
+        if rank not in shape.ranks:
+            raise MappingError(f"{where}: spatial rank {rank!r} is not a rank of the Einsum (ranks: {', '.join(shape.ranks)})")
+        if rank in iterative:
+            raise MappingError(f"{where}: iterative rank {rank!r} is unrolled spatially on unit {unit_name!r}: "
+                               f"its steps depend on each other and run one after another")
+        if not 1 <= f <= unit.shape[d]:
+            raise MappingError(f"{where}: spatial factor of rank {rank!r} on unit {unit_name!r} dimension {d} "
+                               f"must be between 1 and {unit.shape[d]}, not {f}")
+    return unit
+
+
 def check_einsum(m: EinsumMapping, shape: EinsumShape, spec) -> None:
     """Raise :class:`MappingError` if ``m`` cannot run ``shape`` on ``spec``."""
     e = f"einsum {shape.name!r}"
-    if m.unit not in spec.compute:
-        raise MappingError(f"{e}: unit {m.unit!r} is not a compute unit of the spec (units: {', '.join(spec.compute)})")
-    unit = spec.compute[m.unit]
-    for op, n in shape.op_counts.items():
-        if n and not unit.supports(op):
-            raise MappingError(f"{e}: unit {m.unit!r} lacks operator {op!r} (it has: {', '.join(unit.operators)})")
-    if len(m.spatial) > unit.ndim:
-        raise MappingError(f"{e}: 'spatial' must have at most {unit.ndim} entries for unit {m.unit!r}, not {len(m.spatial)}")
-    for d, (rank, f) in enumerate(m.spatial):
-        if rank not in shape.ranks:
-            raise MappingError(f"{e}: spatial rank {rank!r} is not a rank of the Einsum (ranks: {', '.join(shape.ranks)})")
-        if not 1 <= f <= unit.shape[d]:
-            raise MappingError(f"{e}: spatial factor of rank {rank!r} on dimension {d} must be between 1 and {unit.shape[d]}, not {f}")
+    unit = check_binding(e, m.unit, m.spatial, shape, spec)
     levels = buffer_levels(spec, m.unit)
     for lv, tiles in m.tiles.items():
         if lv not in levels:

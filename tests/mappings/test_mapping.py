@@ -35,7 +35,7 @@ def test_a_valid_mapping_passes(fusemax):
     [
         (ok(unit="pe3d"), "einsum 'Z': unit 'pe3d' is not a compute unit of the spec (units: pe2d, pe1d)"),
         (ok(spatial=(("M", 512), ("N", 256))),
-         "einsum 'Z': spatial factor of rank 'M' on dimension 0 must be between 1 and 256, not 512"),
+         "einsum 'Z': spatial factor of rank 'M' on unit 'pe2d' dimension 0 must be between 1 and 256, not 512"),
         (ok(unit="pe1d", spatial=(("M", 256), ("N", 256))),
          "einsum 'Z': 'spatial' must have at most 1 entries for unit 'pe1d', not 2"),
         (ok(spatial=(("Q", 4),)), "einsum 'Z': spatial rank 'Q' is not a rank of the Einsum (ranks: M, N, K)"),
