@@ -33,7 +33,7 @@ folds, for example).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Mapping
 
@@ -49,6 +49,10 @@ class Dep:
 
     task: str
     distance: int = 0
+
+
+#: Metadata of the :class:`Task` fields the timing of a phase depends on.
+TIMING = MappingProxyType({"timing": True})
 
 
 @dataclass(frozen=True)
@@ -79,16 +83,17 @@ class Task:
         ``TaskGraph.buffers``. Empty by default (no capacity accounting).
     """
 
-    name: str
-    unit: str
-    cycles: int
-    latency: int = 0
-    deps: tuple = ()
+    # Fields marked TIMING decide when instances start and end: they make Phase.timing_key().
+    name: str = field(metadata=TIMING)
+    unit: str = field(metadata=TIMING)
+    cycles: int = field(metadata=TIMING)
+    latency: int = field(default=0, metadata=TIMING)
+    deps: tuple = field(default=(), metadata=TIMING)
     actions: Mapping = field(default_factory=dict)
     energy_pj: Mapping = field(default_factory=dict)
     active_pe_cycles: float | None = None
-    every: int = 1
-    offset: int = 0
+    every: int = field(default=1, metadata=TIMING)
+    offset: int = field(default=0, metadata=TIMING)
     holds: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
@@ -150,6 +155,10 @@ class Task:
         if iterations <= self.offset:
             return 0
         return (iterations - 1 - self.offset) // self.every + 1
+
+
+#: The :class:`Task` fields marked :data:`TIMING`, in declaration order.
+TIMING_FIELDS = tuple(f.name for f in fields(Task) if f.metadata.get("timing"))
 
 
 @dataclass(frozen=True)
@@ -227,8 +236,7 @@ class Phase:
     def timing_key(self) -> tuple:
         """Everything the timing of the phase depends on (not its name, actions or energy):
         equal keys, equal cycles in both engines."""
-        return (self.iterations, tuple([(t.name, t.unit, t.cycles, t.latency, t.deps, t.every, t.offset)
-                                        for t in self.tasks]))
+        return (self.iterations, tuple([tuple([getattr(t, f) for f in TIMING_FIELDS]) for t in self.tasks]))
 
     def steps(self) -> int:
         """Task instances in the whole phase."""
