@@ -15,12 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ["arch", "mappings", "sim", "rtl", "studies"]
 
 #: Known cycles (the set of modules of the component) -> why they are not broken yet.
-ALLOWED = {
-    frozenset({"sim.des.engine", "sim.des.processes"}):
-        "engine.run imports run_processes inside a function while processes.py imports the "
-        "engine's TRACE_LIMIT; moving that constant below both breaks it, left to the timing "
-        "work that is rewriting sim/des",
-}
+ALLOWED: dict = {}
 
 
 def _modules() -> dict:

@@ -27,7 +27,8 @@ from __future__ import annotations
 import simpy
 
 from arch.errors import SimulationError
-from sim.des.fastforward import BLOCK_ITERATIONS, Budget, Timeline, simulate_phase
+from sim.des.fastforward import BLOCK_ITERATIONS, TRACE_LIMIT, Budget, Timeline, simulate_phase
+from sim.des.processes import run_processes
 from sim.des.program import PhaseProgram
 from sim.des.resources import BufferCapacity, make_units
 from sim.report import Report, report_from_totals
@@ -37,8 +38,6 @@ from sim.taskgraph import TaskGraph
 DEFAULT_BUDGET_STEPS = 10_000_000
 #: Default cap on the timeline kept in the Report.
 DEFAULT_TIMELINE_LIMIT = 10_000
-#: Most task instances written to a trace file (the first ones simulated; ~100 MB of JSON).
-TRACE_LIMIT = 1_000_000
 
 
 def phase_key(phase) -> tuple:
@@ -91,7 +90,6 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
     if int(budget_steps) != budget_steps or budget_steps < 1:
         raise SimulationError(f"'budget_steps' must be a positive integer, not {budget_steps!r}")
     if executor == "processes":
-        from sim.des.processes import run_processes
         return run_processes(graph, trace=trace, budget_steps=budget_steps, timeline_limit=timeline_limit)
     env = simpy.Environment()
     units = make_units(env, graph)

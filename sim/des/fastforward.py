@@ -54,6 +54,10 @@ class Budget:
         self.used += n
 
 
+#: Most task instances written to a trace file (the first ones simulated; ~100 MB of JSON).
+TRACE_LIMIT = 1_000_000
+
+
 class Timeline:
     """Recorded task instances ``(phase, task, unit, iteration, start, end)``, up to ``limit``."""
 

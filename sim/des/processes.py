@@ -17,8 +17,7 @@ from __future__ import annotations
 import simpy
 
 from arch.errors import SimulationError
-from sim.des.fastforward import Timeline
-from sim.des.engine import TRACE_LIMIT
+from sim.des.fastforward import TRACE_LIMIT, Timeline
 from sim.des.program import PhaseProgram
 from sim.des.resources import make_units
 from sim.report import Report, report_from_totals
