@@ -123,6 +123,47 @@ def _fold_actions(dataflow, ur, uc, t):
     return macs, ur * uc, t * ur, t * uc   # is: rows: K, cols: M, T: N
 
 
+def _systolic_array(spec, unit: str | None, dataflow: str | None):
+    """(the 2D compute unit, its dataflow) of a systolic spec; :class:`SpecError` naming the key
+    when the spec cannot run a systolic GEMM."""
+    if unit is None:
+        units = spec.units_2d()
+        if len(units) != 1:
+            raise SpecError([("compute", f"a systolic GEMM needs exactly one 2D compute unit, the spec has {len(units)}")], spec.source)
+        array = units[0]
+    else:
+        array = spec.unit(unit)
+    df = dataflow or array.dataflow
+    if df is None:
+        raise SpecError([(f"compute.{array.name}.dataflow", f"must be one of {', '.join(DATAFLOWS)}, not None")], spec.source)
+    if array.ndim != 2:
+        raise SpecError([(f"compute.{array.name}.shape", "a systolic array must be 2D [rows, cols]")], spec.source)
+    if not array.supports("mac"):
+        raise SpecError([(f"compute.{array.name}.operators", "a systolic array needs the 'mac' operator")], spec.source)
+    missing = [s for s in SRAMS if s not in spec.storage]
+    if missing:
+        raise SpecError([(f"storage.{s}", "missing storage level (a systolic spec needs ifmap_sram, filter_sram, ofmap_sram)") for s in missing], spec.source)
+    return array, df
+
+
+def _fold_costs(spec, array, df: str, ur: int, uc: int, t: int):
+    """(MACs, actions, energy in pJ) of one fold using ``ur`` x ``uc`` PEs for ``t`` steps; SRAM
+    accesses of each level's ``access_bytes``."""
+    macs, ifr, flr, ofw = _fold_actions(df, ur, uc, t)
+    word_bytes = spec.word_bits / 8
+    lv = {name: spec.storage[name] for name in SRAMS}
+    acc = {"ifmap_sram": ifr * word_bytes / lv["ifmap_sram"].access_bytes,
+           "filter_sram": flr * word_bytes / lv["filter_sram"].access_bytes,
+           "ofmap_sram": ofw * word_bytes / lv["ofmap_sram"].access_bytes}
+    actions = {(array.name, "mac"): macs, ("ifmap_sram", "read"): acc["ifmap_sram"],
+               ("filter_sram", "read"): acc["filter_sram"], ("ofmap_sram", "write"): acc["ofmap_sram"]}
+    energy = {(array.name, "mac"): macs * array.operators["mac"].energy_pj,
+              ("ifmap_sram", "read"): acc["ifmap_sram"] * lv["ifmap_sram"].read_pj,
+              ("filter_sram", "read"): acc["filter_sram"] * lv["filter_sram"].read_pj,
+              ("ofmap_sram", "write"): acc["ofmap_sram"] * lv["ofmap_sram"].write_pj}
+    return macs, actions, energy
+
+
 def lower_gemm(spec, M: int, N: int, K: int, unit: str | None = None, dataflow: str | None = None,
                dram_limited: bool = False) -> TaskGraph:
     """Lower an M x K by K x N GEMM on a spec's systolic array into a :class:`TaskGraph`.
@@ -152,30 +193,12 @@ def lower_gemm(spec, M: int, N: int, K: int, unit: str | None = None, dataflow: 
         for the fold's cycles, with its MACs and SRAM accesses; ``offset_cycles = -1`` is
         SCALE-Sim's count-from-zero convention. Energy in pJ from the spec.
     """
-    if unit is None:
-        units = spec.units_2d()
-        if len(units) != 1:
-            raise SpecError([("compute", f"a systolic GEMM needs exactly one 2D compute unit, the spec has {len(units)}")], spec.source)
-        array = units[0]
-    else:
-        array = spec.unit(unit)
-    df = dataflow or array.dataflow
-    if df is None:
-        raise SpecError([(f"compute.{array.name}.dataflow", f"must be one of {', '.join(DATAFLOWS)}, not None")], spec.source)
-    if array.ndim != 2:
-        raise SpecError([(f"compute.{array.name}.shape", "a systolic array must be 2D [rows, cols]")], spec.source)
-    if not array.supports("mac"):
-        raise SpecError([(f"compute.{array.name}.operators", "a systolic array needs the 'mac' operator")], spec.source)
-    missing = [s for s in SRAMS if s not in spec.storage]
-    if missing:
-        raise SpecError([(f"storage.{s}", "missing storage level (a systolic spec needs ifmap_sram, filter_sram, ofmap_sram)") for s in missing], spec.source)
+    array, df = _systolic_array(spec, unit, dataflow)
     R, C = array.rows, array.cols
     _check_dims(M, N, K, R, C, df)
     on_rows, on_cols, t = mapped_ranks(M, N, K, df)
     per_fold = fold_cycles(R, C, t, df)
-    mac_pj = array.operators["mac"].energy_pj
     word_bytes = spec.word_bits / 8
-    lv = {s: spec.storage[s] for s in SRAMS}
     read_bytes = (M * K + K * N) * word_bytes  # compulsory: operands read once,
     write_bytes = M * N * word_bytes           # the output written once
     dram_pj = spec.dram.pj_per_byte
@@ -183,18 +206,7 @@ def lower_gemm(spec, M: int, N: int, K: int, unit: str | None = None, dataflow: 
     total_macs = M * N * K
     phases = []
     for count, ur, uc in _fold_classes(on_rows, on_cols, R, C):
-        macs, ifr, flr, ofw = _fold_actions(df, ur, uc, t)
-        acc = {  # accesses of access_bytes each
-            "ifmap_sram": ifr * word_bytes / lv["ifmap_sram"].access_bytes,
-            "filter_sram": flr * word_bytes / lv["filter_sram"].access_bytes,
-            "ofmap_sram": ofw * word_bytes / lv["ofmap_sram"].access_bytes,
-        }
-        actions = {(array.name, "mac"): macs, ("ifmap_sram", "read"): acc["ifmap_sram"],
-                   ("filter_sram", "read"): acc["filter_sram"], ("ofmap_sram", "write"): acc["ofmap_sram"]}
-        energy = {(array.name, "mac"): macs * mac_pj,
-                  ("ifmap_sram", "read"): acc["ifmap_sram"] * lv["ifmap_sram"].read_pj,
-                  ("filter_sram", "read"): acc["filter_sram"] * lv["filter_sram"].read_pj,
-                  ("ofmap_sram", "write"): acc["ofmap_sram"] * lv["ofmap_sram"].write_pj}
+        macs, actions, energy = _fold_costs(spec, array, df, ur, uc, t)
         if not dram_limited:
             task = Task(name="fold", unit=array.name, cycles=per_fold, actions=actions, energy_pj=energy,
                         active_pe_cycles=float(macs))

@@ -18,8 +18,6 @@ ALLOWED = {
         "the compiled in-order executor's loop (one max-plus step per task instance, kept in one frame for speed); to be split with the engine's phase walk",
     "sim/spgemm/simulate.py::simulate":
         "SpGEMM simulation driver; it goes when SpGEMM lowers into the shared task graph (issue: SpGEMM on the shared engines)",
-    "sim/systolic.py::lower_gemm":
-        "SCALE-Sim-exact systolic lowering; its DRAM transfer rules move to the costing module",
 }
 
 
