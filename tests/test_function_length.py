@@ -14,8 +14,6 @@ MAX_LINES = 80
 
 #: "path::qualified name" -> why it is longer than MAX_LINES today.
 ALLOWED = {
-    "sim/des/engine.py::run":
-        "the compiled in-order executor's loop (one max-plus step per task instance, kept in one frame for speed); to be split with the engine's phase walk",
     "sim/spgemm/simulate.py::simulate":
         "SpGEMM simulation driver; it goes when SpGEMM lowers into the shared task graph (issue: SpGEMM on the shared engines)",
 }

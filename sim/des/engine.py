@@ -56,6 +56,42 @@ def minimum_steps(phase, fast_forward: bool) -> int:
     return min(total, 2 * per_block * per_period)
 
 
+def _compile(graph: TaskGraph, unit_index: dict, fast_forward: bool, budget_steps: int) -> dict:
+    """Before simulating: every distinct phase compiled (deadlocks refused) by timing key, and
+    the budget checked (:class:`SimulationError` when the run would need more steps)."""
+    programs, need = {}, 0
+    for ph in graph.phases:
+        key = phase_key(ph)
+        if key not in programs:
+            programs[key] = PhaseProgram(ph, unit_index)
+            need += minimum_steps(ph, fast_forward)
+        elif not fast_forward:
+            need += ph.steps()
+    if need > budget_steps:
+        what = ("even with fast-forward (two blocks of whole super-periods per distinct phase)" if fast_forward
+                else "to simulate every task instance")
+        hint = "raise budget_steps or use the analytical engine (--engine analytical)" if fast_forward else \
+            "use fast_forward=True or the analytical engine (--engine analytical)"
+        raise SimulationError(f"the simulation needs {need} task steps {what}, over the budget of "
+                              f"{budget_steps}; {hint}")
+    return programs
+
+
+def _report(graph, cycles, names, timeline, timeline_limit, trace, details, totals, buffers) -> Report:
+    """The Report of a finished run (and the trace file, when asked for)."""
+    kept = timeline.events if timeline_limit is None else timeline.events[:timeline_limit]
+    timeline_out = [(names[u], graph.phases[p].tasks[k].name, s, e) for p, k, u, _i, s, e in kept]
+    if trace:
+        from sim.des.trace import write_trace
+        write_trace(trace, graph, timeline.events, names, timeline.truncated)
+    meta_des = dict(phases=details, verified_steps=totals["verified"], timeline_truncated=timeline.truncated or len(kept) < len(timeline.events),
+                    buffer_peak_bytes={b: buf.peak_bytes for b, buf in buffers.items()})
+    rep = report_from_totals(graph, "des", cycles, simulated_steps=totals["simulated"],
+                             extrapolated_steps=totals["extrapolated"], timeline=timeline_out)
+    rep.meta["des"] = meta_des
+    return rep
+
+
 def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True,
         budget_steps: int = DEFAULT_BUDGET_STEPS, timeline_limit: int | None = DEFAULT_TIMELINE_LIMIT,
         executor: str = "compiled") -> Report:
@@ -96,22 +132,7 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
     buffers = {b: BufferCapacity(env, b, size) for b, size in graph.buffers.items()}
     unit_index = {name: u.index for name, u in units.items()}
 
-    # Before simulating: compile every distinct phase (refusing deadlocks) and check the budget.
-    programs, need = {}, 0
-    for ph in graph.phases:
-        key = phase_key(ph)
-        if key not in programs:
-            programs[key] = PhaseProgram(ph, unit_index)
-            need += minimum_steps(ph, fast_forward)
-        elif not fast_forward:
-            need += ph.steps()
-    if need > budget_steps:
-        what = ("even with fast-forward (two blocks of whole super-periods per distinct phase)" if fast_forward
-                else "to simulate every task instance")
-        hint = "raise budget_steps or use the analytical engine (--engine analytical)" if fast_forward else \
-            "use fast_forward=True or the analytical engine (--engine analytical)"
-        raise SimulationError(f"the simulation needs {need} task steps {what}, over the budget of "
-                              f"{budget_steps}; {hint}")
+    programs = _compile(graph, unit_index, fast_forward, budget_steps)
 
     budget = Budget(budget_steps)
     timeline = Timeline(TRACE_LIMIT if trace else timeline_limit)
@@ -144,15 +165,4 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
     env.run()
     cycles = int(env.now)
 
-    names = list(units)
-    kept = timeline.events if timeline_limit is None else timeline.events[:timeline_limit]
-    timeline_out = [(names[u], graph.phases[p].tasks[k].name, s, e) for p, k, u, _i, s, e in kept]
-    if trace:
-        from sim.des.trace import write_trace
-        write_trace(trace, graph, timeline.events, names, timeline.truncated)
-    meta_des = dict(phases=details, verified_steps=totals["verified"], timeline_truncated=timeline.truncated or len(kept) < len(timeline.events),
-                    buffer_peak_bytes={b: buf.peak_bytes for b, buf in buffers.items()})
-    rep = report_from_totals(graph, "des", cycles, simulated_steps=totals["simulated"],
-                             extrapolated_steps=totals["extrapolated"], timeline=timeline_out)
-    rep.meta["des"] = meta_des
-    return rep
+    return _report(graph, cycles, list(units), timeline, timeline_limit, trace, details, totals, buffers)
