@@ -47,11 +47,16 @@ EXACT_CYCLES = float(1 << 53)
 #: Steps of ``A^k x`` tried for a repeating state before repeated squaring; longest repeat tried.
 _WARM = 24
 _MAX_CYCLICITY = 4
+#: Largest ``S^3`` of sums a matrix product materialises at once (32 MB of float64).
+_MP_CUBE = 1 << 22
 
 
 def _mp(a, b):
-    """Max-plus matrix product ``a (x) b``: ``[i, j] = max_k a[i, k] + b[k, j]``."""
-    return (a[:, :, None] + b[None, :, :]).max(axis=1)
+    """Max-plus matrix product ``a (x) b``: ``[i, j] = max_k a[i, k] + b[k, j]`` (row by row
+    when the cube of sums would exceed ``_MP_CUBE`` values)."""
+    if a.shape[0] * a.shape[1] * b.shape[1] <= _MP_CUBE:
+        return (a[:, :, None] + b[None, :, :]).max(axis=1)
+    return np.array([(row[:, None] + b).max(axis=0) for row in a])
 
 
 def _mp_vec(a, v):

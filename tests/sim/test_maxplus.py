@@ -212,3 +212,16 @@ dram:
   access_pj: 249.6
   latency_cycles: 100
 """
+
+
+def test_large_max_plus_products_row_by_row():
+    """Products too large to materialise at once are taken row by row: the same numbers as
+    the definition ``[i, j] = max_k a[i, k] + b[k, j]`` written out with numpy."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    a, b = (rng.integers(-1000, 1000, (170, 170)).astype(float) for _ in range(2))
+    a[3, :] = -np.inf
+    want = np.array([[max(a[i, k] + b[k, j] for k in range(170)) for j in range(0, 170, 17)] for i in range(0, 170, 13)])
+    assert 170 ** 3 > maxplus._MP_CUBE
+    assert np.array_equal(maxplus._mp(a, b)[::13, ::17], want)
