@@ -10,15 +10,18 @@ order. The engine evaluates each phase by the cheapest exact road it has:
 2. a phase of at most ``SCALAR_STEPS`` task instances: every instance in issue order;
 3. a phase whose recurrence state has at most ``MAX_STATE`` values (``MAX_PERIOD`` iterations
    of super-period at most): the closed form ``x(n) = A^m (x) 0`` (``A^m`` applied by
-   stepping until the state repeats up to a constant shift, or by repeated squaring).
+   stepping until the state repeats up to a constant shift, or by repeated squaring). A
+   larger state (guarded steps reading a whole super-period back) whose super-period has at
+   most ``REDUCED_OPS`` task instances: the same closed form on the state positions a
+   super-period actually reads (:func:`sim.maxplus.reduced_cycles`), a few dozen values.
 
 On these three roads the cycles equal the discrete-event engine's exactly (fill, steady-state
 period and drain): the period is the maximum cycle mean of the recurrence
 (:func:`sim.maxplus.period`), so a mapping that starves its array through DRAM latency and
 too few buffer slots costs here what it costs in simulation.
 
-4. Otherwise (guarded steps that wait on instances thousands of iterations back make the state
-   too large for matrices) the engine returns a lower bound, written out below; such phases
+4. Otherwise (guarded steps every thousand iterations or more, too long a super-period to
+   issue on vectors within a sweep's budget) the engine returns a lower bound, written out below; such phases
    are pipelines whose units rarely wait on a loop-carried chain, and the bound is within
    2 parts per million of the simulation on the FuseMax study. For each unit ``u``::
 
@@ -59,6 +62,9 @@ SCALAR_STEPS = 512
 MAX_STATE = 48
 #: Largest super-period (iterations) evaluated by matrices.
 MAX_PERIOD = 64
+#: Largest super-period (task instances, ``period * tasks``) issued on the read positions
+#: alone (:func:`sim.maxplus.reduced_cycles`) when the whole state is too large for matrices.
+REDUCED_OPS = 8192
 _MAX_SPECIAL_RESIDUES = 512
 _MAX_PLANS = 4096   # structures kept (a sweep of one lowering has a few dozen)
 _PLANS: dict = {}
@@ -267,9 +273,14 @@ def road(phase: Phase) -> int:
         return 1
     if phase.steps() <= SCALAR_STEPS:
         return 2
-    if phase.period <= MAX_PERIOD and maxplus.state_size_estimate(phase) <= MAX_STATE:
+    if _dense(phase) or phase.period * len(phase.tasks) <= REDUCED_OPS:
         return 3
     return 4
+
+
+def _dense(phase: Phase) -> bool:
+    """Whether road 3 takes the whole state (else only the positions a super-period reads)."""
+    return phase.period <= MAX_PERIOD and maxplus.state_size_estimate(phase) <= MAX_STATE
 
 
 def _phase_cycles(phase: Phase) -> int:
@@ -283,7 +294,7 @@ def _phase_cycles(phase: Phase) -> int:
     if way == 2:
         return maxplus.scalar_cycles(phase)
     if way == 3:
-        return maxplus.matrix_cycles(phase)
+        return maxplus.matrix_cycles(phase) if _dense(phase) else maxplus.reduced_cycles(phase)
     return phase_bound(phase)
 
 

@@ -68,6 +68,44 @@ def test_matrix_powers_equal_stepping_every_instance(phase):
     assert maxplus.matrix_cycles(phase) == maxplus.scalar_cycles(phase)
 
 
+@st.composite
+def long_reach(draw):
+    """A random pipeline plus a step every ``E`` iterations (``E`` 16-128) that waits on an
+    instance about a whole super-period back: the state then holds ``E`` ready cycles or more,
+    too many for dense matrices, though a super-period reads only a few of them."""
+    base = draw(pipelines(min_iterations=1, max_iterations=1))
+    every = draw(st.sampled_from([16, 32, 64, 128]))
+    reach = draw(st.integers(every - 2, every + 2))
+    target = draw(st.sampled_from([t.name for t in base.tasks]))
+    far = Task("far", draw(st.sampled_from(sorted(UNITS))), draw(st.integers(0, 200)), draw(st.integers(0, 50)),
+               deps=(Dep(target, reach),), every=every, offset=draw(st.integers(0, every - 1)))
+    return Phase("p", base.tasks + (far,), draw(st.integers(3 * every, 20 * every)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(long_reach())
+def test_reduced_state_gives_the_discrete_event_cycles(phase):
+    """Road 3 on the positions a super-period reads: the discrete-event engine's cycles, on
+    states too large for the dense matrices."""
+    cycles = des.run(TaskGraph((phase,), UNITS, clock_hz=1e9)).cycles
+    assert maxplus.reduced_cycles(phase) == cycles
+    assert analytical.road(phase) <= 3
+    assert analytical.phase_cycles(phase) == cycles
+
+
+def test_reduced_state_by_hand():
+    """A 4-cycle step on pe1d every iteration and, every 100th iteration (offset 99), a
+    300-cycle step on pe2d with a 200-cycle latency that waits on the pe1d step 100 iterations
+    back (the state holds 102 ready cycles). pe1d is never held up: instance i ends at
+    4 (i + 1). Step j (iteration 100 j + 99) waits on pe1d instance 100 j - 1, ended at 400 j,
+    and on pe2d's step j - 1, ended at 400 j - 100: it starts at 400 j and is ready at
+    400 j + 500. Over 1000 iterations (j up to 9) the phase ends at 4100, after pe1d's 4000."""
+    ph = Phase("p", (Task("m", "pe1d", 4),
+                     Task("w", "pe2d", 300, latency=200, deps=(Dep("m", 100),), every=100, offset=99)), 1000)
+    assert maxplus.reduced_cycles(ph) == 4100
+    assert analytical.phase_cycles(ph) == des.run(TaskGraph((ph,), UNITS, clock_hz=1e9)).cycles == 4100
+
+
 def _double_buffered(n, load, latency, compute):
     return Phase("tiles", (Task("load", "dram", load, latency=latency, deps=(Dep("compute", 2),)),
                            Task("compute", "pe2d", compute, deps=(Dep("load"),))), n)
@@ -174,3 +212,16 @@ dram:
   access_pj: 249.6
   latency_cycles: 100
 """
+
+
+def test_large_max_plus_products_row_by_row():
+    """Products too large to materialise at once are taken row by row: the same numbers as
+    the definition ``[i, j] = max_k a[i, k] + b[k, j]`` written out with numpy."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    a, b = (rng.integers(-1000, 1000, (170, 170)).astype(float) for _ in range(2))
+    a[3, :] = -np.inf
+    want = np.array([[max(a[i, k] + b[k, j] for k in range(170)) for j in range(0, 170, 17)] for i in range(0, 170, 13)])
+    assert 170 ** 3 > maxplus._MP_CUBE
+    assert np.array_equal(maxplus._mp(a, b)[::13, ::17], want)
