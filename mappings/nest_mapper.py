@@ -375,13 +375,14 @@ class _Search:
         if i == self.n:
             self.offer(self.nest(keep, spatial, temporal, orders))
             return
-        self.order_prefix(keep, spatial, temporal, orders, i, self.orders(i, temporal[i]), ())
+        base = self.nest(keep, spatial, temporal, orders)  # the other levels, shared by every order of i
+        self.order_prefix(keep, spatial, temporal, orders, i, self.orders(i, temporal[i]), (), base)
 
-    def order_prefix(self, keep, spatial, temporal, orders, i, options, prefix):
+    def order_prefix(self, keep, spatial, temporal, orders, i, options, prefix, base):
         """Choose the loop after ``prefix`` (outermost first) among level ``i``'s ``options``
-        that start with it; a floor for every longer prefix; a whole order goes inward."""
+        that start with it; a floor for every longer prefix; a whole order goes inward.
+        ``base``: the mapping with every level but ``i`` as chosen (built once per level)."""
         m = len(prefix)
-        base = self.nest(keep, spatial, temporal, orders)  # the other levels, shared by the children
         if m == len(options[0]):
             nxt = list(orders)
             nxt[i] = prefix
@@ -403,7 +404,7 @@ class _Search:
         for key, _, longer, group in children:
             if key and self.hopeless(key):
                 continue
-            self.order_prefix(keep, spatial, temporal, orders, i, group, longer)
+            self.order_prefix(keep, spatial, temporal, orders, i, group, longer, base)
 
 
 def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustive: bool = False,
