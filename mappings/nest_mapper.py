@@ -287,6 +287,15 @@ class _Search:
         c, e = self.cost.bound(nest, assigned_from, ordered, precise, open_ranks, prefix)
         return objective_key(self.objective, c, e)
 
+    def floors(self, nest, i, orders, ordered, prefix) -> list:
+        """:meth:`floor` of ``nest`` with level ``i``'s loops in each of ``orders``, in one pass
+        (the siblings of one node of the loop-order stage)."""
+        if self.deadline is not None and time.process_time() > self.deadline:
+            raise _OutOfTime
+        self.best.bounded += len(orders)
+        return [objective_key(self.objective, c, e)
+                for c, e in self.cost.bound_orders(nest, i, orders, 0, ordered, prefix)]
+
     def hopeless(self, key) -> bool:
         if self.exhaustive or self.best.key is None or key <= self.best.key:
             return False
@@ -395,11 +404,10 @@ class _Search:
         groups = {}
         for order in options:
             groups.setdefault(order[m], []).append(order)
-        children = []
-        for r, group in groups.items():
-            nest = self.reordered(base, i, group[0], temporal[i])
-            key = self.floor(nest, 0, range(i), prefix=(i, m + 1)) if len(groups) > 1 else ()
-            children.append((key, canonical(nest), prefix + (r,), group))
+        firsts = [group[0] for group in groups.values()]
+        keys = self.floors(base, i, firsts, range(i), (i, m + 1)) if len(groups) > 1 else [()] * len(firsts)
+        children = [(key, canonical(self.reordered(base, i, first, temporal[i])), prefix + (r,), group)
+                    for key, first, (r, group) in zip(keys, firsts, groups.items())]
         children.sort(key=lambda t: (t[0], t[1]))
         for key, _, longer, group in children:
             if key and self.hopeless(key):
