@@ -406,7 +406,8 @@ class _Search:
             groups.setdefault(order[m], []).append(order)
         firsts = [group[0] for group in groups.values()]
         keys = self.floors(base, i, firsts, range(i), (i, m + 1)) if len(groups) > 1 else [()] * len(firsts)
-        children = [(key, canonical(self.reordered(base, i, first, temporal[i])), prefix + (r,), group)
+        # siblings differ only in level i's loops: their canonical order is that of those loops
+        children = [(key, tuple((q, temporal[i][q]) for q in first), prefix + (r,), group)
                     for key, first, (r, group) in zip(keys, firsts, groups.items())]
         children.sort(key=lambda t: (t[0], t[1]))
         for key, _, longer, group in children:
