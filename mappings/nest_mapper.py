@@ -14,7 +14,9 @@ The cost model is passed in, because the mapper sits below the cost engines:
 precise, open_ranks, prefix) -> (cycles, energy_pj)``, a floor that no completion of a partial
 mapping goes below (:class:`sim.nest_bounds.NestCost` says what each argument leaves open;
 ``precise`` asks for a tighter, costlier floor, taken only for loop orders the cheap floor
-could not drop).
+could not drop); ``cost.bound_orders(nest, level, orders, assigned_from, ordered, prefix)``
+gives ``bound`` for each of a level's loop orders in one pass (the siblings of one node of the
+loop-order stage).
 
 Search space (narrowed by :class:`LevelRule` per level, e.g. from a Timeloop constraints file):
 
@@ -425,8 +427,8 @@ def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustiv
     hierarchy : arch.hierarchy.Hierarchy
     shape : mappings.mapping.EinsumShape
     cost : object
-        ``evaluate(nest) -> (cycles, energy_pj)`` and ``bound(nest, assigned_from, ordered)``
-        (:class:`sim.nest_bounds.NestCost`).
+        ``evaluate(nest) -> (cycles, energy_pj)``, ``bound(nest, assigned_from, ordered)`` and
+        ``bound_orders`` (:class:`sim.nest_bounds.NestCost`).
     objective : {"latency", "energy", "edp"}
     rules : sequence of LevelRule, optional
         One per storage level, outermost first (:func:`mappings.timeloop_constraints.read_constraints`).

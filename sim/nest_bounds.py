@@ -52,7 +52,9 @@ bandwidth on the floors of its counts. Energy: the floors priced as :func:`sim.n
 prices counts (blocks per action, instances in use, their leakage over the cycle floor, MACs).
 
 :class:`NestCost` is what :func:`mappings.nest_mapper.search` is given: ``evaluate(nest)``
-(the model) and ``bound(nest, assigned_from, ordered, precise)`` (these floors).
+(the model), ``bound(nest, assigned_from, ordered, precise)`` (these floors) and
+``bound_orders`` (the floors of one level's sibling loop orders in one pass: only the
+whole-tile fetches depend on a level's order, the copies, distinct words and tile sizes do not).
 """
 
 from __future__ import annotations
