@@ -14,7 +14,9 @@ The cost model is passed in, because the mapper sits below the cost engines:
 precise, open_ranks, prefix) -> (cycles, energy_pj)``, a floor that no completion of a partial
 mapping goes below (:class:`sim.nest_bounds.NestCost` says what each argument leaves open;
 ``precise`` asks for a tighter, costlier floor, taken only for loop orders the cheap floor
-could not drop).
+could not drop); ``cost.bound_orders(nest, level, orders, assigned_from, ordered, prefix)``
+gives ``bound`` for each of a level's loop orders in one pass (the siblings of one node of the
+loop-order stage).
 
 Search space (narrowed by :class:`LevelRule` per level, e.g. from a Timeloop constraints file):
 
@@ -287,6 +289,15 @@ class _Search:
         c, e = self.cost.bound(nest, assigned_from, ordered, precise, open_ranks, prefix)
         return objective_key(self.objective, c, e)
 
+    def floors(self, nest, i, orders, ordered, prefix) -> list:
+        """:meth:`floor` of ``nest`` with level ``i``'s loops in each of ``orders``, in one pass
+        (the siblings of one node of the loop-order stage)."""
+        if self.deadline is not None and time.process_time() > self.deadline:
+            raise _OutOfTime
+        self.best.bounded += len(orders)
+        return [objective_key(self.objective, c, e)
+                for c, e in self.cost.bound_orders(nest, i, orders, 0, ordered, prefix)]
+
     def hopeless(self, key) -> bool:
         if self.exhaustive or self.best.key is None or key <= self.best.key:
             return False
@@ -375,13 +386,14 @@ class _Search:
         if i == self.n:
             self.offer(self.nest(keep, spatial, temporal, orders))
             return
-        self.order_prefix(keep, spatial, temporal, orders, i, self.orders(i, temporal[i]), ())
+        base = self.nest(keep, spatial, temporal, orders)  # the other levels, shared by every order of i
+        self.order_prefix(keep, spatial, temporal, orders, i, self.orders(i, temporal[i]), (), base)
 
-    def order_prefix(self, keep, spatial, temporal, orders, i, options, prefix):
+    def order_prefix(self, keep, spatial, temporal, orders, i, options, prefix, base):
         """Choose the loop after ``prefix`` (outermost first) among level ``i``'s ``options``
-        that start with it; a floor for every longer prefix; a whole order goes inward."""
+        that start with it; a floor for every longer prefix; a whole order goes inward.
+        ``base``: the mapping with every level but ``i`` as chosen (built once per level)."""
         m = len(prefix)
-        base = self.nest(keep, spatial, temporal, orders)  # the other levels, shared by the children
         if m == len(options[0]):
             nxt = list(orders)
             nxt[i] = prefix
@@ -394,16 +406,16 @@ class _Search:
         groups = {}
         for order in options:
             groups.setdefault(order[m], []).append(order)
-        children = []
-        for r, group in groups.items():
-            nest = self.reordered(base, i, group[0], temporal[i])
-            key = self.floor(nest, 0, range(i), prefix=(i, m + 1)) if len(groups) > 1 else ()
-            children.append((key, canonical(nest), prefix + (r,), group))
+        firsts = [group[0] for group in groups.values()]
+        keys = self.floors(base, i, firsts, range(i), (i, m + 1)) if len(groups) > 1 else [()] * len(firsts)
+        # siblings differ only in level i's loops: their canonical order is that of those loops
+        children = [(key, tuple((q, temporal[i][q]) for q in first), prefix + (r,), group)
+                    for key, first, (r, group) in zip(keys, firsts, groups.items())]
         children.sort(key=lambda t: (t[0], t[1]))
         for key, _, longer, group in children:
             if key and self.hopeless(key):
                 continue
-            self.order_prefix(keep, spatial, temporal, orders, i, group, longer)
+            self.order_prefix(keep, spatial, temporal, orders, i, group, longer, base)
 
 
 def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustive: bool = False,
@@ -415,8 +427,8 @@ def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustiv
     hierarchy : arch.hierarchy.Hierarchy
     shape : mappings.mapping.EinsumShape
     cost : object
-        ``evaluate(nest) -> (cycles, energy_pj)`` and ``bound(nest, assigned_from, ordered)``
-        (:class:`sim.nest_bounds.NestCost`).
+        ``evaluate(nest) -> (cycles, energy_pj)``, ``bound(nest, assigned_from, ordered)`` and
+        ``bound_orders`` (:class:`sim.nest_bounds.NestCost`).
     objective : {"latency", "energy", "edp"}
     rules : sequence of LevelRule, optional
         One per storage level, outermost first (:func:`mappings.timeloop_constraints.read_constraints`).

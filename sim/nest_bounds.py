@@ -52,7 +52,9 @@ bandwidth on the floors of its counts. Energy: the floors priced as :func:`sim.n
 prices counts (blocks per action, instances in use, their leakage over the cycle floor, MACs).
 
 :class:`NestCost` is what :func:`mappings.nest_mapper.search` is given: ``evaluate(nest)``
-(the model) and ``bound(nest, assigned_from, ordered, precise)`` (these floors).
+(the model), ``bound(nest, assigned_from, ordered, precise)`` (these floors) and
+``bound_orders`` (the floors of one level's sibling loop orders in one pass: only the
+whole-tile fetches depend on a level's order, the copies, distinct words and tile sizes do not).
 """
 
 from __future__ import annotations
@@ -167,52 +169,53 @@ class NestCost:
                        for i, lm in enumerate(nest.levels))
         return _tensor_counts(self.shape, NestMapping(levels), t, self.n, loops, stride)
 
-    def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered, precise=False, exts=None,
-                      open_ranks=frozenset(), prefix=None) -> dict:
-        """level index -> [reads, fills, updates] floors per instance of one tensor."""
+    def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered, precise, exts, open_ranks,
+                      prefix, tls) -> list:
+        """Per temporal loop list of ``tls`` (each outermost first, one reordering of ``nest``'s):
+        level index -> [reads, fills, updates] floors per instance of one tensor. Only the
+        whole-tile fetches depend on the order; the rest is counted once for all of them."""
         sp_at = [k for k, lp in enumerate(loops) if lp.kind != "temporal"]
         sp = [loops[k] for k in sp_at]
-        tl = [lp for lp in loops if lp.kind == "temporal"]
-        exts = exts or [nest.extents(i, loops) for i in range(self.n)]
         n = self.n
         kept = keeps(nest, t)
         rw = t == self.shape.output
         window = self._window[t]
         dense = self._dense[t] and not rw
-        per = {i: [0, 0, 0] for i in kept}
+        pers = [{i: [0, 0, 0] for i in kept} for _ in tls]
         chain = kept + [n]
         settled = [c for c in chain[1:-1] if assigned_from == 0 and all(k in ordered for k in range(c))]
         exact = self._exact(t, nest, loops, stride, settled[-1]) if precise and window and settled else {}
         for p, c in zip(chain, chain[1:]):
             if c in settled and exact:
-                per[c][1] = exact[c][1]
-                per[p][0], per[p][2] = exact[p][0], exact[p][2]
+                for per in pers:
+                    per[c][1] = exact[c][1]
+                    per[p][0], per[p][2] = exact[p][0], exact[p][2]
                 continue
             spread = [k for k in sp_at if p <= loops[k].level < c]
             copies = _copies(self._dims[t], tuple((loops[k].rank, loops[k].factor, loops[k].level, loops[k].kind,
                                                    stride[k]) for k in spread if loops[k].factor > 1))
             if c == n:
-                deltas = steps
-                served = steps * copies
+                all_deltas = [steps] * len(tls)
             elif rw and window:
                 continue  # outputs with a sliding window: no floor but zero
             else:
                 floor_words = self._partition(t, sp, c) if not window or dense else 0
                 if c < assigned_from:
-                    deltas = floor_words
+                    all_deltas = [floor_words] * len(tls)
                 else:
-                    box = tuple(dim_width(dim, exts[c]) for dim in self._dims[t])
-                    fetches = self._fetches(t, tl, c, assigned_from, ordered, open_ranks, prefix)
-                    deltas = max(math.prod(box) * fetches, floor_words)
+                    words = self._words(t, exts[c])
+                    all_deltas = [max(words * self._fetches(t, tl, c, assigned_from, ordered, open_ranks, prefix),
+                                      floor_words) for tl in tls]
+            for per, deltas in zip(pers, all_deltas):
                 served = deltas * copies
-            if c < n:
-                per[c][1] = deltas - self._partition(t, sp, c) if rw else deltas
-            if rw:
-                per[p][2] = served
-                per[p][0] = served - self._partition(t, sp, p)
-            else:
-                per[p][0] = served
-        return per
+                if c < n:
+                    per[c][1] = deltas - self._partition(t, sp, c) if rw else deltas
+                if rw:
+                    per[p][2] = served
+                    per[p][0] = served - self._partition(t, sp, p)
+                else:
+                    per[p][0] = served
+        return pers
 
     def bound(self, nest, assigned_from: int = 0, ordered=None, precise: bool = False,
               open_ranks=frozenset(), prefix=None) -> tuple:
@@ -238,22 +241,52 @@ class NestCost:
             Count a sliding-window tensor exactly (the model's own rules) between the levels
             whose every loop above is chosen: a tighter floor, as costly as the model there.
         """
-        h = self.hierarchy
         ordered = set(range(self.n)) if ordered is None else set(ordered)
         loops = nest.loops()
-        stride = strides(loops)
+        tl = [lp for lp in loops if lp.kind == "temporal"]
+        return self._floors(nest, loops, [tl], assigned_from, ordered, precise, frozenset(open_ranks), prefix)[0]
+
+    def bound_orders(self, nest, level: int, orders, assigned_from: int = 0, ordered=(), prefix=None) -> list:
+        """:meth:`bound` of ``nest`` with level ``level``'s temporal loops in each of ``orders``
+        (ranks, outermost first; each a reordering of that level's loops), in one pass: the
+        counts that do not depend on the order are taken once for all of them.
+
+        Returns
+        -------
+        list of (cycles, energy pJ)
+            One per order, as :meth:`bound` of the reordered mapping returns it.
+        """
+        ordered = set(ordered)
+        loops = nest.loops()
+        factor = {lp.rank: lp.factor for lp in loops if lp.kind == "temporal" and lp.level == level}
+        outer = [lp for lp in loops if lp.kind == "temporal" and lp.level < level]
+        inner = [lp for lp in loops if lp.kind == "temporal" and lp.level > level]
+        tls = [outer + [Loop(r, factor[r], level, "temporal") for r in order] + inner for order in orders]
+        return self._floors(nest, loops, tls, assigned_from, ordered, False, frozenset(), prefix)
+
+    def _floors(self, nest, loops, tls, assigned_from, ordered, precise, open_ranks, prefix) -> list:
+        """(cycles, energy pJ) floors of ``nest`` with its temporal loops in each order of ``tls``."""
+        stride = strides(loops)  # the same for every order in tls: no rank loops twice in a level's temporal loops
         steps = math.prod(lp.factor for lp in loops if not lp.spatial)
         exts = [nest.extents(i, loops) for i in range(self.n)]
-        per = [dict() for _ in range(self.n)]
+        pers = [[dict() for _ in range(self.n)] for _ in tls]
         for t in self.shape.tensors:
-            for i, rfu in self._tensor_floor(t, nest, loops, stride, steps, assigned_from, ordered,
-                                             precise, exts, frozenset(open_ranks), prefix).items():
-                per[i][t] = rfu
+            floors = self._tensor_floor(t, nest, loops, stride, steps, assigned_from, ordered, precise, exts,
+                                        open_ranks, prefix, tls)
+            for per, tensor_per in zip(pers, floors):
+                for i, rfu in tensor_per.items():
+                    per[i][t] = rfu
         inst = [1] * self.n  # instances of each level in use: spatial factors above it
         for lp in loops:
             if lp.kind != "temporal":
                 for i in range(lp.level + 1, self.n):
                     inst[i] *= lp.factor
+        return [self._priced(per, inst, steps) for per in pers]
+
+    def _priced(self, per, inst, steps) -> tuple:
+        """(cycles, energy pJ) of per-instance floors ``per`` (level -> tensor -> [r, f, u]),
+        priced as :func:`sim.nest.evaluate` prices counts."""
+        h = self.hierarchy
         energy, cycles = 0.0, steps
         for i, lv in enumerate(h.levels):
             prices, bw_words = self._prices[i][0], lv.block_words

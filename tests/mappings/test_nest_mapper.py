@@ -175,6 +175,47 @@ def test_floors_never_exceed_the_model():
             assert fc == c and fe == pytest.approx(e, rel=1e-8)  # all chosen: the floor is the cost
 
 
+def test_sibling_orders_floored_at_once_as_one_by_one():
+    """bound_orders over a level's loop orders gives, per order, what bound gives for the
+    mapping with that order, and no more than the model's cost of any completion."""
+    rng = random.Random(11)
+    for h, shape in ((THREE, CONV1D), (MESH, STRIDED)):
+        cost = NestCost(h, shape)
+        s = _Search(h, shape, cost, "edp", None, True)
+        keeps, spatials, n = s.keep_choices(), s.spatial_choices(), len(h.levels)
+        checked = 0
+        while checked < 30:
+            keep, sp = rng.choice(keeps), rng.choice(spatials)
+            left = dict(shape.ranks)
+            for x, y in sp:
+                for r, f in (*x, *y):
+                    left[r] //= f
+            temporal = [dict() for _ in range(n)]
+            for i in range(n - 1, 0, -1):
+                temporal[i] = {r: rng.choice([d for d in range(1, m + 1) if m % d == 0]) for r, m in left.items()}
+                left = {r: left[r] // temporal[i][r] for r in left}
+            temporal[0] = left
+            i = rng.randrange(n)
+            options = s.orders(i, temporal[i])
+            if len(options) < 2:
+                continue
+            orders = [rng.choice(s.orders(k, temporal[k])) if k < i else None for k in range(n)]
+            base = s.nest(keep, sp, temporal, orders)
+            m = rng.randrange(1, len(options[0]) + 1)
+            got = cost.bound_orders(base, i, options, 0, range(i), (i, m))
+            for order, (bc, be) in zip(options, got):
+                part = s.reordered(base, i, order, temporal[i])
+                assert (bc, be) == cost.bound(part, 0, range(i), prefix=(i, m))
+                full = s.nest(keep, sp, temporal, orders[:i] + [order] + [
+                    rng.choice(s.orders(k, temporal[k])) for k in range(i + 1, n)])
+                try:
+                    c, e = cost.evaluate(full)
+                except MappingError:
+                    continue
+                assert bc <= c and be <= e
+            checked += 1
+
+
 def test_found_mapping_written_for_timeloop_and_read_back(tmp_path):
     """The mapper's answer as a Timeloop mapping file gives the same counts when read back."""
     from mappings.timeloop_write import timeloop_mapping_text
