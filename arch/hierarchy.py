@@ -54,8 +54,22 @@ STORAGE_ACTIONS = ("read", "fill", "update", "leak")
 COMPUTE_ACTIONS = ("compute", "leak")
 
 
+class _Node:
+    """What a storage level and the compute leaves share: a fan-out under their parent and
+    per-action energies (``fanout_x``, ``fanout_y``, ``energy_pj`` fields of the subclass)."""
+
+    @property
+    def fanout(self) -> int:
+        """Copies under each parent instance: ``fanout_x * fanout_y``."""
+        return self.fanout_x * self.fanout_y
+
+    def energy(self, action: str) -> float:
+        """pJ of one ``action`` (0 when the node does not price it)."""
+        return dict(self.energy_pj).get(action, 0.0)
+
+
 @dataclass(frozen=True)
-class StorageLevel:
+class StorageLevel(_Node):
     """One storage level of a hierarchy.
 
     Attributes
@@ -89,18 +103,10 @@ class StorageLevel:
     shared_bw: float | None = None
     energy_pj: tuple = ()
 
-    @property
-    def fanout(self) -> int:
-        """Copies under each parent instance: ``fanout_x * fanout_y``."""
-        return self.fanout_x * self.fanout_y
-
-    def energy(self, action: str) -> float:
-        """pJ of one ``action`` (0 when the level does not price it)."""
-        return dict(self.energy_pj).get(action, 0.0)
 
 
 @dataclass(frozen=True)
-class ComputeLevel:
+class ComputeLevel(_Node):
     """The compute leaves: MAC units under the innermost storage level.
 
     Attributes
@@ -118,12 +124,6 @@ class ComputeLevel:
     fanout_y: int = 1
     energy_pj: tuple = ()
 
-    @property
-    def fanout(self) -> int:
-        return self.fanout_x * self.fanout_y
-
-    def energy(self, action: str) -> float:
-        return dict(self.energy_pj).get(action, 0.0)
 
 
 @dataclass(frozen=True)

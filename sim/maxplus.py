@@ -150,15 +150,7 @@ class Recurrence:
             for k, hist in enumerate(pp.histories):
                 o = self.offsets[k]
                 hist[:] = [eye[o + j] for j in range(pp.depth[k])]
-            mx = np.maximum
-            for hist, u, cyc, lat, deps, _k in prog:
-                t = free[u]
-                for h, j in deps:
-                    t = mx(t, h[j])
-                t = t + cyc
-                free[u] = t
-                hist.append(t + lat if lat else t)
-            pp.trim()
+            _issue_rows(pp, (prog,), free)
             rows = free + [row for hist in pp.histories for row in hist]
             got = self._matrices[id(prog)] = (prog, np.array(rows))
         return got[1]
