@@ -127,6 +127,22 @@ def test_search_equals_brute_force(h, shape, objective):
     assert got.evaluated < full.evaluated
 
 
+def _random_choice(rng, keeps, spatials, shape, n):
+    """A random keep/bypass choice, spatial choice and temporal factors of every level (level 0
+    takes what the others leave of each rank)."""
+    keep, sp = rng.choice(keeps), rng.choice(spatials)
+    left = dict(shape.ranks)
+    for x, y in sp:
+        for r, f in (*x, *y):
+            left[r] //= f
+    temporal = [dict() for _ in range(n)]
+    for i in range(n - 1, 0, -1):
+        temporal[i] = {r: rng.choice([d for d in range(1, m + 1) if m % d == 0]) for r, m in left.items()}
+        left = {r: left[r] // temporal[i][r] for r in left}
+    temporal[0] = left
+    return keep, sp, temporal
+
+
 def test_floors_never_exceed_the_model():
     """Every partial mapping on the way to a random complete one: floor <= the model's cost."""
     rng = random.Random(7)
@@ -136,16 +152,7 @@ def test_floors_never_exceed_the_model():
         keeps, spatials, n = s.keep_choices(), s.spatial_choices(), len(h.levels)
         checked = 0
         while checked < 60:
-            keep, sp = rng.choice(keeps), rng.choice(spatials)
-            left = dict(shape.ranks)
-            for x, y in sp:
-                for r, f in (*x, *y):
-                    left[r] //= f
-            temporal = [dict() for _ in range(n)]
-            for i in range(n - 1, 0, -1):
-                temporal[i] = {r: rng.choice([d for d in range(1, m + 1) if m % d == 0]) for r, m in left.items()}
-                left = {r: left[r] // temporal[i][r] for r in left}
-            temporal[0] = left
+            keep, sp, temporal = _random_choice(rng, keeps, spatials, shape, n)
             orders = [rng.choice(s.orders(i, temporal[i])) for i in range(n)]
             nest = s.nest(keep, sp, temporal, orders)
             try:
@@ -185,16 +192,7 @@ def test_sibling_orders_floored_at_once_as_one_by_one():
         keeps, spatials, n = s.keep_choices(), s.spatial_choices(), len(h.levels)
         checked = 0
         while checked < 30:
-            keep, sp = rng.choice(keeps), rng.choice(spatials)
-            left = dict(shape.ranks)
-            for x, y in sp:
-                for r, f in (*x, *y):
-                    left[r] //= f
-            temporal = [dict() for _ in range(n)]
-            for i in range(n - 1, 0, -1):
-                temporal[i] = {r: rng.choice([d for d in range(1, m + 1) if m % d == 0]) for r, m in left.items()}
-                left = {r: left[r] // temporal[i][r] for r in left}
-            temporal[0] = left
+            keep, sp, temporal = _random_choice(rng, keeps, spatials, shape, n)
             i = rng.randrange(n)
             options = s.orders(i, temporal[i])
             if len(options) < 2:
