@@ -24,13 +24,6 @@ SPEC = textwrap.dedent(
 
 
 @pytest.fixture
-def slow(monkeypatch):
-    """Register the test family 'slow' (tests/studies/slowfam.py)."""
-    monkeypatch.syspath_prepend(str(HERE))
-    monkeypatch.setitem(FAMILIES, "slow", "slowfam")
-
-
-@pytest.fixture
 def spec(tmp_path):
     p = tmp_path / "my.yaml"
     p.write_text(SPEC)

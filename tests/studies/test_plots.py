@@ -222,14 +222,6 @@ def test_timeline_occupancy_and_stretches(tmp_path):
 
 # ----------------------------------------------------------------------------- explore --plot
 
-@pytest.fixture
-def slow(monkeypatch):
-    import studies.families as fam
-
-    monkeypatch.syspath_prepend(str(__import__("pathlib").Path(__file__).parent))
-    monkeypatch.setitem(fam.FAMILIES, "slow", "slowfam")
-
-
 @pytest.mark.parametrize("flags, message", [
     (["--plot", "{tmp}/p.gif"], "--plot {tmp}/p.gif: unknown extension '.gif' (the format follows the extension: .png, .svg, .pdf)"),
     (["--plot", "{tmp}/p"], "--plot {tmp}/p: no extension (the format follows the extension: .png, .svg, .pdf)"),

@@ -20,12 +20,6 @@ HERE = Path(__file__).parent
 
 
 @pytest.fixture
-def slow(monkeypatch):
-    monkeypatch.syspath_prepend(str(HERE))
-    monkeypatch.setitem(FAMILIES, "slow", "slowfam")
-
-
-@pytest.fixture
 def spec(tmp_path):
     p = tmp_path / "my.yaml"
     p.write_text("kind: spatial\ndescription: placeholder spec for sweep tests\n")
