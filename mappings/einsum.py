@@ -27,11 +27,11 @@ from typing import Mapping
 
 from mappings import analysis, structure
 from mappings.evaluate import evaluate as evaluate_cascade
-from mappings.terms import (MAP_OPS, MAX_DEPTH, OP_CLASSES, REDUCE_OPS, CascadeError, Const, Index, Op,
+from mappings.terms import (MAP_OPS, MAX_DEPTH, OP_CLASSES, RANK_FORMATS, REDUCE_OPS, CascadeError, Const, Index, Op,
                             Projection, Ref, Term, check_depth, rank_of, walk)
 
 #: The terms are re-exported: ``from mappings.einsum import Ref`` keeps working.
-__all__ = ["MAP_OPS", "MAX_DEPTH", "OP_CLASSES", "REDUCE_OPS", "CascadeError", "Const", "Index", "Op",
+__all__ = ["MAP_OPS", "MAX_DEPTH", "OP_CLASSES", "RANK_FORMATS", "REDUCE_OPS", "CascadeError", "Const", "Index", "Op",
            "Projection", "Ref", "Term", "check_depth", "rank_of", "walk", "Partition", "Iteration",
            "Init", "Einsum", "RankSpace", "Cascade", "format_cascade"]
 
@@ -204,14 +204,21 @@ class Cascade:
         (``I[c,p+r]``) has a derived dimension named by its ranks (``'P+R'``).
     pads : Mapping[str, float]
         Padded tensors -> the value read outside their stored extent (``pad I = 0``).
+    formats : Mapping[str, tuple]
+        Tensors stored sparse -> their ranks in storage order, each with its format, ``"U"``
+        (uncompressed: every coordinate has a slot) or ``"C"`` (compressed: only non-empty
+        coordinates are stored): ``format A[M,K] = U, C`` is CSR, ``(("M", "U"), ("K", "C"))``.
+        A tensor not named is dense (every rank uncompressed, in its index order).
     """
 
     def __init__(self, einsums, *, ranks=None, partitions=(), iterations=(), inits=(),
-                 defaults=None, pads=None, name: str = "cascade"):
+                 defaults=None, pads=None, formats=None, name: str = "cascade"):
         einsums, inits = tuple(einsums), tuple(inits)
         for e in einsums:
             check_depth(e.expr, e.name)
         self.pads = MappingProxyType(dict(pads or {}))
+        self.formats = MappingProxyType({t: tuple((str(r), str(f)) for r, f in v)
+                                         for t, v in (formats or {}).items()})
         if ranks is None:  # no declarations: every rank used is implicitly declared
             ranks = structure.ranks_used(einsums, inits, partitions, iterations)
         self.name = name
@@ -267,7 +274,8 @@ class Cascade:
                        ranks=tuple(ranks) + self.space.ranks, partitions=self.space.partitions,
                        iterations=self.space.iterations,
                        inits=[replace(i, ref=add(i.ref)) for i in self.inits],
-                       defaults=self.space.defaults, pads=self.pads, name=self.name)
+                       defaults=self.space.defaults, pads=self.pads, name=self.name,
+                       formats={t: tuple((r, "U") for r in ranks) + f for t, f in self.formats.items()})
 
     # -- evaluation and analysis ----------------------------------------------------------
     def evaluate(self, tensors: Mapping, ranks: Mapping[str, int] | None = None):
@@ -331,5 +339,7 @@ def format_cascade(c: Cascade) -> str:
     lines += [str(it) for it in c.space.iterations]
     lines += [f"init {i.ref} = {Const(i.value)}" for i in c.inits]
     lines += [f"pad {n} = {Const(v)}" for n, v in c.pads.items()]
+    lines += [f"format {n}[{','.join(r for r, _ in f)}] = {', '.join(k for _, k in f)}"
+              for n, f in c.formats.items()]
     lines += [str(e) for e in c.einsums]
     return "\n".join(lines) + "\n"

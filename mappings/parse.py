@@ -13,6 +13,7 @@ before saying how it is laid on hardware. One statement per line (or separated b
     SN[m,p] = exp(QK[m,p] - GM[p])    # element-wise operators
     O[k,p] = I[c,2*p+r] * W[k,c,r]    # affine index: a strided 1D convolution
     pad I = 0                         # reads of I outside its stored extent give 0
+    format A[M,K] = U, C              # A stored rank M then K: M uncompressed, K compressed (CSR)
 
 Grammar (EBNF)::
 
@@ -20,13 +21,14 @@ Grammar (EBNF)::
     statement = "rank" rankdecl {"," rankdecl} | "partition" RANK "into" RANK "," RANK
               | "iterate" var "until" var ("<="|">="|">"|"==") index | "init" ref "=" number
               | "pad" TENSOR "=" number
+              | "format" TENSOR "[" RANK {"," RANK} "]" "=" FMT {"," FMT}
               | ref "=" [ ("sum"|"max") "[" var {"," var} "]" ] expr ;
     expr      = term {("+"|"-") term} ;   term = unary {("*"|"/") unary} ;
     unary     = "-" (NUMBER | "inf") | atom ;
     atom      = NUMBER | "inf" | ref | op "(" expr {"," expr} ")" | "(" expr ")" ;
     ref       = TENSOR "[" [index {"," index}] "]" ;
     index     = product {"+" product | "-" INT} ;   product = factor {"*" factor} ;
-    factor    = var | RANK | INT ;
+    factor    = var | RANK | INT ;   FMT = "U" | "C" ;
 
 The structural rules a parsed cascade must also satisfy live in :mod:`mappings.structure`.
 Tensor and rank names are upper case, index variables and operators lower case. Parentheses
@@ -40,7 +42,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from mappings.einsum import (MAP_OPS, MAX_DEPTH, REDUCE_OPS, Cascade, CascadeError, Const, Einsum,
+from mappings.einsum import (MAP_OPS, MAX_DEPTH, RANK_FORMATS, REDUCE_OPS, Cascade, CascadeError, Const, Einsum,
                              Index, Init, Iteration, Op, Partition, Ref, Term, check_depth,
                              format_cascade, walk)  # format_cascade: parse's inverse, re-exported
 
@@ -50,7 +52,7 @@ _TOKEN = re.compile(r"""
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>>=|<=|==|[\[\](),=+\-*/<>])
 """, re.VERBOSE)
-_KEYWORDS = ("rank", "ranks", "partition", "iterate", "init", "pad")
+_KEYWORDS = ("rank", "ranks", "partition", "iterate", "init", "pad", "format")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class _Parser:
         self.toks, self.i = tokenize(text), 0
         self.einsums, self.inits, self.partitions, self.iterations = [], [], [], []
         self.pads: dict[str, float] = {}
+        self.formats: dict[str, tuple] = {}
         self.declared: dict[str, int | None] | None = None
         self.current: str | None = None  # Einsum being parsed, for messages
         self.depth = 0  # parentheses and operator calls open at the current token
@@ -198,6 +201,28 @@ class _Parser:
         if tok.text in self.pads:
             raise self.fail(f"tensor {tok.text!r} is padded twice", tok)
         self.pads[tok.text] = self.number()
+
+    def st_format(self) -> None:
+        tok = self.name("a tensor name (upper case)", "upper")
+        if tok.text in self.formats:
+            raise self.fail(f"tensor {tok.text!r} has two formats", tok)
+        self.expect("[")
+        ranks = [self.name("a rank name (upper case)", "upper").text]
+        while self.accept(","):
+            ranks.append(self.name("a rank name (upper case)", "upper").text)
+        self.expect("]")
+        self.expect("=")
+        kinds = [self.name("a rank format (U or C)").text]
+        while self.accept(","):
+            kinds.append(self.name("a rank format (U or C)").text)
+        bad = [k for k in kinds if k not in RANK_FORMATS]
+        if bad:
+            raise self.fail(f"format of {tok.text!r}: a rank format is U (uncompressed) or C "
+                            f"(compressed), not {bad[0]!r}", tok)
+        if len(kinds) != len(ranks):
+            raise self.fail(f"format of {tok.text!r}: {len(ranks)} ranks need {len(ranks)} "
+                            f"rank formats, not {len(kinds)}", tok)
+        self.formats[tok.text] = tuple(zip(ranks, kinds))
 
     def number(self) -> float:
         """A number or ``inf``, optionally negated."""
@@ -399,4 +424,4 @@ def parse(text: str, *, name: str = "cascade") -> Cascade:
             ranks += [r for r in (part.outer, part.inner) if r not in ranks]
     defaults = {k: v for k, v in (p.declared or {}).items() if v is not None}
     return Cascade(p.einsums, ranks=ranks, partitions=p.partitions, iterations=p.iterations,
-                   inits=p.inits, defaults=defaults, pads=p.pads, name=name)
+                   inits=p.inits, defaults=defaults, pads=p.pads, formats=p.formats, name=name)

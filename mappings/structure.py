@@ -167,6 +167,8 @@ def validate(c: Cascade) -> None:
     for name in c.pads:
         if name not in c.tensor_ranks:
             raise CascadeError(f"pad of {name!r}: no Einsum reads or writes {name!r}")
+    for name, fmt in c.formats.items():
+        _check_format(c, name, fmt)
     for i in c.inits:
         if i.ref.name not in producer:
             raise CascadeError(f"init of {i.ref.name!r}: no Einsum produces {i.ref.name!r}")
@@ -178,6 +180,17 @@ def validate(c: Cascade) -> None:
                 raise CascadeError(f"Einsum {e.name!r}: tensor {r.name!r} is used before it is "
                                    f"produced (by Einsum {r.name!r}, line "
                                    f"{c.einsums[p].line})", einsum=e.name)
+
+
+def _check_format(c: Cascade, name: str, fmt: tuple) -> None:
+    """A ``format`` statement names a tensor of the cascade and orders exactly its ranks."""
+    if name not in c.tensor_ranks:
+        raise CascadeError(f"format of {name!r}: no Einsum reads or writes {name!r}")
+    ranks = tuple(r for r, _ in fmt)
+    own = tuple(c.tensor_ranks[name])
+    if sorted(ranks) != sorted(own):
+        raise CascadeError(f"format of {name!r}: must order the ranks of {name} "
+                           f"({', '.join(own)}), not {', '.join(ranks)}", rank=ranks[0])
 
 
 def _check_einsum(e: Einsum) -> None:

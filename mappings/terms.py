@@ -20,6 +20,8 @@ MAP_OPS = {"add": 2, "sub": 2, "mul": 2, "div": 2, "max": 2, "exp": 1,
            "sqrt": 1, "rsqrt": 1, "tanh": 1, "erf": 1}
 #: Reduction operators.
 REDUCE_OPS = ("sum", "max")
+#: Per-rank storage formats of a sparse tensor (``format`` statement): uncompressed, compressed.
+RANK_FORMATS = ("U", "C")
 #: Operator classes reported by op counts.
 OP_CLASSES = ("mac", "mul", "add", "sub", "max", "exp", "div", "sqrt", "rsqrt", "tanh", "erf")
 

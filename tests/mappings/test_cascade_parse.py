@@ -201,3 +201,34 @@ def test_cascades_shown_in_the_docs_parse_and_match_the_library():
     for got, want in zip(shown, expected):
         assert [str(e) for e in got.einsums] == [str(e) for e in want.einsums]
     assert shown[-1].pads == {"I": 0.0}                     # the padded "same" convolution
+
+
+SPGEMM_CSR_CSC = """Z[m,n] = A[m,k] * B[k,n]
+format A[M,K] = U, C
+format B[N,K] = U, C
+"""
+
+
+def test_format_statement_records_storage_order_and_rank_formats():
+    c = parse(SPGEMM_CSR_CSC)
+    assert c.formats == {"A": (("M", "U"), ("K", "C")), "B": (("N", "U"), ("K", "C"))}
+    back = parse(str(c))
+    assert back.formats == c.formats and str(back) == str(c)
+    # batch ranks are stored outermost and uncompressed
+    assert c.batched("H").formats["A"] == (("H", "U"), ("M", "U"), ("K", "C"))
+    assert parse("Z[m,n] = A[m,k] * B[k,n]").formats == {}
+
+
+@pytest.mark.parametrize("line,message", [
+    ("format A[M,K] = U, X", "line 2, column 8: format of 'A': a rank format is U (uncompressed) or C (compressed), not 'X'"),
+    ("format A[M,K] = U", "line 2, column 8: format of 'A': 2 ranks need 2 rank formats, not 1"),
+    ("format A[M,N] = U, C", "format of 'A': must order the ranks of A (M, K), not M, N"),
+    ("format A[M] = U", "format of 'A': must order the ranks of A (M, K), not M"),
+    ("format Q[M,N] = U, C", "format of 'Q': no Einsum reads or writes 'Q'"),
+    ("format A[M,K] = U, C; format A[K,M] = U, C", "line 2, column 30: tensor 'A' has two formats"),
+    ("format A M = U", "line 2, column 10: expected '[', found 'M'"),
+])
+def test_bad_format_statements_are_one_line(line, message):
+    with pytest.raises(CascadeError) as err:
+        parse("Z[m,n] = A[m,k] * B[k,n]\n" + line)
+    assert str(err.value) == message
