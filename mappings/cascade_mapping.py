@@ -43,7 +43,12 @@ import yaml
 from arch.errors import MappingError, SpecError
 from arch.yamlio import load_yaml, load_yaml_file
 
-_EINSUM_KEYS = ("unit", "spatial", "levels", "loop_order")
+_EINSUM_KEYS = ("unit", "spatial", "levels", "loop_order", "sparse")
+_SPARSE_KEYS = ("merge", "distribution", "fragment")
+#: How partial products of one output element are reduced (a sparse Einsum's ``sparse.merge``).
+MERGES = ("none", "heap", "sort", "hash")
+#: How a sparse Einsum's work reaches the threads (``sparse.distribution``).
+DISTRIBUTIONS = ("static", "tokens")
 _LEVEL_KEYS = ("tiles", "keep", "bypass")
 _GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place")
 _TOP_KEYS = ("cascade", "op_issue", "einsums", "fusion")
@@ -67,6 +72,8 @@ class Placement:
         Tensors that level does not hold (they stream past it); every other tensor is kept.
     loop_order : tuple of rank
         Outermost first; orders the buffer tile loops of an Einsum that is not fused.
+    sparse : Sparse or None
+        For an Einsum on sparse operands: how partial products merge and how work is handed out.
     """
 
     einsum: str
@@ -75,6 +82,7 @@ class Placement:
     tiles: Mapping = field(default_factory=dict)
     bypass: Mapping = field(default_factory=dict)
     loop_order: tuple = ()
+    sparse: "Sparse | None" = None
 
     def __post_init__(self):
         object.__setattr__(self, "spatial", tuple((str(r), int(f)) for r, f in self.spatial))
@@ -87,6 +95,37 @@ class Placement:
     def keeps(self, level: str, tensor: str) -> bool:
         """True when ``level`` holds ``tensor`` for this Einsum."""
         return tensor not in self.bypass.get(level, ())
+
+
+@dataclass(frozen=True)
+class Sparse:
+    """The choices of a sparse Einsum's mapping beyond its loop order (docs/spgemm.md).
+
+    Attributes
+    ----------
+    merge : str
+        How the partial products of one output element are reduced: ``none`` (they never
+        exist apart: an inner product intersects and sums in registers), ``heap`` (sorted runs
+        merged with a heap), ``sort`` (written out, sorted by coordinate and compressed), or
+        ``hash`` (inserted into a hash table with compare-and-swap and fetch-and-add).
+    distribution : str
+        ``static``: each thread owns an equal share of the output rows (or, with the spec's
+        ``smash.windows``, windows of rows handed out in turn); ``tokens``: threads take
+        chunks of rows from a shared queue.
+    fragment : bool
+        A hash table larger than one thread's scratchpad slice is spread over every core's
+        scratchpad (needs ``tokens``: any thread may work on any fragment).
+    """
+
+    merge: str
+    distribution: str = "static"
+    fragment: bool = False
+
+    def to_dict(self) -> dict:
+        d = {"merge": self.merge, "distribution": self.distribution}
+        if self.fragment:
+            d["fragment"] = True
+        return d
 
 
 @dataclass(frozen=True)
@@ -169,6 +208,8 @@ class CascadeMapping:
                 d["levels"] = levels
             if p.loop_order:
                 d["loop_order"] = list(p.loop_order)
+            if p.sparse is not None:
+                d["sparse"] = p.sparse.to_dict()
             einsums[p.einsum] = d
         out = {"cascade": self.cascade} if self.cascade else {}
         if self.op_issue != "serial":
@@ -259,7 +300,23 @@ class _Reader:
             if both:
                 self.fail(f"{lp}.bypass", f"tensor {both[0]!r} is both kept and bypassed")
         return Placement(name, self.name(f"{path}.unit", d["unit"]), self.pairs(f"{path}.spatial", d.get("spatial", [])),
-                         tiles, bypass, self.names(f"{path}.loop_order", d.get("loop_order", [])))
+                         tiles, bypass, self.names(f"{path}.loop_order", d.get("loop_order", [])),
+                         None if "sparse" not in d else self.sparse(f"{path}.sparse", d["sparse"]))
+
+    def choice(self, path, v, allowed) -> str:
+        if v not in allowed:
+            self.fail(path, f"must be one of {', '.join(allowed)}, not {v!r}")
+        return v
+
+    def sparse(self, path, d) -> Sparse:
+        d = self.mapping(path, d, _SPARSE_KEYS)
+        if "merge" not in d:
+            self.fail(f"{path}.merge", "is required")
+        fragment = d.get("fragment", False)
+        if not isinstance(fragment, bool):
+            self.fail(f"{path}.fragment", f"must be true or false, not {fragment!r}")
+        return Sparse(self.choice(f"{path}.merge", d["merge"], MERGES),
+                      self.choice(f"{path}.distribution", d.get("distribution", "static"), DISTRIBUTIONS), fragment)
 
     def group(self, i, d) -> Group:
         path = f"fusion[{i}]"

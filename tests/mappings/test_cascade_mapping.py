@@ -35,7 +35,7 @@ def test_round_trip_keeps_every_field():
 @pytest.mark.parametrize("data,message", [
     ({}, "x.yaml: einsums: is required"),
     ({"einsums": {"Z": {"spatial": []}}}, "x.yaml: einsums.Z.unit: is required"),
-    ({"einsums": {"Z": {"unit": "pe2d", "tile": {}}}}, "x.yaml: einsums.Z.tile: unknown key (allowed: unit, spatial, levels, loop_order)"),
+    ({"einsums": {"Z": {"unit": "pe2d", "tile": {}}}}, "x.yaml: einsums.Z.tile: unknown key (allowed: unit, spatial, levels, loop_order, sparse)"),
     ({"einsums": {"Z": {"unit": "pe2d", "spatial": [["M", 0]]}}}, "x.yaml: einsums.Z.spatial[0][1]: must be an integer >= 1, not 0"),
     ({"einsums": {"Z": {"unit": "pe2d", "levels": {"glb": {"keep": ["A"], "bypass": ["A"]}}}}},
      "x.yaml: einsums.Z.levels.glb.bypass: tensor 'A' is both kept and bypassed"),

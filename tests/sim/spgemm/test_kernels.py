@@ -8,7 +8,6 @@ import scipy.sparse as sp
 
 from arch.errors import WorkloadError
 from arch.registry import load_arch
-from mappings.spgemm import DATAFLOWS, cascade, dataflow
 from sim.spgemm import HASHING, KERNELS, canonical, expand, load_mtx, simulate
 from sim.spgemm.kernels import csr_bytes
 
@@ -107,14 +106,3 @@ def test_bad_kernel_and_shapes(spec, west):
     B = canonical(sp.csr_matrix(np.ones((3, 2))))
     with pytest.raises(WorkloadError, match=r"^'b' must have as many rows as 'a' has columns \(67\), not 3 \(shapes 67x67 and 3x2\)$"):
         simulate(A, B, "smash-v1", spec)
-
-
-def test_cascade_and_dataflows():
-    c = cascade()
-    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
-    out = c.evaluate({"A": a, "B": b})
-    assert np.allclose(out["Z"], a @ b)
-    assert set(DATAFLOWS) == set(KERNELS)
-    assert dataflow("outer").loop_order == ("k", "m", "n")
-    with pytest.raises(WorkloadError, match="'kernel' must be one of"):
-        dataflow("nope")
