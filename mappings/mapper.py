@@ -17,7 +17,7 @@ ordered choice, dimensions may stay unused); buffer tiles are ``s * 2^i`` below 
 every loop order. The order of enumeration is fixed and ties go to the earliest candidate, so
 the result is deterministic.
 
-Pruning: a cost model may carry lower bounds (``evaluate.bounds(spec, shape, unit, on_chip)``,
+Pruning: a :class:`CostModel` may carry lower bounds (``bounds(spec, shape, unit, on_chip)``,
 see :class:`sim.lower.CostBounds`): one for a whole spatial choice (every tensor moved once,
 every PE step taken) and one per candidate (its counts with the same rules, over numpy arrays).
 The search visits spatial choices, then their candidates, in ascending order of bound, and costs
@@ -43,6 +43,21 @@ from mappings.mapping import (EinsumMapping, EinsumShape, Mapping, buffer_levels
                               on_chip_tensors)
 
 OBJECTIVES = ("latency", "energy", "edp")
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """What the mapper costs candidates with: ``evaluate(spec, shape, mapping, on_chip) ->
+    (cycles, energy_pj)`` and, optionally, ``bounds(spec, shape, unit, on_chip)`` returning an
+    object with ``spatial(factors)`` and ``candidates(factors, tiles, pos, tile_of)`` lower
+    bounds (or None where they do not apply), evaluated by the same rules as ``evaluate``
+    (:class:`sim.lower.CostBounds`). Calling the model evaluates."""
+
+    evaluate: object
+    bounds: object = None
+
+    def __call__(self, spec, shape, mapping, on_chip=frozenset()):
+        return self.evaluate(spec, shape, mapping, on_chip)
 
 
 @dataclass(frozen=True)
@@ -279,8 +294,8 @@ def search(spec, shape: EinsumShape, evaluate, objective: str = "latency", unit:
     """Best valid mapping of ``shape`` on ``spec`` for ``objective``.
 
     ``evaluate(spec, shape, mapping, on_chip) -> (cycles, energy_pj)``; ``on_chip`` names the
-    tensors a fusion group keeps on chip (no DRAM traffic). When ``evaluate`` carries a
-    ``bounds`` attribute (as :func:`sim.lower.cost` does) the search is a branch and bound that
+    tensors a fusion group keeps on chip (no DRAM traffic). When ``evaluate`` is a
+    :class:`CostModel` with bounds (as :data:`sim.lower.ANALYTICAL` is) the search is a branch and bound that
     returns the mapping the exhaustive search returns; ``exhaustive=True`` or a
     ``max_evaluations`` cap costs every candidate in enumeration order instead.
 
@@ -293,7 +308,7 @@ def search(spec, shape: EinsumShape, evaluate, objective: str = "latency", unit:
         raise MappingError(f"'objective' must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     start = time.perf_counter()
     out = None
-    bounds_of = getattr(evaluate, "bounds", None)
+    bounds_of = evaluate.bounds if isinstance(evaluate, CostModel) else None
     if bounds_of is not None and not exhaustive and max_evaluations is None:
         out = _search_bounded(spec, shape, evaluate, objective, unit, frozenset(on_chip), bounds_of)
     if out is None or out[0] is None:  # no bounds, or nothing valid: the plain search says why

@@ -44,12 +44,14 @@ import math
 
 import numpy as np
 
+from mappings.mapper import CostModel
 from mappings.mapping import (EinsumMapping, EinsumShape, Mapping, buffer_levels, check, gemm_shape,
                               on_chip_tensors)
 from sim.analytical import phase_cycles
+from sim.cost import GUARD, cycles_of, transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
-__all__ = ["lower", "lower_einsum", "cost", "cost_mapping", "refetch", "gemm_einsum", "CostBounds", "cost_bounds"]
+__all__ = ["lower", "lower_einsum", "cost", "ANALYTICAL", "cost_mapping", "refetch", "gemm_einsum", "CostBounds", "cost_bounds"]
 
 gemm_einsum = gemm_shape
 
@@ -85,12 +87,46 @@ def _classes(sizes: dict, extents: dict):
         yield math.prod(c for _, c, _ in combo), {r: x for r, _, x in combo}
 
 
+def traffic(words, f, g, is_out: bool, off_chip: bool, word_bytes: float, access_bytes: float):
+    """One tensor's data movement from its refetch factors (the module docstring's rules).
+
+    ``f``: DRAM refetches (tile loops), ``g``: buffer refetches (steps inside a tile); numbers
+    or numpy arrays of candidates. Returns ``(dram_read_bytes, dram_write_bytes,
+    buffer_reads, buffer_writes)``, the buffer's in accesses of ``access_bytes``, counting
+    both the array's accesses and the DRAM fills and drains that pass through the buffer.
+    """
+    rd = words * (f - 1 if is_out else f) * word_bytes if off_chip else 0
+    wr = words * f * word_bytes if is_out and off_chip else 0
+    reads = words * f * (g - 1 if is_out else g) * word_bytes / access_bytes + wr / access_bytes
+    writes = (words * f * g * word_bytes / access_bytes if is_out else 0) + rd / access_bytes
+    return rd, wr, reads, writes
+
+
+def fixed_costs(spec, shape: EinsumShape, unit: str, levels):
+    """What no tiling changes: per-PE level accesses and operations.
+
+    Returns ``(items, op_cycles)``: ``items`` a list of ``((component, action), count, pJ
+    each)``, ``op_cycles`` the issue cycles of all operations on ``unit``."""
+    items = []
+    points, word_bytes = shape.points, spec.word_bits / 8
+    for lv in (lv for lv in levels if spec.storage[lv].per_pe_of is not None):
+        level = spec.storage[lv]
+        per = word_bytes / level.access_bytes
+        items.append(((lv, "read"), len(shape.inputs) * points * per, level.read_pj))
+        items.append(((lv, "write"), points * per, level.write_pj))
+    cu = spec.compute[unit]
+    op_cycles = 0
+    for op, n in shape.op_counts.items():
+        if n:
+            items.append(((unit, op), n, cu.operators[op].energy_pj))
+            op_cycles += n * cu.operators[op].cycles
+    return items, op_cycles
+
+
 def _totals(spec, shape: EinsumShape, m: EinsumMapping, on_chip: set):
     """Whole-Einsum action counts (closed form); see the module docstring."""
-    unit = spec.compute[m.unit]
     levels = buffer_levels(spec, m.unit)
     shared = [lv for lv in levels if spec.storage[lv].per_pe_of is None]
-    local = [lv for lv in levels if spec.storage[lv].per_pe_of is not None]
     glb = spec.storage[shared[0]] if shared else None
     ext = m.tile(shared[0], shape, levels) if shared else dict(shape.ranks)
     order = m.loop_order or tuple(shape.ranks)
@@ -106,34 +142,18 @@ def _totals(spec, shape: EinsumShape, m: EinsumMapping, on_chip: set):
 
     dram_pj = spec.dram.pj_per_byte
     for t, ranks in shape.tensors.items():
-        words = shape.words(t)
-        f = refetch(order, ntiles, ranks)
-        g = refetch(order, steps, ranks)
-        is_out = t == shape.output
-        if t not in on_chip:
-            rd = words * (f - 1 if is_out else f) * word_bytes
-            wr = words * f * word_bytes if is_out else 0
-            add(("dram", "read_bytes"), rd, dram_pj)
-            add(("dram", "write_bytes"), wr, dram_pj)
-            if glb is not None:  # fills written into the buffer, results read out of it
-                add((glb.name, "write"), rd / glb.access_bytes, glb.write_pj)
-                add((glb.name, "read"), wr / glb.access_bytes, glb.read_pj)
+        rd, wr, reads, writes = traffic(shape.words(t), refetch(order, ntiles, ranks), refetch(order, steps, ranks),
+                                        t == shape.output, t not in on_chip, word_bytes,
+                                        glb.access_bytes if glb is not None else 1)
+        add(("dram", "read_bytes"), rd, dram_pj)
+        add(("dram", "write_bytes"), wr, dram_pj)
         if glb is not None:
-            reads = words * f * (g - 1 if is_out else g) * word_bytes / glb.access_bytes
-            writes = words * f * g * word_bytes / glb.access_bytes if is_out else 0
             add((glb.name, "read"), reads, glb.read_pj)
             add((glb.name, "write"), writes, glb.write_pj)
+    items, op_cycles = fixed_costs(spec, shape, m.unit, levels)
+    for key, count, pj in items:
+        add(key, count, pj)
     points = shape.points
-    for lv in local:
-        level = spec.storage[lv]
-        per = word_bytes / level.access_bytes
-        add((lv, "read"), len(shape.inputs) * points * per, level.read_pj)
-        add((lv, "write"), points * per, level.write_pj)
-    op_cycles = 0
-    for op, n in shape.op_counts.items():
-        if n:
-            add((m.unit, op), n, unit.operators[op].energy_pj)
-            op_cycles += n * unit.operators[op].cycles
     return actions, energy, ext, op_cycles / points if points else 0.0
 
 
@@ -156,11 +176,11 @@ def _plan(spec, shape: EinsumShape, m: EinsumMapping, on_chip=frozenset()):
         tile_points = math.prod(tile_ext.values())
         share = tile_points / points
         steps = math.prod(math.ceil(tile_ext[r] / m.spatial_factor(r)) for r in shape.ranks)
-        load = math.ceil(dram_bytes * share / bw - 1e-9) if dram_bytes else None
+        load = transfer_cycles(dram_bytes * share, bw) if dram_bytes else None
         compute = steps * cpp
         if glb_bytes:
             compute = max(compute, glb_bytes * share / glb.bw_bytes_per_cycle)
-        classes.append((count, share, load, math.ceil(compute - 1e-9), tile_points * cpp))
+        classes.append((count, share, load, cycles_of(compute), tile_points * cpp))
     return actions, energy, classes
 
 
@@ -289,34 +309,20 @@ class CostBounds:
         # (indexing mask over ranks, words, is output, leaves the chip) per tensor
         self.tensors = [(np.array([r in ranks for r in self.ranks]), shape.words(t), t == shape.output,
                          t not in on_chip) for t, ranks in shape.tensors.items()]
-        fixed, op_cycles = 0.0, 0
-        for lv in (lv for lv in levels if spec.storage[lv].per_pe_of is not None):
-            level = spec.storage[lv]
-            per = self.word_bytes / level.access_bytes
-            fixed += len(shape.inputs) * self.points * per * level.read_pj + self.points * per * level.write_pj
-        cu = spec.compute[unit]
-        for op, n in shape.op_counts.items():
-            if n:
-                fixed += n * cu.operators[op].energy_pj
-                op_cycles += n * cu.operators[op].cycles
+        items, op_cycles = fixed_costs(spec, shape, unit, levels)
+        fixed = sum(count * pj for _, count, pj in items)
         self.fixed_pj = fixed
         self.cpp = op_cycles / self.points
 
     def _traffic(self, fs, gs):
         """(energy_pj, DRAM bytes, global-buffer bytes) from per-tensor refetch factors."""
-        wb, glb = self.word_bytes, self.glb
+        glb = self.glb
         ab = glb.access_bytes
         energy, dram, glb_acc = self.fixed_pj, 0.0, 0.0
         for (_, words, is_out, off_chip), f, g in zip(self.tensors, fs, gs):
-            if off_chip:
-                rd = words * (f - 1 if is_out else f) * wb
-                wr = words * f * wb if is_out else 0
-                dram = dram + rd + wr
-                energy = energy + (rd + wr) * self.dram_pj + rd / ab * glb.write_pj + wr / ab * glb.read_pj
-                glb_acc = glb_acc + (rd + wr) / ab
-            reads = words * f * (g - 1 if is_out else g) * wb / ab
-            writes = words * f * g * wb / ab if is_out else 0
-            energy = energy + reads * glb.read_pj + writes * glb.write_pj
+            rd, wr, reads, writes = traffic(words, f, g, is_out, off_chip, self.word_bytes, ab)
+            dram = dram + rd + wr
+            energy = energy + (rd + wr) * self.dram_pj + reads * glb.read_pj + writes * glb.write_pj
             glb_acc = glb_acc + reads + writes
         return energy, dram, glb_acc * ab
 
@@ -329,8 +335,8 @@ class CostBounds:
         steps = math.prod(-(-int(n) // factors.get(r, 1)) for r, n in zip(self.ranks, self.sizes))
         ones = [1] * len(self.tensors)
         energy, dram, _ = self._traffic(ones, ones)
-        # Each tile's ceilings lose at most 1e-9 cycle; there are at most ``steps`` tiles.
-        work = max(self.cpp * steps, dram / self.bw if dram else 0.0) - 1e-9 * steps
+        # Each tile's ceilings lose at most GUARD cycle; there are at most ``steps`` tiles.
+        work = max(self.cpp * steps, dram / self.bw if dram else 0.0) - GUARD * steps
         cycles = max(0, math.ceil(self._shrink(work))) + (self.lat if dram else 0)
         return cycles, self._shrink(energy)
 
@@ -366,11 +372,11 @@ class CostBounds:
         count = np.where(bits, rem > 0, full).prod(axis=2).astype(float)[tile_of]
         share = (ext.prod(axis=2) / self.points)[tile_of]
         tile_steps = (-(-ext // s)).prod(axis=2).astype(float)[tile_of]
-        load = np.ceil(self._shrink(dram * share / self.bw) - 1e-9)
+        load = cycles_of(self._shrink(dram * share / self.bw))
         compute = tile_steps * self.cpp
         if self.glb.bw_bytes_per_cycle:
             compute = np.maximum(compute, glb_bytes[:, None] * share / self.glb.bw_bytes_per_cycle)
-        comp = np.ceil(self._shrink(compute) - 1e-9)
+        comp = cycles_of(self._shrink(compute))
         # the load stream, the compute stream, and the buffer-slot recurrence: the compute of
         # tile i ends at least L + lat + C after that of tile i - 2 (two slots)
         both = np.maximum(np.maximum(count * load + self.lat + comp, load + self.lat + count * comp),
@@ -388,4 +394,5 @@ def cost_bounds(spec, shape: EinsumShape, unit: str, on_chip=frozenset()):
     return CostBounds(spec, shape, unit, on_chip)
 
 
-cost.bounds = cost_bounds  # the mapper prunes with these when it is given this cost model
+#: The analytical cost model the mapper searches with: :func:`cost`, pruned by :func:`cost_bounds`.
+ANALYTICAL = CostModel(cost, cost_bounds)

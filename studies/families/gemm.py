@@ -84,11 +84,11 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
             raise SpecError([("compute", "a GEMM needs a 2D compute unit")], spec.source)
         from mappings.mapper import search
         from mappings.mapping import gemm_shape
-        from sim.lower import cost, lower
+        from sim.lower import ANALYTICAL, lower
 
         objective = params.get("objective", "latency")
         einsum = gemm_shape(dims["M"], dims["N"], dims["K"])
-        result = search(spec, einsum, cost, objective=objective)
+        result = search(spec, einsum, ANALYTICAL, objective=objective)
         graph = lower(spec, einsum, result.best)
         extra = {"rows": units[0].rows, "cols": units[0].cols, "dataflow": "mapped",
                  "mappings_evaluated": result.evaluated, "mappings_pruned": result.pruned,

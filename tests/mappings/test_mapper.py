@@ -8,7 +8,7 @@ from arch.errors import MappingError
 from arch.registry import load_arch
 from mappings.mapper import candidates, search
 from mappings.mapping import EinsumShape, check_einsum, gemm_shape
-from sim.lower import cost
+from sim.lower import ANALYTICAL, cost
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def fusemax():
 
 def test_best_latency_lies_between_hand_bounds(fusemax):
     M, N, K = 256, 256, 64
-    res = search(fusemax, gemm_shape(M, N, K), cost, "latency")
+    res = search(fusemax, gemm_shape(M, N, K), ANALYTICAL, "latency")
     check_einsum(res.best, gemm_shape(M, N, K), fusemax)
     bw = 400 * 2**30 / 940e6  # bytes per cycle (docs/sources.md#fusemax-arch)
     compulsory = (M * K + K * N + M * N) * 2  # 16-bit words, each tensor moved once
@@ -30,23 +30,23 @@ def test_best_latency_lies_between_hand_bounds(fusemax):
 
 def test_objectives_trade_off(fusemax):
     shape = gemm_shape(1024, 512, 256)
-    lat = search(fusemax, shape, cost, "latency")
-    en = search(fusemax, shape, cost, "energy")
-    edp = search(fusemax, shape, cost, "edp")
+    lat = search(fusemax, shape, ANALYTICAL, "latency")
+    en = search(fusemax, shape, ANALYTICAL, "energy")
+    edp = search(fusemax, shape, ANALYTICAL, "edp")
     assert lat.cycles <= en.cycles and en.energy_pj <= lat.energy_pj
     assert edp.cycles * edp.energy_pj <= min(lat.cycles * lat.energy_pj, en.cycles * en.energy_pj)
 
 
 def test_search_reports_its_work_and_is_deterministic(fusemax):
     shape = gemm_shape(300, 200, 100)
-    a = search(fusemax, shape, cost, "edp")
-    b = search(fusemax, shape, cost, "edp")
+    a = search(fusemax, shape, ANALYTICAL, "edp")
+    b = search(fusemax, shape, ANALYTICAL, "edp")
     assert a.best == b.best and a.cycles == b.cycles
     assert a.evaluated + a.rejected + a.pruned == sum(1 for _ in candidates(fusemax, shape))
     assert a.evaluated > 0 and a.pruned > 0 and a.seconds > 0 and a.rate_per_s > 0
-    full = search(fusemax, shape, cost, "edp", exhaustive=True)
+    full = search(fusemax, shape, ANALYTICAL, "edp", exhaustive=True)
     assert full.pruned == 0 and full.evaluated + full.rejected == sum(1 for _ in candidates(fusemax, shape))
-    capped = search(fusemax, shape, cost, "edp", max_evaluations=5)
+    capped = search(fusemax, shape, ANALYTICAL, "edp", max_evaluations=5)
     assert capped.evaluated == 5 and capped.pruned == 0
     # The cap keeps the enumeration order: the best of the first five valid candidates.
     first5 = [m for m in candidates(fusemax, shape)][:5]
@@ -57,17 +57,17 @@ def test_search_reports_its_work_and_is_deterministic(fusemax):
 def test_binds_to_a_unit_that_has_the_operators(fusemax):
     shape = EinsumShape("AV", {"F": 64, "P": 1024}, {"RNV": ("F", "P"), "RD": ("P",), "AV": ("F", "P")}, "AV",
                         {"div": 64 * 1024})
-    assert search(fusemax, shape, cost).best.unit == "pe1d"
+    assert search(fusemax, shape, ANALYTICAL).best.unit == "pe1d"
 
 
 def test_errors():
     systolic = load_arch("systolic")
     shape = EinsumShape("E", {"M": 4}, {"X": ("M",), "E": ("M",)}, "E", {"exp": 4})
     with pytest.raises(MappingError) as err:
-        search(systolic, shape, cost)
+        search(systolic, shape, ANALYTICAL)
     assert str(err.value) == "einsum 'E': no valid mapping on this spec (no compute unit has its operators)"
     with pytest.raises(MappingError) as err:
-        search(systolic, gemm_shape(4, 4, 4), cost, "speed")
+        search(systolic, gemm_shape(4, 4, 4), ANALYTICAL, "speed")
     assert str(err.value) == "'objective' must be one of latency, energy, edp, not 'speed'"
 
 
@@ -80,8 +80,8 @@ def test_cascade_search_fused_and_unfused(fusemax):
 
     shape = {"M": 32, "P": 32, "E": 8, "F": 8, "M0": 8}
     shapes = shapes_from_cascade(library.attention(passes=1, deferred_division=True), shape)
-    unfused = search_cascade(fusemax, shapes, cost, "latency")
-    fused = search_cascade(fusemax, shapes, cost, "latency", fusion=(tuple(shapes),))
+    unfused = search_cascade(fusemax, shapes, ANALYTICAL, "latency")
+    fused = search_cascade(fusemax, shapes, ANALYTICAL, "latency", fusion=(tuple(shapes),))
     check(fused.mapping, shapes, fusemax)
     assert fused.evaluated == sum(r.evaluated for r in fused.per_einsum)
     assert fused.mapping.of("AV").unit == "pe1d"  # the only unit with a divider
@@ -120,7 +120,7 @@ def test_pruned_search_equals_brute_force(preset, MNK):
     spec = load_arch(preset)
     shape = gemm_shape(*MNK)
     for objective, (ref, (c, e)) in _brute_force(spec, shape).items():
-        res = search(spec, shape, cost, objective)
+        res = search(spec, shape, ANALYTICAL, objective)
         assert (res.best, res.cycles, res.energy_pj) == (ref, c, e), objective
         assert res.pruned > 0 or MNK == (1, 1, 1)
 
@@ -132,7 +132,7 @@ def test_pruned_search_equals_brute_force_with_a_buffer_bandwidth_limit(bw):
     for MNK in ((200, 96, 130), (64, 512, 32)):
         shape = gemm_shape(*MNK)
         for objective, (ref, (c, e)) in _brute_force(spec, shape).items():
-            res = search(spec, shape, cost, objective)
+            res = search(spec, shape, ANALYTICAL, objective)
             assert (res.best, res.cycles, res.energy_pj) == (ref, c, e), (MNK, objective)
 
 
@@ -146,7 +146,7 @@ def test_pruned_search_equals_brute_force_with_dram_latency(latency):
     for MNK in ((256, 256, 256), (300, 200, 100), (64, 8, 4096)):
         shape = gemm_shape(*MNK)
         for objective, (ref, (c, e)) in _brute_force(spec, shape).items():
-            res = search(spec, shape, cost, objective)
+            res = search(spec, shape, ANALYTICAL, objective)
             assert (res.best, res.cycles, res.energy_pj) == (ref, c, e), (MNK, objective)
 
 
@@ -154,7 +154,7 @@ def test_pruned_search_equals_brute_force_with_tensors_on_chip(fusemax):
     shape = gemm_shape(96, 200, 48)
     for on_chip in ({"A"}, {"Z"}, {"A", "B", "Z"}):
         for objective, (ref, (c, e)) in _brute_force(fusemax, shape, on_chip).items():
-            res = search(fusemax, shape, cost, objective, on_chip=on_chip)
+            res = search(fusemax, shape, ANALYTICAL, objective, on_chip=on_chip)
             assert (res.best, res.cycles, res.energy_pj) == (ref, c, e), (on_chip, objective)
 
 
@@ -197,8 +197,8 @@ def test_cascade_pruned_equals_exhaustive(fusemax):
                                  {"M": 16, "P": 16, "E": 4, "F": 4, "M0": 4})
     for fusion in ((), (tuple(shapes),)):
         for objective in ("latency", "energy"):
-            fast = search_cascade(fusemax, shapes, cost, objective, fusion=fusion)
-            full = search_cascade(fusemax, shapes, cost, objective, fusion=fusion, exhaustive=True)
+            fast = search_cascade(fusemax, shapes, ANALYTICAL, objective, fusion=fusion)
+            full = search_cascade(fusemax, shapes, ANALYTICAL, objective, fusion=fusion, exhaustive=True)
             assert fast.mapping == full.mapping
             assert [(r.cycles, r.energy_pj) for r in fast.per_einsum] == [(r.cycles, r.energy_pj) for r in full.per_einsum]
             assert fast.evaluated + fast.rejected + fast.pruned == full.evaluated + full.rejected

@@ -1,0 +1,36 @@
+"""The rules every lowering prices data movement with: a transfer's cycles and its energy.
+
+In hardware terms a transfer of ``B`` bytes over a channel moving ``w`` bytes per cycle keeps
+the channel busy for ``ceil(B / w)`` cycles (a partly used last cycle is a whole cycle), and
+costs ``B`` times the channel's energy per byte. The ceiling is taken after subtracting
+:data:`GUARD` cycle, so that a quotient that float rounding lifts a hair above an integer
+(``3 * (1/3) * 3``) does not gain a cycle; a transfer of no bytes takes no cycle.
+
+The functions take Python numbers or numpy arrays (the mapper's bounds evaluate whole arrays
+of candidates with the same rule the lowering books one tile with).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Cycles subtracted before a ceiling: float noise, never a real fraction of a cycle.
+GUARD = 1e-9
+
+
+def cycles_of(work):
+    """``ceil(work - GUARD)``, at least 0: cycles of ``work`` cycles of (fractional) occupancy.
+
+    An ``int`` for a Python number, an array of floats for an array.
+    """
+    if isinstance(work, np.ndarray):
+        return np.maximum(np.ceil(work - GUARD), 0.0)
+    return max(0, math.ceil(work - GUARD))
+
+
+def transfer_cycles(nbytes, bytes_per_cycle):
+    """Cycles a channel of ``bytes_per_cycle`` is busy moving ``nbytes`` bytes (0 for none)."""
+    return cycles_of(nbytes / bytes_per_cycle)
+
