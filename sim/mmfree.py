@@ -43,6 +43,7 @@ import math
 from dataclasses import dataclass
 
 from arch.errors import WorkloadError
+from sim.cost import transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 from sim.ternary import TernaryTiming
 
@@ -124,7 +125,7 @@ def _matrix_tile_tasks(spec, rows: int, cols: int) -> tuple:
     bits = rows * cols * spec.weight_bits
     words_per_beat = -(-(p * spec.act_width) // 32)
     nonzero = rows * cols * (1.0 - spec.zero_weight_fraction)
-    load = Task(name="weights", unit="dram", cycles=-(-bits // spec.dram_bits_per_cycle),
+    load = Task(name="weights", unit="dram", cycles=transfer_cycles(bits, spec.dram_bits_per_cycle),
                 latency=spec.dram_latency_cycles, deps=(Dep("matvec", 2),),
                 actions={("dram", "read_bytes"): bits / 8},
                 energy_pj={("dram", "read"): bits / 32 * e["dram_read_32b"]})

@@ -47,6 +47,7 @@ import math
 
 from arch.errors import SpecError, WorkloadError
 from arch.spec import DATAFLOWS
+from sim.cost import transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
 #: Storage levels a systolic spec must have (SCALE-Sim's three operand SRAMs).
@@ -214,7 +215,7 @@ def lower_gemm(spec, M: int, N: int, K: int, unit: str | None = None, dataflow: 
             continue
         share = macs / total_macs
         rd, wr = read_bytes * share, write_bytes * share
-        load = Task(name="load", unit="dram", cycles=math.ceil((rd + wr) / bw - 1e-9), latency=spec.dram.latency_cycles,
+        load = Task(name="load", unit="dram", cycles=transfer_cycles(rd + wr, bw), latency=spec.dram.latency_cycles,
                     deps=(Dep("fold", 2),), actions={("dram", "read_bytes"): rd, ("dram", "write_bytes"): wr},
                     energy_pj={("dram", "read_bytes"): rd * dram_pj, ("dram", "write_bytes"): wr * dram_pj})
         fold = Task(name="fold", unit=array.name, cycles=per_fold, deps=(Dep("load", 0),), actions=actions,

@@ -9,11 +9,11 @@ SimPy environment; :class:`DramChannel` is the resource the engine instantiates.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from arch.errors import SimulationError
 from sim.des.resources.base import Unit
+from sim.cost import transfer_cycles
 from sim.taskgraph import Task
 
 
@@ -32,7 +32,7 @@ class DramTiming:
 
     def transfer_cycles(self, size_bytes: float) -> int:
         """Cycles the channel is busy moving ``size_bytes`` bytes."""
-        return math.ceil(size_bytes / self.bw_bytes_per_cycle) if size_bytes > 0 else 0
+        return transfer_cycles(size_bytes, self.bw_bytes_per_cycle)
 
     def transfer_task(self, name: str, unit: str, size_bytes: int, *, write: bool = False,
                       pj_per_byte: float = 0.0, deps=(), every: int = 1, offset: int = 0,
