@@ -12,6 +12,9 @@ same parser, expanded and run by the same functions (:func:`studies.cli.sweep_re
 ``explore --format csv`` prints, so the frame equals ``pandas.read_csv`` of that output,
 column order and types included. Bad arguments raise the project's exceptions
 (:class:`~arch.errors.AccelError` subclasses); the API never prints or exits.
+
+:func:`to_records` turns such a frame back into the records the plots take
+(:mod:`studies.plots`): what ``explore --format json`` prints for the same arguments.
 """
 
 from __future__ import annotations
@@ -141,3 +144,40 @@ def explore(arch=None, workload=None, sets=None, engine="analytical", jobs=1, st
     if args.study:
         return _frame(_study_csv(args))
     return _frame(output.render(cli.sweep_records(args), "csv"))
+
+
+def to_records(frame) -> list:
+    """The records of an :func:`explore` frame, shaped as ``explore --format json`` prints them.
+
+    The inverse of the CSV flattening: dotted columns become nested dicts again
+    (``energy_breakdown.2d`` -> ``record["energy_breakdown"]["2d"]``, in pJ; ``utilization.2d``
+    -> ``record["utilization"]["2d"]``, a fraction), and an empty cell (a key that record does
+    not have, read back as NaN) is left out. Values are those pandas read from the CSV text: a
+    column of integers that has an empty cell holds floats (``rmat`` 9.0). The plots of
+    :mod:`studies.plots` take these records.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A frame :func:`explore` returned, or any subset of its rows and columns.
+
+    Returns
+    -------
+    list of dict
+        One record per row, in row order, keys in column order; values are Python scalars.
+    """
+    import pandas as pd
+
+    out = []
+    for row in frame.to_dict("records"):
+        rec = {}
+        for name, value in row.items():
+            if not isinstance(value, (list, dict)) and pd.isna(value):
+                continue
+            *parents, leaf = str(name).split(".")
+            node = rec
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[leaf] = value
+        out.append(rec)
+    return out

@@ -5,6 +5,7 @@ subprocess on this checkout, its stdout read with ``pandas.read_csv``.
 """
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -14,18 +15,22 @@ import pandas as pd
 import pytest
 
 from arch.errors import AccelError, WorkloadError
-from studies import explore
+from studies import explore, to_records
 from studies.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _cli_frame(argv):
+def _cli_output(argv, fmt):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "studies.cli", *argv, "--format", "csv"], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-m", "studies.cli", *argv, "--format", fmt], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    return pd.read_csv(io.StringIO(proc.stdout))
+    return proc.stdout
+
+
+def _cli_frame(argv):
+    return pd.read_csv(io.StringIO(_cli_output(argv, "csv")))
 
 
 def test_gemm_on_systolic_two_workloads_and_sets():
@@ -78,6 +83,26 @@ def test_bad_preset_and_study_flag_raise_not_exit():
     # The study's own parser refuses the value: a one-line exception, not SystemExit.
     with pytest.raises(WorkloadError, match=r"--batch: .*0"):
         explore(study="fusemax", sets={"batch": 0})
+
+
+def test_to_records_gives_back_what_json_prints():
+    # The records the plots take: the command line's own JSON output, nested dicts included.
+    args = dict(arch="systolic", workload="gemm:M=64,N=32,K=64", sets={"dataflow": ["os", "ws"], "rows": [8, 16]})
+    want = json.loads(_cli_output(["--arch", "systolic", "--workload", "gemm:M=64,N=32,K=64",
+                                   "--set", "dataflow=os,ws", "--set", "rows=8,16"], "json"))
+    got = to_records(explore(**args))
+    assert len(got) == 4 and set(got[0]["energy_breakdown"]) >= {"array", "dram"}
+    assert got == want
+
+
+def test_to_records_nests_dotted_columns_and_leaves_out_empty_cells():
+    frame = pd.DataFrame({"kernel": ["inner", "smash-v3"], "rmat": [9.0, float("nan")],
+                          "utilization.dram": [0.25, 0.5], "utilization.atomic_unit": [float("nan"), 0.125]})
+    assert to_records(frame) == [
+        {"kernel": "inner", "rmat": 9.0, "utilization": {"dram": 0.25}},
+        {"kernel": "smash-v3", "utilization": {"dram": 0.5, "atomic_unit": 0.125}},
+    ]
+    assert to_records(frame.iloc[1:][["kernel"]]) == [{"kernel": "smash-v3"}]
 
 
 class _Tty(io.StringIO):
