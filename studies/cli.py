@@ -32,7 +32,9 @@ STUDIES = {"fusemax": "studies.fusemax", "smash": "studies.smash"}
 MAX_JOBS = 1024
 #: Per study: the ``--set`` keys it takes (-> its own flag), and whether it takes ``--arch``.
 #: Every other sweep flag is refused with ``--study`` rather than ignored.
-STUDY_SETS = {"fusemax": {"dram_staging": "--dram-staging", "batch": "--batch"}, "smash": {}}
+STUDY_SETS = {"fusemax": {"dram_staging": "--dram-staging", "batch": "--batch"},
+              "smash": {"min_scale": "--min-scale", "max_scale": "--max-scale", "edge_factor": "--edge-factor",
+                        "matrices": "--matrices"}}
 STUDY_ARCH = {"fusemax": False, "smash": True}
 
 

@@ -21,7 +21,7 @@ def run(argv, capsys):
     (["--study", "smash", "--trace", "t.json"], "--trace does not apply to --study smash"),
     (["--study", "fusemax", "--set", "pe_dim=64"],
      "--set pe_dim: --study fusemax takes no such parameter (accepted: batch, dram_staging)"),
-    (["--study", "smash", "--set", "cores=4"], "--set cores: --study smash takes no such parameter (accepted: none)"),
+    (["--study", "smash", "--set", "cores=4"], "--set cores: --study smash takes no such parameter (accepted: edge_factor, matrices, max_scale, min_scale)"),
     (["--study", "fusemax", "--set", "dram_staging=yes,no"],
      "--set dram_staging=yes,no: --study fusemax takes one value per parameter, not 2"),
     (["--list", "--arch", "systolic"], "--list takes no other flag, not --arch"),
