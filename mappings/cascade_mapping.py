@@ -42,6 +42,7 @@ import yaml
 
 from arch.errors import MappingError, SpecError
 from arch.yamlio import load_yaml, load_yaml_file
+from mappings.cascade_sizes import Size, size_of
 
 _EINSUM_KEYS = ("unit", "spatial", "levels", "loop_order")
 _LEVEL_KEYS = ("tiles", "keep", "bypass")
@@ -61,7 +62,8 @@ class Placement:
     unit : str
         A compute unit of the spec.
     spatial : tuple of (rank, factor)
-        One entry per array dimension in use, rows first.
+        One entry per array dimension in use, rows first. A factor (and a tile) is an ``int``
+        or a :class:`~mappings.cascade_sizes.Size` that follows the spec (``pe2d.rows``).
     tiles : mapping level -> (rank -> tile size, elements)
     bypass : mapping level -> tuple of tensors
         Tensors that level does not hold (they stream past it); every other tensor is kept.
@@ -77,9 +79,9 @@ class Placement:
     loop_order: tuple = ()
 
     def __post_init__(self):
-        object.__setattr__(self, "spatial", tuple((str(r), int(f)) for r, f in self.spatial))
+        object.__setattr__(self, "spatial", tuple((str(r), size_of(f)) for r, f in self.spatial))
         object.__setattr__(self, "tiles", MappingProxyType(
-            {lv: MappingProxyType(dict(t)) for lv, t in self.tiles.items() if t}))
+            {lv: MappingProxyType({r: size_of(n) for r, n in t.items()}) for lv, t in self.tiles.items() if t}))
         object.__setattr__(self, "bypass", MappingProxyType(
             {lv: tuple(ts) for lv, ts in self.bypass.items() if ts}))
         object.__setattr__(self, "loop_order", tuple(self.loop_order))
@@ -100,7 +102,8 @@ class Group:
     buffer : str
         The shared storage level holding the tensors passed inside the group.
     loops : tuple of (rank, tile)
-        Shared loops, outermost first; each walks its rank in tiles of ``tile`` elements.
+        Shared loops, outermost first; each walks its rank in tiles of ``tile`` elements (an
+        ``int`` or a :class:`~mappings.cascade_sizes.Size`, ``fit(STEP)`` included).
     slots : int
         Copies of each passed tensor the buffer holds (2: producer and consumer overlap).
     stages : mapping einsum -> int
@@ -120,7 +123,7 @@ class Group:
 
     def __post_init__(self):
         object.__setattr__(self, "einsums", tuple(self.einsums))
-        object.__setattr__(self, "loops", tuple((str(r), int(t)) for r, t in self.loops))
+        object.__setattr__(self, "loops", tuple((str(r), size_of(t)) for r, t in self.loops))
         object.__setattr__(self, "stages", MappingProxyType({k: int(v) for k, v in self.stages.items() if v}))
 
     def stage(self, einsum: str) -> int:
@@ -156,12 +159,12 @@ class CascadeMapping:
         for p in self.placements:
             d = {"unit": p.unit}
             if p.spatial:
-                d["spatial"] = [[r, f] for r, f in p.spatial]
+                d["spatial"] = [[r, _plain(f)] for r, f in p.spatial]
             levels = {}
             for lv in dict.fromkeys((*p.tiles, *p.bypass)):
                 entry = {}
                 if lv in p.tiles:
-                    entry["tiles"] = dict(p.tiles[lv])
+                    entry["tiles"] = {r: _plain(n) for r, n in p.tiles[lv].items()}
                 if lv in p.bypass:
                     entry["bypass"] = list(p.bypass[lv])
                 levels[lv] = entry
@@ -179,10 +182,15 @@ class CascadeMapping:
         return out
 
 
+def _plain(size):
+    """A size as plain data: an integer, or the text of its expression."""
+    return size.text if isinstance(size, Size) else size
+
+
 def _group_dict(g: Group) -> dict:
     d = {"einsums": list(g.einsums), "buffer": g.buffer}
     if g.loops:
-        d["loops"] = [[r, t] for r, t in g.loops]
+        d["loops"] = [[r, _plain(t)] for r, t in g.loops]
     if g.slots != 1:
         d["slots"] = g.slots
     if g.stages:
@@ -231,15 +239,25 @@ class _Reader:
             self.fail(path, f"must be an integer >= {minimum}, not {v!r}")
         return v
 
-    def pairs(self, path, v) -> list:
-        """``[[RANK, n], ...]``."""
+    def size(self, path, v, fit=False):
+        """A size: an integer >= 1 or an expression of the spec's sizes (:mod:`mappings.cascade_sizes`);
+        ``fit(STEP)`` only where ``fit``."""
+        if not isinstance(v, str):
+            return self.count(path, v)
+        size = Size(v, f"{self.source}: {path}")
+        if size.is_fit and not fit:
+            self.fail(path, f"{v!r}: fit(STEP) is allowed only as a fusion group's loop tile")
+        return size
+
+    def pairs(self, path, v, fit=False) -> list:
+        """``[[RANK, size], ...]``."""
         if not isinstance(v, list):
             self.fail(path, f"must be a list of [rank, size] pairs, not {v!r}")
         out = []
         for i, item in enumerate(v):
             if not isinstance(item, list) or len(item) != 2:
                 self.fail(f"{path}[{i}]", f"must be a [rank, size] pair, not {item!r}")
-            out.append((self.name(f"{path}[{i}][0]", item[0]), self.count(f"{path}[{i}][1]", item[1])))
+            out.append((self.name(f"{path}[{i}][0]", item[0]), self.size(f"{path}[{i}][1]", item[1], fit)))
         return out
 
     def placement(self, name, d) -> Placement:
@@ -252,7 +270,7 @@ class _Reader:
             lp = f"{path}.levels.{lv}"
             entry = self.mapping(lp, entry, _LEVEL_KEYS)
             t = self.table(f"{lp}.tiles", entry.get("tiles"))
-            tiles[lv] = {self.name(f"{lp}.tiles", r): self.count(f"{lp}.tiles.{r}", n) for r, n in t.items()}
+            tiles[lv] = {self.name(f"{lp}.tiles", r): self.size(f"{lp}.tiles.{r}", n) for r, n in t.items()}
             keep = self.names(f"{lp}.keep", entry.get("keep", []))
             bypass[lv] = self.names(f"{lp}.bypass", entry.get("bypass", []))
             both = sorted(set(keep) & set(bypass[lv]))
@@ -272,7 +290,7 @@ class _Reader:
         if not isinstance(in_place, bool):
             self.fail(f"{path}.in_place", f"must be true or false, not {in_place!r}")
         return Group(self.names(f"{path}.einsums", d["einsums"]), self.name(f"{path}.buffer", d["buffer"]),
-                     self.pairs(f"{path}.loops", d.get("loops", [])), self.count(f"{path}.slots", d.get("slots", 1)),
+                     self.pairs(f"{path}.loops", d.get("loops", []), fit=True), self.count(f"{path}.slots", d.get("slots", 1)),
                      {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()}, in_place)
 
 

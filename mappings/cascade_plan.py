@@ -27,11 +27,12 @@ The plan carries no costs: :mod:`sim.cascade` prices it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from arch.errors import MappingError
-from mappings.cascade_mapping import CascadeMapping, Group
+from mappings.cascade_mapping import CascadeMapping, Group, Placement
+from mappings.cascade_sizes import fit_candidates, resolve
 from mappings.einsum import Op, Ref, rank_of
 from mappings.mapping import check_binding, shapes_from_cascade
 
@@ -86,6 +87,15 @@ class GroupPlan:
     transfers: tuple
     held_bytes: float
     recurrent: frozenset
+    placements: tuple     # the members' placements, every size an integer (spec and tiles applied)
+
+    def of(self, einsum: str) -> Placement:
+        """The placement of member ``einsum`` with its sizes resolved."""
+        return next(p for p in self.placements if p.einsum == einsum)
+
+
+class _Overflow(MappingError):
+    """A group's tiles do not fit its buffer or its PEs' registers (a smaller ``fit`` may)."""
 
 
 @lru_cache(maxsize=4096)
@@ -203,14 +213,77 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None,
         if p.einsum not in names:
             raise MappingError(f"einsum {p.einsum!r}: not an Einsum of the cascade (Einsums: {', '.join(names)})")
     iterative = _iterative_ranks(cascade)
+    m = _static_sizes(m, spec, sizes)
     done, out = set(), []
     for g in _groups(cascade, m, spec):
         if only is None or only in g.einsums:
-            for name in g.einsums:
-                _check_placement(cascade.einsum(name), m.of(name), shapes[name], spec, iterative, sizes)
-            out.append(_group_plan(cascade, g, m, spec, sizes, done, iterative))
+            out.append(_fitted(cascade, g, m, spec, sizes, shapes, done, iterative))
         done |= set(g.einsums)
     return out
+
+
+def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
+    """``m`` with its per-level tiles and its groups' loop tiles as integers (ranks read as
+    their sizes); ``fit`` loop tiles and spatial factors (which read the Einsum's tiles) stay."""
+    def tiles(p):
+        return {lv: {r: resolve(n, spec.compute, sizes) for r, n in t.items()} for lv, t in p.tiles.items()}
+
+    def loops(g):
+        return tuple((r, t if not isinstance(t, int) and t.is_fit else resolve(t, spec.compute, sizes))
+                     for r, t in g.loops)
+
+    return replace(m, placements=tuple(replace(p, tiles=tiles(p)) for p in m.placements),
+                   fusion=tuple(replace(g, loops=loops(g)) for g in m.fusion))
+
+
+def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> GroupPlan:
+    """The plan of group ``g``; a ``fit(STEP)`` loop tile takes the largest candidate
+    (:func:`~mappings.cascade_sizes.fit_candidates`) whose tiles fit (bisection: what a group
+    holds grows with its tile)."""
+    fits = [i for i, (_, t) in enumerate(g.loops) if not isinstance(t, int)]
+    if not fits:
+        return _checked_group(cascade, g, m, spec, sizes, shapes, done, iterative)
+    if len(fits) > 1:
+        raise MappingError(f"fusion group {list(g.einsums)}: loops of ranks {g.loops[fits[0]][0]!r} and "
+                           f"{g.loops[fits[1]][0]!r} at level {g.buffer!r} are both fit(...); at most one may be")
+    i = fits[0]
+    rank, size = g.loops[i]
+    cands = list(dict.fromkeys(fit_candidates(size.value(spec.compute, sizes), sizes[rank])))
+
+    def attempt(k):
+        loops = g.loops[:i] + ((rank, cands[k]),) + g.loops[i + 1:]
+        try:
+            return _checked_group(cascade, replace(g, loops=loops), m, spec, sizes, shapes, done, iterative)
+        except _Overflow as err:
+            return err
+
+    lo, hi, best = 0, len(cands) - 1, attempt(len(cands) - 1)   # the smallest first: does any fit?
+    if isinstance(best, MappingError):
+        raise best
+    while lo < hi:   # cands[hi] fits; find the first (largest) that does
+        mid = (lo + hi) // 2
+        got = attempt(mid)
+        if isinstance(got, MappingError):
+            lo = mid + 1
+        else:
+            hi, best = mid, got
+    return best
+
+
+def _checked_group(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> GroupPlan:
+    """Group ``g`` (integer loop tiles) with its members' spatial factors resolved on their
+    tiles, each placement checked, planned."""
+    loop_tile = dict(g.loops)
+    placed = []
+    for name in g.einsums:
+        p = m.of(name)
+        e = cascade.einsum(name)
+        work = {r: loop_tile.get(r, sizes[r]) for r in e.ranks}
+        p = replace(p, spatial=tuple((r, resolve(f, spec.compute, work)) for r, f in p.spatial))
+        _check_placement(e, p, shapes[name], spec, iterative, sizes)
+        placed.append(p)
+    mg = CascadeMapping(tuple(placed), (g,), m.cascade, m.op_issue)
+    return _group_plan(cascade, g, mg, spec, sizes, done, iterative)
 
 
 def _check_loops(g: Group, franks: set, sizes: dict, label: str) -> None:
@@ -277,9 +350,9 @@ def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan
         held += math.prod(axis_extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}}, sizes)) * word_bytes
     cap = spec.storage[g.buffer].size_bytes
     if held > cap:
-        raise MappingError(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}")
+        raise _Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}")
     return GroupPlan(g.einsums, g.buffer, g.loops, trips, iterations, tuple(steps), tuple(transfers), held,
-                     flow.recurrent)
+                     flow.recurrent, m.placements)
 
 
 def recurrent_state(members) -> list:
@@ -397,7 +470,7 @@ def _check_registers(x, producer, words, unit, spec, label) -> None:
         if level.per_pe_of == unit:
             need = math.ceil(words / pes) * level.word_bytes
             if need > level.size_bytes:
-                raise MappingError(f"{label}: tensor {x!r} of einsum {producer!r} bypasses the buffer but needs "
+                raise _Overflow(f"{label}: tensor {x!r} of einsum {producer!r} bypasses the buffer but needs "
                                    f"{need:g} bytes per PE at level {lv!r}, which holds {level.size_bytes}")
 
 

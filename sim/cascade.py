@@ -80,7 +80,7 @@ def _graph(cascade, shape, mapping, spec, plans, shapes) -> TaskGraph:
         tasks = []
         for st in _issue_order(gp, mapping):
             units[st.unit] = spec.compute[st.unit].pes
-            tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), mapping.of(st.einsum),
+            tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), gp.of(st.einsum),
                                        gp, spec, sizes, mapping.op_issue))
         tasks += [_transfer_task(t, gp, spec) for t in gp.transfers]
         phases += _phases(gp, tasks)

@@ -29,16 +29,16 @@ from studies.families import engine_run
 CONFIGS = ("unfused", "flat", "cascade", "architecture", "fusemax")
 
 
-def cascade_point(mapping, model: str, seq_len: str, batch: int = 64) -> tuple:
+def cascade_point(mapping, model: str, seq_len: str, batch: int = 64, m0: int = 256) -> tuple:
     """(batched cascade, rank sizes) of one attention point for ``mapping``'s cascade
-    (``attention-<n>pass[-deferred]``)."""
+    (``attention-<n>pass[-deferred]``); ``m0``: keys per partition (the 2D array's rows)."""
     from mappings import library
 
     name = mapping.cascade
     wl = workload(model, seq_len, batch)
     cascade = library.attention(passes=int(name[len("attention-")]), deferred_division=name.endswith("-deferred"),
                                 batch=True)
-    return cascade, {**wl.attention_shape(), "B": wl.batch, "H": wl.heads, "M0": 256}
+    return cascade, {**wl.attention_shape(), "B": wl.batch, "H": wl.heads, "M0": m0}
 
 
 def _timed(f, *args, repeat: int = 3, **kwargs) -> tuple:
@@ -66,7 +66,7 @@ def compare(config: str, models, seq_lens, engines) -> dict:
     for model in models:
         for L in seq_lens:
             wl = workload(model, L, 64)
-            cascade, sizes = cascade_point(mapping, model, L)
+            cascade, sizes = cascade_point(mapping, model, L, m0=spec.compute["pe2d"].rows)
             dt, g_hand = _timed(hand_lower, spec, wl, config, dram_staging=False)
             t_hand += dt
             try:
