@@ -244,7 +244,7 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     if not fits:
         return _checked_group(cascade, g, m, spec, sizes, shapes, done, iterative)
     if len(fits) > 1:
-        raise MappingError(f"fusion group {list(g.einsums)}: loops of ranks {g.loops[fits[0]][0]!r} and "
+        raise MappingError(f"{_label(g)}: loops of ranks {g.loops[fits[0]][0]!r} and "
                            f"{g.loops[fits[1]][0]!r} at level {g.buffer!r} are both fit(...); at most one may be")
     i = fits[0]
     rank, size = g.loops[i]
@@ -298,8 +298,13 @@ def _check_loops(g: Group, franks: set, sizes: dict, label: str) -> None:
             raise MappingError(f"{label}: tile of loop rank {r!r} at level {g.buffer!r} must be at most {sizes[r]}, not {t}")
 
 
+def _label(g: Group) -> str:
+    """How messages name a group: ``fusion group [...]``, or ``einsum 'X'`` when alone."""
+    return f"fusion group {list(g.einsums)}" if len(g.einsums) > 1 else f"einsum {g.einsums[0]!r}"
+
+
 def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan:
-    label = f"fusion group {list(g.einsums)}" if len(g.einsums) > 1 else f"einsum {g.einsums[0]!r}"
+    label = _label(g)
     if g.buffer not in spec.storage or spec.storage[g.buffer].per_pe_of is not None:
         raise MappingError(f"{label}: buffer {g.buffer!r} is not a shared storage level of the spec")
     members = [cascade.einsum(n) for n in g.einsums]
@@ -457,8 +462,11 @@ def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) 
                                    f"reads {ce} along axis {a} ({ref.indices[a]}), not a whole number of einsum "
                                    f"{prod.name!r}'s tiles of {pe}")
         best = max(best, math.prod(cext))
-    if not pp.keeps(g.buffer, x):  # it stays in the PEs' registers of their shared unit
-        _check_registers(x, prod.name, max(best, math.prod(pext)) * g.slots, pp.unit, spec, label)
+    if not pp.keeps(g.buffer, x):
+        # it stays in the PEs' registers of the unit producing and consuming it: an in-order
+        # unit issues the consumer before the next producer, so one copy per stage crossed
+        copies = g.stage(cons_name) - g.stage(prod.name) + 1
+        _check_registers(x, prod.name, max(best, math.prod(pext)) * copies, pp.unit, spec, label)
         return 0.0
     return max(best, math.prod(pext)) * g.slots * spec.storage[g.buffer].word_bytes
 
