@@ -46,7 +46,7 @@ from mappings.cascade_sizes import Size, size_of
 
 _EINSUM_KEYS = ("unit", "spatial", "levels", "loop_order")
 _LEVEL_KEYS = ("tiles", "keep", "bypass")
-_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place")
+_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place", "spill")
 _TOP_KEYS = ("cascade", "op_issue", "einsums", "fusion")
 #: How a PE issues the operators of one point of an Einsum (docs/mapping.md, "op_issue").
 OP_ISSUE = ("serial", "functional_units")
@@ -112,6 +112,10 @@ class Group:
         The tensors passed inside the group share one region of the buffer, each consumer
         writing its result over the tile it read (FLAT's score block: QK, then SN, then A):
         the buffer holds the largest passed tile times ``slots`` rather than their sum.
+    spill : mapping tensor -> einsum
+        Tensors passed inside the group through DRAM: the producer stores its tile (one
+        stage after it computes it) and the named consumer, at least two stages later, loads
+        it back (one stage ahead of it): FLAT's schedule when its score blocks do not fit.
     """
 
     einsums: tuple
@@ -120,8 +124,10 @@ class Group:
     slots: int = 1
     stages: Mapping = field(default_factory=dict)
     in_place: bool = False
+    spill: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
+        object.__setattr__(self, "spill", MappingProxyType(dict(self.spill)))
         object.__setattr__(self, "einsums", tuple(self.einsums))
         object.__setattr__(self, "loops", tuple((str(r), size_of(t)) for r, t in self.loops))
         object.__setattr__(self, "stages", MappingProxyType({k: int(v) for k, v in self.stages.items() if v}))
@@ -197,6 +203,8 @@ def _group_dict(g: Group) -> dict:
         d["stages"] = dict(g.stages)
     if g.in_place:
         d["in_place"] = True
+    if g.spill:
+        d["spill"] = dict(g.spill)
     return d
 
 
@@ -289,9 +297,11 @@ class _Reader:
         in_place = d.get("in_place", False)
         if not isinstance(in_place, bool):
             self.fail(f"{path}.in_place", f"must be true or false, not {in_place!r}")
+        spill = {self.name(f"{path}.spill", x): self.name(f"{path}.spill.{x}", c)
+                 for x, c in self.table(f"{path}.spill", d.get("spill")).items()}
         return Group(self.names(f"{path}.einsums", d["einsums"]), self.name(f"{path}.buffer", d["buffer"]),
                      self.pairs(f"{path}.loops", d.get("loops", []), fit=True), self.count(f"{path}.slots", d.get("slots", 1)),
-                     {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()}, in_place)
+                     {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()}, in_place, spill)
 
 
 def from_dict(data, source: str = "<mapping>") -> CascadeMapping:

@@ -72,6 +72,7 @@ class Transfer:
     instances: int
     readback_words: float  # stores of partial sums read back, per instance
     kept: bool            # held by the group's buffer (else it streams past it)
+    spilled: bool = False  # a tensor passed inside the group through DRAM (Group.spill)
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ def _groups(cascade, m: CascadeMapping, spec) -> list:
             p = m.of(name)
             groups.append(Group((name,), shared[0] if shared else "", _own_loops(cascade, p, shared)))
     groups.sort(key=lambda g: min(order.index(n) for n in g.einsums))
-    return [Group(tuple(sorted(g.einsums, key=order.index)), g.buffer, g.loops, g.slots, g.stages, g.in_place) for g in groups]
+    return [replace(g, einsums=tuple(sorted(g.einsums, key=order.index))) for g in groups]
 
 
 def _own_loops(cascade, p, shared) -> tuple:
@@ -341,7 +342,8 @@ def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan
         it = [r for r in rk[e.name] if r in iterative]
         serial = work_of[e.name][it[0]] if it and e.name in flow.recurrent else 1
         carried = tuple((w, stride[it[0]]) for _, w in flow.state.get(e.name, ()) if it and it[0] in stride)
-        reads = tuple(dict.fromkeys(x for x in ins[e.name] if x in producer and not flow.reads_state(e.name, x)))
+        reads = tuple(dict.fromkeys(x for x in ins[e.name] if x in producer and not flow.reads_state(e.name, x)
+                                    and g.spill.get(x) != e.name))
         steps.append(Step(e.name, p.unit, g.stage(e.name), work_of[e.name], every, offset, iterations // every,
                           serial, carried, tuple(producer[x].name for x in reads if producer[x].name != e.name)))
     passed = {}   # tensor -> bytes held for it: its largest tile over its consumers
@@ -349,8 +351,11 @@ def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan
         passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, x, producer[x], c, g, m, sizes, spec, label, work_of))
     held += max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
     transfers = _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of)
+    transfers += _spills(g, producer, steps, m, sizes, trips, work_of, label)
     word_bytes = spec.storage[g.buffer].word_bytes
-    held += sum(2 * t.words * word_bytes for t in transfers if t.kept)
+    # a spilled tile passes through the buffer as a stream of array tiles: it costs buffer
+    # accesses when kept but holds no block of it
+    held += sum(2 * t.words * word_bytes for t in transfers if t.kept and not t.spilled)
     for x in recurrent_state(members):
         held += math.prod(axis_extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}}, sizes)) * word_bytes
     cap = spec.storage[g.buffer].size_bytes
@@ -408,6 +413,8 @@ def _flow(members, producer, g, label, done, cascade) -> _Flow:
             sw, sc = g.stage(w), g.stage(e.name)
             if sc < sw:
                 raise MappingError(f"{label}: einsum {e.name!r} at stage {sc} reads tensor {x!r} produced at the later stage {sw}")
+            if g.spill.get(x) == e.name:   # it waits in DRAM, not in the buffer's slots
+                continue
             if sc - sw + 1 > g.slots:
                 raise MappingError(f"{label}: tensor {x!r} passes from stage {sw} to {sc} at level {g.buffer!r}, "
                                    f"which needs {sc - sw + 1} slots, not {g.slots}")
@@ -446,11 +453,16 @@ def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) 
     """Producer and consumer tiles of passed tensor ``x`` meet; bytes the buffer holds for it."""
     pp, cp = m.of(prod.name), m.of(cons_name)
     in_pes = pp.unit == cp.unit and any(lv.per_pe_of == pp.unit for lv in spec.storage.values())
-    if not pp.keeps(g.buffer, x) or not cp.keeps(g.buffer, x):
-        if not in_pes:
-            who = prod.name if not pp.keeps(g.buffer, x) else cons_name
-            raise MappingError(f"{label}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, but "
-                               f"{prod.name!r} and {cons_name!r} do not share a unit with per-PE storage to hold it")
+    # through DRAM (spill); or, in the producer's stage and bypassing the buffer, taken in
+    # passing as it streams out to DRAM (a spilled tensor) or into another array
+    one_stage = g.stage(prod.name) == g.stage(cons_name) and not cp.keeps(g.buffer, x)
+    elsewhere = g.spill.get(x) == cons_name or (one_stage and (
+        x in g.spill or (not in_pes and not pp.keeps(g.buffer, x))))
+    if (not pp.keeps(g.buffer, x) or not cp.keeps(g.buffer, x)) and not (in_pes or elsewhere):
+        who = prod.name if not pp.keeps(g.buffer, x) else cons_name
+        raise MappingError(f"{label}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, but "
+                           f"{prod.name!r} and {cons_name!r} neither share a unit with per-PE storage to hold it "
+                           f"nor both bypass it in one stage")
     pext = axis_extents(prod.output, {**work_of[prod.name], **pp.tiles.get(g.buffer, {})}, sizes)
     held_c = {**work_of[cons_name], **cp.tiles.get(g.buffer, {})}
     best = 0
@@ -462,6 +474,8 @@ def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) 
                                    f"reads {ce} along axis {a} ({ref.indices[a]}), not a whole number of einsum "
                                    f"{prod.name!r}'s tiles of {pe}")
         best = max(best, math.prod(cext))
+    if elsewhere:
+        return 0.0
     if not pp.keeps(g.buffer, x):
         # it stays in the PEs' registers of the unit producing and consuming it: an in-order
         # unit issues the consumer before the next producer, so one copy per stage crossed
@@ -491,6 +505,26 @@ def _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of) -> 
         if e.name in outside_reads or e.name in cascade.outputs:
             out.append(_store(e, g, m, sizes, trips, work_of))
     return _dedupe(out)
+
+
+def _spills(g, producer, steps, m, sizes, trips, work_of, label) -> list:
+    """The store and the load of every tensor the group passes through DRAM (``spill``)."""
+    stage = {st.einsum: st for st in steps}
+    out = []
+    for x, c in g.spill.items():
+        if x not in producer or c not in stage or not _refs(producer[c], x):
+            raise MappingError(f"{label}: spill of tensor {x!r} to einsum {c!r} at level {g.buffer!r}: "
+                               f"the group must produce {x!r} and {c!r} must read it")
+        if stage[c].stage < stage[x].stage + 2:
+            raise MappingError(f"{label}: spilled tensor {x!r} at level {g.buffer!r} needs einsum {c!r} at least two "
+                               f"stages after einsum {x!r} (a store, then a load), not {stage[c].stage - stage[x].stage}")
+        st = _store(producer[x], g, m, sizes, trips, work_of)
+        out.append(replace(st, kept=False, spilled=True))
+        words = max(math.prod(axis_extents(r, work_of[c], sizes)) for r in _refs(producer[c], x))
+        sc = stage[c]
+        out.append(Transfer(x, "load", c, words, sc.every, sc.offset, sc.instances, 0.0,
+                            m.of(c).keeps(g.buffer, x), True))
+    return out
 
 
 def _refetch_every(ranks_indexing: set, g: Group, trips) -> int:

@@ -180,7 +180,8 @@ def _compute_task(st, shape, e, placement, gp, spec, sizes, mapping_issue):
             words = math.prod(axis_extents(e.output, st.work, sizes))
             _add(actions, energy, (gp.buffer, "write"), words * word_bytes / glb.access_bytes, glb.write_pj)
     deps = [(p, 0) for p in st.reads] + list(st.carried)
-    deps += [(f"load.{x}", 0) for x in e.input_tensors if any(t.kind == "load" and t.tensor == x for t in gp.transfers)]
+    deps += [(f"load.{x}", 0) for x in e.input_tensors
+             if any(t.kind == "load" and t.tensor == x and (not t.spilled or t.einsum == st.einsum) for t in gp.transfers)]
     task = Task(st.einsum, st.unit, cycles, latency=max(0, lat - cycles) + drain, actions=actions, energy_pj=energy,
                 active_pe_cycles=points * cpp / n, every=st.every, offset=st.offset)
     return st.stage, task, deps
@@ -199,7 +200,7 @@ def _transfer_task(t, gp, spec):
         _add(actions, energy, ("dram", "read_bytes"), moved, pj)
         if t.kept:
             _add(actions, energy, (gp.buffer, "write"), moved / acc, glb.write_pj)
-        deps = [(t.einsum, t.every + 1)]
+        deps = [(t.einsum, t.every + 1)] + [(f"store.{t.tensor}", 0)] * t.spilled
     else:
         _add(actions, energy, ("dram", "write_bytes"), moved, pj)
         _add(actions, energy, ("dram", "read_bytes"), back, pj)
@@ -209,8 +210,13 @@ def _transfer_task(t, gp, spec):
         deps = [(t.einsum, 0)]
     # A result is written back two iterations after it is computed (STORE_TRAIL), so a
     # result that finishes late in its iteration never holds up the in-order channel in front
-    # of the loads of the next iterations.
-    stage = next(s.stage for s in gp.steps if s.einsum == t.einsum) + STORE_TRAIL * (t.kind == "store")
+    # of the loads of the next iterations. A spilled tile goes out one stage after its
+    # producer and comes back one stage ahead of its consumer (Group.spill).
+    stage = next(s.stage for s in gp.steps if s.einsum == t.einsum)
+    if t.kind == "store":
+        stage += 1 if t.spilled else STORE_TRAIL
+    elif stage > 0:
+        stage -= 1
     task = Task(f"{t.kind}.{t.tensor}", "dram", math.ceil((moved + back) / bw - 1e-9),
                 latency=spec.dram.latency_cycles if t.kind == "load" else 0,
                 actions=actions, energy_pj=energy, every=t.every, offset=t.offset)
