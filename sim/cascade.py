@@ -47,9 +47,13 @@ __all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_uni
 STORE_TRAIL = 2
 
 
-def lower(cascade, shape: dict, mapping, spec) -> TaskGraph:
+def lower(cascade, shape: dict, mapping, spec, stage_dram: bool = False) -> TaskGraph:
     """Lower ``cascade`` at rank sizes ``shape`` with ``mapping`` (a
     :class:`~mappings.cascade_mapping.CascadeMapping`) on ``spec`` into a :class:`TaskGraph`.
+
+    ``stage_dram``: every byte moved to or from DRAM also passes the group's buffer (a write
+    per byte loaded, a read per byte stored), whatever the mapping keeps or bypasses; the
+    default books buffer accesses only for the tensors the buffer keeps. Energy only.
 
     Raises
     ------
@@ -57,7 +61,8 @@ def lower(cascade, shape: dict, mapping, spec) -> TaskGraph:
         The mapping cannot run (see :func:`mappings.cascade_plan.plan`).
     """
     shapes = shapes_from_cascade(cascade, shape)
-    return _graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, shapes=shapes), shapes)
+    return _graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, shapes=shapes), shapes,
+                  stage_dram)
 
 
 def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
@@ -72,7 +77,7 @@ def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
     return report.cycles, report.energy_pj
 
 
-def _graph(cascade, shape, mapping, spec, plans, shapes) -> TaskGraph:
+def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> TaskGraph:
     sizes = cascade.rank_sizes(shape)
     units = {"dram": 1}
     phases = []
@@ -82,7 +87,7 @@ def _graph(cascade, shape, mapping, spec, plans, shapes) -> TaskGraph:
             units[st.unit] = spec.compute[st.unit].pes
             tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), gp.of(st.einsum),
                                        gp, spec, sizes, mapping.op_issue))
-        tasks += [_transfer_task(t, gp, spec) for t in gp.transfers]
+        tasks += [_transfer_task(t, gp, spec, stage_dram) for t in gp.transfers]
         phases += _phases(gp, tasks)
     return TaskGraph(tuple(phases), units, spec.clock_hz,
                      meta={"einsums": [e.name for e in cascade.einsums], "groups": [list(g.einsums) for g in plans]})
@@ -187,7 +192,7 @@ def _compute_task(st, shape, e, placement, gp, spec, sizes, mapping_issue):
     return st.stage, task, deps
 
 
-def _transfer_task(t, gp, spec):
+def _transfer_task(t, gp, spec, stage_dram=False):
     word_bytes = spec.word_bits / 8
     bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
     glb = spec.storage[gp.buffer]
@@ -198,13 +203,13 @@ def _transfer_task(t, gp, spec):
     back = t.readback_words * word_bytes
     if t.kind == "load":
         _add(actions, energy, ("dram", "read_bytes"), moved, pj)
-        if t.kept:
+        if t.kept or stage_dram:
             _add(actions, energy, (gp.buffer, "write"), moved / acc, glb.write_pj)
         deps = [(t.einsum, t.every + 1)] + [(f"store.{t.tensor}", 0)] * t.spilled
     else:
         _add(actions, energy, ("dram", "write_bytes"), moved, pj)
         _add(actions, energy, ("dram", "read_bytes"), back, pj)
-        if t.kept:
+        if t.kept or stage_dram:
             _add(actions, energy, (gp.buffer, "read"), moved / acc, glb.read_pj)
             _add(actions, energy, (gp.buffer, "write"), back / acc, glb.write_pj)
         deps = [(t.einsum, 0)]
