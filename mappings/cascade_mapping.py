@@ -33,6 +33,7 @@ file and key path; whether the mapping fits a cascade and a spec is checked by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -347,12 +348,21 @@ def shipped_names() -> tuple:
     return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")))
 
 
+@lru_cache(maxsize=64)
+def shipped(name: str) -> CascadeMapping:
+    """A shipped mapping by name, read once (the files are package data; the mapping is
+    immutable)."""
+    if name not in shipped_names():
+        raise MappingError(f"{name!r} is not a shipped mapping (shipped: {', '.join(shipped_names())})")
+    res = resources.files("mappings") / SHIPPED / f"{name}.yaml"
+    return loads(res.read_text(), f"{name}.yaml")
+
+
 def load(path_or_name) -> CascadeMapping:
     """Read a mapping file, or a shipped mapping by name (``gemm-unfused``)."""
     text = str(path_or_name)
     if not text.endswith((".yaml", ".yml")) and text in shipped_names():
-        res = resources.files("mappings") / SHIPPED / f"{text}.yaml"
-        return loads(res.read_text(), f"{text}.yaml")
+        return shipped(text)
     p = Path(text)
     if not p.is_file():
         raise MappingError(f"--mapping {text}: no such file, and not a shipped mapping "

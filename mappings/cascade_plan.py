@@ -112,10 +112,6 @@ def axis_extents(ref: Ref, ext: dict, sizes: dict) -> tuple:
                  for terms in _terms(ref, tuple(sizes.items())))
 
 
-def _ranks_of(ref: Ref, sizes: dict) -> set:
-    return {r for terms in _terms(ref, tuple(sizes.items())) for _, r in terms}
-
-
 def _refs(e, tensor: str) -> list:
     return [r for r in e.inputs if r.name == tensor]
 
@@ -139,7 +135,7 @@ def einsum_latency(e, unit) -> int:
     return _expr_latency(e.expr, unit) + extra
 
 
-def _check_placement(e, p, shape, spec, iterative, sizes):
+def _check_placement(cascade, e, p, shape, spec, iterative):
     where = f"einsum {e.name!r}"
     unit = check_binding(where, p.unit, p.spatial, shape, spec, iterative)
     levels = [lv for lv, s in spec.storage.items() if s.per_pe_of in (None, p.unit)]
@@ -162,7 +158,7 @@ def _check_placement(e, p, shape, spec, iterative, sizes):
         if level.per_pe_of is None:
             continue
         ext = {r: p.tiles.get(lv, {}).get(r, 1) for r in shape.ranks}
-        words = sum(math.prod(axis_extents(r, ext, sizes)) for r in (e.output, *e.inputs) if p.keeps(lv, r.name))
+        words = sum(math.prod(cascade.extents(r, ext)) for r in (e.output, *e.inputs) if p.keeps(lv, r.name))
         if words * level.word_bytes > level.size_bytes:
             raise MappingError(f"{where}: tiles at level {lv!r} need {words * level.word_bytes:g} bytes per PE but it holds {level.size_bytes}")
 
@@ -195,6 +191,41 @@ def _own_loops(cascade, p, shared) -> tuple:
     return tuple((r, tiles[r]) for r in (p.loop_order or e.ranks) if r in tiles)
 
 
+class _EinsumFacts:
+    """The properties of an Einsum the plan reads, computed once (an :class:`Einsum` derives
+    them on every access)."""
+
+    __slots__ = ("name", "ranks", "inputs", "input_tensors", "output", "output_ranks", "space")
+
+    def __init__(self, e):
+        self.name, self.ranks, self.inputs = e.name, e.ranks, e.inputs
+        self.input_tensors, self.output, self.output_ranks, self.space = e.input_tensors, e.output, e.output_ranks, e.space
+
+
+class _CascadeFacts:
+    """A cascade at rank sizes ``sizes`` as the plan reads it: its Einsums' facts, looked up
+    by name, and the projection of each of their references (a tensor's axes as ranks)."""
+
+    def __init__(self, cascade, sizes: dict):
+        self.einsums = tuple(_EinsumFacts(e) for e in cascade.einsums)
+        self._by = {e.name: e for e in self.einsums}   # the last Einsum producing a tensor
+        self.outputs, self.space = cascade.outputs, cascade.space
+        key = tuple(sizes.items())
+        # keyed by the identity of references these facts hold (alive as long as they are)
+        self._terms = {id(r): _terms(r, key) for e in self.einsums for r in (e.output, *e.inputs)}
+
+    def einsum(self, name: str):
+        return self._by[name]
+
+    def extents(self, ref, ext: dict) -> tuple:
+        """:func:`axis_extents` of one of these Einsums' references."""
+        return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 if terms else 1
+                     for terms in self._terms[id(ref)])
+
+    def ranks_of(self, ref) -> set:
+        return {r for terms in self._terms[id(ref)] for _, r in terms}
+
+
 def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None, shapes: dict | None = None) -> list:
     """Check ``m`` against ``cascade`` at rank sizes ``shape`` on ``spec``; the group plans.
 
@@ -209,6 +240,7 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None,
     """
     sizes = cascade.rank_sizes(shape)
     shapes = shapes if shapes is not None else shapes_from_cascade(cascade, shape)
+    cascade = _CascadeFacts(cascade, sizes)
     names = [e.name for e in cascade.einsums]
     for p in m.placements:
         if p.einsum not in names:
@@ -250,11 +282,12 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     i = fits[0]
     rank, size = g.loops[i]
     cands = list(dict.fromkeys(fit_candidates(size.value(spec.compute, sizes), sizes[rank])))
+    checked = set()
 
     def attempt(k):
         loops = g.loops[:i] + ((rank, cands[k]),) + g.loops[i + 1:]
         try:
-            return _checked_group(cascade, replace(g, loops=loops), m, spec, sizes, shapes, done, iterative)
+            return _checked_group(cascade, replace(g, loops=loops), m, spec, sizes, shapes, done, iterative, checked)
         except _Overflow as err:
             return err
 
@@ -271,17 +304,20 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     return best
 
 
-def _checked_group(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> GroupPlan:
+def _checked_group(cascade, g: Group, m, spec, sizes, shapes, done, iterative, checked=None) -> GroupPlan:
     """Group ``g`` (integer loop tiles) with its members' spatial factors resolved on their
     tiles, each placement checked, planned."""
     loop_tile = dict(g.loops)
+    checked = set() if checked is None else checked
     placed = []
     for name in g.einsums:
         p = m.of(name)
         e = cascade.einsum(name)
         work = {r: loop_tile.get(r, sizes[r]) for r in e.ranks}
         p = replace(p, spatial=tuple((r, resolve(f, spec.compute, work)) for r, f in p.spatial))
-        _check_placement(e, p, shapes[name], spec, iterative, sizes)
+        if (name, p.spatial) not in checked:   # the same placement under another fit tile
+            _check_placement(cascade, e, p, shapes[name], spec, iterative)
+            checked.add((name, p.spatial))
         placed.append(p)
     mg = CascadeMapping(tuple(placed), (g,), m.cascade, m.op_issue)
     return _group_plan(cascade, g, mg, spec, sizes, done, iterative)
@@ -351,13 +387,13 @@ def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan
         passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, x, producer[x], c, g, m, sizes, spec, label, work_of))
     held += max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
     transfers = _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of)
-    transfers += _spills(g, producer, steps, m, sizes, trips, work_of, label)
+    transfers += _spills(g, producer, steps, m, cascade, trips, work_of, label)
     word_bytes = spec.storage[g.buffer].word_bytes
     # a spilled tile passes through the buffer as a stream of array tiles: it costs buffer
     # accesses when kept but holds no block of it
     held += sum(2 * t.words * word_bytes for t in transfers if t.kept and not t.spilled)
     for x in recurrent_state(members):
-        held += math.prod(axis_extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}}, sizes)) * word_bytes
+        held += math.prod(cascade.extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}})) * word_bytes
     cap = spec.storage[g.buffer].size_bytes
     if held > cap:
         raise _Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}")
@@ -463,11 +499,11 @@ def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) 
         raise MappingError(f"{label}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, but "
                            f"{prod.name!r} and {cons_name!r} neither share a unit with per-PE storage to hold it "
                            f"nor both bypass it in one stage")
-    pext = axis_extents(prod.output, {**work_of[prod.name], **pp.tiles.get(g.buffer, {})}, sizes)
+    pext = cascade.extents(prod.output, {**work_of[prod.name], **pp.tiles.get(g.buffer, {})})
     held_c = {**work_of[cons_name], **cp.tiles.get(g.buffer, {})}
     best = 0
     for ref in _refs(cascade.einsum(cons_name), x):
-        cext = axis_extents(ref, held_c, sizes)
+        cext = cascade.extents(ref, held_c)
         for a, (pe, ce) in enumerate(zip(pext, cext)):
             if ce % pe:
                 raise MappingError(f"{label}: tiles of tensor {x!r} do not meet at level {g.buffer!r}: einsum {cons_name!r} "
@@ -501,13 +537,13 @@ def _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of) -> 
     out = []
     outside_reads = {t for x in cascade.einsums if x.name not in g.einsums for t in x.input_tensors}
     for e in members:
-        out += [_load(x, e, g, m, sizes, trips, work_of) for x in ins[e.name] if x not in producer]
+        out += [_load(x, e, g, m, cascade, trips, work_of) for x in ins[e.name] if x not in producer]
         if e.name in outside_reads or e.name in cascade.outputs:
-            out.append(_store(e, g, m, sizes, trips, work_of))
+            out.append(_store(e, g, m, cascade, trips, work_of))
     return _dedupe(out)
 
 
-def _spills(g, producer, steps, m, sizes, trips, work_of, label) -> list:
+def _spills(g, producer, steps, m, cascade, trips, work_of, label) -> list:
     """The store and the load of every tensor the group passes through DRAM (``spill``)."""
     stage = {st.einsum: st for st in steps}
     out = []
@@ -518,9 +554,9 @@ def _spills(g, producer, steps, m, sizes, trips, work_of, label) -> list:
         if stage[c].stage < stage[x].stage + 2:
             raise MappingError(f"{label}: spilled tensor {x!r} at level {g.buffer!r} needs einsum {c!r} at least two "
                                f"stages after einsum {x!r} (a store, then a load), not {stage[c].stage - stage[x].stage}")
-        st = _store(producer[x], g, m, sizes, trips, work_of)
+        st = _store(producer[x], g, m, cascade, trips, work_of)
         out.append(replace(st, kept=False, spilled=True))
-        words = max(math.prod(axis_extents(r, work_of[c], sizes)) for r in _refs(producer[c], x))
+        words = max(math.prod(cascade.extents(r, work_of[c])) for r in _refs(producer[c], x))
         sc = stage[c]
         out.append(Transfer(x, "load", c, words, sc.every, sc.offset, sc.instances, 0.0,
                             m.of(c).keeps(g.buffer, x), True))
@@ -538,10 +574,10 @@ def _refetch_every(ranks_indexing: set, g: Group, trips) -> int:
     return every
 
 
-def _load(x, e, g, m, sizes, trips, work_of) -> Transfer:
+def _load(x, e, g, m, cascade, trips, work_of) -> Transfer:
     refs = _refs(e, x)
-    ranks = set().union(*(_ranks_of(r, sizes) for r in refs))
-    words = max(math.prod(axis_extents(r, work_of[e.name], sizes)) for r in refs)
+    ranks = set().union(*(cascade.ranks_of(r) for r in refs))
+    words = max(math.prod(cascade.extents(r, work_of[e.name])) for r in refs)
     kept = m.of(e.name).keeps(g.buffer, x)
     # a bypassed tile is held nowhere on chip: it streams in again every time its reader runs
     # (once per sweep of the loops over ranks the reader lacks)
@@ -551,9 +587,9 @@ def _load(x, e, g, m, sizes, trips, work_of) -> Transfer:
     return Transfer(x, "load", e.name, words, every, 0, n, 0.0, kept)
 
 
-def _store(e, g, m, sizes, trips, work_of) -> Transfer:
-    ranks = _ranks_of(e.output, sizes)
-    words = math.prod(axis_extents(e.output, work_of[e.name], sizes))
+def _store(e, g, m, cascade, trips, work_of) -> Transfer:
+    ranks = cascade.ranks_of(e.output)
+    words = math.prod(cascade.extents(e.output, work_of[e.name]))
     every = _refetch_every(ranks, g, trips)
     n = math.prod(trips) // every
     distinct = math.prod(t for (r, _), t in zip(g.loops, trips) if r in ranks)

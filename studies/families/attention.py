@@ -100,7 +100,7 @@ def ladder_graph(spec, wl, config: str, stage_dram: bool = False) -> tuple:
         No file of the rung fits (the message of the last one tried).
     """
     from arch.errors import MappingError
-    from mappings.cascade_mapping import load
+    from mappings.cascade_mapping import shipped
     from sim.analytical import run
     from sim.attention import hardware
     from sim.cascade import lower
@@ -108,7 +108,7 @@ def ladder_graph(spec, wl, config: str, stage_dram: bool = False) -> tuple:
     m0 = hardware(spec).pd
     best, error = None, None
     for name in LADDER_FILES[config]:
-        mapping = load(name)
+        mapping = shipped(name)
         try:
             graph = lower(*attention_cascade(mapping, wl, m0), mapping, spec, stage_dram=stage_dram)
         except MappingError as err:
