@@ -255,7 +255,7 @@ class _Reader:
             return self.count(path, v)
         size = Size(v, f"{self.source}: {path}")
         if size.is_fit and not fit:
-            self.fail(path, f"{v!r}: fit(STEP) is allowed only as a fusion group's loop tile")
+            self.fail(path, f"{v!r}: fit(STEP) is allowed only as a loop tile (a fusion group's, or an Einsum's tile at a level)")
         return size
 
     def pairs(self, path, v, fit=False) -> list:
@@ -279,7 +279,7 @@ class _Reader:
             lp = f"{path}.levels.{lv}"
             entry = self.mapping(lp, entry, _LEVEL_KEYS)
             t = self.table(f"{lp}.tiles", entry.get("tiles"))
-            tiles[lv] = {self.name(f"{lp}.tiles", r): self.size(f"{lp}.tiles.{r}", n) for r, n in t.items()}
+            tiles[lv] = {self.name(f"{lp}.tiles", r): self.size(f"{lp}.tiles.{r}", n, fit=True) for r, n in t.items()}
             keep = self.names(f"{lp}.keep", entry.get("keep", []))
             bypass[lv] = self.names(f"{lp}.bypass", entry.get("bypass", []))
             both = sorted(set(keep) & set(bypass[lv]))

@@ -257,9 +257,20 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None,
 
 def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
     """``m`` with its per-level tiles and its groups' loop tiles as integers (ranks read as
-    their sizes); ``fit`` loop tiles and spatial factors (which read the Einsum's tiles) stay."""
+    their sizes); ``fit`` loop tiles (an Einsum alone: its shared buffer's tiles, which are
+    its loops) and spatial factors (which read the Einsum's tiles) stay."""
+    grouped = {n for g in m.fusion for n in g.einsums}
+
+    def size(p, lv, r, n):
+        if isinstance(n, int) or not n.is_fit:
+            return resolve(n, spec.compute, sizes)
+        if p.einsum in grouped or spec.storage.get(lv) is None or spec.storage[lv].per_pe_of is not None:
+            n.fail(f"(tile of rank {r!r} of einsum {p.einsum!r} at level {lv!r}): fit(STEP) is allowed only as a "
+                   f"fusion group's loop tile or a shared buffer's tile of an Einsum in no group")
+        return n
+
     def tiles(p):
-        return {lv: {r: resolve(n, spec.compute, sizes) for r, n in t.items()} for lv, t in p.tiles.items()}
+        return {lv: {r: size(p, lv, r, n) for r, n in t.items()} for lv, t in p.tiles.items()}
 
     def loops(g):
         return tuple((r, t if not isinstance(t, int) and t.is_fit else resolve(t, spec.compute, sizes))
@@ -314,7 +325,8 @@ def _checked_group(cascade, g: Group, m, spec, sizes, shapes, done, iterative, c
         p = m.of(name)
         e = cascade.einsum(name)
         work = {r: loop_tile.get(r, sizes[r]) for r in e.ranks}
-        p = replace(p, spatial=tuple((r, resolve(f, spec.compute, work)) for r, f in p.spatial))
+        fitted = {lv: {r: n if isinstance(n, int) else loop_tile[r] for r, n in t.items()} for lv, t in p.tiles.items()}
+        p = replace(p, spatial=tuple((r, resolve(f, spec.compute, work)) for r, f in p.spatial), tiles=fitted)
         if (name, p.spatial) not in checked:   # the same placement under another fit tile
             _check_placement(cascade, e, p, shapes[name], spec, iterative)
             checked.add((name, p.spatial))
