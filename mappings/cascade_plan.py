@@ -379,6 +379,7 @@ def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan
             if f > work[rank]:
                 raise MappingError(f"{label}: einsum {e.name!r}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {g.buffer!r} ({work[rank]})")
     flow = _flow(members, producer, g, label, done, cascade)
+    _check_spill(g, producer, label)
     for e in members:
         p = m.of(e.name)
         lacked_trips = [t for (r, _), t in zip(g.loops, trips) if r not in rk[e.name]]
@@ -555,17 +556,23 @@ def _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of) -> 
     return _dedupe(out)
 
 
+def _check_spill(g, producer, label) -> None:
+    """Each spilled tensor is produced in the group and read by its named consumer, which sits
+    at least two stages after the producer (a store, then a load)."""
+    for x, c in g.spill.items():
+        if x not in producer or c not in producer or not _refs(producer[c], x):
+            raise MappingError(f"{label}: spill of tensor {x!r} to einsum {c!r} at level {g.buffer!r}: "
+                               f"the group must produce {x!r} and {c!r} must read it")
+        if g.stage(c) < g.stage(x) + 2:
+            raise MappingError(f"{label}: spilled tensor {x!r} at level {g.buffer!r} needs einsum {c!r} at least two "
+                               f"stages after einsum {x!r} (a store, then a load), not {g.stage(c) - g.stage(x)}")
+
+
 def _spills(g, producer, steps, m, cascade, trips, work_of, label) -> list:
     """The store and the load of every tensor the group passes through DRAM (``spill``)."""
     stage = {st.einsum: st for st in steps}
     out = []
     for x, c in g.spill.items():
-        if x not in producer or c not in stage or not _refs(producer[c], x):
-            raise MappingError(f"{label}: spill of tensor {x!r} to einsum {c!r} at level {g.buffer!r}: "
-                               f"the group must produce {x!r} and {c!r} must read it")
-        if stage[c].stage < stage[x].stage + 2:
-            raise MappingError(f"{label}: spilled tensor {x!r} at level {g.buffer!r} needs einsum {c!r} at least two "
-                               f"stages after einsum {x!r} (a store, then a load), not {stage[c].stage - stage[x].stage}")
         st = _store(producer[x], g, m, cascade, trips, work_of)
         out.append(replace(st, kept=False, spilled=True))
         words = max(math.prod(cascade.extents(r, work_of[c])) for r in _refs(producer[c], x))

@@ -150,3 +150,64 @@ def test_shipped_files_follow_pe_dim_on_both_engines(config, arch, pe_dim):
         assert got.cycles == pytest.approx(want.cycles, rel=0.05), engine.__name__
     placements = [p for gp in plan(cascade, sizes, m, spec) for p in gp.placements]
     assert {p.spatial[0][1] for p in placements} == {pe_dim}     # rows of the 2D array, PEs of the 1D
+
+
+def _flat_spill(**changes):
+    data = load("flat-spill").to_dict()
+    data["fusion"][0].update(changes)
+    return from_dict(data, "s.yaml")
+
+
+def test_spill_round_trips_and_holds_only_the_accumulators():
+    # flat-spill.yaml holds a block's AV tiles (R x F words, double-buffered) and the small
+    # per-query GM and SD (R words, three slots): at BERT 1M on FLAT's 32 MiB buffer
+    # 2 x 2 R x 64 + 2 x 3 x 2 R <= 2^25 gives R <= 122,683; the largest multiple of 256
+    # dividing 1M within it is 65536 (QK and SN, 1M x R each, go to DRAM)
+    m = load("flat-spill")
+    assert loads(dump(m)) == m and dict(m.fusion[0].spill) == {"QK": "SN", "SN": "A"}
+    spec = load_arch("flat", {})
+    _, cascade, sizes = _attention_point(m, spec, "bert", "1M")
+    (gp,) = plan(cascade, sizes, m, spec)
+    assert 2 ** 25 // (4 * 64 + 12) == 125203 and dict(gp.loops)["P"] == 65536
+    spilled = {(t.tensor, t.kind): t for t in gp.transfers if t.spilled}
+    assert set(spilled) == {("QK", "store"), ("QK", "load"), ("SN", "store"), ("SN", "load")}
+    assert spilled[("QK", "load")].einsum == "SN" and spilled[("QK", "load")].words == 65536 * 2 ** 20
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"spill": {"QK": "GM", "SN": "A"}}, "fusion group ['QK', 'GM', 'SN', 'SD', 'A', 'AV']: spilled tensor 'QK' at level "
+                                         "'glb' needs einsum 'GM' at least two stages after einsum 'QK' (a store, then a "
+                                         "load), not 0"),
+    # QK not spilled: SN, two stages on, has it nowhere (not in the buffer, not in DRAM)
+    ({"spill": {"SN": "A"}}, "fusion group ['QK', 'GM', 'SN', 'SD', 'A', 'AV']: einsum 'QK' bypasses passed tensor 'QK' at "
+                             "level 'glb', but 'QK' and 'SN' neither share a unit with per-PE storage to hold it nor both "
+                             "bypass it in one stage"),
+    ({"spill": {"QK": "AV"}}, "fusion group ['QK', 'GM', 'SN', 'SD', 'A', 'AV']: spill of tensor 'QK' to einsum 'AV' at "
+                             "level 'glb': the group must produce 'QK' and 'AV' must read it"),
+    ({"stages": {"QK": 1, "GM": 1, "SN": 2, "SD": 2, "A": 4, "AV": 4}},
+     "fusion group ['QK', 'GM', 'SN', 'SD', 'A', 'AV']: spilled tensor 'QK' at level 'glb' needs einsum 'SN' at least "
+     "two stages after einsum 'QK' (a store, then a load), not 1"),
+])
+def test_spill_refusals_are_one_line(changes, message):
+    spec = load_arch("flat", {})
+    m = _flat_spill(**changes)
+    _, cascade, sizes = _attention_point(m, spec, "bert", "1M")
+    with pytest.raises(MappingError) as err:
+        plan(cascade, sizes, m, spec)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_stage_dram_books_the_staging_of_every_dram_byte():
+    # flat-spill.yaml bypasses Q, K, V and QK: with stage_dram every byte loaded is also a
+    # buffer write and every byte stored a buffer read (512-byte rows), cycles unchanged
+    spec = load_arch("flat", {})
+    m = load("flat-spill")
+    _, cascade, sizes = _attention_point(m, spec, "bert", "256K")
+    plain, staged = (analytical.run(lower(cascade, sizes, m, spec, stage_dram=s)) for s in (False, True))
+    assert staged.cycles == plain.cycles and staged.dram_bytes == plain.dram_bytes
+    rd, wr = (staged.actions.get(("glb", k), 0) - plain.actions.get(("glb", k), 0) for k in ("read", "write"))
+    loaded = plain.actions[("dram", "read_bytes")]
+    stored = plain.actions[("dram", "write_bytes")]
+    kept = {t.tensor for gp in plan(cascade, sizes, m, spec) for t in gp.transfers if t.kept}
+    assert kept == {"AV", "QK", "SN"}          # SN keeps QK, A keeps SN, AV's accumulators
+    assert 0 < wr < loaded / 512 and 0 < rd < stored / 512
