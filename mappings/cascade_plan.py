@@ -192,24 +192,25 @@ def _own_loops(cascade, p, shared) -> tuple:
 
 
 class _EinsumFacts:
-    """The properties of an Einsum the plan reads, computed once (an :class:`Einsum` derives
-    them on every access)."""
+    """The properties of an Einsum a plan and its lowering read, computed once (an
+    :class:`Einsum` derives them on every access)."""
 
-    __slots__ = ("name", "ranks", "inputs", "input_tensors", "output", "output_ranks", "space")
+    __slots__ = ("name", "ranks", "inputs", "input_tensors", "output", "output_ranks", "space", "expr", "reduce_op")
 
     def __init__(self, e):
         self.name, self.ranks, self.inputs = e.name, e.ranks, e.inputs
         self.input_tensors, self.output, self.output_ranks, self.space = e.input_tensors, e.output, e.output_ranks, e.space
+        self.expr, self.reduce_op = e.expr, e.reduce_op
 
 
-class _CascadeFacts:
+class CascadeFacts:
     """A cascade at rank sizes ``sizes`` as the plan reads it: its Einsums' facts, looked up
     by name, and the projection of each of their references (a tensor's axes as ranks)."""
 
     def __init__(self, cascade, sizes: dict):
         self.einsums = tuple(_EinsumFacts(e) for e in cascade.einsums)
         self._by = {e.name: e for e in self.einsums}   # the last Einsum producing a tensor
-        self.outputs, self.space = cascade.outputs, cascade.space
+        self.outputs, self.space, self.rank_sizes = cascade.outputs, cascade.space, cascade.rank_sizes
         key = tuple(sizes.items())
         # keyed by the identity of references these facts hold (alive as long as they are)
         self._terms = {id(r): _terms(r, key) for e in self.einsums for r in (e.output, *e.inputs)}
@@ -229,6 +230,7 @@ class _CascadeFacts:
 def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None, shapes: dict | None = None) -> list:
     """Check ``m`` against ``cascade`` at rank sizes ``shape`` on ``spec``; the group plans.
 
+    ``cascade`` may be its :class:`CascadeFacts` at these sizes (a caller that reads them too).
     With ``only`` (an Einsum's name), check and plan only the group holding that Einsum.
     ``shapes``: :func:`~mappings.mapping.shapes_from_cascade` of ``cascade`` and ``shape``,
     when the caller has it already.
@@ -240,7 +242,7 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None,
     """
     sizes = cascade.rank_sizes(shape)
     shapes = shapes if shapes is not None else shapes_from_cascade(cascade, shape)
-    cascade = _CascadeFacts(cascade, sizes)
+    cascade = cascade if isinstance(cascade, CascadeFacts) else CascadeFacts(cascade, sizes)
     names = [e.name for e in cascade.einsums]
     for p in m.placements:
         if p.einsum not in names:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 
-from mappings.cascade_plan import axis_extents, einsum_latency, plan
+from mappings.cascade_plan import CascadeFacts, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
@@ -61,7 +61,8 @@ def lower(cascade, shape: dict, mapping, spec, stage_dram: bool = False) -> Task
         The mapping cannot run (see :func:`mappings.cascade_plan.plan`).
     """
     shapes = shapes_from_cascade(cascade, shape)
-    return _graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, shapes=shapes), shapes,
+    facts = CascadeFacts(cascade, cascade.rank_sizes(shape))
+    return _graph(facts, shape, mapping, spec, plan(facts, shape, mapping, spec, shapes=shapes), shapes,
                   stage_dram)
 
 
@@ -72,13 +73,14 @@ def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
     from sim.analytical import run
 
     shapes = shapes_from_cascade(cascade, shape)
-    report = run(_graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, only=einsum, shapes=shapes),
+    facts = CascadeFacts(cascade, cascade.rank_sizes(shape))
+    report = run(_graph(facts, shape, mapping, spec, plan(facts, shape, mapping, spec, only=einsum, shapes=shapes),
                         shapes))
     return report.cycles, report.energy_pj
 
 
 def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> TaskGraph:
-    sizes = cascade.rank_sizes(shape)
+    """The task graph of ``plans``; ``cascade``: its :class:`~mappings.cascade_plan.CascadeFacts`."""
     units = {"dram": 1}
     phases = []
     for gp in plans:
@@ -86,7 +88,7 @@ def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> Ta
         for st in _issue_order(gp, mapping):
             units[st.unit] = spec.compute[st.unit].pes
             tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), gp.of(st.einsum),
-                                       gp, spec, sizes, mapping.op_issue))
+                                       gp, spec, cascade, mapping.op_issue))
         tasks += [_transfer_task(t, gp, spec, stage_dram) for t in gp.transfers]
         phases += _phases(gp, tasks)
     return TaskGraph(tuple(phases), units, spec.clock_hz,
@@ -151,9 +153,10 @@ def _add(actions, energy, key, count, pj):
         energy[key] = energy.get(key, 0.0) + count * pj
 
 
-def _compute_task(st, shape, e, placement, gp, spec, sizes, mapping_issue):
-    """(stage, task, deps in work space) of one Einsum's instance; ``mapping_issue``: the
-    mapping's ``op_issue`` (:func:`issue_cycles`)."""
+def _compute_task(st, shape, e, placement, gp, spec, facts, mapping_issue):
+    """(stage, task, deps in work space) of one Einsum's instance; ``facts``: the cascade's
+    :class:`~mappings.cascade_plan.CascadeFacts`; ``mapping_issue``: the mapping's
+    ``op_issue`` (:func:`issue_cycles`)."""
     unit = spec.compute[st.unit]
     sf = dict(placement.spatial)
     points = shape.points
@@ -179,10 +182,10 @@ def _compute_task(st, shape, e, placement, gp, spec, sizes, mapping_issue):
     if glb.access_bytes:
         for ref in e.inputs:
             if placement.keeps(gp.buffer, ref.name):
-                words = math.prod(axis_extents(ref, st.work, sizes))
+                words = math.prod(facts.extents(ref, st.work))
                 _add(actions, energy, (gp.buffer, "read"), words * word_bytes / glb.access_bytes, glb.read_pj)
         if placement.keeps(gp.buffer, e.name):
-            words = math.prod(axis_extents(e.output, st.work, sizes))
+            words = math.prod(facts.extents(e.output, st.work))
             _add(actions, energy, (gp.buffer, "write"), words * word_bytes / glb.access_bytes, glb.write_pj)
     deps = [(p, 0) for p in st.reads] + list(st.carried)
     deps += [(f"load.{x}", 0) for x in e.input_tensors
