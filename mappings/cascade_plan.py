@@ -304,17 +304,17 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
         except _Overflow as err:
             return err
 
-    lo, hi, best = 0, len(cands) - 1, attempt(len(cands) - 1)   # the smallest first: does any fit?
-    if isinstance(best, MappingError):
-        raise best
-    while lo < hi:   # cands[hi] fits; find the first (largest) that does
+    lo, hi, found, failed = 0, len(cands), None, {}   # cands[hi:] fit: what is held grows with the tile
+    while lo < hi:
         mid = (lo + hi) // 2
         got = attempt(mid)
         if isinstance(got, MappingError):
-            lo = mid + 1
+            lo, failed[mid] = mid + 1, got
         else:
-            hi, best = mid, got
-    return best
+            hi, found = mid, got
+    if found is None:   # none fits: the smallest tile's overflow (the last one tried)
+        raise failed[len(cands) - 1]
+    return found
 
 
 def _checked_group(cascade, g: Group, m, spec, sizes, shapes, done, iterative, checked=None) -> GroupPlan:
