@@ -203,12 +203,19 @@ class _EinsumFacts:
         self.expr, self.reduce_op = e.expr, e.reduce_op
 
 
+@lru_cache(maxsize=64)
+def _einsum_facts(cascade) -> tuple:
+    """The facts of a cascade's Einsums, once per cascade object (a :class:`Cascade` is not
+    changed after construction, and hashes by identity)."""
+    return tuple(_EinsumFacts(e) for e in cascade.einsums)
+
+
 class CascadeFacts:
     """A cascade at rank sizes ``sizes`` as the plan reads it: its Einsums' facts, looked up
     by name, and the projection of each of their references (a tensor's axes as ranks)."""
 
     def __init__(self, cascade, sizes: dict):
-        self.einsums = tuple(_EinsumFacts(e) for e in cascade.einsums)
+        self.einsums = _einsum_facts(cascade)
         self._by = {e.name: e for e in self.einsums}   # the last Einsum producing a tensor
         self.outputs, self.space, self.rank_sizes = cascade.outputs, cascade.space, cascade.rank_sizes
         key = tuple(sizes.items())

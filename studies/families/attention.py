@@ -79,14 +79,19 @@ LADDER_FILES = {"unfused": ("unfused",), "flat": ("flat", "flat-spill"), "cascad
                 "architecture": ("architecture",), "fusemax": ("fusemax",)}
 
 
+@lru_cache(maxsize=8)
+def _batched_attention(passes: int, deferred: bool):
+    """The library's batched attention cascade, built once per variant."""
+    from mappings import library
+
+    return library.attention(passes=passes, deferred_division=deferred, batch=True)
+
+
 def attention_cascade(mapping, wl, m0: int) -> tuple:
     """(batched cascade, rank sizes) of workload ``wl`` for ``mapping``'s cascade
     (``attention-<n>pass[-deferred]``); ``m0``: keys per partition (the 2D array's rows)."""
-    from mappings import library
-
     name = mapping.cascade
-    cascade = library.attention(passes=int(name[len("attention-")]), deferred_division=name.endswith("-deferred"),
-                                batch=True)
+    cascade = _batched_attention(int(name[len("attention-")]), name.endswith("-deferred"))
     return cascade, {**wl.attention_shape(), "B": wl.batch, "H": wl.heads, "M0": m0}
 
 
