@@ -4,8 +4,10 @@ In hardware terms a :class:`GroupPlan` is one fusion group's loop nest: the shar
 (their trip counts and the iterations they make), what each Einsum computes per iteration (its
 tile, on which unit, in which pipeline stage, and in which iterations it runs: an Einsum that
 lacks an inner loop's rank runs once per sweep of that loop), what crosses the chip boundary
-(loads of inputs, stores of results, each once per change of its tile: Timeloop's refetch
-rule; an input its reader bypasses is loaded every time the reader runs) and what stays on chip (tensors passed inside the group, recurrence state).
+(:mod:`mappings.cascade_transfers`: loads of inputs, stores of results, tensors spilled through
+DRAM) and what stays on chip (tensors passed inside the group, recurrence state). Sizes the
+mapping writes against the spec (:mod:`mappings.cascade_sizes`) are resolved here; a
+``fit(STEP)`` tile takes the largest candidate whose tiles fit.
 
 :func:`plan` refuses a mapping that cannot run with one :class:`MappingError` line naming the
 Einsum, the rank or tensor and the level:
@@ -18,8 +20,12 @@ Einsum, the rank or tensor and the level:
   ``slots``, or only the largest of them when the group works ``in_place``, double-buffered
   input and output tiles, recurrence state; bypassed tensors do not count) must fit it;
   per-PE levels likewise per PE;
-* a passed tensor that bypasses the group's buffer, a stage order against the data flow, too
-  few slots for the stages a tensor crosses, a group reading a later group's output.
+* a passed tensor that bypasses the group's buffer with nowhere else to go (registers,
+  DRAM, a stream in one stage), a stage order against the data flow, too few slots for the
+  stages a tensor crosses, a group reading a later group's output, a spill its consumer
+  cannot wait for (fewer than two stages after its producer);
+* a size naming what the spec or the Einsum lacks, two ``fit`` loops in one group, a ``fit``
+  whose smallest tile does not fit.
 
 The plan carries no costs: :mod:`sim.cascade` prices it.
 """
@@ -33,6 +39,7 @@ from functools import lru_cache
 from arch.errors import MappingError
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
 from mappings.cascade_sizes import fit_candidates, resolve
+from mappings.cascade_transfers import check_spill, refs, spills, transfers
 from mappings.einsum import Op, Ref, rank_of
 from mappings.mapping import check_binding, shapes_from_cascade
 
@@ -57,22 +64,6 @@ class Step:
     serial: int
     carried: tuple
     reads: tuple          # in-group producers read in the same iteration
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """A tensor tile crossing the chip boundary: ``kind`` is ``load`` or ``store``."""
-
-    tensor: str
-    kind: str
-    einsum: str           # the reader (load) or the producer (store)
-    words: int            # per instance
-    every: int
-    offset: int
-    instances: int
-    readback_words: float  # stores of partial sums read back, per instance
-    kept: bool            # held by the group's buffer (else it streams past it)
-    spilled: bool = False  # a tensor passed inside the group through DRAM (Group.spill)
 
 
 @dataclass(frozen=True)
@@ -110,10 +101,6 @@ def axis_extents(ref: Ref, ext: dict, sizes: dict) -> tuple:
     """Elements of each axis of ``ref``'s tile when its ranks take ``ext`` values."""
     return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 if terms else 1
                  for terms in _terms(ref, tuple(sizes.items())))
-
-
-def _refs(e, tensor: str) -> list:
-    return [r for r in e.inputs if r.name == tensor]
 
 
 def _iterative_ranks(cascade) -> set:
@@ -388,7 +375,7 @@ def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan
             if f > work[rank]:
                 raise MappingError(f"{label}: einsum {e.name!r}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {g.buffer!r} ({work[rank]})")
     flow = _flow(members, producer, g, label, done, cascade)
-    _check_spill(g, producer, label)
+    check_spill(g, producer, label)
     for e in members:
         p = m.of(e.name)
         lacked_trips = [t for (r, _), t in zip(g.loops, trips) if r not in rk[e.name]]
@@ -408,18 +395,18 @@ def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan
     for x, c in flow.pairs:
         passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, x, producer[x], c, g, m, sizes, spec, label, work_of))
     held += max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
-    transfers = _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of)
-    transfers += _spills(g, producer, steps, m, cascade, trips, work_of, label)
+    moved = transfers(cascade, g, members, producer, ins, m, trips, work_of)
+    moved += spills(g, producer, steps, m, cascade, trips, work_of)
     word_bytes = spec.storage[g.buffer].word_bytes
     # a spilled tile passes through the buffer as a stream of array tiles: it costs buffer
     # accesses when kept but holds no block of it
-    held += sum(2 * t.words * word_bytes for t in transfers if t.kept and not t.spilled)
+    held += sum(2 * t.words * word_bytes for t in moved if t.kept and not t.spilled)
     for x in recurrent_state(members):
         held += math.prod(cascade.extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}})) * word_bytes
     cap = spec.storage[g.buffer].size_bytes
     if held > cap:
         raise _Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}")
-    return GroupPlan(g.einsums, g.buffer, g.loops, trips, iterations, tuple(steps), tuple(transfers), held,
+    return GroupPlan(g.einsums, g.buffer, g.loops, trips, iterations, tuple(steps), tuple(moved), held,
                      flow.recurrent, m.placements)
 
 
@@ -524,7 +511,7 @@ def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) 
     pext = cascade.extents(prod.output, {**work_of[prod.name], **pp.tiles.get(g.buffer, {})})
     held_c = {**work_of[cons_name], **cp.tiles.get(g.buffer, {})}
     best = 0
-    for ref in _refs(cascade.einsum(cons_name), x):
+    for ref in refs(cascade.einsum(cons_name), x):
         cext = cascade.extents(ref, held_c)
         for a, (pe, ce) in enumerate(zip(pext, cext)):
             if ce % pe:
@@ -552,84 +539,3 @@ def _check_registers(x, producer, words, unit, spec, label) -> None:
             if need > level.size_bytes:
                 raise _Overflow(f"{label}: tensor {x!r} of einsum {producer!r} bypasses the buffer but needs "
                                    f"{need:g} bytes per PE at level {lv!r}, which holds {level.size_bytes}")
-
-
-def _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of) -> list:
-    """Loads of what the group reads from outside, stores of what leaves it (one per tensor)."""
-    out = []
-    outside_reads = {t for x in cascade.einsums if x.name not in g.einsums for t in x.input_tensors}
-    for e in members:
-        out += [_load(x, e, g, m, cascade, trips, work_of) for x in ins[e.name] if x not in producer]
-        if e.name in outside_reads or e.name in cascade.outputs:
-            out.append(_store(e, g, m, cascade, trips, work_of))
-    return _dedupe(out)
-
-
-def _check_spill(g, producer, label) -> None:
-    """Each spilled tensor is produced in the group and read by its named consumer, which sits
-    at least two stages after the producer (a store, then a load)."""
-    for x, c in g.spill.items():
-        if x not in producer or c not in producer or not _refs(producer[c], x):
-            raise MappingError(f"{label}: spill of tensor {x!r} to einsum {c!r} at level {g.buffer!r}: "
-                               f"the group must produce {x!r} and {c!r} must read it")
-        if g.stage(c) < g.stage(x) + 2:
-            raise MappingError(f"{label}: spilled tensor {x!r} at level {g.buffer!r} needs einsum {c!r} at least two "
-                               f"stages after einsum {x!r} (a store, then a load), not {g.stage(c) - g.stage(x)}")
-
-
-def _spills(g, producer, steps, m, cascade, trips, work_of, label) -> list:
-    """The store and the load of every tensor the group passes through DRAM (``spill``)."""
-    stage = {st.einsum: st for st in steps}
-    out = []
-    for x, c in g.spill.items():
-        st = _store(producer[x], g, m, cascade, trips, work_of)
-        out.append(replace(st, kept=False, spilled=True))
-        words = max(math.prod(cascade.extents(r, work_of[c])) for r in _refs(producer[c], x))
-        sc = stage[c]
-        out.append(Transfer(x, "load", c, words, sc.every, sc.offset, sc.instances, 0.0,
-                            m.of(c).keeps(g.buffer, x), True))
-    return out
-
-
-def _refetch_every(ranks_indexing: set, g: Group, trips) -> int:
-    """Iterations between two changes of a tile indexed by ``ranks_indexing``: the product of
-    the trips of the innermost loops over other ranks."""
-    every = 1
-    for (r, _), t in reversed(list(zip(g.loops, trips))):
-        if r in ranks_indexing:
-            break
-        every *= t
-    return every
-
-
-def _load(x, e, g, m, cascade, trips, work_of) -> Transfer:
-    refs = _refs(e, x)
-    ranks = set().union(*(cascade.ranks_of(r) for r in refs))
-    words = max(math.prod(cascade.extents(r, work_of[e.name])) for r in refs)
-    kept = m.of(e.name).keeps(g.buffer, x)
-    # a bypassed tile is held nowhere on chip: it streams in again every time its reader runs
-    # (once per sweep of the loops over ranks the reader lacks)
-    every = _refetch_every(ranks, g, trips) if kept else \
-        math.prod(t for (r, _), t in zip(g.loops, trips) if r not in work_of[e.name])
-    n = math.prod(trips) // every
-    return Transfer(x, "load", e.name, words, every, 0, n, 0.0, kept)
-
-
-def _store(e, g, m, cascade, trips, work_of) -> Transfer:
-    ranks = cascade.ranks_of(e.output)
-    words = math.prod(cascade.extents(e.output, work_of[e.name]))
-    every = _refetch_every(ranks, g, trips)
-    n = math.prod(trips) // every
-    distinct = math.prod(t for (r, _), t in zip(g.loops, trips) if r in ranks)
-    readback = words * (n - distinct) / n if n > distinct else 0.0
-    return Transfer(e.name, "store", e.name, words, every, every - 1, n, readback, m.of(e.name).keeps(g.buffer, e.name))
-
-
-def _dedupe(transfers) -> list:
-    """One load per tensor of a group (the first reader's), one store per tensor."""
-    seen, out = set(), []
-    for t in transfers:
-        if (t.tensor, t.kind) not in seen:
-            seen.add((t.tensor, t.kind))
-            out.append(t)
-    return out
