@@ -33,6 +33,7 @@ file and key path; whether the mapping fits a cascade and a spec is checked by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -42,6 +43,7 @@ import yaml
 
 from arch.errors import MappingError, SpecError
 from arch.yamlio import load_yaml, load_yaml_file
+from mappings.cascade_sizes import Size, size_of
 
 _EINSUM_KEYS = ("unit", "spatial", "levels", "loop_order", "sparse")
 _SPARSE_KEYS = ("merge", "distribution", "fragment")
@@ -50,7 +52,7 @@ MERGES = ("none", "heap", "sort", "hash")
 #: How a sparse Einsum's work reaches the threads (``sparse.distribution``).
 DISTRIBUTIONS = ("static", "tokens")
 _LEVEL_KEYS = ("tiles", "keep", "bypass")
-_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place")
+_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place", "spill")
 _TOP_KEYS = ("cascade", "op_issue", "einsums", "fusion")
 #: How a PE issues the operators of one point of an Einsum (docs/mapping.md, "op_issue").
 OP_ISSUE = ("serial", "functional_units")
@@ -66,7 +68,8 @@ class Placement:
     unit : str
         A compute unit of the spec.
     spatial : tuple of (rank, factor)
-        One entry per array dimension in use, rows first.
+        One entry per array dimension in use, rows first. A factor (and a tile) is an ``int``
+        or a :class:`~mappings.cascade_sizes.Size` that follows the spec (``pe2d.rows``).
     tiles : mapping level -> (rank -> tile size, elements)
     bypass : mapping level -> tuple of tensors
         Tensors that level does not hold (they stream past it); every other tensor is kept.
@@ -85,9 +88,9 @@ class Placement:
     sparse: "Sparse | None" = None
 
     def __post_init__(self):
-        object.__setattr__(self, "spatial", tuple((str(r), int(f)) for r, f in self.spatial))
+        object.__setattr__(self, "spatial", tuple((str(r), size_of(f)) for r, f in self.spatial))
         object.__setattr__(self, "tiles", MappingProxyType(
-            {lv: MappingProxyType(dict(t)) for lv, t in self.tiles.items() if t}))
+            {lv: MappingProxyType({r: size_of(n) for r, n in t.items()}) for lv, t in self.tiles.items() if t}))
         object.__setattr__(self, "bypass", MappingProxyType(
             {lv: tuple(ts) for lv, ts in self.bypass.items() if ts}))
         object.__setattr__(self, "loop_order", tuple(self.loop_order))
@@ -139,7 +142,8 @@ class Group:
     buffer : str
         The shared storage level holding the tensors passed inside the group.
     loops : tuple of (rank, tile)
-        Shared loops, outermost first; each walks its rank in tiles of ``tile`` elements.
+        Shared loops, outermost first; each walks its rank in tiles of ``tile`` elements (an
+        ``int`` or a :class:`~mappings.cascade_sizes.Size`, ``fit(STEP)`` included).
     slots : int
         Copies of each passed tensor the buffer holds (2: producer and consumer overlap).
     stages : mapping einsum -> int
@@ -148,6 +152,10 @@ class Group:
         The tensors passed inside the group share one region of the buffer, each consumer
         writing its result over the tile it read (FLAT's score block: QK, then SN, then A):
         the buffer holds the largest passed tile times ``slots`` rather than their sum.
+    spill : mapping tensor -> einsum
+        Tensors passed inside the group through DRAM: the producer stores its tile (one
+        stage after it computes it) and the named consumer, at least two stages later, loads
+        it back (one stage ahead of it): FLAT's schedule when its score blocks do not fit.
     """
 
     einsums: tuple
@@ -156,10 +164,12 @@ class Group:
     slots: int = 1
     stages: Mapping = field(default_factory=dict)
     in_place: bool = False
+    spill: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
+        object.__setattr__(self, "spill", MappingProxyType(dict(self.spill)))
         object.__setattr__(self, "einsums", tuple(self.einsums))
-        object.__setattr__(self, "loops", tuple((str(r), int(t)) for r, t in self.loops))
+        object.__setattr__(self, "loops", tuple((str(r), size_of(t)) for r, t in self.loops))
         object.__setattr__(self, "stages", MappingProxyType({k: int(v) for k, v in self.stages.items() if v}))
 
     def stage(self, einsum: str) -> int:
@@ -195,12 +205,12 @@ class CascadeMapping:
         for p in self.placements:
             d = {"unit": p.unit}
             if p.spatial:
-                d["spatial"] = [[r, f] for r, f in p.spatial]
+                d["spatial"] = [[r, _plain(f)] for r, f in p.spatial]
             levels = {}
             for lv in dict.fromkeys((*p.tiles, *p.bypass)):
                 entry = {}
                 if lv in p.tiles:
-                    entry["tiles"] = dict(p.tiles[lv])
+                    entry["tiles"] = {r: _plain(n) for r, n in p.tiles[lv].items()}
                 if lv in p.bypass:
                     entry["bypass"] = list(p.bypass[lv])
                 levels[lv] = entry
@@ -220,16 +230,23 @@ class CascadeMapping:
         return out
 
 
+def _plain(size):
+    """A size as plain data: an integer, or the text of its expression."""
+    return size.text if isinstance(size, Size) else size
+
+
 def _group_dict(g: Group) -> dict:
     d = {"einsums": list(g.einsums), "buffer": g.buffer}
     if g.loops:
-        d["loops"] = [[r, t] for r, t in g.loops]
+        d["loops"] = [[r, _plain(t)] for r, t in g.loops]
     if g.slots != 1:
         d["slots"] = g.slots
     if g.stages:
         d["stages"] = dict(g.stages)
     if g.in_place:
         d["in_place"] = True
+    if g.spill:
+        d["spill"] = dict(g.spill)
     return d
 
 
@@ -272,15 +289,25 @@ class _Reader:
             self.fail(path, f"must be an integer >= {minimum}, not {v!r}")
         return v
 
-    def pairs(self, path, v) -> list:
-        """``[[RANK, n], ...]``."""
+    def size(self, path, v, fit=False):
+        """A size: an integer >= 1 or an expression of the spec's sizes (:mod:`mappings.cascade_sizes`);
+        ``fit(STEP)`` only where ``fit``."""
+        if not isinstance(v, str):
+            return self.count(path, v)
+        size = Size(v, f"{self.source}: {path}")
+        if size.is_fit and not fit:
+            self.fail(path, f"{v!r}: fit(STEP) is allowed only as a loop tile (a fusion group's, or an Einsum's tile at a level)")
+        return size
+
+    def pairs(self, path, v, fit=False) -> list:
+        """``[[RANK, size], ...]``."""
         if not isinstance(v, list):
             self.fail(path, f"must be a list of [rank, size] pairs, not {v!r}")
         out = []
         for i, item in enumerate(v):
             if not isinstance(item, list) or len(item) != 2:
                 self.fail(f"{path}[{i}]", f"must be a [rank, size] pair, not {item!r}")
-            out.append((self.name(f"{path}[{i}][0]", item[0]), self.count(f"{path}[{i}][1]", item[1])))
+            out.append((self.name(f"{path}[{i}][0]", item[0]), self.size(f"{path}[{i}][1]", item[1], fit)))
         return out
 
     def placement(self, name, d) -> Placement:
@@ -293,7 +320,7 @@ class _Reader:
             lp = f"{path}.levels.{lv}"
             entry = self.mapping(lp, entry, _LEVEL_KEYS)
             t = self.table(f"{lp}.tiles", entry.get("tiles"))
-            tiles[lv] = {self.name(f"{lp}.tiles", r): self.count(f"{lp}.tiles.{r}", n) for r, n in t.items()}
+            tiles[lv] = {self.name(f"{lp}.tiles", r): self.size(f"{lp}.tiles.{r}", n, fit=True) for r, n in t.items()}
             keep = self.names(f"{lp}.keep", entry.get("keep", []))
             bypass[lv] = self.names(f"{lp}.bypass", entry.get("bypass", []))
             both = sorted(set(keep) & set(bypass[lv]))
@@ -328,9 +355,11 @@ class _Reader:
         in_place = d.get("in_place", False)
         if not isinstance(in_place, bool):
             self.fail(f"{path}.in_place", f"must be true or false, not {in_place!r}")
+        spill = {self.name(f"{path}.spill", x): self.name(f"{path}.spill.{x}", c)
+                 for x, c in self.table(f"{path}.spill", d.get("spill")).items()}
         return Group(self.names(f"{path}.einsums", d["einsums"]), self.name(f"{path}.buffer", d["buffer"]),
-                     self.pairs(f"{path}.loops", d.get("loops", [])), self.count(f"{path}.slots", d.get("slots", 1)),
-                     {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()}, in_place)
+                     self.pairs(f"{path}.loops", d.get("loops", []), fit=True), self.count(f"{path}.slots", d.get("slots", 1)),
+                     {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()}, in_place, spill)
 
 
 def from_dict(data, source: str = "<mapping>") -> CascadeMapping:
@@ -376,12 +405,21 @@ def shipped_names() -> tuple:
     return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")))
 
 
+@lru_cache(maxsize=64)
+def shipped(name: str) -> CascadeMapping:
+    """A shipped mapping by name, read once (the files are package data; the mapping is
+    immutable)."""
+    if name not in shipped_names():
+        raise MappingError(f"{name!r} is not a shipped mapping (shipped: {', '.join(shipped_names())})")
+    res = resources.files("mappings") / SHIPPED / f"{name}.yaml"
+    return loads(res.read_text(), f"{name}.yaml")
+
+
 def load(path_or_name) -> CascadeMapping:
     """Read a mapping file, or a shipped mapping by name (``gemm-unfused``)."""
     text = str(path_or_name)
     if not text.endswith((".yaml", ".yml")) and text in shipped_names():
-        res = resources.files("mappings") / SHIPPED / f"{text}.yaml"
-        return loads(res.read_text(), f"{text}.yaml")
+        return shipped(text)
     p = Path(text)
     if not p.is_file():
         raise MappingError(f"--mapping {text}: no such file, and not a shipped mapping "

@@ -4,8 +4,10 @@ In hardware terms a :class:`GroupPlan` is one fusion group's loop nest: the shar
 (their trip counts and the iterations they make), what each Einsum computes per iteration (its
 tile, on which unit, in which pipeline stage, and in which iterations it runs: an Einsum that
 lacks an inner loop's rank runs once per sweep of that loop), what crosses the chip boundary
-(loads of inputs, stores of results, each once per change of its tile: Timeloop's refetch
-rule; an input its reader bypasses is loaded every time the reader runs) and what stays on chip (tensors passed inside the group, recurrence state).
+(:mod:`mappings.cascade_transfers`: loads of inputs, stores of results, tensors spilled through
+DRAM) and what stays on chip (tensors passed inside the group, recurrence state). Sizes the
+mapping writes against the spec (:mod:`mappings.cascade_sizes`) are resolved here; a
+``fit(STEP)`` tile takes the largest candidate whose tiles fit.
 
 :func:`plan` refuses a mapping that cannot run with one :class:`MappingError` line naming the
 Einsum, the rank or tensor and the level:
@@ -18,8 +20,12 @@ Einsum, the rank or tensor and the level:
   ``slots``, or only the largest of them when the group works ``in_place``, double-buffered
   input and output tiles, recurrence state; bypassed tensors do not count) must fit it;
   per-PE levels likewise per PE;
-* a passed tensor that bypasses the group's buffer, a stage order against the data flow, too
-  few slots for the stages a tensor crosses, a group reading a later group's output.
+* a passed tensor that bypasses the group's buffer with nowhere else to go (registers,
+  DRAM, a stream in one stage), a stage order against the data flow, too few slots for the
+  stages a tensor crosses, a group reading a later group's output, a spill its consumer
+  cannot wait for (fewer than two stages after its producer);
+* a size naming what the spec or the Einsum lacks, two ``fit`` loops in one group, a ``fit``
+  whose smallest tile does not fit.
 
 The plan carries no costs: :mod:`sim.cascade` prices it.
 """
@@ -27,11 +33,13 @@ The plan carries no costs: :mod:`sim.cascade` prices it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from arch.errors import MappingError
-from mappings.cascade_mapping import CascadeMapping, Group
+from mappings.cascade_mapping import CascadeMapping, Group, Placement
+from mappings.cascade_sizes import fit_candidates, resolve
+from mappings.cascade_transfers import check_spill, refs, spills, transfers
 from mappings.einsum import Op, Ref, rank_of
 from mappings.mapping import check_binding, shapes_from_cascade
 
@@ -59,21 +67,6 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Transfer:
-    """A tensor tile crossing the chip boundary: ``kind`` is ``load`` or ``store``."""
-
-    tensor: str
-    kind: str
-    einsum: str           # the reader (load) or the producer (store)
-    words: int            # per instance
-    every: int
-    offset: int
-    instances: int
-    readback_words: float  # stores of partial sums read back, per instance
-    kept: bool            # held by the group's buffer (else it streams past it)
-
-
-@dataclass(frozen=True)
 class GroupPlan:
     """One fusion group's loop nest (see the module docstring)."""
 
@@ -86,6 +79,15 @@ class GroupPlan:
     transfers: tuple
     held_bytes: float
     recurrent: frozenset
+    placements: tuple     # the members' placements, every size an integer (spec and tiles applied)
+
+    def of(self, einsum: str) -> Placement:
+        """The placement of member ``einsum`` with its sizes resolved."""
+        return next(p for p in self.placements if p.einsum == einsum)
+
+
+class _Overflow(MappingError):
+    """A group's tiles do not fit its buffer or its PEs' registers (a smaller ``fit`` may)."""
 
 
 @lru_cache(maxsize=4096)
@@ -99,14 +101,6 @@ def axis_extents(ref: Ref, ext: dict, sizes: dict) -> tuple:
     """Elements of each axis of ``ref``'s tile when its ranks take ``ext`` values."""
     return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 if terms else 1
                  for terms in _terms(ref, tuple(sizes.items())))
-
-
-def _ranks_of(ref: Ref, sizes: dict) -> set:
-    return {r for terms in _terms(ref, tuple(sizes.items())) for _, r in terms}
-
-
-def _refs(e, tensor: str) -> list:
-    return [r for r in e.inputs if r.name == tensor]
 
 
 def _iterative_ranks(cascade) -> set:
@@ -128,7 +122,7 @@ def einsum_latency(e, unit) -> int:
     return _expr_latency(e.expr, unit) + extra
 
 
-def _check_placement(e, p, shape, spec, iterative, sizes):
+def _check_placement(cascade, e, p, shape, spec, iterative):
     where = f"einsum {e.name!r}"
     unit = check_binding(where, p.unit, p.spatial, shape, spec, iterative)
     levels = [lv for lv, s in spec.storage.items() if s.per_pe_of in (None, p.unit)]
@@ -151,7 +145,7 @@ def _check_placement(e, p, shape, spec, iterative, sizes):
         if level.per_pe_of is None:
             continue
         ext = {r: p.tiles.get(lv, {}).get(r, 1) for r in shape.ranks}
-        words = sum(math.prod(axis_extents(r, ext, sizes)) for r in (e.output, *e.inputs) if p.keeps(lv, r.name))
+        words = sum(math.prod(cascade.extents(r, ext)) for r in (e.output, *e.inputs) if p.keeps(lv, r.name))
         if words * level.word_bytes > level.size_bytes:
             raise MappingError(f"{where}: tiles at level {lv!r} need {words * level.word_bytes:g} bytes per PE but it holds {level.size_bytes}")
 
@@ -174,7 +168,7 @@ def _groups(cascade, m: CascadeMapping, spec) -> list:
             p = m.of(name)
             groups.append(Group((name,), shared[0] if shared else "", _own_loops(cascade, p, shared)))
     groups.sort(key=lambda g: min(order.index(n) for n in g.einsums))
-    return [Group(tuple(sorted(g.einsums, key=order.index)), g.buffer, g.loops, g.slots, g.stages, g.in_place) for g in groups]
+    return [replace(g, einsums=tuple(sorted(g.einsums, key=order.index))) for g in groups]
 
 
 def _own_loops(cascade, p, shared) -> tuple:
@@ -184,9 +178,53 @@ def _own_loops(cascade, p, shared) -> tuple:
     return tuple((r, tiles[r]) for r in (p.loop_order or e.ranks) if r in tiles)
 
 
+class _EinsumFacts:
+    """The properties of an Einsum a plan and its lowering read, computed once (an
+    :class:`Einsum` derives them on every access)."""
+
+    __slots__ = ("name", "ranks", "inputs", "input_tensors", "output", "output_ranks", "space", "expr", "reduce_op")
+
+    def __init__(self, e):
+        self.name, self.ranks, self.inputs = e.name, e.ranks, e.inputs
+        self.input_tensors, self.output, self.output_ranks, self.space = e.input_tensors, e.output, e.output_ranks, e.space
+        self.expr, self.reduce_op = e.expr, e.reduce_op
+
+
+@lru_cache(maxsize=64)
+def _einsum_facts(cascade) -> tuple:
+    """The facts of a cascade's Einsums, once per cascade object (a :class:`Cascade` is not
+    changed after construction, and hashes by identity)."""
+    return tuple(_EinsumFacts(e) for e in cascade.einsums)
+
+
+class CascadeFacts:
+    """A cascade at rank sizes ``sizes`` as the plan reads it: its Einsums' facts, looked up
+    by name, and the projection of each of their references (a tensor's axes as ranks)."""
+
+    def __init__(self, cascade, sizes: dict):
+        self.einsums = _einsum_facts(cascade)
+        self._by = {e.name: e for e in self.einsums}   # the last Einsum producing a tensor
+        self.outputs, self.space, self.rank_sizes = cascade.outputs, cascade.space, cascade.rank_sizes
+        key = tuple(sizes.items())
+        # keyed by the identity of references these facts hold (alive as long as they are)
+        self._terms = {id(r): _terms(r, key) for e in self.einsums for r in (e.output, *e.inputs)}
+
+    def einsum(self, name: str):
+        return self._by[name]
+
+    def extents(self, ref, ext: dict) -> tuple:
+        """:func:`axis_extents` of one of these Einsums' references."""
+        return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 if terms else 1
+                     for terms in self._terms[id(ref)])
+
+    def ranks_of(self, ref) -> set:
+        return {r for terms in self._terms[id(ref)] for _, r in terms}
+
+
 def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None, shapes: dict | None = None) -> list:
     """Check ``m`` against ``cascade`` at rank sizes ``shape`` on ``spec``; the group plans.
 
+    ``cascade`` may be its :class:`CascadeFacts` at these sizes (a caller that reads them too).
     With ``only`` (an Einsum's name), check and plan only the group holding that Einsum.
     ``shapes``: :func:`~mappings.mapping.shapes_from_cascade` of ``cascade`` and ``shape``,
     when the caller has it already.
@@ -198,19 +236,99 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None,
     """
     sizes = cascade.rank_sizes(shape)
     shapes = shapes if shapes is not None else shapes_from_cascade(cascade, shape)
+    cascade = cascade if isinstance(cascade, CascadeFacts) else CascadeFacts(cascade, sizes)
     names = [e.name for e in cascade.einsums]
     for p in m.placements:
         if p.einsum not in names:
             raise MappingError(f"einsum {p.einsum!r}: not an Einsum of the cascade (Einsums: {', '.join(names)})")
     iterative = _iterative_ranks(cascade)
+    m = _static_sizes(m, spec, sizes)
     done, out = set(), []
     for g in _groups(cascade, m, spec):
         if only is None or only in g.einsums:
-            for name in g.einsums:
-                _check_placement(cascade.einsum(name), m.of(name), shapes[name], spec, iterative, sizes)
-            out.append(_group_plan(cascade, g, m, spec, sizes, done, iterative))
+            out.append(_fitted(cascade, g, m, spec, sizes, shapes, done, iterative))
         done |= set(g.einsums)
     return out
+
+
+def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
+    """``m`` with its per-level tiles and its groups' loop tiles as integers (ranks read as
+    their sizes); ``fit`` loop tiles (an Einsum alone: its shared buffer's tiles, which are
+    its loops) and spatial factors (which read the Einsum's tiles) stay."""
+    grouped = {n for g in m.fusion for n in g.einsums}
+
+    def size(p, lv, r, n):
+        if isinstance(n, int) or not n.is_fit:
+            return resolve(n, spec.compute, sizes)
+        if p.einsum in grouped or spec.storage.get(lv) is None or spec.storage[lv].per_pe_of is not None:
+            n.fail(f"(tile of rank {r!r} of einsum {p.einsum!r} at level {lv!r}): fit(STEP) is allowed only as a "
+                   f"fusion group's loop tile or a shared buffer's tile of an Einsum in no group")
+        return n
+
+    def tiles(p):
+        return {lv: {r: size(p, lv, r, n) for r, n in t.items()} for lv, t in p.tiles.items()}
+
+    def loops(g):
+        return tuple((r, t if not isinstance(t, int) and t.is_fit else resolve(t, spec.compute, sizes))
+                     for r, t in g.loops)
+
+    return replace(m, placements=tuple(replace(p, tiles=tiles(p)) for p in m.placements),
+                   fusion=tuple(replace(g, loops=loops(g)) for g in m.fusion))
+
+
+def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> GroupPlan:
+    """The plan of group ``g``; a ``fit(STEP)`` loop tile takes the largest candidate
+    (:func:`~mappings.cascade_sizes.fit_candidates`) whose tiles fit (bisection: what a group
+    holds grows with its tile)."""
+    fits = [i for i, (_, t) in enumerate(g.loops) if not isinstance(t, int)]
+    if not fits:
+        return _checked_group(cascade, g, m, spec, sizes, shapes, done, iterative)
+    if len(fits) > 1:
+        raise MappingError(f"{_label(g)}: loops of ranks {g.loops[fits[0]][0]!r} and "
+                           f"{g.loops[fits[1]][0]!r} at level {g.buffer!r} are both fit(...); at most one may be")
+    i = fits[0]
+    rank, size = g.loops[i]
+    cands = list(dict.fromkeys(fit_candidates(size.value(spec.compute, sizes), sizes[rank])))
+    checked = set()
+
+    def attempt(k):
+        loops = g.loops[:i] + ((rank, cands[k]),) + g.loops[i + 1:]
+        try:
+            return _checked_group(cascade, replace(g, loops=loops), m, spec, sizes, shapes, done, iterative, checked)
+        except _Overflow as err:
+            return err
+
+    lo, hi, found, failed = 0, len(cands), None, {}   # cands[hi:] fit: what is held grows with the tile
+    while lo < hi:
+        mid = (lo + hi) // 2
+        got = attempt(mid)
+        if isinstance(got, MappingError):
+            lo, failed[mid] = mid + 1, got
+        else:
+            hi, found = mid, got
+    if found is None:   # none fits: the smallest tile's overflow (the last one tried)
+        raise failed[len(cands) - 1]
+    return found
+
+
+def _checked_group(cascade, g: Group, m, spec, sizes, shapes, done, iterative, checked=None) -> GroupPlan:
+    """Group ``g`` (integer loop tiles) with its members' spatial factors resolved on their
+    tiles, each placement checked, planned."""
+    loop_tile = dict(g.loops)
+    checked = set() if checked is None else checked
+    placed = []
+    for name in g.einsums:
+        p = m.of(name)
+        e = cascade.einsum(name)
+        work = {r: loop_tile.get(r, sizes[r]) for r in e.ranks}
+        fitted = {lv: {r: n if isinstance(n, int) else loop_tile[r] for r, n in t.items()} for lv, t in p.tiles.items()}
+        p = replace(p, spatial=tuple((r, resolve(f, spec.compute, work)) for r, f in p.spatial), tiles=fitted)
+        if (name, p.spatial) not in checked:   # the same placement under another fit tile
+            _check_placement(cascade, e, p, shapes[name], spec, iterative)
+            checked.add((name, p.spatial))
+        placed.append(p)
+    mg = CascadeMapping(tuple(placed), (g,), m.cascade, m.op_issue)
+    return _group_plan(cascade, g, mg, spec, sizes, done, iterative)
 
 
 def _check_loops(g: Group, franks: set, sizes: dict, label: str) -> None:
@@ -225,8 +343,13 @@ def _check_loops(g: Group, franks: set, sizes: dict, label: str) -> None:
             raise MappingError(f"{label}: tile of loop rank {r!r} at level {g.buffer!r} must be at most {sizes[r]}, not {t}")
 
 
+def _label(g: Group) -> str:
+    """How messages name a group: ``fusion group [...]``, or ``einsum 'X'`` when alone."""
+    return f"fusion group {list(g.einsums)}" if len(g.einsums) > 1 else f"einsum {g.einsums[0]!r}"
+
+
 def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan:
-    label = f"fusion group {list(g.einsums)}" if len(g.einsums) > 1 else f"einsum {g.einsums[0]!r}"
+    label = _label(g)
     if g.buffer not in spec.storage or spec.storage[g.buffer].per_pe_of is not None:
         raise MappingError(f"{label}: buffer {g.buffer!r} is not a shared storage level of the spec")
     members = [cascade.einsum(n) for n in g.einsums]
@@ -252,6 +375,7 @@ def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan
             if f > work[rank]:
                 raise MappingError(f"{label}: einsum {e.name!r}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {g.buffer!r} ({work[rank]})")
     flow = _flow(members, producer, g, label, done, cascade)
+    check_spill(g, producer, label)
     for e in members:
         p = m.of(e.name)
         lacked_trips = [t for (r, _), t in zip(g.loops, trips) if r not in rk[e.name]]
@@ -263,23 +387,27 @@ def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan
         it = [r for r in rk[e.name] if r in iterative]
         serial = work_of[e.name][it[0]] if it and e.name in flow.recurrent else 1
         carried = tuple((w, stride[it[0]]) for _, w in flow.state.get(e.name, ()) if it and it[0] in stride)
-        reads = tuple(dict.fromkeys(x for x in ins[e.name] if x in producer and not flow.reads_state(e.name, x)))
+        reads = tuple(dict.fromkeys(x for x in ins[e.name] if x in producer and not flow.reads_state(e.name, x)
+                                    and g.spill.get(x) != e.name))
         steps.append(Step(e.name, p.unit, g.stage(e.name), work_of[e.name], every, offset, iterations // every,
                           serial, carried, tuple(producer[x].name for x in reads if producer[x].name != e.name)))
     passed = {}   # tensor -> bytes held for it: its largest tile over its consumers
     for x, c in flow.pairs:
         passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, x, producer[x], c, g, m, sizes, spec, label, work_of))
     held += max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
-    transfers = _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of)
+    moved = transfers(cascade, g, members, producer, ins, m, trips, work_of)
+    moved += spills(g, producer, steps, m, cascade, trips, work_of)
     word_bytes = spec.storage[g.buffer].word_bytes
-    held += sum(2 * t.words * word_bytes for t in transfers if t.kept)
+    # a spilled tile passes through the buffer as a stream of array tiles: it costs buffer
+    # accesses when kept but holds no block of it
+    held += sum(2 * t.words * word_bytes for t in moved if t.kept and not t.spilled)
     for x in recurrent_state(members):
-        held += math.prod(axis_extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}}, sizes)) * word_bytes
+        held += math.prod(cascade.extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}})) * word_bytes
     cap = spec.storage[g.buffer].size_bytes
     if held > cap:
-        raise MappingError(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}")
-    return GroupPlan(g.einsums, g.buffer, g.loops, trips, iterations, tuple(steps), tuple(transfers), held,
-                     flow.recurrent)
+        raise _Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}")
+    return GroupPlan(g.einsums, g.buffer, g.loops, trips, iterations, tuple(steps), tuple(moved), held,
+                     flow.recurrent, m.placements)
 
 
 def recurrent_state(members) -> list:
@@ -330,6 +458,8 @@ def _flow(members, producer, g, label, done, cascade) -> _Flow:
             sw, sc = g.stage(w), g.stage(e.name)
             if sc < sw:
                 raise MappingError(f"{label}: einsum {e.name!r} at stage {sc} reads tensor {x!r} produced at the later stage {sw}")
+            if g.spill.get(x) == e.name:   # it waits in DRAM, not in the buffer's slots
+                continue
             if sc - sw + 1 > g.slots:
                 raise MappingError(f"{label}: tensor {x!r} passes from stage {sw} to {sc} at level {g.buffer!r}, "
                                    f"which needs {sc - sw + 1} slots, not {g.slots}")
@@ -368,24 +498,34 @@ def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) 
     """Producer and consumer tiles of passed tensor ``x`` meet; bytes the buffer holds for it."""
     pp, cp = m.of(prod.name), m.of(cons_name)
     in_pes = pp.unit == cp.unit and any(lv.per_pe_of == pp.unit for lv in spec.storage.values())
-    if not pp.keeps(g.buffer, x) or not cp.keeps(g.buffer, x):
-        if not in_pes:
-            who = prod.name if not pp.keeps(g.buffer, x) else cons_name
-            raise MappingError(f"{label}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, but "
-                               f"{prod.name!r} and {cons_name!r} do not share a unit with per-PE storage to hold it")
-    pext = axis_extents(prod.output, {**work_of[prod.name], **pp.tiles.get(g.buffer, {})}, sizes)
+    # through DRAM (spill); or, in the producer's stage and bypassing the buffer, taken in
+    # passing as it streams out to DRAM (a spilled tensor) or into another array
+    one_stage = g.stage(prod.name) == g.stage(cons_name) and not cp.keeps(g.buffer, x)
+    elsewhere = g.spill.get(x) == cons_name or (one_stage and (
+        x in g.spill or (not in_pes and not pp.keeps(g.buffer, x))))
+    if (not pp.keeps(g.buffer, x) or not cp.keeps(g.buffer, x)) and not (in_pes or elsewhere):
+        who = prod.name if not pp.keeps(g.buffer, x) else cons_name
+        raise MappingError(f"{label}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, but "
+                           f"{prod.name!r} and {cons_name!r} neither share a unit with per-PE storage to hold it "
+                           f"nor both bypass it in one stage")
+    pext = cascade.extents(prod.output, {**work_of[prod.name], **pp.tiles.get(g.buffer, {})})
     held_c = {**work_of[cons_name], **cp.tiles.get(g.buffer, {})}
     best = 0
-    for ref in _refs(cascade.einsum(cons_name), x):
-        cext = axis_extents(ref, held_c, sizes)
+    for ref in refs(cascade.einsum(cons_name), x):
+        cext = cascade.extents(ref, held_c)
         for a, (pe, ce) in enumerate(zip(pext, cext)):
             if ce % pe:
                 raise MappingError(f"{label}: tiles of tensor {x!r} do not meet at level {g.buffer!r}: einsum {cons_name!r} "
                                    f"reads {ce} along axis {a} ({ref.indices[a]}), not a whole number of einsum "
                                    f"{prod.name!r}'s tiles of {pe}")
         best = max(best, math.prod(cext))
-    if not pp.keeps(g.buffer, x):  # it stays in the PEs' registers of their shared unit
-        _check_registers(x, prod.name, max(best, math.prod(pext)) * g.slots, pp.unit, spec, label)
+    if elsewhere:
+        return 0.0
+    if not pp.keeps(g.buffer, x):
+        # it stays in the PEs' registers of the unit producing and consuming it: an in-order
+        # unit issues the consumer before the next producer, so one copy per stage crossed
+        copies = g.stage(cons_name) - g.stage(prod.name) + 1
+        _check_registers(x, prod.name, max(best, math.prod(pext)) * copies, pp.unit, spec, label)
         return 0.0
     return max(best, math.prod(pext)) * g.slots * spec.storage[g.buffer].word_bytes
 
@@ -397,60 +537,5 @@ def _check_registers(x, producer, words, unit, spec, label) -> None:
         if level.per_pe_of == unit:
             need = math.ceil(words / pes) * level.word_bytes
             if need > level.size_bytes:
-                raise MappingError(f"{label}: tensor {x!r} of einsum {producer!r} bypasses the buffer but needs "
+                raise _Overflow(f"{label}: tensor {x!r} of einsum {producer!r} bypasses the buffer but needs "
                                    f"{need:g} bytes per PE at level {lv!r}, which holds {level.size_bytes}")
-
-
-def _transfers(cascade, g, members, producer, ins, m, sizes, trips, work_of) -> list:
-    """Loads of what the group reads from outside, stores of what leaves it (one per tensor)."""
-    out = []
-    outside_reads = {t for x in cascade.einsums if x.name not in g.einsums for t in x.input_tensors}
-    for e in members:
-        out += [_load(x, e, g, m, sizes, trips, work_of) for x in ins[e.name] if x not in producer]
-        if e.name in outside_reads or e.name in cascade.outputs:
-            out.append(_store(e, g, m, sizes, trips, work_of))
-    return _dedupe(out)
-
-
-def _refetch_every(ranks_indexing: set, g: Group, trips) -> int:
-    """Iterations between two changes of a tile indexed by ``ranks_indexing``: the product of
-    the trips of the innermost loops over other ranks."""
-    every = 1
-    for (r, _), t in reversed(list(zip(g.loops, trips))):
-        if r in ranks_indexing:
-            break
-        every *= t
-    return every
-
-
-def _load(x, e, g, m, sizes, trips, work_of) -> Transfer:
-    refs = _refs(e, x)
-    ranks = set().union(*(_ranks_of(r, sizes) for r in refs))
-    words = max(math.prod(axis_extents(r, work_of[e.name], sizes)) for r in refs)
-    kept = m.of(e.name).keeps(g.buffer, x)
-    # a bypassed tile is held nowhere on chip: it streams in again every time its reader runs
-    # (once per sweep of the loops over ranks the reader lacks)
-    every = _refetch_every(ranks, g, trips) if kept else \
-        math.prod(t for (r, _), t in zip(g.loops, trips) if r not in work_of[e.name])
-    n = math.prod(trips) // every
-    return Transfer(x, "load", e.name, words, every, 0, n, 0.0, kept)
-
-
-def _store(e, g, m, sizes, trips, work_of) -> Transfer:
-    ranks = _ranks_of(e.output, sizes)
-    words = math.prod(axis_extents(e.output, work_of[e.name], sizes))
-    every = _refetch_every(ranks, g, trips)
-    n = math.prod(trips) // every
-    distinct = math.prod(t for (r, _), t in zip(g.loops, trips) if r in ranks)
-    readback = words * (n - distinct) / n if n > distinct else 0.0
-    return Transfer(e.name, "store", e.name, words, every, every - 1, n, readback, m.of(e.name).keeps(g.buffer, e.name))
-
-
-def _dedupe(transfers) -> list:
-    """One load per tensor of a group (the first reader's), one store per tensor."""
-    seen, out = set(), []
-    for t in transfers:
-        if (t.tensor, t.kind) not in seen:
-            seen.add((t.tensor, t.kind))
-            out.append(t)
-    return out

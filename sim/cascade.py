@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 
-from mappings.cascade_plan import axis_extents, einsum_latency, plan
+from mappings.cascade_plan import CascadeFacts, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
@@ -47,9 +47,13 @@ __all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_uni
 STORE_TRAIL = 2
 
 
-def lower(cascade, shape: dict, mapping, spec) -> TaskGraph:
+def lower(cascade, shape: dict, mapping, spec, stage_dram: bool = False) -> TaskGraph:
     """Lower ``cascade`` at rank sizes ``shape`` with ``mapping`` (a
     :class:`~mappings.cascade_mapping.CascadeMapping`) on ``spec`` into a :class:`TaskGraph`.
+
+    ``stage_dram``: every byte moved to or from DRAM also passes the group's buffer (a write
+    per byte loaded, a read per byte stored), whatever the mapping keeps or bypasses; the
+    default books buffer accesses only for the tensors the buffer keeps. Energy only.
 
     Raises
     ------
@@ -57,7 +61,9 @@ def lower(cascade, shape: dict, mapping, spec) -> TaskGraph:
         The mapping cannot run (see :func:`mappings.cascade_plan.plan`).
     """
     shapes = shapes_from_cascade(cascade, shape)
-    return _graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, shapes=shapes), shapes)
+    facts = CascadeFacts(cascade, cascade.rank_sizes(shape))
+    return _graph(facts, shape, mapping, spec, plan(facts, shape, mapping, spec, shapes=shapes), shapes,
+                  stage_dram)
 
 
 def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
@@ -67,22 +73,23 @@ def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
     from sim.analytical import run
 
     shapes = shapes_from_cascade(cascade, shape)
-    report = run(_graph(cascade, shape, mapping, spec, plan(cascade, shape, mapping, spec, only=einsum, shapes=shapes),
+    facts = CascadeFacts(cascade, cascade.rank_sizes(shape))
+    report = run(_graph(facts, shape, mapping, spec, plan(facts, shape, mapping, spec, only=einsum, shapes=shapes),
                         shapes))
     return report.cycles, report.energy_pj
 
 
-def _graph(cascade, shape, mapping, spec, plans, shapes) -> TaskGraph:
-    sizes = cascade.rank_sizes(shape)
+def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> TaskGraph:
+    """The task graph of ``plans``; ``cascade``: its :class:`~mappings.cascade_plan.CascadeFacts`."""
     units = {"dram": 1}
     phases = []
     for gp in plans:
         tasks = []
         for st in _issue_order(gp, mapping):
             units[st.unit] = spec.compute[st.unit].pes
-            tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), mapping.of(st.einsum),
-                                       gp, spec, sizes, mapping.op_issue))
-        tasks += [_transfer_task(t, gp, spec) for t in gp.transfers]
+            tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), gp.of(st.einsum),
+                                       gp, spec, cascade, mapping.op_issue))
+        tasks += [_transfer_task(t, gp, spec, stage_dram) for t in gp.transfers]
         phases += _phases(gp, tasks)
     return TaskGraph(tuple(phases), units, spec.clock_hz,
                      meta={"einsums": [e.name for e in cascade.einsums], "groups": [list(g.einsums) for g in plans]})
@@ -146,9 +153,10 @@ def _add(actions, energy, key, count, pj):
         energy[key] = energy.get(key, 0.0) + count * pj
 
 
-def _compute_task(st, shape, e, placement, gp, spec, sizes, mapping_issue):
-    """(stage, task, deps in work space) of one Einsum's instance; ``mapping_issue``: the
-    mapping's ``op_issue`` (:func:`issue_cycles`)."""
+def _compute_task(st, shape, e, placement, gp, spec, facts, mapping_issue):
+    """(stage, task, deps in work space) of one Einsum's instance; ``facts``: the cascade's
+    :class:`~mappings.cascade_plan.CascadeFacts`; ``mapping_issue``: the mapping's
+    ``op_issue`` (:func:`issue_cycles`)."""
     unit = spec.compute[st.unit]
     sf = dict(placement.spatial)
     points = shape.points
@@ -174,19 +182,20 @@ def _compute_task(st, shape, e, placement, gp, spec, sizes, mapping_issue):
     if glb.access_bytes:
         for ref in e.inputs:
             if placement.keeps(gp.buffer, ref.name):
-                words = math.prod(axis_extents(ref, st.work, sizes))
+                words = math.prod(facts.extents(ref, st.work))
                 _add(actions, energy, (gp.buffer, "read"), words * word_bytes / glb.access_bytes, glb.read_pj)
         if placement.keeps(gp.buffer, e.name):
-            words = math.prod(axis_extents(e.output, st.work, sizes))
+            words = math.prod(facts.extents(e.output, st.work))
             _add(actions, energy, (gp.buffer, "write"), words * word_bytes / glb.access_bytes, glb.write_pj)
     deps = [(p, 0) for p in st.reads] + list(st.carried)
-    deps += [(f"load.{x}", 0) for x in e.input_tensors if any(t.kind == "load" and t.tensor == x for t in gp.transfers)]
+    deps += [(f"load.{x}", 0) for x in e.input_tensors
+             if any(t.kind == "load" and t.tensor == x and (not t.spilled or t.einsum == st.einsum) for t in gp.transfers)]
     task = Task(st.einsum, st.unit, cycles, latency=max(0, lat - cycles) + drain, actions=actions, energy_pj=energy,
                 active_pe_cycles=points * cpp / n, every=st.every, offset=st.offset)
     return st.stage, task, deps
 
 
-def _transfer_task(t, gp, spec):
+def _transfer_task(t, gp, spec, stage_dram=False):
     word_bytes = spec.word_bits / 8
     bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
     glb = spec.storage[gp.buffer]
@@ -197,20 +206,25 @@ def _transfer_task(t, gp, spec):
     back = t.readback_words * word_bytes
     if t.kind == "load":
         _add(actions, energy, ("dram", "read_bytes"), moved, pj)
-        if t.kept:
+        if t.kept or stage_dram:
             _add(actions, energy, (gp.buffer, "write"), moved / acc, glb.write_pj)
-        deps = [(t.einsum, t.every + 1)]
+        deps = [(t.einsum, t.every + 1)] + [(f"store.{t.tensor}", 0)] * t.spilled
     else:
         _add(actions, energy, ("dram", "write_bytes"), moved, pj)
         _add(actions, energy, ("dram", "read_bytes"), back, pj)
-        if t.kept:
+        if t.kept or stage_dram:
             _add(actions, energy, (gp.buffer, "read"), moved / acc, glb.read_pj)
             _add(actions, energy, (gp.buffer, "write"), back / acc, glb.write_pj)
         deps = [(t.einsum, 0)]
     # A result is written back two iterations after it is computed (STORE_TRAIL), so a
     # result that finishes late in its iteration never holds up the in-order channel in front
-    # of the loads of the next iterations.
-    stage = next(s.stage for s in gp.steps if s.einsum == t.einsum) + STORE_TRAIL * (t.kind == "store")
+    # of the loads of the next iterations. A spilled tile goes out one stage after its
+    # producer and comes back one stage ahead of its consumer (Group.spill).
+    stage = next(s.stage for s in gp.steps if s.einsum == t.einsum)
+    if t.kind == "store":
+        stage += 1 if t.spilled else STORE_TRAIL
+    elif stage > 0:
+        stage -= 1
     task = Task(f"{t.kind}.{t.tensor}", "dram", math.ceil((moved + back) / bw - 1e-9),
                 latency=spec.dram.latency_cycles if t.kind == "load" else 0,
                 actions=actions, energy_pj=energy, every=t.every, offset=t.offset)

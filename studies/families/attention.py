@@ -72,6 +72,86 @@ def hardware_for(arch: str, config: str) -> str:
     return DEFAULT_ARCH[config] if str(arch) in LADDER_PRESETS else str(arch)
 
 
+#: The shipped mapping files (mappings/shipped/) of each rung of FuseMax's ladder. With more
+#: than one, the point runs the one with the fewest analytical cycles that fits (FLAT's own
+#: choice between score blocks on chip and scores spilled to DRAM, docs/fusemax.md).
+LADDER_FILES = {"unfused": ("unfused",), "flat": ("flat", "flat-spill"), "cascade": ("cascade",),
+                "architecture": ("architecture",), "fusemax": ("fusemax",)}
+
+
+@lru_cache(maxsize=8)
+def _batched_attention(passes: int, deferred: bool):
+    """The library's batched attention cascade, built once per variant."""
+    from mappings import library
+
+    return library.attention(passes=passes, deferred_division=deferred, batch=True)
+
+
+def attention_cascade(mapping, wl, m0: int) -> tuple:
+    """(batched cascade, rank sizes) of workload ``wl`` for ``mapping``'s cascade
+    (``attention-<n>pass[-deferred]``); ``m0``: keys per partition (the 2D array's rows)."""
+    name = mapping.cascade
+    cascade = _batched_attention(int(name[len("attention-")]), name.endswith("-deferred"))
+    return cascade, {**wl.attention_shape(), "B": wl.batch, "H": wl.heads, "M0": m0}
+
+
+def ladder_graph(spec, wl, config: str, stage_dram: bool = False) -> tuple:
+    """(task graph, name of the mapping file) of rung ``config`` for ``wl`` on ``spec``:
+    :data:`LADDER_FILES` through the generic lowering (:func:`sim.cascade.lower`).
+
+    Raises
+    ------
+    MappingError
+        No file of the rung fits (the message of the last one tried).
+    """
+    from arch.errors import MappingError
+    from mappings.cascade_mapping import shipped
+    from sim.analytical import run
+    from sim.attention import hardware
+    from sim.cascade import lower
+
+    m0 = hardware(spec).pd
+    best, error = None, None
+    for name in LADDER_FILES[config]:
+        mapping = shipped(name)
+        try:
+            graph = lower(*attention_cascade(mapping, wl, m0), mapping, spec, stage_dram=stage_dram)
+        except MappingError as err:
+            error = err
+            continue
+        cycles = run(graph).cycles if len(LADDER_FILES[config]) > 1 else 0
+        if best is None or cycles < best[0]:
+            best = (cycles, graph, name)
+    if best is None:
+        raise error
+    return best[1], best[2]
+
+
+#: The rungs whose mapping files hold against the dedicated lowerings at every point of the
+#: study and under pe_dim sweeps (within 5% cycles and 10% energy: docs/fusemax.md, "The
+#: ladder as mapping files"); ``config=`` runs them through the generic lowering. The others
+#: keep their dedicated lowering (sim/attention/fused.py).
+MAPPED = ("unfused", "flat")
+
+
+def mapped_lower(spec, wl, config: str, scope: str, dram_staging: bool):
+    """The task graph of rung ``config`` through its mapping files (:func:`ladder_graph`),
+    with the layer's linear layers around it when ``scope`` is ``end2end``."""
+    from sim.attention import check_scope, hardware, linear
+    from sim.taskgraph import TaskGraph
+
+    hw = hardware(spec, stage_dram=dram_staging)
+    graph, name = ladder_graph(spec, wl, config, stage_dram=dram_staging)
+    phases = list(graph.phases)
+    if check_scope(scope) == "end2end":
+        before, after = wl.linear_layers()
+        phases = linear.lower(hw, before) + phases + linear.lower(hw, after)
+    units = {hw.u2d.name: hw.u2d.pes, hw.u1d.name: hw.u1d.pes, **graph.units}
+    meta = {"config": config, "scope": scope, "model": wl.model.name, "seq_len": wl.seq_len, "batch": wl.batch,
+            "unit_2d": hw.u2d.name, "unit_1d": hw.u1d.name, "dram_staging": dram_staging, "mapping": name}
+    return TaskGraph(tuple(phases), units, spec.clock_hz, meta=meta)
+
+
 def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> dict:
     """Shared by the ``attention`` and ``end2end`` families."""
     from sim.attention import check_config, lower
@@ -87,7 +167,11 @@ def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> d
     require_kind(scope, hw_name, "spatial")
     spec = _spec(hw_name, overrides)
     run = engine_run(engine, scope)
-    graph = lower(spec, wl, config, scope, dram_staging=_staging(params.get("dram_staging", "yes"), scope))
+    staging = _staging(params.get("dram_staging", "yes"), scope)
+    if config in MAPPED:
+        graph = mapped_lower(spec, wl, config, scope, staging)
+    else:
+        graph = lower(spec, wl, config, scope, dram_staging=staging)
     report = run(graph, trace=trace) if (trace and engine == "des") else run(graph)
     rec = report.record(**{k: v for k, v in params.items() if k not in ARCH_KEYS})
     u2, u1 = graph.meta["unit_2d"], graph.meta["unit_1d"]
@@ -100,6 +184,7 @@ def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> d
         dram_gbps=spec.dram.bw_bytes_per_s / 2 ** 30, clock_mhz=spec.clock_mhz,
     )
     rec["area_mm2"] = total_area_mm2(spec)
+    rec["mapping_file"] = graph.meta.get("mapping")    # the shipped file run, or None (dedicated)
     return rec
 
 

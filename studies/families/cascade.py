@@ -6,7 +6,10 @@ A design point is a cascade, from a file (``file=C.einsum``, cascade text) or fr
 flag sets it for every point); without one the mapper (:mod:`mappings.cascade_mapper`)
 searches. For the attention cascades ``model=bert,seq_len=16K[,batch=64]`` sets the ranks as
 the attention family does (M = P = the sequence length, E = F = the head embedding, batch and
-heads as leading ranks B and H; ``M0`` defaults to 256).
+heads as leading ranks B and H; ``M0``, the keys per partition, is the rows of the spec's 2D
+array, 256 without one). The architecture's short parameters (``pe_dim``, ``glb_mb``,
+``dram_gbps``, ``clock_mhz``) apply to the spec, so a mapping whose sizes follow the spec
+(``pe2d.rows``, ``fit(...)``: docs/mapping.md) runs on every array size.
 
 The record holds cycles, energy_pj, dram_bytes, utilization per unit and ``mapping``: the
 mapping used, as data; written to a file and passed back with ``--mapping`` it reproduces the
@@ -17,6 +20,8 @@ Command line::
     explore --arch fusemax --workload cascade:name=attention-1pass,model=bert,seq_len=16K \\
             --mapping attention-1pass-fused --format json
     explore --arch fusemax --workload cascade:file=scan.einsum,T=4096,D=16 --engine des
+    explore --arch fusemax --workload cascade:name=attention-1pass,model=bert,seq_len=4K \
+            --mapping fusemax --set pe_dim=128,256,512
 """
 
 from __future__ import annotations
@@ -27,11 +32,12 @@ from pathlib import Path
 
 from arch.errors import WorkloadError
 from arch.registry import load_arch
+from studies.families.attention import ARCH_KEYS
 
 #: Library cascades by name.
 NAMES = ("attention-1pass", "attention-2pass", "attention-3pass", "gemm", "conv1d", "conv2d", "depthwise",
          "layernorm", "gelu-mlp", "gqa", "mamba-scan", "conv-relu-conv")
-WORKLOAD_KEYS = {"file", "name", "mapping", "model", "seq_len", "batch", "objective"}
+WORKLOAD_KEYS = {"file", "name", "mapping", "model", "seq_len", "batch", "objective"} | set(ARCH_KEYS)
 DEFAULTS = [{"name": "gemm", "M": "256", "N": "256", "K": "256"}]
 _RANK = re.compile(r"[A-Z][A-Z0-9]*")
 
@@ -83,7 +89,7 @@ def _cascade(params: dict):
     return parse(text, name=path.stem)
 
 
-def _sizes(params: dict, cascade) -> tuple:
+def _sizes(params: dict, cascade, spec) -> tuple:
     """(cascade, rank sizes): the attention presets, then explicit ``RANK=SIZE`` keys."""
     from mappings.workloads import parse_seq_len, workload
 
@@ -93,7 +99,8 @@ def _sizes(params: dict, cascade) -> tuple:
             raise WorkloadError("cascade: 'model', 'seq_len' and 'batch' set the ranks of the attention cascades only")
         wl = workload(params.get("model", "bert"), params.get("seq_len", "1K"), params.get("batch", 64))
         cascade = cascade.batched("B", "H")
-        sizes = {**wl.attention_shape(), "B": wl.batch, "H": wl.heads, "M0": 256}
+        two_d = [u for u in spec.compute.values() if u.ndim == 2]
+        sizes = {**wl.attention_shape(), "B": wl.batch, "H": wl.heads, "M0": two_d[0].rows if two_d else 256}
     for k, v in params.items():
         if accepts(k):
             try:
@@ -124,8 +131,8 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
     if unknown:
         raise WorkloadError(f"cascade: unknown parameter {unknown[0]!r} (accepted: {', '.join(sorted(WORKLOAD_KEYS))}, "
                             f"and RANK=SIZE)")
-    cascade, sizes = _sizes(params, _cascade(params))
-    spec = load_arch(str(arch), {})
+    spec = load_arch(str(arch), {k: str(params[k]) for k in ARCH_KEYS if k in params})
+    cascade, sizes = _sizes(params, _cascade(params), spec)
     extra = {}
     if "mapping" in params:
         mapping = load(params["mapping"]) if isinstance(params["mapping"], str) else from_dict(params["mapping"])

@@ -100,3 +100,23 @@ def test_layers_beyond_attention_cost_on_both_engines(capsys, layer_spec, worklo
     a, d = recs["analytical"], recs["des"]
     assert a["energy_pj"] == pytest.approx(d["energy_pj"])    # same task graph, same counts
     assert d["cycles"] >= a["cycles"] > 0                      # the DES adds what the bound omits
+
+
+def test_shipped_fusemax_file_follows_pe_dim_from_the_command_line(capsys):
+    # fusemax.yaml's sizes follow the spec (pe2d.rows, fit(pe2d.cols)) and M0 is the 2D
+    # array's rows: at pe_dim 128 it gives the cycles of the dedicated FuseMax lowering
+    # (sim/attention/fused.py, an independent implementation) on the same spec
+    import json
+
+    from arch.registry import load_arch
+    from mappings.workloads import workload
+    from sim.analytical import run
+    from sim.attention import lower
+    from studies import cli
+
+    assert cli.main(["--arch", "fusemax", "--workload", "cascade:name=attention-1pass,model=bert,seq_len=4K",
+                     "--mapping", "fusemax", "--set", "pe_dim=128", "--format", "json", "--quiet"]) == 0
+    (rec,) = json.loads(capsys.readouterr().out)
+    assert rec["ranks"]["M0"] == 128 and int(rec["pe_dim"]) == 128
+    ref = run(lower(load_arch("fusemax", {"pe_dim": 128}), workload("bert", "4K", 64), "fusemax"))
+    assert rec["cycles"] == pytest.approx(ref.cycles, rel=1e-3)

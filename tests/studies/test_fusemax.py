@@ -163,3 +163,28 @@ def test_study_bad_list_is_one_line_status_2(capsys):
     assert exc.value.code == 2
     assert capsys.readouterr().err == ("python -m studies.fusemax: error: 'models' must be a comma list of "
                                        "bert, trxl, t5, xlm, not 'gpt'\n")
+
+
+def test_mapped_rungs_run_their_mapping_files_from_the_command_line(capsys):
+    # config=flat runs mappings/shipped/flat.yaml (score blocks on chip) at 4K and
+    # flat-spill.yaml (scores through DRAM) at 256K, whichever is faster (FLAT's choice); the
+    # dedicated lowering (sim/attention/flat.py, an independent implementation of the same
+    # schedules) agrees within 5% cycles and 10% energy
+    from mappings.workloads import workload
+    from sim.analytical import run
+    from sim.attention import lower
+    from arch.registry import load_arch
+
+    code, out, err = run_cli(["--arch", "flat", "--workload", "attention:model=bert,config=flat",
+                              "--set", "seq_len=4K,256K", "--format", "json"], capsys)
+    assert code == 0, err
+    recs = json.loads(out)
+    assert [r["mapping_file"] for r in recs] == ["flat", "flat-spill"]
+    spec = load_arch("flat", {})
+    for r in recs:
+        ref = run(lower(spec, workload("bert", r["seq_len"], 64), "flat"))
+        assert r["cycles"] == pytest.approx(ref.cycles, rel=0.05)
+        assert r["energy_pj"] == pytest.approx(ref.energy_pj, rel=0.10)
+    code, out, err = run_cli(["--arch", "fusemax", "--workload", "attention:model=bert,seq_len=4K,config=fusemax",
+                              "--format", "json"], capsys)
+    assert json.loads(out)[0]["mapping_file"] is None        # fusemax keeps its dedicated lowering

@@ -1,0 +1,213 @@
+"""Sizes in a cascade mapping that follow the spec (``pe2d.rows``, ``min(pe2d.cols, P)``,
+``fit(STEP)``): reading, one-line refusals with the key path, the tile ``fit`` chooses, and the
+shipped ladder files under ``--set pe_dim`` on both engines."""
+
+import pytest
+
+from arch.errors import MappingError
+from arch.registry import load_arch
+from mappings import library
+from mappings.cascade_mapping import dump, from_dict, load, loads
+from mappings.cascade_plan import plan
+from mappings.cascade_sizes import Size, fit_candidates
+from mappings.workloads import workload
+from sim import analytical, des
+from sim.attention import lower as dedicated_lower
+from sim.cascade import lower
+
+
+def test_expressions_read_the_units_and_the_ranks():
+    spec = load_arch("fusemax", {"pe_dim": 128})
+    assert Size("pe2d.rows").value(spec.compute, {}) == 128
+    assert Size("pe1d.pes").value(spec.compute, {}) == 128
+    assert Size("pe1d.cols").value(spec.compute, {}) == 1           # a 1D unit is one column
+    assert Size("min(pe2d.cols, P)").value(spec.compute, {"P": 64}) == 64
+    assert Size("4 * pe2d.cols // 2 - 1").value(spec.compute, {}) == 255
+    assert Size("fit(2 * pe2d.cols)").is_fit and Size("fit(2 * pe2d.cols)").value(spec.compute, {}) == 256
+
+
+def test_fit_candidates_are_step_times_the_divisors():
+    assert fit_candidates(256, 4096) == [4096, 2048, 1024, 512, 256]
+    assert fit_candidates(1, 12) == [12, 6, 4, 3, 2, 1]
+    assert fit_candidates(256, 1000) == [1000, 512, 256]   # ceil(1000 / 256) = 4 tiles, the last an edge
+
+
+@pytest.mark.parametrize("value,message", [
+    ("pe_dim", "x.yaml: einsums.Z.spatial[0][1]: 'pe_dim' names 'pe_dim', not a rank here (ranks: M, N, K)"),
+    ("pe3d.rows", "x.yaml: einsums.Z.spatial[0][1]: 'pe3d.rows' names 'pe3d', not a compute unit of the spec (units: pe2d, pe1d)"),
+    ("pe2d.rows - 256", "x.yaml: einsums.Z.spatial[0][1]: 'pe2d.rows - 256' evaluates to 0, which is not a size >= 1"),
+])
+def test_a_bad_name_is_refused_at_plan_time_with_its_key_path(value, message):
+    m = from_dict({"einsums": {"Z": {"unit": "pe1d", "spatial": [["M", value]]}}}, "x.yaml")
+    with pytest.raises(MappingError) as err:
+        plan(library.gemm(), {"M": 4, "N": 4, "K": 4}, m, load_arch("fusemax", {}))
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("value,message", [
+    ("pe2d.rows ** 2", "x.yaml: einsums.Z.spatial[0][1]: 'pe2d.rows ** 2' uses an operator other than + - * //"),
+    ("pe2d.depth", "x.yaml: einsums.Z.spatial[0][1]: 'pe2d.depth' reads something other than UNIT.rows/cols/pes"),
+    ("sqrt(4)", "x.yaml: einsums.Z.spatial[0][1]: 'sqrt(4)' calls something other than min, max, fit"),
+    ("2.5", "x.yaml: einsums.Z.spatial[0][1]: '2.5' has a constant that is not an integer: 2.5"),
+    ("pe2d.rows,", "x.yaml: einsums.Z.spatial[0][1]: 'pe2d.rows,' has a Tuple (integers, + - * //, min, max, fit, UNIT.rows, ranks)"),
+    ("fit(1)", "x.yaml: einsums.Z.spatial[0][1]: 'fit(1)': fit(STEP) is allowed only as a loop tile "
+               "(a fusion group's, or an Einsum's tile at a level)"),
+])
+def test_a_malformed_expression_is_refused_when_read(value, message):
+    with pytest.raises(MappingError) as err:
+        from_dict({"einsums": {"Z": {"unit": "pe1d", "spatial": [["M", value]]}}}, "x.yaml")
+    assert str(err.value) == message
+
+
+def test_two_fit_loops_in_one_group_are_refused():
+    m = from_dict({"einsums": {"Z": {"unit": "pe1d"}},
+                   "fusion": [{"einsums": ["Z"], "buffer": "glb", "loops": [["M", "fit(1)"], ["N", "fit(1)"]]}]})
+    with pytest.raises(MappingError) as err:
+        plan(library.gemm(), {"M": 64, "N": 64, "K": 64}, m, load_arch("fusemax", {}))
+    assert str(err.value) == ("einsum 'Z': loops of ranks 'M' and 'N' at level 'glb' are both fit(...); "
+                              "at most one may be")
+
+
+def test_fit_at_a_level_only_for_an_einsum_alone_at_a_shared_buffer():
+    spec = load_arch("fusemax", {})
+    m = from_dict({"einsums": {"Z": {"unit": "pe2d", "levels": {"rf2d": {"tiles": {"K": "fit(1)"}}}}}}, "x.yaml")
+    with pytest.raises(MappingError) as err:
+        plan(library.gemm(), {"M": 64, "N": 64, "K": 64}, m, spec)
+    assert str(err.value) == ("x.yaml: einsums.Z.levels.rf2d.tiles.K: 'fit(1)' (tile of rank 'K' of einsum 'Z' at level "
+                              "'rf2d'): fit(STEP) is allowed only as a fusion group's loop tile or a shared buffer's "
+                              "tile of an Einsum in no group")
+
+
+def test_fit_at_the_buffer_of_an_einsum_alone_takes_the_largest_tile_that_fits():
+    # Z = A x B, 4096^3, tiles M = fit(256), N = 1024, K = 256: the buffer keeps A (M x 256),
+    # B (256 x 1024) and Z (M x 1024) double-buffered in 2-byte words, 4 (256 M + 256 x 1024 +
+    # 1024 M) <= 2^24, so M <= 3072.8; the largest multiple of 256 dividing 4096 within it is 2048
+    spec = load_arch("fusemax", {})
+    m = from_dict({"einsums": {"Z": {"unit": "pe2d", "spatial": [["M", 256], ["N", 256]],
+                                     "levels": {"glb": {"tiles": {"M": "fit(256)", "N": 1024, "K": 256}}},
+                                     "loop_order": ["M", "N", "K"]}}})
+    assert 4 * (256 * 3072 + 256 * 1024 + 1024 * 3072) <= 2 ** 24 < 4 * (256 * 3328 + 256 * 1024 + 1024 * 3328)
+    (gp,) = plan(library.gemm(), {"M": 4096, "N": 4096, "K": 4096}, m, spec)
+    assert gp.loops == (("M", 2048), ("N", 1024), ("K", 256))
+    assert gp.of("Z").tiles["glb"]["M"] == 2048
+
+
+def test_fit_refuses_when_even_the_smallest_tile_overflows():
+    # fit(1) over M of a 4096^3 GEMM: even M = 1 keeps B (4096 x 4096 words, 2 bytes, double
+    # buffered: 64 MiB) in the 16 MiB buffer, so the smallest candidate's overflow is reported
+    m = from_dict({"einsums": {"Z": {"unit": "pe1d"}},
+                   "fusion": [{"einsums": ["Z"], "buffer": "glb", "loops": [["M", "fit(1)"]]}]})
+    with pytest.raises(MappingError) as err:
+        plan(library.gemm(), {"M": 4096, "N": 4096, "K": 4096}, m, load_arch("fusemax", {}))
+    assert str(err.value).startswith("einsum 'Z': tiles at level 'glb' need ")
+    assert float(str(err.value).split(" need ")[1].split()[0]) >= 2 * 4096 * 4096 * 2
+
+
+def test_expressions_round_trip_as_text():
+    m = load("fusemax")
+    text = dump(m)
+    assert "pe2d.rows" in text and "fit(pe2d.cols)" in text
+    assert loads(text) == m
+
+
+def _attention_point(mapping, spec, model="bert", seq_len="4K"):
+    wl = workload(model, seq_len, 64)
+    name = mapping.cascade
+    cascade = library.attention(passes=int(name[len("attention-")]), deferred_division=name.endswith("-deferred"),
+                                batch=True)
+    return wl, cascade, {**wl.attention_shape(), "B": wl.batch, "H": wl.heads, "M0": spec.compute["pe2d"].rows}
+
+
+def test_fit_takes_flats_block_the_largest_whose_two_score_blocks_fit():
+    # flat.yaml holds, in the 32 MiB buffer, two in-place blocks of R x M scores and two R x F
+    # AV tiles (2-byte words): 4 R (M + F) <= 2^25, so at M = 16K, F = 64: R <= 510.0, and the
+    # largest divisor of 16K within it is 256 (FLAT's own choice at this point, docs/fusemax.md)
+    spec = load_arch("flat", {})
+    m = load("flat")
+    _, cascade, sizes = _attention_point(m, spec, "bert", "16K")
+    assert 2 ** 25 // (4 * (16384 + 64)) == 510
+    (gp,) = plan(cascade, sizes, m, spec)
+    assert dict(gp.loops)["P"] == 256
+    assert gp.of("QK").spatial == (("M", 256), ("P", 256))
+
+
+@pytest.mark.parametrize("config,arch,pe_dim", [
+    ("fusemax", "fusemax", 128), ("fusemax", "fusemax", 64), ("architecture", "fusemax", 512),
+    ("cascade", "flat", 128), ("cascade", "flat", 512), ("flat", "flat", 128), ("flat", "flat", 512),
+    ("unfused", "unfused", 64), ("unfused", "unfused", 512)])
+def test_shipped_files_follow_pe_dim_on_both_engines(config, arch, pe_dim):
+    # the dedicated lowering (sim.attention) sizes its tiles from the same spec; the file, with
+    # its sizes written against the spec, must track it within 5% on both engines (fusemax.yaml
+    # at pe_dim 512 does not, and at pe_dim 128 the dedicated unfused kernels stall 1.3x over
+    # their DRAM bound where unfused.yaml meets it: docs/fusemax.md, "The ladder as mapping files")
+    spec = load_arch(arch, {"pe_dim": pe_dim})
+    m = load(config)
+    wl, cascade, sizes = _attention_point(m, spec, "bert", "4K")
+    graph = lower(cascade, sizes, m, spec)
+    ref = dedicated_lower(spec, wl, config, dram_staging=False)
+    for engine in (analytical, des):
+        got, want = engine.run(graph), engine.run(ref)
+        assert got.cycles == pytest.approx(want.cycles, rel=0.05), engine.__name__
+    placements = [p for gp in plan(cascade, sizes, m, spec) for p in gp.placements]
+    assert {p.spatial[0][1] for p in placements} == {pe_dim}     # rows of the 2D array, PEs of the 1D
+
+
+def _flat_spill(**changes):
+    data = load("flat-spill").to_dict()
+    data["fusion"][0].update(changes)
+    return from_dict(data, "s.yaml")
+
+
+def test_spill_round_trips_and_holds_only_the_accumulators():
+    # flat-spill.yaml holds a block's AV tiles (R x F words, double-buffered) and the small
+    # per-query GM and SD (R words, three slots): at BERT 1M on FLAT's 32 MiB buffer
+    # 2 x 2 R x 64 + 2 x 3 x 2 R <= 2^25 gives R <= 122,683; the largest multiple of 256
+    # dividing 1M within it is 65536 (QK and SN, 1M x R each, go to DRAM)
+    m = load("flat-spill")
+    assert loads(dump(m)) == m and dict(m.fusion[0].spill) == {"QK": "SN", "SN": "A"}
+    spec = load_arch("flat", {})
+    _, cascade, sizes = _attention_point(m, spec, "bert", "1M")
+    (gp,) = plan(cascade, sizes, m, spec)
+    assert 2 ** 25 // (4 * 64 + 12) == 125203 and dict(gp.loops)["P"] == 65536
+    spilled = {(t.tensor, t.kind): t for t in gp.transfers if t.spilled}
+    assert set(spilled) == {("QK", "store"), ("QK", "load"), ("SN", "store"), ("SN", "load")}
+    assert spilled[("QK", "load")].einsum == "SN" and spilled[("QK", "load")].words == 65536 * 2 ** 20
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"spill": {"QK": "GM", "SN": "A"}}, "fusion group ['QK', 'GM', 'SN', 'SD', 'A', 'AV']: spilled tensor 'QK' at level "
+                                         "'glb' needs einsum 'GM' at least two stages after einsum 'QK' (a store, then a "
+                                         "load), not 0"),
+    # QK not spilled: SN, two stages on, has it nowhere (not in the buffer, not in DRAM)
+    ({"spill": {"SN": "A"}}, "fusion group ['QK', 'GM', 'SN', 'SD', 'A', 'AV']: einsum 'QK' bypasses passed tensor 'QK' at "
+                             "level 'glb', but 'QK' and 'SN' neither share a unit with per-PE storage to hold it nor both "
+                             "bypass it in one stage"),
+    ({"spill": {"QK": "AV"}}, "fusion group ['QK', 'GM', 'SN', 'SD', 'A', 'AV']: spill of tensor 'QK' to einsum 'AV' at "
+                             "level 'glb': the group must produce 'QK' and 'AV' must read it"),
+    ({"stages": {"QK": 1, "GM": 1, "SN": 2, "SD": 2, "A": 4, "AV": 4}},
+     "fusion group ['QK', 'GM', 'SN', 'SD', 'A', 'AV']: spilled tensor 'QK' at level 'glb' needs einsum 'SN' at least "
+     "two stages after einsum 'QK' (a store, then a load), not 1"),
+])
+def test_spill_refusals_are_one_line(changes, message):
+    spec = load_arch("flat", {})
+    m = _flat_spill(**changes)
+    _, cascade, sizes = _attention_point(m, spec, "bert", "1M")
+    with pytest.raises(MappingError) as err:
+        plan(cascade, sizes, m, spec)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_stage_dram_books_the_staging_of_every_dram_byte():
+    # flat-spill.yaml bypasses Q, K, V and QK: with stage_dram every byte loaded is also a
+    # buffer write and every byte stored a buffer read (512-byte rows), cycles unchanged
+    spec = load_arch("flat", {})
+    m = load("flat-spill")
+    _, cascade, sizes = _attention_point(m, spec, "bert", "256K")
+    plain, staged = (analytical.run(lower(cascade, sizes, m, spec, stage_dram=s)) for s in (False, True))
+    assert staged.cycles == plain.cycles and staged.dram_bytes == plain.dram_bytes
+    rd, wr = (staged.actions.get(("glb", k), 0) - plain.actions.get(("glb", k), 0) for k in ("read", "write"))
+    loaded = plain.actions[("dram", "read_bytes")]
+    stored = plain.actions[("dram", "write_bytes")]
+    kept = {t.tensor for gp in plan(cascade, sizes, m, spec) for t in gp.transfers if t.kept}
+    assert kept == {"AV", "QK", "SN"}          # SN keeps QK, A keeps SN, AV's accumulators
+    assert 0 < wr < loaded / 512 and 0 < rd < stored / 512
