@@ -39,6 +39,7 @@ import math
 
 from mappings.cascade_plan import CascadeFacts, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
+from sim.cost import cycles_of, dram_transfer, transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
 __all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain"]
@@ -162,7 +163,7 @@ def _compute_task(st, shape, e, placement, gp, spec, facts, mapping_issue):
     points = shape.points
     cpp = issue_cycles(shape.op_counts, unit, mapping_issue) / points if points else 0.0
     pe_steps = math.prod(math.ceil(w / sf.get(r, 1)) for r, w in st.work.items())
-    cycles = math.ceil(pe_steps * cpp - 1e-9)
+    cycles = cycles_of(pe_steps * cpp)
     lat = einsum_latency(e, unit)
     drain = row_drain(e, placement, unit)
     if st.einsum in gp.recurrent and st.serial > 1:
@@ -200,18 +201,16 @@ def _transfer_task(t, gp, spec, stage_dram=False):
     bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
     glb = spec.storage[gp.buffer]
     acc = glb.access_bytes or 1
-    actions, energy = {}, {}
     pj = spec.dram.pj_per_byte
     moved = t.words * word_bytes
     back = t.readback_words * word_bytes
     if t.kind == "load":
-        _add(actions, energy, ("dram", "read_bytes"), moved, pj)
+        actions, energy = dram_transfer(moved, 0, pj)
         if t.kept or stage_dram:
             _add(actions, energy, (gp.buffer, "write"), moved / acc, glb.write_pj)
         deps = [(t.einsum, t.every + 1)] + [(f"store.{t.tensor}", 0)] * t.spilled
     else:
-        _add(actions, energy, ("dram", "write_bytes"), moved, pj)
-        _add(actions, energy, ("dram", "read_bytes"), back, pj)
+        actions, energy = dram_transfer(back, moved, pj)
         if t.kept or stage_dram:
             _add(actions, energy, (gp.buffer, "read"), moved / acc, glb.read_pj)
             _add(actions, energy, (gp.buffer, "write"), back / acc, glb.write_pj)
@@ -225,7 +224,7 @@ def _transfer_task(t, gp, spec, stage_dram=False):
         stage += 1 if t.spilled else STORE_TRAIL
     elif stage > 0:
         stage -= 1
-    task = Task(f"{t.kind}.{t.tensor}", "dram", math.ceil((moved + back) / bw - 1e-9),
+    task = Task(f"{t.kind}.{t.tensor}", "dram", transfer_cycles(moved + back, bw),
                 latency=spec.dram.latency_cycles if t.kind == "load" else 0,
                 actions=actions, energy_pj=energy, every=t.every, offset=t.offset)
     return stage, task, deps

@@ -34,3 +34,30 @@ def transfer_cycles(nbytes, bytes_per_cycle):
     """Cycles a channel of ``bytes_per_cycle`` is busy moving ``nbytes`` bytes (0 for none)."""
     return cycles_of(nbytes / bytes_per_cycle)
 
+
+
+# ----------------------------------------------------------------------------- action keys
+#: Actions on storage (the second element of a ``(component, action)`` key): a read, a write,
+#: a read-modify-write (``update``, a partial sum accumulated in place), or an ``access`` that
+#: a model does not tell apart as read or write. On-chip levels count accesses of the level's
+#: access width (Timeloop's convention, so counts compare with Timeloop's); DRAM counts bytes.
+#: Compute units' actions are the operator names of the spec (``mac``, ``exp``, ...).
+STORAGE_ACTIONS = ("read", "write", "update", "access")
+#: The off-chip memory's component name in every spec and record.
+DRAM = "dram"
+
+
+def dram_transfer(read_bytes=0.0, write_bytes=0.0, pj_per_byte=0.0) -> tuple:
+    """``(actions, energy_pj)`` of a DRAM transfer: ``("dram", "read")`` and ``("dram", "write")``
+    counted in bytes and priced at ``pj_per_byte``; a direction with no bytes is left out."""
+    actions, energy = {}, {}
+    for action, n in (("read", read_bytes), ("write", write_bytes)):
+        if n:
+            actions[(DRAM, action)] = n
+            energy[(DRAM, action)] = n * pj_per_byte
+    return actions, energy
+
+
+def dram_bytes(actions) -> float:
+    """Bytes moved to and from DRAM by ``actions`` ((component, action) -> count)."""
+    return sum(v for (comp, act), v in actions.items() if comp == DRAM and act in STORAGE_ACTIONS)

@@ -145,8 +145,8 @@ def _totals(spec, shape: EinsumShape, m: EinsumMapping, on_chip: set):
         rd, wr, reads, writes = traffic(shape.words(t), refetch(order, ntiles, ranks), refetch(order, steps, ranks),
                                         t == shape.output, t not in on_chip, word_bytes,
                                         glb.access_bytes if glb is not None else 1)
-        add(("dram", "read_bytes"), rd, dram_pj)
-        add(("dram", "write_bytes"), wr, dram_pj)
+        add(("dram", "read"), rd, dram_pj)
+        add(("dram", "write"), wr, dram_pj)
         if glb is not None:
             add((glb.name, "read"), reads, glb.read_pj)
             add((glb.name, "write"), writes, glb.write_pj)

@@ -43,7 +43,7 @@ import math
 from dataclasses import dataclass
 
 from arch.errors import WorkloadError
-from sim.cost import transfer_cycles
+from sim.cost import dram_transfer, transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 from sim.ternary import TernaryTiming
 
@@ -125,10 +125,10 @@ def _matrix_tile_tasks(spec, rows: int, cols: int) -> tuple:
     bits = rows * cols * spec.weight_bits
     words_per_beat = -(-(p * spec.act_width) // 32)
     nonzero = rows * cols * (1.0 - spec.zero_weight_fraction)
+    moved, moved_pj = dram_transfer(read_bytes=bits / 8, pj_per_byte=e["dram_read_32b"] / 4)
     load = Task(name="weights", unit="dram", cycles=transfer_cycles(bits, spec.dram_bits_per_cycle),
                 latency=spec.dram_latency_cycles, deps=(Dep("matvec", 2),),
-                actions={("dram", "read_bytes"): bits / 8},
-                energy_pj={("dram", "read"): bits / 32 * e["dram_read_32b"]})
+                actions=moved, energy_pj=moved_pj)
     actions = {
         ("ternary", "lane_add"): nonzero,
         ("ternary", "gated_lane"): rows * cols - nonzero,

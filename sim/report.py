@@ -8,6 +8,8 @@ over (PEs of the unit * total cycles), a fraction in [0, 1].
 
 from __future__ import annotations
 
+from sim.cost import dram_bytes
+
 from dataclasses import dataclass, field
 
 
@@ -73,7 +75,7 @@ class Report:
 def report_from_totals(graph, engine: str, cycles: int, **extra) -> Report:
     """Build a Report whose counts come from ``graph.totals()`` (identical for every engine)."""
     actions, energy, busy, active = graph.totals()
-    dram = sum(v for (comp, act), v in actions.items() if comp == "dram" and act.endswith("bytes"))
+    dram = dram_bytes(actions)
     return Report(
         engine=engine,
         cycles=int(cycles) + graph.offset_cycles,

@@ -47,7 +47,7 @@ import math
 
 from arch.errors import SpecError, WorkloadError
 from arch.spec import DATAFLOWS
-from sim.cost import transfer_cycles
+from sim.cost import dram_transfer, transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
 #: Storage levels a systolic spec must have (SCALE-Sim's three operand SRAMs).
@@ -215,17 +215,17 @@ def lower_gemm(spec, M: int, N: int, K: int, unit: str | None = None, dataflow: 
             continue
         share = macs / total_macs
         rd, wr = read_bytes * share, write_bytes * share
+        moved, moved_pj = dram_transfer(rd, wr, dram_pj)
         load = Task(name="load", unit="dram", cycles=transfer_cycles(rd + wr, bw), latency=spec.dram.latency_cycles,
-                    deps=(Dep("fold", 2),), actions={("dram", "read_bytes"): rd, ("dram", "write_bytes"): wr},
-                    energy_pj={("dram", "read_bytes"): rd * dram_pj, ("dram", "write_bytes"): wr * dram_pj})
+                    deps=(Dep("fold", 2),), actions=moved, energy_pj=moved_pj)
         fold = Task(name="fold", unit=array.name, cycles=per_fold, deps=(Dep("load", 0),), actions=actions,
                     energy_pj=energy, active_pe_cycles=float(macs))
         phases.append(Phase(name=f"folds_{ur}x{uc}", tasks=(load, fold), iterations=count))
     if not dram_limited:
         # CALC mode: the compulsory traffic costs energy, not cycles.
-        dram_task = Task(name="dram", unit=array.name, cycles=0, active_pe_cycles=0.0,
-                         actions={("dram", "read_bytes"): read_bytes, ("dram", "write_bytes"): write_bytes},
-                         energy_pj={("dram", "read_bytes"): read_bytes * dram_pj, ("dram", "write_bytes"): write_bytes * dram_pj})
+        moved, moved_pj = dram_transfer(read_bytes, write_bytes, dram_pj)
+        dram_task = Task(name="dram", unit=array.name, cycles=0, active_pe_cycles=0.0, actions=moved,
+                         energy_pj=moved_pj)
         phases.append(Phase(name="dram_compulsory", tasks=(dram_task,), iterations=1))
     meta = {"M": M, "N": N, "K": K, "rows": R, "cols": C, "dataflow": df,
             "folds": math.ceil(on_rows / R) * math.ceil(on_cols / C), "fold_cycles": per_fold, "macs": M * N * K}

@@ -39,7 +39,7 @@ from typing import Mapping
 
 from arch.errors import MappingError, SimulationError
 
-ActionKey = tuple  # (component, action), e.g. ("pe2d", "mac"), ("dram", "read_bytes")
+ActionKey = tuple  # (component, action), e.g. ("pe2d", "mac"), ("dram", "read")
 _NO_HOLDS = MappingProxyType({})
 
 

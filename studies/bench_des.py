@@ -27,10 +27,10 @@ from sim.taskgraph import Dep, Phase, Task, TaskGraph
 def pipeline_graph(iterations: int) -> TaskGraph:
     """Double-buffered tile pipeline: load (DRAM) -> 2D array -> 1D array -> store (DRAM)."""
     tasks = (
-        Task("load", "dram", 40, latency=100, deps=(Dep("mm", 2),), actions={("dram", "read_bytes"): 2048}),
+        Task("load", "dram", 40, latency=100, deps=(Dep("mm", 2),), actions={("dram", "read"): 2048}),
         Task("mm", "pe2d", 64, latency=4, deps=(Dep("load", 0),), actions={("pe2d", "mac"): 64 * 256}),
         Task("softmax", "pe1d", 48, latency=2, deps=(Dep("mm", 0), Dep("softmax", 1))),
-        Task("store", "dram", 8, deps=(Dep("softmax", 0),), actions={("dram", "write_bytes"): 512}),
+        Task("store", "dram", 8, deps=(Dep("softmax", 0),), actions={("dram", "write"): 512}),
     )
     return TaskGraph(phases=(Phase("tiles", tasks, iterations),), units={"dram": 1, "pe2d": 256, "pe1d": 16},
                      clock_hz=940e6)

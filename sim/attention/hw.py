@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from arch.errors import MappingError, SpecError
 from sim.cascade import functional_unit
+from sim.cost import dram_transfer, transfer_cycles
 
 DRAM = "dram"
 
@@ -81,7 +82,7 @@ class Hardware:
 
     def dram_cycles(self, nbytes: float) -> int:
         """Cycles the DRAM channel is busy moving ``nbytes`` bytes (rounded up)."""
-        return int(math.ceil(nbytes / self.bw_bytes_per_cycle - 1e-9)) if nbytes > 0 else 0
+        return transfer_cycles(nbytes, self.bw_bytes_per_cycle)
 
 
 def hardware(spec, stage_dram: bool = True) -> Hardware:
@@ -128,6 +129,12 @@ class Cost:
         if count:
             self.actions[key] = self.actions.get(key, 0) + count
             self.energy_pj[key] = self.energy_pj.get(key, 0.0) + count * pj_each
+
+    def book(self, actions: dict, energy_pj: dict):
+        """Add already priced ``actions`` and their ``energy_pj`` (same keys)."""
+        for key, count in actions.items():
+            self.actions[key] = self.actions.get(key, 0) + count
+            self.energy_pj[key] = self.energy_pj.get(key, 0.0) + energy_pj[key]
 
 
 def einsum_cost(hw: Hardware, unit, name: str, counts: dict, lanes: int) -> Cost:
@@ -181,12 +188,7 @@ def dram_cost(hw: Hardware, read_bytes: float = 0, write_bytes: float = 0, stage
     """
     d = hw.spec.dram
     cost = Cost(cycles=hw.dram_cycles(read_bytes + write_bytes), latency=int(d.latency_cycles))
-    if read_bytes:
-        cost.actions[(DRAM, "read_bytes")] = read_bytes
-        cost.add((DRAM, "read"), read_bytes / d.access_bytes, d.access_pj)
-    if write_bytes:
-        cost.actions[(DRAM, "write_bytes")] = write_bytes
-        cost.add((DRAM, "write"), write_bytes / d.access_bytes, d.access_pj)
+    cost.book(*dram_transfer(read_bytes, write_bytes, d.pj_per_byte))
     if stage_glb and hw.stage_dram:
         w = hw.word_bytes
         glb_traffic(hw, cost, read_words=write_bytes / w, write_words=read_bytes / w)

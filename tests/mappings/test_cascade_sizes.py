@@ -206,8 +206,8 @@ def test_stage_dram_books_the_staging_of_every_dram_byte():
     plain, staged = (analytical.run(lower(cascade, sizes, m, spec, stage_dram=s)) for s in (False, True))
     assert staged.cycles == plain.cycles and staged.dram_bytes == plain.dram_bytes
     rd, wr = (staged.actions.get(("glb", k), 0) - plain.actions.get(("glb", k), 0) for k in ("read", "write"))
-    loaded = plain.actions[("dram", "read_bytes")]
-    stored = plain.actions[("dram", "write_bytes")]
+    loaded = plain.actions[("dram", "read")]
+    stored = plain.actions[("dram", "write")]
     kept = {t.tensor for gp in plan(cascade, sizes, m, spec) for t in gp.transfers if t.kept}
     assert kept == {"AV", "QK", "SN"}          # SN keeps QK, A keeps SN, AV's accumulators
     assert 0 < wr < loaded / 512 and 0 < rd < stored / 512

@@ -255,14 +255,14 @@ def test_task_checks_and_derive():
 def test_totals_by_enumeration():
     """Action counts and energy summed instance by instance (every iteration enumerated)."""
     tasks = (Task("a", "pe2d", 3, actions={("pe2d", "mac"): 7}, energy_pj={("pe2d", "mac"): 0.25}),
-             Task("b", "dram", 2, actions={("dram", "read_bytes"): 64.0}, energy_pj={("dram", "read"): 1.5},
+             Task("b", "dram", 2, actions={("dram", "read"): 64.0}, energy_pj={("dram", "read"): 1.5},
                   every=3, offset=1, active_pe_cycles=1.0))
     g = TaskGraph((Phase("p", tasks, 10), Phase("q", tasks[:1], 1)), UNIT_PES, clock_hz=1e9)
     runs_a = len(range(10)) + 1                            # every iteration of p, then q
     runs_b = len([i for i in range(10) if i % 3 == 1])     # iterations 1, 4, 7
     mac, reads = 7 * runs_a, 64.0 * runs_b
     actions, energy, busy, active = g.totals()
-    assert actions == {("pe2d", "mac"): mac, ("dram", "read_bytes"): reads}
+    assert actions == {("pe2d", "mac"): mac, ("dram", "read"): reads}
     assert energy == {("pe2d", "mac"): 0.25 * runs_a, ("dram", "read"): 1.5 * runs_b}
     assert busy == {"dram": 2 * 3, "pe2d": 3 * 11, "pe1d": 0}
     assert active == {"dram": 3.0, "pe2d": 16 * 3 * 11.0, "pe1d": 0.0}

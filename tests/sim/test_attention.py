@@ -350,8 +350,8 @@ def test_dram_bypass_removes_exactly_the_staging_energy(config):
     # staging writes every byte loaded from DRAM into the buffer and reads every byte stored
     # to DRAM out of it, in rows of access_bytes
     g = spec.storage["glb"]
-    rd = staged.actions[("dram", "read_bytes")]
-    wr = staged.actions[("dram", "write_bytes")]
+    rd = staged.actions[("dram", "read")]
+    wr = staged.actions[("dram", "write")]
     want = rd / g.access_bytes * g.write_pj + wr / g.access_bytes * g.read_pj
     assert staged.energy_pj - bypass.energy_pj == pytest.approx(want, rel=1e-9)
     assert des.run(bypass_graph).energy_pj == pytest.approx(bypass.energy_pj, rel=1e-12)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from arch.errors import SimulationError
 from sim.des.resources.base import Unit
-from sim.cost import transfer_cycles
+from sim.cost import dram_transfer, transfer_cycles
 from sim.taskgraph import Task
 
 
@@ -38,10 +38,11 @@ class DramTiming:
                       pj_per_byte: float = 0.0, deps=(), every: int = 1, offset: int = 0,
                       holds=None) -> Task:
         """A task moving ``size_bytes`` bytes on channel ``unit`` (a read unless ``write``)."""
-        action = ("dram", "write_bytes" if write else "read_bytes")
+        actions, energy = dram_transfer(0, size_bytes, pj_per_byte) if write else \
+            dram_transfer(size_bytes, 0, pj_per_byte)
         return Task(name=name, unit=unit, cycles=self.transfer_cycles(size_bytes),
                     latency=int(self.latency_cycles), deps=tuple(deps),
-                    actions={action: size_bytes}, energy_pj={action: size_bytes * pj_per_byte},
+                    actions=actions, energy_pj=energy,
                     every=every, offset=offset, holds=holds or {})
 
 

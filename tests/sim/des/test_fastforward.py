@@ -10,13 +10,13 @@ import pytest
 from sim import des
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
-PJ = {("dram", "read_bytes"): 64.0}
+PJ = {("dram", "read"): 64.0}
 
 
 def double_buffered(n):
     # load -> 2D -> 1D with two slots, a running max on the 1D array (loop-carried).
     return TaskGraph(phases=(Phase("p", (
-        Task("load", "dram", 37, latency=120, deps=(Dep("mm", 2),), actions={("dram", "read_bytes"): 1024}, energy_pj=PJ),
+        Task("load", "dram", 37, latency=120, deps=(Dep("mm", 2),), actions={("dram", "read"): 1024}, energy_pj=PJ),
         Task("mm", "pe2d", 64, latency=5, deps=(Dep("load", 0),), energy_pj={("pe2d", "mac"): 3.5}),
         Task("rmax", "pe1d", 20, latency=9, deps=(Dep("mm", 0), Dep("rmax", 1))),
         Task("store", "dram", 9, deps=(Dep("rmax", 0),)),
