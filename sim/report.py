@@ -74,6 +74,7 @@ def report_from_totals(graph, engine: str, cycles: int, **extra) -> Report:
     """Build a Report whose counts come from ``graph.totals()`` (identical for every engine)."""
     actions, energy, busy, active = graph.totals()
     dram = sum(v for (comp, act), v in actions.items() if comp == "dram" and act.endswith("bytes"))
+    dram += 8 * actions.get(("dram", "access_8b"), 0)   # SpGEMM counts 8-byte DRAM accesses
     return Report(
         engine=engine,
         cycles=int(cycles) + graph.offset_cycles,
