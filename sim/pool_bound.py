@@ -35,7 +35,7 @@ the event loop (:mod:`sim.des.pool`) books:
 The event model adds what the bound leaves out: queueing when workers holding the same instance
 want it at the same time, the order of tokens, and tails (a phase waits for its slowest
 worker). When one resource dominates and tasks do not wait on each other's bookings, the two
-agree up to the token fetch of the first task (``tests/sim/test_pool.py``).
+agree up to the token fetch of the first task (``tests/sim/test_pool_bound.py``).
 
 The bound of a run of pool phases is summed in floating point and rounded up to whole cycles
 once, as the event loop rounds its end.

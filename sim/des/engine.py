@@ -95,7 +95,7 @@ def _report(graph, cycles, names, timeline, timeline_limit, trace, details, tota
     if trace:
         from sim.des.trace import write_trace
         write_trace(trace, graph, timeline.events, names, timeline.truncated or (pool is not None and pool.truncated),
-                    extra=pool.trace_events(2) if pool is not None else ())
+                    pool=pool)
     meta_des = dict(phases=details, verified_steps=totals["verified"], timeline_truncated=timeline.truncated or len(kept) < len(timeline.events),
                     buffer_peak_bytes={b: buf.peak_bytes for b, buf in buffers.items()})
     rep = report_from_totals(graph, "des", cycles, simulated_steps=totals["simulated"],

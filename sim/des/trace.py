@@ -4,7 +4,7 @@ Each simulated task instance becomes a complete event (``"ph": "X"``) on the tra
 that ran it. A track is a (process, thread) pair of the trace format: for a task graph
 (:func:`write_trace`) process id 1 is the accelerator and thread id ``k + 1`` is the ``k``-th
 unit of ``TaskGraph.units`` (compute arrays, DRAM channels and buffer ports alike). Pool phases
-(:mod:`sim.des.pool`) add, from process id 2, one process per worker group (a core of the
+(:mod:`sim.des.pool`) add, from process id 2 (1 when the graph has nothing else), one process per worker group (a core of the
 PIUMA-like machine) with one track per worker (hardware thread), whose events are its tasks,
 then one process per resource role (pipeline, scratchpad, atomic unit, DRAM, network) with one
 track per instance, whose events are the bookings tasks made on it. Metadata events name every track, so that each unit has its track
@@ -77,13 +77,16 @@ def write_events(path: str, events: list, clock_hz: float, truncated: bool = Fal
         raise SimulationError(f"trace: cannot write {path!r}: {exc.strerror}") from None
 
 
-def write_trace(path: str, graph, events, unit_names, truncated: bool = False, extra=()) -> None:
+def write_trace(path: str, graph, events, unit_names, truncated: bool = False, pool=None) -> None:
     """Write a Chrome-trace JSON file (``{"traceEvents": [...]}``) of a task graph's run to ``path``.
 
-    ``truncated`` says that more instances were simulated than the file holds; ``extra`` are
-    more events (the worker and resource tracks of pool phases, :mod:`sim.des.pool`, from
-    process id 2). The accelerator's unit tracks are left out when only pool phases ran.
+    ``truncated`` says that more instances were simulated than the file holds. ``pool`` (a
+    :class:`sim.des.pool.PoolRunner`) adds the worker and resource tracks of pool phases, from
+    process id 2, or from 1 when only pool phases ran (the accelerator's unit tracks are then
+    left out: the resource tracks show those units).
     """
     only_pool = graph.pool is not None and all(isinstance(ph, PoolPhase) for ph in graph.phases)
-    base = [] if only_pool else trace_events(graph, events, unit_names)
-    write_events(path, base + list(extra), graph.clock_hz, truncated)
+    out = [] if only_pool else trace_events(graph, events, unit_names)
+    if pool is not None:
+        out += pool.trace_events(1 if only_pool else PID + 1)
+    write_events(path, out, graph.clock_hz, truncated)

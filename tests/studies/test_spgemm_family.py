@@ -90,19 +90,22 @@ def test_non_piuma_arch_refused():
         family.evaluate("systolic", {"rmat": "4", "kernel": "inner"}, "des")
 
 
-def test_trace_has_one_event_per_task(tmp_path):
+def test_trace_has_one_event_per_task_and_resource_tracks(tmp_path):
     path = tmp_path / "t.json"
     rec = family.evaluate("piuma", {"matrix": KARATE, "kernel": "smash-v1"}, "des", trace=str(path))
     doc = json.loads(path.read_text())
-    tasks = [e for e in doc["traceEvents"] if e["ph"] == "X"]
+    tasks = [e for e in doc["traceEvents"] if e.get("cat") == "task"]
     assert len(tasks) == rec["tasks"] and not doc["otherData"]["truncated"]
     # every event lies within the run and on one of the 8 cores' 66 threads
     assert max(e["args"]["end_cycle"] for e in tasks) <= rec["cycles"]
     assert {e["pid"] for e in tasks} <= set(range(1, 9)) and max(e["tid"] for e in tasks) <= 66
-    # every hardware thread has a named track: 4 MTPs x 16 threads, then 2 STPs, on each core
+    # every hardware thread has a named track: 4 MTPs x 16 threads, then 2 STPs, on each core;
+    # then the resource instances: 6 pipelines per core, a scratchpad, atomic unit and network
+    # link per core, one DRAM channel
     names = {(e["pid"], e["tid"]): e["args"]["name"] for e in doc["traceEvents"] if e["name"] == "thread_name"}
-    assert len(names) == 8 * 66
+    assert len(names) == 8 * 66 + 48 + 3 * 8 + 1
     assert names[(1, 1)] == "mtp 0 thread 0" and names[(8, 64)] == "mtp 3 thread 15" and names[(3, 66)] == "stp 1"
+    assert names[(10, 8)] == "scratchpad 7" and names[(13, 1)] == "dram 0"
     # ts and dur are microseconds of simulated time at 1 GHz; one task at a time per thread
     for e in tasks:
         assert e["ts"] == pytest.approx(e["args"]["start_cycle"] / 1000)
@@ -110,3 +113,8 @@ def test_trace_has_one_event_per_task(tmp_path):
     for track in {(e["pid"], e["tid"]) for e in tasks}:
         spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in tasks if (e["pid"], e["tid"]) == track)
         assert all(a[1] <= b[0] + 1e-9 for a, b in zip(spans, spans[1:]))
+    # bookings: the DRAM channel serves one at a time, and carries every DRAM byte of the run
+    dram = sorted((e["args"]["start_cycle"], e["args"]["end_cycle"]) for e in doc["traceEvents"]
+                  if e.get("cat") == "booking" and e["pid"] == 13)
+    assert all(a[1] <= b[0] + 1e-9 for a, b in zip(dram, dram[1:]))
+    assert sum(e - s for s, e in dram) * 204.8 == pytest.approx(rec["dram_bytes"])

@@ -69,7 +69,7 @@ def test_v1_windows_switch(west):
     on = simulate(A, A, "smash-v1", load_arch("piuma", {"windows": 1}), expansion=e)
     off = simulate(A, A, "smash-v1", load_arch("piuma", {"windows": 0}), expansion=e)
     rows = int((e.flops > 0).sum())
-    assert "windows" not in off.counts and off.machine.tasks == rows + min(528, A.shape[0])  # rows + assembly blocks
+    assert "windows" not in off.counts and off.graph.steps() == rows + min(528, A.shape[0])  # rows + assembly blocks
     # west0067's 67 rows over 528 threads: one row per window, so that every row has a thread
     assert on.counts["windows"] == rows
     for k in ("flops", "nnz_z", "hash_probes", "atomics", "instructions", "spad_accesses"):
