@@ -106,6 +106,16 @@ def _report(graph, cycles, names, timeline, timeline_limit, trace, details, tota
     return rep
 
 
+def _pool_step(env, pool, ph, clock, totals, details):
+    """Run pool phase ``ph`` from the exact time ``clock[0]`` (fractional cycles) and move the
+    SimPy clock to its barrier."""
+    t0 = clock[0]
+    clock[0] = pool.run(ph, t0)
+    totals["simulated"] += ph.steps()
+    details.append(dict(phase=ph.name, start=t0, cycles=clock[0] - t0, simulated_steps=ph.steps()))
+    yield env.timeout(max(0.0, clock[0] - env.now))
+
+
 def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True,
         budget_steps: int = DEFAULT_BUDGET_STEPS, timeline_limit: int | None = DEFAULT_TIMELINE_LIMIT,
         executor: str = "compiled") -> Report:
@@ -140,16 +150,12 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
     if int(budget_steps) != budget_steps or budget_steps < 1:
         raise SimulationError(f"'budget_steps' must be a positive integer, not {budget_steps!r}")
     if executor == "processes":
-        if graph.pool is not None:
-            raise SimulationError("executor 'processes' has no model of pool phases; use 'compiled'")
         return run_processes(graph, trace=trace, budget_steps=budget_steps, timeline_limit=timeline_limit)
     env = simpy.Environment()
     units = make_units(env, graph)
     buffers = {b: BufferCapacity(env, b, size) for b, size in graph.buffers.items()}
     unit_index = {name: u.index for name, u in units.items()}
-
     programs = _compile(graph, unit_index, fast_forward, budget_steps)
-
     budget = Budget(budget_steps)
     timeline = Timeline(TRACE_LIMIT if trace else timeline_limit)
     free = [0] * len(units)
@@ -161,12 +167,9 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
     def walk():
         for p, ph in enumerate(graph.phases):
             if isinstance(ph, PoolPhase):
-                t0, clock[0] = clock[0], pool.run(ph, clock[0])
-                totals["simulated"] += ph.steps()
-                details.append(dict(phase=ph.name, start=t0, cycles=clock[0] - t0, simulated_steps=ph.steps()))
-                yield env.timeout(max(0.0, clock[0] - env.now))
+                yield from _pool_step(env, pool, ph, clock, totals, details)
                 continue
-            clock[0] = math.ceil(clock[0])
+            clock[0] = math.ceil(clock[0])   # an ordinary phase starts on a whole cycle
             yield env.timeout(max(0.0, clock[0] - env.now))
             key = phase_key(ph)
             t0 = int(clock[0])

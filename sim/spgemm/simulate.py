@@ -30,6 +30,10 @@ from sim.taskgraph import TaskGraph
 
 #: The two timing engines: the closed-form lower bound and the event loop.
 ENGINES = ("analytical", "des")
+#: Most tasks the event loop may run for one product: a task is one event of about a
+#: microsecond (R-MAT scale 18 with smash-v3, 11.8 M tasks, runs in about 10 s), so this caps a
+#: point at about a minute; the engine's default budget is sized for tile steps.
+DES_BUDGET_STEPS = 50_000_000
 
 
 @dataclass
@@ -97,7 +101,10 @@ def simulate(A: sp.csr_matrix, B: sp.csr_matrix, kernel: str, spec: PiumaSpec,
     e = expansion if expansion is not None else expand(A, B, keep_product=keep_product)
     phases, counts = phases_for(kernel, Work(A, B, e), spec)
     graph = task_graph(phases, spec)
-    report = analytical.run(graph) if engine == "analytical" else des.run(graph, trace=trace, timeline_limit=0)
+    if engine == "analytical":
+        report = analytical.run(graph)
+    else:
+        report = des.run(graph, trace=trace, timeline_limit=0, budget_steps=DES_BUDGET_STEPS)
     counts = dict(_counts(report, e, kernel in HASHING, graph.steps()), **counts)
     return SpgemmResult(kernel=kernel, report=report, counts=counts, Z=e.Z if keep_product else None, graph=graph)
 
