@@ -48,7 +48,7 @@ def _column(name: str, key: str, values, n: int | None) -> np.ndarray:
     v = np.array(values, dtype=np.float64, ndmin=1)
     if v.ndim != 1 or (n is not None and v.size != n):
         raise SimulationError(f"pool phase {name!r}: '{key}' must be a column of {n} entries, not shape {v.shape}")
-    if v.size and not (np.isfinite(v).all() and v.min() >= 0):
+    if v.size and not (v.min() >= 0 and v.max() < np.inf):   # NaN fails both
         raise SimulationError(f"pool phase {name!r}: '{key}' must hold finite non-negative numbers")
     v.flags.writeable = False
     return v

@@ -49,7 +49,7 @@ def _run_phase(now, own, spread, lat, work, first, order, dynamic, inst, ninst, 
                tok, tok_role, tok_inst, busy, worker_busy, worker_work, who, start, finish, rec, nrec):
     """One phase of the event loop; returns the time of its barrier (cycles, fractional).
 
-    ``own`` and ``spread`` are (roles, tasks) occupancy in cycles; static phases: worker ``w``
+    ``own`` and ``spread`` are (tasks, roles) occupancy in cycles; static phases: worker ``w``
     runs tasks ``order[first[w]:first[w + 1]]``; dynamic phases take tasks ``0, 1, ...`` after a
     fetch-and-add of ``tok[1]`` cycles on ``free[tok_role, tok_inst]`` and ``tok[0]`` cycles of
     round trip. Server state ``free`` (roles, instances), ``busy`` (per role), ``worker_busy``
@@ -58,7 +58,7 @@ def _run_phase(now, own, spread, lat, work, first, order, dynamic, inst, ninst, 
     ``nrec[0]`` is below its length.
     """
     W = rank.size
-    R = own.shape[0]
+    R = own.shape[1]
     cap = rec.shape[0]
     heap = [(now, 0)]
     heap.pop()
@@ -89,7 +89,7 @@ def _run_phase(now, own, spread, lat, work, first, order, dynamic, inst, ninst, 
             cursor[w] += 1
         end = t + lat[i]
         for r in range(R):
-            d = own[r, i]
+            d = own[i, r]
             if d != 0.0:
                 busy[r] += d
                 c = inst[r, w]
@@ -99,7 +99,7 @@ def _run_phase(now, own, spread, lat, work, first, order, dynamic, inst, ninst, 
                     end = free[r, c]
                 if nrec[0] < cap:
                     _record(rec, nrec, r, c, i, s, s + d)
-            d = spread[r, i]
+            d = spread[i, r]
             if d != 0.0:
                 busy[r] += d
                 m = ninst[r]
@@ -160,10 +160,10 @@ class PoolRunner:
         self.group_cycles = {}
 
     def _dense(self, cols, n) -> np.ndarray:
-        out = np.zeros((len(self.roles), n))
+        out = np.zeros((n, len(self.roles)))   # a task's roles side by side
         for r, role in enumerate(self.roles):
             if role in cols:
-                out[r] = cols[role]
+                out[:, r] = cols[role]
         return out
 
     def run(self, ph, now: float) -> float:

@@ -30,6 +30,11 @@ ROLES = ("pipeline", "scratchpad", "atomic_unit", "network", "dram")
 #: Resource kind of each unit (:mod:`sim.des.resources`).
 UNIT_KINDS = {"pipeline": "compute", "scratchpad": "port", "atomic_unit": "compute", "dram": "dram",
               "network": "port"}
+#: Demands a task states, and the role whose instance held by the thread each occupies.
+OWN = {"instr": "pipeline", "spad": "scratchpad", "atom": "atomic_unit", "net_bytes": "network", "dram_bytes": "dram"}
+#: Demands spread equally over every instance of a role.
+SPREAD = {"spad_all": "scratchpad", "atom_all": "atomic_unit"}
+DEMANDS = (*OWN, *SPREAD, "flops")
 #: Bytes of one token fetch over the network (request and reply).
 TOKEN_NET_BYTES = 16
 
@@ -89,20 +94,21 @@ def pool_phase(spec: PiumaSpec, name: str, *, instr, latency, spad=0.0, atom=0.0
         Thread of each task (static); None takes tasks from the token queue held by core 0.
     """
     n = np.atleast_1d(np.asarray(instr)).size
-    col = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))
-           for k, v in dict(instr=instr, spad=spad, atom=atom, spad_all=spad_all, atom_all=atom_all,
-                            dram_bytes=dram_bytes, net_bytes=net_bytes, flops=flops).items()}
+    given = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))
+             for k, v in dict(instr=instr, spad=spad, atom=atom, spad_all=spad_all, atom_all=atom_all,
+                              dram_bytes=dram_bytes, net_bytes=net_bytes, flops=flops).items()
+             if np.ndim(v) or v != 0}                 # a scalar 0 is no demand: no column
+    tot = {k: float(given[k].sum()) if k in given else 0.0 for k in DEMANDS}
     sr, ar = float(spec.spad_ports), float(spec.atomics_per_cycle)
-    occupancy = {"pipeline": col["instr"], "scratchpad": col["spad"] / sr, "atomic_unit": col["atom"] / ar,
-                 "network": col["net_bytes"] / spec.net_link_bytes_per_cycle,
-                 "dram": col["dram_bytes"] / spec.dram_bw_bytes_per_cycle}
-    spread = {"scratchpad": col["spad_all"] / sr, "atomic_unit": col["atom_all"] / ar}
+    rate = {"instr": 1.0, "spad": sr, "atom": ar, "net_bytes": spec.net_link_bytes_per_cycle,
+            "dram_bytes": spec.dram_bw_bytes_per_cycle, "spad_all": sr, "atom_all": ar}
+    occupancy = {role: given[k] / rate[k] if rate[k] != 1.0 else given[k] for k, role in OWN.items() if k in given}
+    spread = {role: given[k] / rate[k] for k, role in SPREAD.items() if k in given}
     queue = None
     if owner is None:
         queue = TokenQueue(wait_cycles=float(spec.net_latency_cycles + spec.atomic_latency_cycles),
                            role="atomic_unit", instance=0, cycles=1.0 / ar)
     tokens = n if owner is None else 0
-    tot = {k: float(v.sum()) for k, v in col.items()}
     actions = {
         ("pipeline", "instruction"): tot["instr"],
         ("fpu", "multiply_add"): float(round(tot["flops"])),   # shares of a row's multiplies add up to whole ones
@@ -115,7 +121,7 @@ def pool_phase(spec: PiumaSpec, name: str, *, instr, latency, spad=0.0, atom=0.0
     price = {"pipeline": pj["instruction"], "fpu": pj["flop"], "scratchpad": pj["spad_access"],
              "atomic_unit": pj["atomic"], "dram": pj["dram_access"], "network": pj["network_access"]}
     return PoolPhase(name, latency=np.broadcast_to(np.asarray(latency, np.float64), (n,)), occupancy=occupancy,
-                     spread=spread, work=col["flops"], owner=owner, queue=queue, actions=actions,
+                     spread=spread, work=given.get("flops", 0.0), owner=owner, queue=queue, actions=actions,
                      energy_pj={k: v * price[k[0]] for k, v in actions.items()}, group=group)
 
 
