@@ -144,3 +144,18 @@ def test_compiled_and_plain_python_loops_agree(spec, monkeypatch):
     plain = run(spec, phases)
     assert fast.cycles == plain.cycles
     assert np.array_equal(fast.meta["pool"]["worker_busy_cycles"], plain.meta["pool"]["worker_busy_cycles"])
+
+
+def test_trace_of_a_mixed_graph_keeps_the_accelerator_at_pid_1(spec, tmp_path):
+    # an ordinary 10-cycle task on the pipeline unit, then one pool task: the ordinary task on
+    # the accelerator's pipeline track, the pool task on core 0's first thread (pid 2)
+    g = task_graph([pool_phase(spec, "p", instr=[5.0], latency=[0.0], owner=[0])], spec)
+    graph = TaskGraph((Phase("o", (Task("t", "pipeline", 10),), 1), g.phases[0]), g.units, g.clock_hz,
+                      meta=g.meta, pool=g.pool)
+    path = tmp_path / "t.json"
+    des.run(graph, trace=str(path))
+    ev = json.loads(path.read_text())["traceEvents"]
+    procs = {e["pid"]: e["args"]["name"] for e in ev if e["name"] == "process_name"}
+    assert procs[1] == "accelerator" and procs[2] == "core 0" and procs[10] == "pipeline" and len(procs) == 1 + 8 + 5
+    spans = sorted((e["pid"], e["tid"], e["args"]["start_cycle"], e["args"]["end_cycle"]) for e in ev if e["ph"] == "X")
+    assert spans == [(1, 1, 0, 10), (2, 1, 10.0, 15.0), (10, 1, 10.0, 15.0)]
