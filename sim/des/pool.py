@@ -35,8 +35,12 @@ TRACE_TASKS = 200_000
 
 
 def _record(rec, nrec, role, instance, task, s, e):
-    """Append booking ``(role, instance, task, start, end)`` to row ``nrec[0]`` of ``rec``."""
+    """Append booking ``(role, instance, task, start, end)`` to row ``nrec[0]`` of ``rec``, or
+    count it in ``nrec[1]`` when ``rec`` is full."""
     k = nrec[0]
+    if k >= rec.shape[0]:
+        nrec[1] += 1
+        return
     rec[k, 0] = role
     rec[k, 1] = instance
     rec[k, 2] = task
@@ -46,7 +50,7 @@ def _record(rec, nrec, role, instance, task, s, e):
 
 
 def _run_phase(now, own, spread, lat, work, first, order, dynamic, inst, ninst, rank, rank_of, free,
-               tok, tok_role, tok_inst, busy, worker_busy, worker_work, who, start, finish, rec, nrec):
+               tok, tok_role, tok_inst, busy, worker_busy, worker_work, who, start, finish, keep, rec, nrec):
     """One phase of the event loop; returns the time of its barrier (cycles, fractional).
 
     ``own`` and ``spread`` are (tasks, roles) occupancy in cycles; static phases: worker ``w``
@@ -54,12 +58,11 @@ def _run_phase(now, own, spread, lat, work, first, order, dynamic, inst, ninst, 
     fetch-and-add of ``tok[1]`` cycles on ``free[tok_role, tok_inst]`` and ``tok[0]`` cycles of
     round trip. Server state ``free`` (roles, instances), ``busy`` (per role), ``worker_busy``
     and ``worker_work`` are updated in place; ``who``, ``start`` and ``finish`` receive each
-    task's worker and times; bookings ``(role, instance, task, start, end)`` go to ``rec`` while
-    ``nrec[0]`` is below its length.
+    task's worker and times; with ``keep``, bookings ``(role, instance, task, start,
+    end)`` go to it (``nrec[0]`` of them, ``nrec[1]`` more that did not fit).
     """
     W = rank.size
     R = own.shape[1]
-    cap = rec.shape[0]
     heap = [(now, 0)]
     heap.pop()
     cursor = first.copy()
@@ -81,7 +84,7 @@ def _run_phase(now, own, spread, lat, work, first, order, dynamic, inst, ninst, 
             s = free[tok_role, tok_inst] if free[tok_role, tok_inst] > t else t
             free[tok_role, tok_inst] = s + tok[1]
             busy[tok_role] += tok[1]
-            if nrec[0] < cap:
+            if keep:
                 _record(rec, nrec, tok_role, tok_inst, i, s, s + tok[1])
             t = max(t + tok[0], free[tok_role, tok_inst])
         else:
@@ -97,7 +100,7 @@ def _run_phase(now, own, spread, lat, work, first, order, dynamic, inst, ninst, 
                 free[r, c] = s + d
                 if free[r, c] > end:
                     end = free[r, c]
-                if nrec[0] < cap:
+                if keep:
                     _record(rec, nrec, r, c, i, s, s + d)
             d = spread[i, r]
             if d != 0.0:
@@ -108,7 +111,7 @@ def _run_phase(now, own, spread, lat, work, first, order, dynamic, inst, ninst, 
                     free[r, c] = s + d / m
                     if free[r, c] > end:
                         end = free[r, c]
-                    if nrec[0] < cap:
+                    if keep:
                         _record(rec, nrec, r, c, i, s, s + d / m)
         worker_busy[w] += end - t
         worker_work[w] += work[i]
@@ -182,17 +185,17 @@ class PoolRunner:
             tok, tok_role, tok_inst = np.zeros(2), 0, 0
         room = max(0, self.limit - len(self.bookings))
         rec = np.zeros((room, 5))
-        nrec = np.zeros(1, np.int64)
+        nrec = np.zeros(2, np.int64)
         who, start, finish = np.empty(n, np.int64), np.empty(n), np.empty(n)
         end = _run_phase(float(now), self._dense(ph.occupancy, n), self._dense(ph.spread, n), ph.latency, ph.work,
                          first, order, dynamic, self.layout.instance_of, self.ninst, self.layout.rank, self.rank_of,
                          self.free, tok, tok_role, tok_inst, self.busy, self.worker_busy, self.worker_work,
-                         who, start, finish, rec, nrec)
-        self._keep(ph, who, start, finish, rec[: nrec[0]], room)
+                         who, start, finish, self.limit > 0, rec, nrec)
+        self._keep(ph, who, start, finish, rec[: nrec[0]], nrec[1] > 0)
         self.group_cycles[ph.group] = self.group_cycles.get(ph.group, 0.0) + end - now
         return end
 
-    def _keep(self, ph, who, start, finish, rec, room):
+    def _keep(self, ph, who, start, finish, rec, lost: bool):
         """Keep the phase's first tasks and bookings (by start) for the trace."""
         if not self.limit:
             return
@@ -201,7 +204,7 @@ class PoolRunner:
         self.tasks.append((ph.name, first, who[first], start[first], finish[first]))
         self.kept_tasks += first.size
         self.bookings += [(ph.name, (int(r), int(c), int(i), s, e)) for r, c, i, s, e in rec.tolist()]
-        self.truncated |= first.size < len(ph) or len(rec) >= room
+        self.truncated |= first.size < len(ph) or lost
 
     def summary(self) -> dict:
         """Per-worker busy cycles and work, and the cycles of each phase group."""

@@ -159,3 +159,17 @@ def test_trace_of_a_mixed_graph_keeps_the_accelerator_at_pid_1(spec, tmp_path):
     assert procs[1] == "accelerator" and procs[2] == "core 0" and procs[10] == "pipeline" and len(procs) == 1 + 8 + 5
     spans = sorted((e["pid"], e["tid"], e["args"]["start_cycle"], e["args"]["end_cycle"]) for e in ev if e["ph"] == "X")
     assert spans == [(1, 1, 0, 10), (2, 1, 10.0, 15.0), (10, 1, 10.0, 15.0)]
+
+
+def test_trace_keeps_the_first_tasks_and_bookings_and_says_it_truncated(spec, tmp_path, monkeypatch):
+    from sim.des import pool
+    monkeypatch.setattr(pool, "TRACE_TASKS", 3)
+    # two phases of two tasks, each task one pipeline booking: 4 tasks and 4 bookings ran
+    ph = [pool_phase(spec, f"p{k}", instr=[10.0, 10.0], latency=[0.0, 0.0], owner=[0, 1]) for k in range(2)]
+    path = tmp_path / "t.json"
+    run(spec, ph, trace=str(path))
+    doc = json.loads(path.read_text())
+    cats = [e["cat"] for e in doc["traceEvents"] if e["ph"] == "X"]
+    assert cats.count("task") == 3 and cats.count("booking") == 3 and doc["otherData"]["truncated"]
+    run(spec, ph[:1], trace=str(path))
+    assert not json.loads(path.read_text())["otherData"]["truncated"]
