@@ -28,11 +28,11 @@ those of the analytical engine by construction.
 
 from __future__ import annotations
 
+import math
+
 import simpy
 
 from arch.errors import SimulationError
-import math
-
 from sim.des.fastforward import BLOCK_ITERATIONS, TRACE_LIMIT, Budget, Timeline, simulate_phase
 from sim.des.pool import PoolRunner
 from sim.des.processes import run_processes
@@ -94,8 +94,7 @@ def _report(graph, cycles, names, timeline, timeline_limit, trace, details, tota
     timeline_out = [(names[u], graph.phases[p].tasks[k].name, s, e) for p, k, u, _i, s, e in kept]
     if trace:
         from sim.des.trace import write_trace
-        write_trace(trace, graph, timeline.events, names, timeline.truncated or (pool is not None and pool.truncated),
-                    pool=pool)
+        write_trace(trace, graph, timeline.events, names, timeline.truncated, pool=pool)
     meta_des = dict(phases=details, verified_steps=totals["verified"], timeline_truncated=timeline.truncated or len(kept) < len(timeline.events),
                     buffer_peak_bytes={b: buf.peak_bytes for b, buf in buffers.items()})
     rep = report_from_totals(graph, "des", cycles, simulated_steps=totals["simulated"],

@@ -3,11 +3,12 @@
 Each simulated task instance becomes a complete event (``"ph": "X"``) on the track of the unit
 that ran it. A track is a (process, thread) pair of the trace format: for a task graph
 (:func:`write_trace`) process id 1 is the accelerator and thread id ``k + 1`` is the ``k``-th
-unit of ``TaskGraph.units`` (compute arrays, DRAM channels and buffer ports alike). Pool phases
-(:mod:`sim.des.pool`) add, from process id 2 (1 when the graph has nothing else), one process per worker group (a core of the
-PIUMA-like machine) with one track per worker (hardware thread), whose events are its tasks,
-then one process per resource role (pipeline, scratchpad, atomic unit, DRAM, network) with one
-track per instance, whose events are the bookings tasks made on it. Metadata events name every track, so that each unit has its track
+unit of ``TaskGraph.units`` (compute arrays, DRAM channels and buffer ports alike). Pool
+phases (:mod:`sim.des.pool`) add, from process id 2 (1 when the graph has nothing else), one
+process per worker group (a core of the PIUMA-like machine) with one track per worker (a
+hardware thread), whose events are its tasks, then one process per resource role (pipeline,
+scratchpad, atomic unit, network, DRAM) with one track per instance, whose events are the
+bookings tasks made on it. Metadata events name every track, so that each unit has its track
 even when idle. Times: ``ts`` and ``dur`` are **microseconds of simulated time**
 (cycles / clock_hz * 1e6, fractional), the unit Chrome traces use; the exact cycles are in each
 event's ``args`` (``start_cycle``, ``end_cycle``) with whatever else identifies the instance
@@ -83,10 +84,11 @@ def write_trace(path: str, graph, events, unit_names, truncated: bool = False, p
     ``truncated`` says that more instances were simulated than the file holds. ``pool`` (a
     :class:`sim.des.pool.PoolRunner`) adds the worker and resource tracks of pool phases, from
     process id 2, or from 1 when only pool phases ran (the accelerator's unit tracks are then
-    left out: the resource tracks show those units).
+    left out: the resource tracks show those units), and says whether it kept them all.
     """
     only_pool = graph.pool is not None and all(isinstance(ph, PoolPhase) for ph in graph.phases)
     out = [] if only_pool else trace_events(graph, events, unit_names)
     if pool is not None:
         out += pool.trace_events(1 if only_pool else PID + 1)
+        truncated = truncated or pool.truncated
     write_events(path, out, graph.clock_hz, truncated)
