@@ -74,6 +74,12 @@ class TokenQueue:
     instance: int
     cycles: float
 
+    def __post_init__(self):
+        for k in ("wait_cycles", "cycles"):
+            v = getattr(self, k)
+            if not 0 <= v < np.inf:
+                raise SimulationError(f"token queue: '{k}' must be a finite non-negative number of cycles, not {v!r}")
+
 
 @dataclass(frozen=True, eq=False)
 class PoolPhase:

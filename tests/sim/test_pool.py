@@ -72,6 +72,11 @@ def test_bad_graph_is_refused(make, message):
         make()
 
 
+def test_bad_queue_is_refused():
+    with pytest.raises(SimulationError, match=r"^token queue: 'cycles' must be a finite non-negative number of cycles, not -1.0$"):
+        TokenQueue(wait_cycles=1.0, role="port", instance=0, cycles=-1.0)
+
+
 def test_bad_layout_is_refused():
     with pytest.raises(SimulationError, match=r"^pool layout: 'rank' must be a permutation of the workers$"):
         PoolLayout(roles=("issue",), instance_of=[[0, 0]], rank=[0, 0], group_of=[0, 0], group_names=("c",),
