@@ -52,13 +52,13 @@ from sim.pool import PoolPhase
 
 def durations(ph: PoolPhase, ninst: dict) -> np.ndarray:
     """Uncontended duration of every task of a phase (cycles, float)."""
-    cols = [ph.latency]
+    out = ph.latency
     for role in {**ph.occupancy, **ph.spread}:
         c = ph.occupancy.get(role, 0.0)
         if role in ph.spread:
             c = c + ph.spread[role] / ninst[role]
-        cols.append(np.broadcast_to(c, ph.latency.shape))
-    return np.maximum.reduce(cols)
+        out = np.maximum(out, c)
+    return out
 
 
 def _static_terms(ph: PoolPhase, layout, ninst: dict, dur: np.ndarray) -> dict:
@@ -113,22 +113,22 @@ def _shared_bound(own: np.ndarray, dur: np.ndarray, token: float, shared: int, s
     return lo
 
 
-def _dynamic_terms(ph: PoolPhase, layout, ninst: dict, dur: np.ndarray) -> dict:
-    """Role and worker terms of a phase whose tasks are taken from a queue (cycles)."""
+def _dynamic_terms(ph: PoolPhase, layout, ninst: dict, held: dict, dur: np.ndarray) -> dict:
+    """Role and worker terms of a phase whose tasks are taken from a queue (cycles); ``held``
+    gives, per role, how many instances one worker holds and how many several workers share."""
     q, n, W = ph.queue, len(ph), layout.workers
     token = q.wait_cycles
     out = {}
-    for r, role in enumerate(layout.roles):
+    for role in layout.roles:
         own, spread = ph.occupancy.get(role), ph.spread.get(role)
         if own is None and spread is None and role != q.role:
             continue
         I = ninst[role]
         own_sum = float(own.sum()) if own is not None else 0.0
         spread_sum = float(spread.sum()) if spread is not None else 0.0
-        held = np.bincount(layout.instance_of[r], minlength=I)
-        single = int((held == 1).sum())
+        single, shared = held[role]
         if single and spread is None and own is not None:
-            out[role] = _shared_bound(own, dur, token, int((held > 1).sum()), single)
+            out[role] = _shared_bound(own, dur, token, shared, single)
         else:
             out[role] = token + (own_sum + spread_sum) / I
         if role == q.role:   # the queue's instance serves every fetch-and-add and its spread share
@@ -155,6 +155,8 @@ def bound(graph) -> tuple[int, dict]:
     if layout is None:
         return 0, {}
     ninst = {role: int(graph.units[role]) for role in layout.roles}
+    counts = [np.bincount(layout.instance_of[r], minlength=ninst[role]) for r, role in enumerate(layout.roles)]
+    held = {role: (int((c == 1).sum()), int((c > 1).sum())) for role, c in zip(layout.roles, counts)}
     W = layout.workers
     worker_busy, worker_work = np.zeros(W), np.zeros(W)
     total, group_cycles, limiter = 0.0, {}, {}
@@ -167,7 +169,7 @@ def bound(graph) -> tuple[int, dict]:
             worker_busy += np.bincount(ph.owner, weights=dur, minlength=W)
             worker_work += np.bincount(ph.owner, weights=ph.work, minlength=W)
         else:
-            terms = _dynamic_terms(ph, layout, ninst, dur)
+            terms = _dynamic_terms(ph, layout, ninst, held, dur)
             worker_busy += (dur.sum() + len(ph) * ph.queue.wait_cycles) / W
             worker_work += ph.work.sum() / W
         worst = max(terms, key=terms.get)
