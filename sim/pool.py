@@ -43,15 +43,23 @@ import numpy as np
 from arch.errors import SimulationError
 
 
-def _column(name: str, key: str, values, n: int | None) -> np.ndarray:
-    """A read-only float64 column of ``n`` finite non-negative entries (``n`` None: any length)."""
-    v = np.array(values, dtype=np.float64, ndmin=1)
-    if v.ndim != 1 or (n is not None and v.size != n):
-        raise SimulationError(f"pool phase {name!r}: '{key}' must be a column of {n} entries, not shape {v.shape}")
-    if v.size and not (v.min() >= 0 and v.max() < np.inf):   # NaN fails both
-        raise SimulationError(f"pool phase {name!r}: '{key}' must hold finite non-negative numbers")
-    v.flags.writeable = False
-    return v
+def _columns(name: str, cols: dict, n: int) -> dict:
+    """The columns ``key -> values`` (scalars broadcast to ``n`` entries) as rows of one
+    read-only float64 matrix, each checked to hold ``n`` finite non-negative numbers."""
+    rows = []
+    for key, v in cols.items():
+        v = np.asarray(v, dtype=np.float64)
+        if v.ndim == 0:
+            v = np.broadcast_to(v, (n,))
+        if v.shape != (n,):
+            raise SimulationError(f"pool phase {name!r}: '{key}' must be a column of {n} entries, not shape {v.shape}")
+        rows.append(v)
+    m = np.array(rows, dtype=np.float64).reshape(len(rows), n)
+    if n and rows and not (m.min() >= 0 and m.max() < np.inf):   # NaN fails both
+        bad = next(k for k, r in zip(cols, m) if not (r.min() >= 0 and r.max() < np.inf))
+        raise SimulationError(f"pool phase {name!r}: '{bad}' must hold finite non-negative numbers")
+    m.flags.writeable = False
+    return dict(zip(cols, m))
 
 
 @dataclass(frozen=True)
@@ -103,11 +111,15 @@ class PoolPhase:
 
     def __post_init__(self):
         d = self.__dict__  # frozen: fields are normalised in place, once
-        d["latency"] = lat = _column(self.name, "latency", self.latency, None)
-        n = lat.size
-        d["occupancy"] = MappingProxyType({r: _column(self.name, f"occupancy[{r}]", v, n) for r, v in self.occupancy.items()})
-        d["spread"] = MappingProxyType({r: _column(self.name, f"spread[{r}]", v, n) for r, v in self.spread.items()})
-        d["work"] = _column(self.name, "work", np.broadcast_to(np.asarray(self.work, np.float64), (n,)), n)
+        lat = np.atleast_1d(np.asarray(self.latency, dtype=np.float64))   # a column: its length is n
+        cols = {"latency": lat, "work": self.work,
+                **{f"occupancy[{r}]": v for r, v in self.occupancy.items()},
+                **{f"spread[{r}]": v for r, v in self.spread.items()}}
+        n = lat.shape[0]
+        got = _columns(self.name, cols, n)
+        d["latency"], d["work"] = got["latency"], got["work"]
+        d["occupancy"] = MappingProxyType({r: got[f"occupancy[{r}]"] for r in self.occupancy})
+        d["spread"] = MappingProxyType({r: got[f"spread[{r}]"] for r in self.spread})
         if (self.owner is None) == (self.queue is None):
             raise SimulationError(f"pool phase {self.name!r}: give exactly one of 'owner' (static) and 'queue' (dynamic)")
         if self.owner is not None:

@@ -94,7 +94,7 @@ def pool_phase(spec: PiumaSpec, name: str, *, instr, latency, spad=0.0, atom=0.0
         Thread of each task (static); None takes tasks from the token queue held by core 0.
     """
     n = np.atleast_1d(np.asarray(instr)).size
-    given = {k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,))
+    given = {k: np.asarray(v, dtype=np.float64) if np.ndim(v) else np.full(n, float(v))
              for k, v in dict(instr=instr, spad=spad, atom=atom, spad_all=spad_all, atom_all=atom_all,
                               dram_bytes=dram_bytes, net_bytes=net_bytes, flops=flops).items()
              if np.ndim(v) or v != 0}                 # a scalar 0 is no demand: no column
@@ -102,7 +102,7 @@ def pool_phase(spec: PiumaSpec, name: str, *, instr, latency, spad=0.0, atom=0.0
     sr, ar = float(spec.spad_ports), float(spec.atomics_per_cycle)
     rate = {"instr": 1.0, "spad": sr, "atom": ar, "net_bytes": spec.net_link_bytes_per_cycle,
             "dram_bytes": spec.dram_bw_bytes_per_cycle, "spad_all": sr, "atom_all": ar}
-    occupancy = {role: given[k] / rate[k] if rate[k] != 1.0 else given[k] for k, role in OWN.items() if k in given}
+    occupancy = {role: given[k] / rate[k] for k, role in OWN.items() if k in given}
     spread = {role: given[k] / rate[k] for k, role in SPREAD.items() if k in given}
     queue = None
     if owner is None:
@@ -120,7 +120,7 @@ def pool_phase(spec: PiumaSpec, name: str, *, instr, latency, spad=0.0, atom=0.0
     pj = spec.energy_pj
     price = {"pipeline": pj["instruction"], "fpu": pj["flop"], "scratchpad": pj["spad_access"],
              "atomic_unit": pj["atomic"], "dram": pj["dram_access"], "network": pj["network_access"]}
-    return PoolPhase(name, latency=np.broadcast_to(np.asarray(latency, np.float64), (n,)), occupancy=occupancy,
+    return PoolPhase(name, latency=latency if np.ndim(latency) else np.full(n, float(latency)), occupancy=occupancy,
                      spread=spread, work=given.get("flops", 0.0), owner=owner, queue=queue, actions=actions,
                      energy_pj={k: v * price[k[0]] for k, v in actions.items()}, group=group)
 
