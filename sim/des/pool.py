@@ -49,11 +49,12 @@ def _record(rec, nrec, role, instance, task, s, e):
     nrec[0] = k + 1
 
 
-def _run_phase(now, own, spread, lat, work, first, order, dynamic, inst, ninst, rank, rank_of, free,
+def _run_phase(now, own, own_role, spread, spread_role, lat, work, first, order, dynamic, inst, ninst, rank, rank_of, free,
                tok, tok_role, tok_inst, busy, worker_busy, worker_work, who, start, finish, keep, rec, nrec):
     """One phase of the event loop; returns the time of its barrier (cycles, fractional).
 
-    ``own`` and ``spread`` are (tasks, roles) occupancy in cycles; static phases: worker ``w``
+    ``own`` and ``spread`` are (tasks, k) occupancy in cycles of the roles ``own_role`` and
+    ``spread_role`` (the roles the phase occupies); static phases: worker ``w``
     runs tasks ``order[first[w]:first[w + 1]]``; dynamic phases take tasks ``0, 1, ...`` after a
     fetch-and-add of ``tok[1]`` cycles on ``free[tok_role, tok_inst]`` and ``tok[0]`` cycles of
     round trip. Server state ``free`` (roles, instances), ``busy`` (per role), ``worker_busy``
@@ -62,7 +63,6 @@ def _run_phase(now, own, spread, lat, work, first, order, dynamic, inst, ninst, 
     end)`` go to it (``nrec[0]`` of them, ``nrec[1]`` more that did not fit).
     """
     W = rank.size
-    R = own.shape[1]
     heap = [(now, 0)]
     heap.pop()
     cursor = first.copy()
@@ -91,9 +91,10 @@ def _run_phase(now, own, spread, lat, work, first, order, dynamic, inst, ninst, 
             i = order[cursor[w]]
             cursor[w] += 1
         end = t + lat[i]
-        for r in range(R):
-            d = own[i, r]
+        for k in range(own_role.size):
+            d = own[i, k]
             if d != 0.0:
+                r = own_role[k]
                 busy[r] += d
                 c = inst[r, w]
                 s = free[r, c] if free[r, c] > t else t
@@ -102,8 +103,10 @@ def _run_phase(now, own, spread, lat, work, first, order, dynamic, inst, ninst, 
                     end = free[r, c]
                 if keep:
                     _record(rec, nrec, r, c, i, s, s + d)
-            d = spread[i, r]
+        for k in range(spread_role.size):
+            d = spread[i, k]
             if d != 0.0:
+                r = spread_role[k]
                 busy[r] += d
                 m = ninst[r]
                 for c in range(m):
@@ -162,12 +165,13 @@ class PoolRunner:
         self.truncated = False
         self.group_cycles = {}
 
-    def _dense(self, cols, n) -> np.ndarray:
-        out = np.zeros((n, len(self.roles)))   # a task's roles side by side
-        for r, role in enumerate(self.roles):
-            if role in cols:
-                out[:, r] = cols[role]
-        return out
+    def _dense(self, cols, n) -> tuple:
+        """The phase's columns of ``cols`` side by side (a task's roles in one row), and their roles."""
+        roles = [r for r, role in enumerate(self.roles) if role in cols]
+        out = np.empty((n, len(roles)))
+        for k, r in enumerate(roles):
+            out[:, k] = cols[self.roles[r]]
+        return out, np.array(roles, dtype=np.int64)
 
     def run(self, ph, now: float) -> float:
         """Run pool phase ``ph`` from time ``now`` (cycles); returns the time of its barrier."""
@@ -187,7 +191,7 @@ class PoolRunner:
         rec = np.zeros((room, 5))
         nrec = np.zeros(2, np.int64)
         who, start, finish = np.empty(n, np.int64), np.empty(n), np.empty(n)
-        end = _run_phase(float(now), self._dense(ph.occupancy, n), self._dense(ph.spread, n), ph.latency, ph.work,
+        end = _run_phase(float(now), *self._dense(ph.occupancy, n), *self._dense(ph.spread, n), ph.latency, ph.work,
                          first, order, dynamic, self.layout.instance_of, self.ninst, self.layout.rank, self.rank_of,
                          self.free, tok, tok_role, tok_inst, self.busy, self.worker_busy, self.worker_work,
                          who, start, finish, self.limit > 0, rec, nrec)
