@@ -4,6 +4,7 @@ tests/sim/test_pool_bound.py)."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from arch.registry import load_arch
@@ -42,3 +43,22 @@ def test_bound_below_event_loop_with_identical_counts(spec, name):
             assert u * a["cycles"] == pytest.approx(d["utilization"][unit] * d["cycles"])
             assert u <= 1 + 1e-9
         assert 0 < a["thread_occupancy"] <= 1 + 1e-9
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_actions_keys_and_prices(spec, kernel):
+    # the six (component, action) keys SpGEMM reports, priced with the spec's per-action pJ;
+    # the multiplies are exactly the product's flops, DRAM bytes eight per 8-byte access
+    A = load_mtx(DATA / "karate.mtx")
+    res = simulate(A, A, kernel, spec, keep_product=False)
+    rep = res.report
+    price = {"pipeline": "instruction", "fpu": "flop", "scratchpad": "spad_access", "atomic_unit": "atomic",
+             "dram": "dram_access", "network": "network_access"}
+    assert set(rep.actions) == {("pipeline", "instruction"), ("fpu", "multiply_add"), ("scratchpad", "access_8b"),
+                                ("atomic_unit", "op"), ("dram", "access_8b"), ("network", "flit_8b")}
+    for (comp, act), count in rep.actions.items():
+        assert rep.energy_pj_by[(comp, act)] == pytest.approx(count * spec.energy_pj[price[comp]])
+    flops = int(np.diff(A.indptr)[A.indices].sum())       # sum over stored a_ik of nnz(B_k)
+    assert rep.actions[("fpu", "multiply_add")] == res.counts["flops"] == flops
+    assert rep.dram_bytes == round(8 * rep.actions[("dram", "access_8b")])
+    assert set(rep.utilization) == {"pipeline", "scratchpad", "atomic_unit", "dram", "network"}
