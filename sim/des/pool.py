@@ -50,17 +50,18 @@ def _record(rec, nrec, role, instance, task, s, e):
 
 
 def _run_phase(now, own, own_role, spread, spread_role, lat, work, first, order, dynamic, inst, ninst, rank, rank_of, free,
-               tok, tok_role, tok_inst, busy, worker_busy, worker_work, who, start, finish, keep, rec, nrec):
+               tok, tok_role, tok_inst, worker_busy, worker_work, who, start, finish, keep, rec, nrec):
     """One phase of the event loop; returns the time of its barrier (cycles, fractional).
 
     ``own`` and ``spread`` are (tasks, k) occupancy in cycles of the roles ``own_role`` and
-    ``spread_role`` (the roles the phase occupies); static phases: worker ``w``
-    runs tasks ``order[first[w]:first[w + 1]]``; dynamic phases take tasks ``0, 1, ...`` after a
+    ``spread_role`` (the roles the phase occupies). Static phases: worker ``w`` runs tasks
+    ``order[first[w]:first[w + 1]]``; dynamic phases take tasks ``0, 1, ...``, each after a
     fetch-and-add of ``tok[1]`` cycles on ``free[tok_role, tok_inst]`` and ``tok[0]`` cycles of
-    round trip. Server state ``free`` (roles, instances), ``busy`` (per role), ``worker_busy``
-    and ``worker_work`` are updated in place; ``who``, ``start`` and ``finish`` receive each
-    task's worker and times; with ``keep``, bookings ``(role, instance, task, start,
-    end)`` go to it (``nrec[0]`` of them, ``nrec[1]`` more that did not fit).
+    round trip. Server state ``free`` (roles, instances), ``worker_busy`` and ``worker_work``
+    are updated in place (the roles' busy cycles are the graph's: ``TaskGraph.totals``);
+    ``who``, ``start`` and ``finish`` receive each task's worker and times; with ``keep``,
+    bookings ``(role, instance, task, start, end)`` go to ``rec`` (``nrec[0]`` of them,
+    ``nrec[1]`` more that did not fit).
     """
     W = rank.size
     heap = [(now, 0)]
@@ -83,7 +84,6 @@ def _run_phase(now, own, own_role, spread, spread_role, lat, work, first, order,
             nxt += 1
             s = free[tok_role, tok_inst] if free[tok_role, tok_inst] > t else t
             free[tok_role, tok_inst] = s + tok[1]
-            busy[tok_role] += tok[1]
             if keep:
                 _record(rec, nrec, tok_role, tok_inst, i, s, s + tok[1])
             t = max(t + tok[0], free[tok_role, tok_inst])
@@ -95,7 +95,6 @@ def _run_phase(now, own, own_role, spread, spread_role, lat, work, first, order,
             d = own[i, k]
             if d != 0.0:
                 r = own_role[k]
-                busy[r] += d
                 c = inst[r, w]
                 s = free[r, c] if free[r, c] > t else t
                 free[r, c] = s + d
@@ -107,7 +106,6 @@ def _run_phase(now, own, own_role, spread, spread_role, lat, work, first, order,
             d = spread[i, k]
             if d != 0.0:
                 r = spread_role[k]
-                busy[r] += d
                 m = ninst[r]
                 for c in range(m):
                     s = free[r, c] if free[r, c] > t else t
@@ -156,7 +154,6 @@ class PoolRunner:
         self.free = np.zeros((len(lay.roles), max(1, int(self.ninst.max(initial=1)))))
         self.rank_of = np.empty(lay.workers, dtype=np.int64)
         self.rank_of[lay.rank] = np.arange(lay.workers)
-        self.busy = np.zeros(len(lay.roles))
         self.worker_busy = np.zeros(lay.workers)
         self.worker_work = np.zeros(lay.workers)
         self.limit = TRACE_TASKS if trace else 0
@@ -193,7 +190,7 @@ class PoolRunner:
         who, start, finish = np.empty(n, np.int64), np.empty(n), np.empty(n)
         end = _run_phase(float(now), *self._dense(ph.occupancy, n), *self._dense(ph.spread, n), ph.latency, ph.work,
                          first, order, dynamic, self.layout.instance_of, self.ninst, self.layout.rank, self.rank_of,
-                         self.free, tok, tok_role, tok_inst, self.busy, self.worker_busy, self.worker_work,
+                         self.free, tok, tok_role, tok_inst, self.worker_busy, self.worker_work,
                          who, start, finish, self.limit > 0, rec, nrec)
         self._keep(ph, who, start, finish, rec[: nrec[0]], nrec[1] > 0)
         self.group_cycles[ph.group] = self.group_cycles.get(ph.group, 0.0) + end - now
