@@ -52,7 +52,8 @@ from __future__ import annotations
 
 import math
 
-from sim import maxplus
+from sim import maxplus, pool_bound
+from sim.pool import PoolPhase
 from sim.report import Report, report_from_totals
 from sim.taskgraph import Phase, TaskGraph
 
@@ -397,6 +398,12 @@ def clear_caches(structures: bool = True) -> None:
 
 
 def run(graph: TaskGraph) -> Report:
-    """Cycles of a lowered task graph without simulating it: a Report (``engine="analytical"``)."""
-    cycles = sum(phase_cycles(ph) for ph in graph.phases)
-    return report_from_totals(graph, "analytical", cycles, simulated_steps=0, extrapolated_steps=0)
+    """Cycles of a lowered task graph without simulating it: a Report (``engine="analytical"``).
+
+    Pool phases take the closed-form bound of :mod:`sim.pool_bound` (``meta["pool"]``)."""
+    pool_cycles, pool = pool_bound.bound(graph)
+    cycles = pool_cycles + sum(phase_cycles(ph) for ph in graph.phases if not isinstance(ph, PoolPhase))
+    rep = report_from_totals(graph, "analytical", cycles, simulated_steps=0, extrapolated_steps=0)
+    if graph.pool is not None:
+        rep.meta["pool"] = pool
+    return rep

@@ -25,6 +25,11 @@ iteration in the order of ``Phase.tasks``); this in-order issue makes the timing
 linear system, which is what lets the discrete-event engine fast-forward exactly once the
 schedule of one super-period (the least common multiple of the ``every`` values) repeats.
 
+A :class:`~sim.pool.PoolPhase` is the other kind of phase: tasks that hold several resources
+at once (a thread's pipeline, its core's scratchpad ports and atomic unit, the DRAM channel),
+taken by a pool of workers whose layout the graph declares once (``TaskGraph.pool``); see
+:mod:`sim.pool`. It is separated from its neighbours by the same barriers.
+
 Conventions: cycles are integers; ``offset_cycles`` is a constant added to the total by a
 documented convention (SCALE-Sim's "Total Cycles" counts one cycle less than the sum of its
 folds, for example).
@@ -38,6 +43,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from arch.errors import MappingError, SimulationError
+from sim.pool import PoolLayout, PoolPhase
 
 ActionKey = tuple  # (component, action), e.g. ("pe2d", "mac"), ("dram", "read")
 _NO_HOLDS = MappingProxyType({})
@@ -247,7 +253,8 @@ class Phase:
 class TaskGraph:
     """Phases run in sequence on a set of units.
 
-    ``units`` maps unit name -> number of PEs (or lanes) used for utilization; a DRAM channel or
+    ``phases`` holds :class:`Phase` and :class:`~sim.pool.PoolPhase` objects; a graph with pool
+    phases declares their workers in ``pool`` (a :class:`~sim.pool.PoolLayout`). ``units`` maps unit name -> number of PEs (or lanes) used for utilization; a DRAM channel or
     port counts 1. ``clock_hz`` converts cycles to seconds. ``buffers`` maps an on-chip buffer
     name -> capacity in bytes; the tiles the tasks of one phase keep resident (``Task.holds``)
     must fit, or the graph is refused with :class:`MappingError` (nothing could run it).
@@ -259,11 +266,19 @@ class TaskGraph:
     offset_cycles: int = 0
     meta: Mapping = field(default_factory=dict)
     buffers: Mapping = field(default_factory=dict)
+    pool: PoolLayout | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "phases", tuple(self.phases))
         object.__setattr__(self, "units", MappingProxyType(dict(self.units)))
+        pooled = [ph for ph in self.phases if isinstance(ph, PoolPhase)]
+        if pooled or self.pool is not None:
+            if self.pool is None:
+                raise SimulationError(f"pool phase {pooled[0].name!r}: the graph declares no pool layout ('pool')")
+            self.pool.check(self.units, pooled)
         for ph in self.phases:
+            if isinstance(ph, PoolPhase):
+                continue
             for t in ph.tasks:
                 if t.unit not in self.units:
                     raise SimulationError(f"phase {ph.name!r}: task {t.name!r} runs on unknown unit {t.unit!r}")
@@ -275,6 +290,8 @@ class TaskGraph:
     def _check_buffers(self):
         """Every phase's resident tiles fit their buffers (a tile larger than its buffer cannot run)."""
         for ph in self.phases:
+            if isinstance(ph, PoolPhase):
+                continue
             resident = {}
             for t in ph.tasks:
                 for buf, size in t.holds.items():
@@ -294,12 +311,23 @@ class TaskGraph:
     def totals(self):
         """Action counts, energy (pJ), busy cycles and active PE-cycles of the whole graph.
 
-        These depend only on the graph, not on timing: both engines report them unchanged.
+        These depend only on the graph, not on timing: both engines report them unchanged. A
+        pool phase counts its phase totals and, as busy and active cycles of each role, every
+        cycle its tasks and token fetches occupy (:meth:`~sim.pool.PoolPhase.busy`).
         """
         units = self.units
         actions, energy, busy, active = {}, {}, dict.fromkeys(units, 0), dict.fromkeys(units, 0.0)
         a_get, e_get = actions.get, energy.get
         for ph in self.phases:
+            if isinstance(ph, PoolPhase):
+                for k, v in ph.actions.items():
+                    actions[k] = a_get(k, 0) + v
+                for k, v in ph.energy_pj.items():
+                    energy[k] = e_get(k, 0.0) + v
+                for u, cycles in ph.busy().items():
+                    busy[u] += cycles
+                    active[u] += cycles
+                continue
             iterations = ph.iterations
             for t in ph.tasks:
                 # t.count(iterations), inlined

@@ -13,10 +13,7 @@ PACKAGES = ["arch", "mappings", "sim", "rtl", "studies"]
 MAX_LINES = 80
 
 #: "path::qualified name" -> why it is longer than MAX_LINES today.
-ALLOWED = {
-    "sim/spgemm/simulate.py::simulate":
-        "SpGEMM simulation driver; it goes when SpGEMM lowers into the shared task graph (issue: SpGEMM on the shared engines)",
-}
+ALLOWED = {}
 
 
 def long_functions() -> dict:

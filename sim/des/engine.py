@@ -18,20 +18,28 @@ the reference the tests compare against. Large phases are fast-forwarded exactly
 (``sim/des/fastforward.py``), and identical phases (same tasks and iteration count) are
 simulated once: a phase's duration does not depend on its start time.
 
+Pool phases (tasks holding several resources at once, :mod:`sim.pool`) run in the event loop
+of :mod:`sim.des.pool`, on fractional time that is rounded up to a whole cycle where a run of
+pool phases ends.
+
 Action counts and energy come from ``TaskGraph.totals()`` (``report_from_totals``), so they are
 those of the analytical engine by construction.
 """
 
 from __future__ import annotations
 
+import math
+
 import simpy
 
 from arch.errors import SimulationError
 from sim.des.fastforward import BLOCK_ITERATIONS, TRACE_LIMIT, Budget, Timeline, simulate_phase
+from sim.des.pool import PoolRunner
 from sim.des.processes import run_processes
 from sim.des.program import PhaseProgram
 from sim.des.resources import BufferCapacity, make_units
 from sim.report import Report, report_from_totals
+from sim.pool import PoolPhase
 from sim.taskgraph import TaskGraph
 
 #: Default cap on issued task instances (simulated + verification) of one run (~10 s here).
@@ -61,6 +69,9 @@ def _compile(graph: TaskGraph, unit_index: dict, fast_forward: bool, budget_step
     the budget checked (:class:`SimulationError` when the run would need more steps)."""
     programs, need = {}, 0
     for ph in graph.phases:
+        if isinstance(ph, PoolPhase):   # every task simulated, once
+            need += ph.steps()
+            continue
         key = phase_key(ph)
         if key not in programs:
             programs[key] = PhaseProgram(ph, unit_index)
@@ -77,19 +88,31 @@ def _compile(graph: TaskGraph, unit_index: dict, fast_forward: bool, budget_step
     return programs
 
 
-def _report(graph, cycles, names, timeline, timeline_limit, trace, details, totals, buffers) -> Report:
+def _report(graph, cycles, names, timeline, timeline_limit, trace, details, totals, buffers, pool) -> Report:
     """The Report of a finished run (and the trace file, when asked for)."""
     kept = timeline.events if timeline_limit is None else timeline.events[:timeline_limit]
     timeline_out = [(names[u], graph.phases[p].tasks[k].name, s, e) for p, k, u, _i, s, e in kept]
     if trace:
         from sim.des.trace import write_trace
-        write_trace(trace, graph, timeline.events, names, timeline.truncated)
+        write_trace(trace, graph, timeline.events, names, timeline.truncated, pool=pool)
     meta_des = dict(phases=details, verified_steps=totals["verified"], timeline_truncated=timeline.truncated or len(kept) < len(timeline.events),
                     buffer_peak_bytes={b: buf.peak_bytes for b, buf in buffers.items()})
     rep = report_from_totals(graph, "des", cycles, simulated_steps=totals["simulated"],
                              extrapolated_steps=totals["extrapolated"], timeline=timeline_out)
     rep.meta["des"] = meta_des
+    if pool is not None:
+        rep.meta["pool"] = pool.summary()
     return rep
+
+
+def _pool_step(env, pool, ph, clock, totals, details):
+    """Run pool phase ``ph`` from the exact time ``clock[0]`` (fractional cycles) and move the
+    SimPy clock to its barrier."""
+    t0 = clock[0]
+    clock[0] = pool.run(ph, t0)
+    totals["simulated"] += ph.steps()
+    details.append(dict(phase=ph.name, start=t0, cycles=clock[0] - t0, simulated_steps=ph.steps()))
+    yield env.timeout(max(0.0, clock[0] - env.now))
 
 
 def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True,
@@ -131,19 +154,24 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
     units = make_units(env, graph)
     buffers = {b: BufferCapacity(env, b, size) for b, size in graph.buffers.items()}
     unit_index = {name: u.index for name, u in units.items()}
-
     programs = _compile(graph, unit_index, fast_forward, budget_steps)
-
     budget = Budget(budget_steps)
     timeline = Timeline(TRACE_LIMIT if trace else timeline_limit)
     free = [0] * len(units)
     done, details = {}, []
     totals = dict(simulated=0, extrapolated=0, verified=0)
+    pool = PoolRunner(graph, trace=bool(trace)) if graph.pool is not None else None
+    clock = [0.0]   # exact time; pool phases end at fractional cycles
 
     def walk():
         for p, ph in enumerate(graph.phases):
+            if isinstance(ph, PoolPhase):
+                yield from _pool_step(env, pool, ph, clock, totals, details)
+                continue
+            clock[0] = math.ceil(clock[0])   # an ordinary phase starts on a whole cycle
+            yield env.timeout(max(0.0, clock[0] - env.now))
             key = phase_key(ph)
-            t0 = int(env.now)
+            t0 = int(clock[0])
             if fast_forward and key in done:  # the same phase again: same duration, nothing simulated
                 dur, _ = done[key]
                 totals["extrapolated"] += ph.steps()
@@ -159,10 +187,11 @@ def run(graph: TaskGraph, *, trace: str | None = None, fast_forward: bool = True
                                     extrapolated_steps=res["extrapolated_steps"], regime=res["regime"]))
             for buf in buffers.values():
                 env.process(buf.hold(ph, dur))
+            clock[0] = t0 + dur
             yield env.timeout(dur)
 
     env.process(walk())
     env.run()
-    cycles = int(env.now)
+    cycles = math.ceil(clock[0])
 
-    return _report(graph, cycles, list(units), timeline, timeline_limit, trace, details, totals, buffers)
+    return _report(graph, cycles, list(units), timeline, timeline_limit, trace, details, totals, buffers, pool)

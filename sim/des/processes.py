@@ -25,6 +25,8 @@ from sim.report import Report, report_from_totals
 
 def run_processes(graph, *, trace=None, budget_steps: int, timeline_limit=None) -> Report:
     """Simulate ``graph`` with one SimPy process per unit (see the module docstring)."""
+    if graph.pool is not None:
+        raise SimulationError("executor 'processes' has no model of pool phases; use 'compiled'")
     steps = graph.steps()
     if steps > budget_steps:
         raise SimulationError(f"the simulation needs {steps} task steps to simulate every task instance, "

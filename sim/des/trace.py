@@ -3,9 +3,12 @@
 Each simulated task instance becomes a complete event (``"ph": "X"``) on the track of the unit
 that ran it. A track is a (process, thread) pair of the trace format: for a task graph
 (:func:`write_trace`) process id 1 is the accelerator and thread id ``k + 1`` is the ``k``-th
-unit of ``TaskGraph.units`` (compute arrays, DRAM channels and buffer ports alike); a machine
-model with several cores (the PIUMA-like SpGEMM machine) uses one process per core and one
-thread per hardware thread. Metadata events name every track, so that each unit has its track
+unit of ``TaskGraph.units`` (compute arrays, DRAM channels and buffer ports alike). Pool
+phases (:mod:`sim.des.pool`) add, from process id 2 (1 when the graph has nothing else), one
+process per worker group (a core of the PIUMA-like machine) with one track per worker (a
+hardware thread), whose events are its tasks, then one process per resource role (pipeline,
+scratchpad, atomic unit, network, DRAM) with one track per instance, whose events are the
+bookings tasks made on it. Metadata events name every track, so that each unit has its track
 even when idle. Times: ``ts`` and ``dur`` are **microseconds of simulated time**
 (cycles / clock_hz * 1e6, fractional), the unit Chrome traces use; the exact cycles are in each
 event's ``args`` (``start_cycle``, ``end_cycle``) with whatever else identifies the instance
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 
 from arch.errors import SimulationError
+from sim.pool import PoolPhase
 
 #: Chrome-trace process id of the accelerator (task-graph traces).
 PID = 1
@@ -74,9 +78,17 @@ def write_events(path: str, events: list, clock_hz: float, truncated: bool = Fal
         raise SimulationError(f"trace: cannot write {path!r}: {exc.strerror}") from None
 
 
-def write_trace(path: str, graph, events, unit_names, truncated: bool = False) -> None:
+def write_trace(path: str, graph, events, unit_names, truncated: bool = False, pool=None) -> None:
     """Write a Chrome-trace JSON file (``{"traceEvents": [...]}``) of a task graph's run to ``path``.
 
-    ``truncated`` says that more instances were simulated than the file holds.
+    ``truncated`` says that more instances were simulated than the file holds. ``pool`` (a
+    :class:`sim.des.pool.PoolRunner`) adds the worker and resource tracks of pool phases, from
+    process id 2, or from 1 when only pool phases ran (the accelerator's unit tracks are then
+    left out: the resource tracks show those units), and says whether it kept them all.
     """
-    write_events(path, trace_events(graph, events, unit_names), graph.clock_hz, truncated)
+    only_pool = graph.pool is not None and all(isinstance(ph, PoolPhase) for ph in graph.phases)
+    out = [] if only_pool else trace_events(graph, events, unit_names)
+    if pool is not None:
+        out += pool.trace_events(1 if only_pool else PID + 1)
+        truncated = truncated or pool.truncated
+    write_events(path, out, graph.clock_hz, truncated)

@@ -12,7 +12,7 @@ Public API::
 """
 
 from sim.spgemm.expand import Expansion, expand
-from sim.spgemm.kernels import HASHING, KERNELS
+from mappings.spgemm import HASHING, KERNELS
 from sim.spgemm.matrices import canonical, load_mtx, rmat, uniform_random
 from sim.spgemm.simulate import ENGINES, SpgemmResult, check_shapes, simulate
 

@@ -2,7 +2,8 @@
 
 Each kernel turns the measured work of Z = A * B (per-row flops, distinct columns, nnz, hash
 probes from :mod:`sim.spgemm.expand`; per-column counts of A and per-row counts of B) into
-row-, column- or token-level tasks with their demands (see :mod:`sim.spgemm.machine`). The
+row-, column- or token-level tasks with their demands, as pool phases of the shared task
+graph (:func:`sim.spgemm.lower.pool_phase`). The
 software costs below are assumptions about straightforward PIUMA code, the same for every
 kernel, stated once:
 
@@ -34,7 +35,8 @@ read-modify-writes, each exposing a DRAM latency when the thread needs the resul
 when it does not (fetch-add is posted). CSR arrays: 4-byte column indices, 8-byte values,
 8-byte row pointers, each array rounded up to the 8-byte access granularity.
 
-Kernels (each documented in docs/spgemm.md):
+Kernels (each a shipped mapping file, ``mappings/shipped/NAME.yaml``, whose loop order, merge,
+distribution and fragmentation :func:`phases_for` reads; each documented in docs/spgemm.md):
 
 ``inner``        inner product, Z[i,j] = A[i,:] . B[:,j]: B (CSC) staged once into the pooled
                  scratchpads, each row of A intersected with every non-empty column of B by a
@@ -70,14 +72,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from arch.errors import WorkloadError
+from mappings.spgemm import SpgemmPlan
 from sim.spgemm.cache import gather_hits
 from sim.spgemm.expand import Expansion
 from sim.spgemm.hashing import SLOT_BYTES
-from sim.spgemm.machine import TaskSet, thread_layout
+from sim.pool import PoolPhase
+from sim.spgemm.lower import pool_phase, thread_layout
 
-KERNELS = ("inner", "outer", "rowwise-dram", "smash-v1", "smash-v2", "smash-v3")
-HASHING = ("smash-v1", "smash-v2", "smash-v3")
 
 INSTR_PARTIAL = 7
 INSTR_PROBE = 3
@@ -179,7 +180,7 @@ class Gathers:
         self.counts = {"cache_hits": h, "cache_misses": mi, "cache_hit_rate": h / (h + mi) if h + mi else 0.0}
 
 
-def assembly(w: Work, spec, sort_instr=None) -> TaskSet:
+def assembly(w: Work, spec, sort_instr=None) -> PoolPhase:
     """CSR assembly: prefix sum of row counts, then copy rows from staging to the final arrays.
 
     ``sort_instr`` (per row) adds sorting rows that were staged unsorted (smash-v3).
@@ -193,7 +194,7 @@ def assembly(w: Work, spec, sort_instr=None) -> TaskSet:
     extra = np.zeros(len(per)) if sort_instr is None else np.array([sort_instr[r].sum() for r in per])
     L = spec.dram_latency_cycles
     instr = INSTR_ROW + 2 * rows + INSTR_STREAM * z + extra
-    return TaskSet("assembly", instr=instr, spad=2 * rows + 3 * z + extra / 2,
+    return pool_phase(spec, "assembly", instr=instr, spad=2 * rows + 3 * z + extra / 2,
                    dram_bytes=16 * rows + 2 * csr_bytes(z), latency=instr + 3 * L,
                    owner=np.arange(len(per)))
 
@@ -266,14 +267,15 @@ def token_flops(w: Work, spec) -> int:
     return int(max(1, min(TOKEN_FLOPS, w.f.sum() // (4 * spec.threads))))
 
 
-def smash(w: Work, spec, version: int) -> tuple[list, dict]:
-    """Task phases of smash-v1/v2/v3 and the counts that explain them."""
+def smash(w: Work, spec, tokens: bool, fragment: bool) -> tuple[list, dict]:
+    """Task phases of a hash merge (smash-v1: static; v2: ``tokens``; v3: ``tokens`` and
+    ``fragment``) and the counts that explain them."""
     slice_bytes = spec.table_bytes_per_thread
     pool_bytes = slice_bytes * spec.threads / 2      # a wave's share of the pooled table area
     tbytes = w.slots * SLOT_BYTES
     rows = np.flatnonzero(w.f > 0)
     fits = tbytes[rows] <= slice_bytes
-    if version < 3:
+    if not fragment:
         small, big = rows, np.zeros(0, np.int64)
         in_dram = ~fits
     else:
@@ -284,7 +286,7 @@ def smash(w: Work, spec, version: int) -> tuple[list, dict]:
     cost, dma_lat = _smash_row_costs(w, spec, g, small, in_dram)
     phases = []
     counts = {}
-    if version == 1 and spec.smash_windows:
+    if not tokens and spec.smash_windows:
         # one DMA batch per window: A's rows, B's rows (in flight together), the output rows
         win = windows(tbytes[small], slice_bytes, -(-small.size // spec.threads))
         nwin = int(win[-1]) + 1 if win.size else 0
@@ -293,15 +295,15 @@ def smash(w: Work, spec, version: int) -> tuple[list, dict]:
         tot["latency"] = tot["latency"] + 2 * spec.dram_latency_cycles + gather_latency(waits, spec)
         # handed out in turn, in the machine's interleaved order over cores and pipelines
         order = thread_layout(spec)[2]
-        phases.append(TaskSet("windows", owner=order[np.arange(nwin) % spec.threads], **tot))
+        phases.append(pool_phase(spec, "windows", owner=order[np.arange(nwin) % spec.threads], **tot))
         counts["windows"] = nwin
-    elif version == 1:
+    elif not tokens:
         owner = np.minimum((small * spec.threads) // max(w.m, 1), spec.threads - 1)
-        phases.append(TaskSet("rows", owner=owner, **dict(cost, latency=cost["latency"] + dma_lat)))
+        phases.append(pool_phase(spec, "rows", owner=owner, **dict(cost, latency=cost["latency"] + dma_lat)))
     else:
         tokens = _row_tokens(w, small, token_flops(w, spec))
         tok = _sum_by_token(dict(cost, latency=cost["latency"] + dma_lat), tokens)
-        phases.append(TaskSet("row tokens", **tok))
+        phases.append(pool_phase(spec, "row tokens", **tok))
     counts.update({"rows_in_dram_table": int(in_dram.sum()), "rows_fragmented": int(big.size),
                    "table_slice_bytes": int(slice_bytes)}, **g.counts)
     if big.size:
@@ -346,7 +348,7 @@ def _fragmented(w: Work, spec, g: Gathers, big: np.ndarray) -> tuple[list, np.nd
                       net_bytes=remote * 16 * (p + occ + f), latency=lat, flops=f)
         if pending is not None:                      # the previous wave's compaction goes first
             tokens = {k: np.concatenate([pending[k], tokens[k]]) for k in tokens}
-        phases.append(TaskSet(f"fragment tokens wave {wv}", **tokens))
+        phases.append(pool_phase(spec, f"fragment tokens wave {wv}", group="fragment tokens", **tokens))
         # compaction of each fragment (a thread's slice of the table), with the next wave
         nfrag = nfrag_all[rows].astype(np.int64)
         rr = np.repeat(rows, nfrag)
@@ -356,7 +358,7 @@ def _fragmented(w: Work, spec, g: Gathers, big: np.ndarray) -> tuple[list, np.nd
         pending = dict(instr=instr, spad=2 * z, atom=0 * z, atom_all=0 * z, spad_all=7 * occ,
                        dram_bytes=csr_bytes(z), net_bytes=remote * 8 * 4 * occ,
                        latency=instr + Ln + L, flops=0 * z)
-    phases.append(TaskSet("fragment compaction", **pending))
+    phases.append(pool_phase(spec, "fragment compaction", **pending))
     return phases, sort_instr
 
 
@@ -376,7 +378,7 @@ def inner(w: Work, spec) -> tuple[list, dict]:
                 dram_bytes=w.a_bytes[rows] + csr_bytes(z), latency=instr + 3 * L + w.b_cols_nonempty * Ls, flops=f)
     if staged:
         cost.update(spad_all=b_reads, net_bytes=remote * 8 * b_reads, latency=cost["latency"] + Ln)
-        pre = TaskSet("stage B", instr=INSTR_STREAM * w.nnzB / spec.threads * np.ones(spec.threads),
+        pre = pool_phase(spec, "stage B", instr=INSTR_STREAM * w.nnzB / spec.threads * np.ones(spec.threads),
                       spad=np.full(spec.threads, b_bytes / 8 / spec.threads),
                       dram_bytes=np.full(spec.threads, b_bytes / spec.threads),
                       latency=INSTR_STREAM * w.nnzB / spec.threads + L, owner=np.arange(spec.threads))
@@ -384,7 +386,7 @@ def inner(w: Work, spec) -> tuple[list, dict]:
     else:
         cost["dram_bytes"] = cost["dram_bytes"] + 8 * b_reads
         phases = []
-    phases.append(TaskSet("row x all columns", **cost))
+    phases.append(pool_phase(spec, "row x all columns", **cost))
     return phases, {"intersection_steps": int(steps.sum()), "b_staged_in_scratchpad": bool(staged)}
 
 
@@ -395,7 +397,7 @@ def outer(w: Work, spec) -> tuple[list, dict]:
     a, b = w.acol[ks], w.bn[ks]
     fk = a * b
     instr = INSTR_ROW + INSTR_STREAM * (a + b) + 5 * fk + 2 * a
-    mult = TaskSet("multiply", instr=instr, spad=2 * (a + b) + 2 * fk + csr_bytes(a) / 8 + csr_bytes(b) / 8,
+    mult = pool_phase(spec, "multiply", instr=instr, spad=2 * (a + b) + 2 * fk + csr_bytes(a) / 8 + csr_bytes(b) / 8,
                    atom=a, dram_bytes=csr_bytes(a) + csr_bytes(b) + 32 + a * csr_bytes(b),
                    latency=instr + 2 * L + a * (L + La), flops=fk)
     rows = np.flatnonzero(w.f > 0)
@@ -404,7 +406,7 @@ def outer(w: Work, spec) -> tuple[list, dict]:
     passes = np.maximum(1.0, np.ceil(np.log(np.maximum(runs, 2)) / np.log(fanin)))
     steps = f * _log2c(runs)
     instr = INSTR_ROW + INSTR_STEP * steps + INSTR_STREAM * (f + z)
-    merge = TaskSet("merge", instr=instr, spad=2 * steps + 2 * f / 1.5 + 2 * z,
+    merge = pool_phase(spec, "merge", instr=instr, spad=2 * steps + 2 * f / 1.5 + 2 * z,
                     dram_bytes=passes * csr_bytes(f) + (passes - 1) * csr_bytes(f) + csr_bytes(z),
                     latency=instr + gather_latency(runs, spec) + 2 * passes * L, flops=0 * f)
     counts = {"partial_product_bytes": int(csr_bytes(w.f).sum()), "merge_steps": int(steps.sum()),
@@ -424,21 +426,24 @@ def rowwise_dram(w: Work, spec) -> tuple[list, dict]:
     dram = (w.a_bytes[rows] + g.dram_bytes[rows] + csr_bytes(f) + passes * 2 * csr_bytes(f)
             + csr_bytes(f) + csr_bytes(z))
     lat = instr + (2 + 2 * passes + 2) * L + gather_latency(g.waits[rows], spec)
-    tasks = TaskSet("rows", instr=instr, spad=spad, dram_bytes=dram, latency=lat, flops=f)
+    tasks = pool_phase(spec, "rows", instr=instr, spad=spad, dram_bytes=dram, latency=lat, flops=f)
     return [tasks], {"sort_passes": passes, "partial_product_bytes": int(csr_bytes(w.f).sum()), **g.counts}
 
 
-def phases_for(kernel: str, w: Work, spec) -> tuple[list, dict]:
-    """Phases (ending with CSR assembly) and explaining counts of one kernel."""
-    if kernel == "inner":
+def phases_for(plan: SpgemmPlan, w: Work, spec) -> tuple[list, dict]:
+    """Phases (ending with CSR assembly) and explaining counts of a checked SpGEMM mapping.
+
+    The dataflow and merge pick the lowering (inner: intersections; outer: multiply then heap
+    merge; row-wise with a sort merge: rowwise-dram; row-wise with a hash merge: the SMASH
+    lowering, whose distribution and fragmentation are the mapping's switches).
+    """
+    if plan.dataflow == "inner":
         ph, counts = inner(w, spec)
-    elif kernel == "outer":
+    elif plan.dataflow == "outer":
         ph, counts = outer(w, spec)
-    elif kernel == "rowwise-dram":
+    elif plan.merge == "sort":
         ph, counts = rowwise_dram(w, spec)
-    elif kernel in HASHING:
-        ph, counts = smash(w, spec, int(kernel[-1]))
     else:
-        raise WorkloadError(f"'kernel' must be one of {', '.join(KERNELS)}, not {kernel!r}")
+        ph, counts = smash(w, spec, tokens=plan.distribution == "tokens", fragment=plan.fragment)
     sort_instr = counts.pop("assembly_sort_instr", None)
     return ph + [assembly(w, spec, sort_instr)], counts

@@ -1,14 +1,15 @@
 """One SpGEMM design point: a kernel of Z = A * B on a PIUMA-like machine, as a Report.
 
-In hardware terms: the kernel's tasks (:mod:`sim.spgemm.kernels`) run on the machine's threads
-against its DRAM channel, scratchpad ports, atomic units and network (:mod:`sim.spgemm.machine`);
-or, for the analytical engine, are bounded in closed form from the same demands
-(:mod:`sim.spgemm.bound`); the product itself comes from the row-wise hash merge run on the data
+In hardware terms: the kernel's tasks (:mod:`sim.spgemm.kernels`) are lowered into pool phases
+of the shared task graph (:mod:`sim.spgemm.lower`), which either engine costs: the
+discrete-event engine runs the threads against the DRAM channel, scratchpad ports, atomic units
+and network (:mod:`sim.des.pool`), the analytical engine bounds the same phases in closed form
+(:mod:`sim.pool_bound`). The product itself comes from the row-wise hash merge run on the data
 (:mod:`sim.spgemm.expand`), which every kernel shares because every kernel computes the same Z.
 
-Energy is counts times the spec's per-action energies: instructions (pipeline), multiplies
-(fpu), 8-byte scratchpad accesses, atomic operations, 8-byte DRAM accesses and 8-byte network
-flits.
+Energy is counts times the spec's per-action energies (:func:`sim.spgemm.lower.pool_phase`):
+instructions (pipeline), multiplies (fpu), 8-byte scratchpad accesses, atomic operations,
+8-byte DRAM accesses and 8-byte network flits.
 """
 
 from __future__ import annotations
@@ -19,15 +20,21 @@ import scipy.sparse as sp
 
 from arch.errors import WorkloadError
 from arch.piuma import PiumaSpec
+from mappings.spgemm import SpgemmPlan, load as load_plan
+from sim import analytical
+from sim.des import engine as des
 from sim.report import Report
 from sim.spgemm.expand import Expansion, expand
-from sim.spgemm.kernels import HASHING, KERNELS, Work, phases_for
-from sim.des.trace import write_events
-from sim.spgemm.bound import bound
-from sim.spgemm.machine import MachineResult, run, trace_events
+from sim.spgemm.kernels import Work, phases_for
+from sim.spgemm.lower import task_graph
+from sim.taskgraph import TaskGraph
 
 #: The two timing engines: the closed-form lower bound and the event loop.
 ENGINES = ("analytical", "des")
+#: Most tasks the event loop may run for one product: a task is one event of about a
+#: microsecond (R-MAT scale 18 with smash-v3, 11.8 M tasks, runs in about 10 s), so this caps a
+#: point at about a minute; the engine's default budget is sized for tile steps.
+DES_BUDGET_STEPS = 50_000_000
 
 
 @dataclass
@@ -38,7 +45,7 @@ class SpgemmResult:
     report: Report
     counts: dict
     Z: sp.csr_matrix | None
-    machine: MachineResult
+    graph: TaskGraph
 
     def record(self, **params) -> dict:
         """Report.record plus the SpGEMM keys (flops, nnz_z, hash_probes, atomics, ...)."""
@@ -55,7 +62,7 @@ def check_shapes(A: sp.spmatrix, B: sp.spmatrix):
                             f"not {B.shape[0]} (shapes {A.shape[0]}x{A.shape[1]} and {B.shape[0]}x{B.shape[1]})")
 
 
-def simulate(A: sp.csr_matrix, B: sp.csr_matrix, kernel: str, spec: PiumaSpec,
+def simulate(A: sp.csr_matrix, B: sp.csr_matrix, kernel, spec: PiumaSpec,
              expansion: Expansion | None = None, keep_product: bool = True,
              trace: str | None = None, engine: str = "des") -> SpgemmResult:
     """Run one kernel of Z = A * B on ``spec``.
@@ -64,84 +71,62 @@ def simulate(A: sp.csr_matrix, B: sp.csr_matrix, kernel: str, spec: PiumaSpec,
     ----------
     A, B : scipy.sparse.csr_matrix
         Canonical operands (see :func:`sim.spgemm.matrices.canonical`).
-    kernel : str
-        One of :data:`sim.spgemm.kernels.KERNELS`.
+    kernel : str or SpgemmPlan
+        A kernel's name (:data:`mappings.spgemm.KERNELS`, a shipped mapping), a SpGEMM mapping
+        file's path, or a checked mapping (:func:`mappings.spgemm.plan`).
     spec : PiumaSpec
     expansion : Expansion, optional
         A previous :func:`expand` of the same operands (shared between kernels).
     keep_product : bool
         Keep Z in the result.
     trace : str, optional
-        Write a Chrome-trace JSON of the first 200,000 tasks to this path (``des`` only).
+        Write a Chrome-trace JSON to this path (``des`` only): a track per thread, grouped by
+        core, and a track per resource instance (:mod:`sim.des.pool`).
     engine : str
-        ``"des"``: the event loop (:func:`sim.spgemm.machine.run`); ``"analytical"``: the
-        closed-form lower bound (:func:`sim.spgemm.bound.bound`). Counts, bytes and energy are
-        the same for both; only the timing (cycles, utilization, occupancy) differs.
+        ``"des"``: the discrete-event engine (:func:`sim.des.engine.run`, pool phases in
+        :mod:`sim.des.pool`); ``"analytical"``: the analytical engine (:func:`sim.analytical.run`,
+        the closed-form lower bound of :mod:`sim.pool_bound`). Counts, bytes and energy come from
+        the task graph and are the same for both; only the timing (cycles, utilization,
+        occupancy) differs.
 
     Returns
     -------
     SpgemmResult
     """
-    if kernel not in KERNELS:
-        raise WorkloadError(f"'kernel' must be one of {', '.join(KERNELS)}, not {kernel!r}")
+    plan = kernel if isinstance(kernel, SpgemmPlan) else load_plan(kernel)
     if engine not in ENGINES:
         raise WorkloadError(f"'engine' must be analytical or des, not {engine!r}")
     if trace and engine != "des":
         raise WorkloadError("'trace' needs engine des: the analytical bound has no timeline")
     check_shapes(A, B)
     e = expansion if expansion is not None else expand(A, B, keep_product=keep_product)
-    w = Work(A, B, e)
-    phases, counts = phases_for(kernel, w, spec)
+    phases, counts = phases_for(plan, Work(A, B, e), spec)
+    graph = task_graph(phases, spec)
     if engine == "analytical":
-        mres = bound(spec, phases)
+        report = analytical.run(graph)
     else:
-        timeline = [] if trace else None
-        mres = run(spec, phases, timeline=timeline)
-        if trace:
-            write_events(trace, trace_events(spec, timeline), spec.clock_hz, truncated=len(timeline) < mres.tasks)
-    tot = {}
-    for ph in phases:
-        for k, v in ph.totals().items():
-            tot[k] = tot.get(k, 0.0) + v
-    tokens = sum(len(ph) for ph in phases if ph.owner is None)
-    atomics = tot["atom"] + tot["atom_all"] + tokens
-    actions = {
-        ("pipeline", "instruction"): tot["instr"],
-        ("fpu", "multiply_add"): float(e.total_flops),
-        ("scratchpad", "access_8b"): tot["spad"] + tot["spad_all"],
-        ("atomic_unit", "op"): atomics,
-        ("dram", "access_8b"): tot["dram_bytes"] / 8,
-        ("network", "flit_8b"): (tot["net_bytes"] + 16 * tokens) / 8,
-    }
-    pj = spec.energy_pj
-    per = {"pipeline": pj["instruction"], "fpu": pj["flop"], "scratchpad": pj["spad_access"],
-           "atomic_unit": pj["atomic"], "dram": pj["dram_access"], "network": pj["network_access"]}
-    energy = {k: v * per[k[0]] for k, v in actions.items()}
-    busy = dict(mres.busy_cycles)
-    report = Report(engine=engine, cycles=mres.cycles, clock_hz=spec.clock_hz, actions=actions,
-                    energy_pj_by=energy, busy_cycles=busy, active_pe_cycles=busy,
-                    unit_pes=dict(mres.capacity), dram_bytes=int(round(tot["dram_bytes"])),
-                    simulated_steps=mres.tasks if engine == "des" else 0, extrapolated_steps=0,
-                    meta={"phases": mres.phases, "phase_cycles": dict(mres.phase_cycles),
-                          "limiter": dict(mres.limiter)})
-    hashing = kernel in HASHING
+        report = des.run(graph, trace=trace, timeline_limit=0, budget_steps=DES_BUDGET_STEPS)
+    counts = dict(_counts(report, e, plan.hashing, graph.steps()), **counts)
+    return SpgemmResult(kernel=plan.name, report=report, counts=counts, Z=e.Z if keep_product else None, graph=graph)
+
+
+def _counts(report: Report, e: Expansion, hashing: bool, tasks: int) -> dict:
+    """The record's explaining counts, from the Report's actions and its pool summary."""
+    act, pool = report.actions, report.meta["pool"]
     probes = e.total_probes if hashing else 0
-    tf = mres.thread_flops
-    occupancy = float(mres.thread_busy.mean() / mres.cycles) if mres.cycles else 0.0
-    counts = dict(
+    busy, work = pool["worker_busy_cycles"], pool["worker_work"]
+    return dict(
         flops=e.total_flops,
         nnz_z=e.total_nnz,
         hash_probes=int(probes),
         hash_collisions=int(probes - e.total_flops) if hashing else 0,
         max_probe=int(e.max_probe) if hashing else 0,
-        atomics=int(round(atomics)),
-        instructions=int(round(tot["instr"])),
-        spad_accesses=int(round(tot["spad"] + tot["spad_all"])),
-        network_bytes=int(round(tot["net_bytes"] + 16 * tokens)),
-        tasks=mres.tasks,
+        atomics=int(round(act[("atomic_unit", "atomic")])),
+        instructions=int(round(act[("pipeline", "instruction")])),
+        spad_accesses=int(round(act[("scratchpad", "access")])),
+        network_bytes=int(round(act[("network", "access")])),
+        tasks=tasks,
         dram_bw_utilization=report.utilization.get("dram", 0.0),
-        thread_occupancy=occupancy,
-        work_imbalance=float(tf.max() / tf.mean()) if tf.sum() > 0 else 1.0,
-        **counts,
+        thread_occupancy=float(busy.mean() / report.cycles) if report.cycles else 0.0,
+        work_imbalance=float(work.max() / work.mean()) if work.sum() > 0 else 1.0,
     )
-    return SpgemmResult(kernel=kernel, report=report, counts=counts, Z=e.Z if keep_product else None, machine=mres)

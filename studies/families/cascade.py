@@ -48,11 +48,12 @@ def accepts(key: str) -> bool:
 
 
 def with_mapping(workloads: list, mapping: str) -> list:
-    """The ``--mapping`` flag: every workload point gets ``mapping``; only cascades take one."""
+    """The ``--mapping`` flag: every workload point gets ``mapping``; only cascades and SpGEMM
+    (whose kernels are mappings) take one."""
     out = []
     for kind, params in workloads:
-        if kind != "cascade":
-            raise WorkloadError(f"--mapping {mapping}: only cascade: workloads take a mapping, not {kind}: "
+        if kind not in ("cascade", "spgemm"):
+            raise WorkloadError(f"--mapping {mapping}: only cascade: and spgemm: workloads take a mapping, not {kind}: "
                                 f"(its mapping is part of the workload or chosen by its family)")
         out.append((kind, {**params, "mapping": mapping}))
     return out

@@ -10,10 +10,12 @@ Command line::
             --workload spgemm:rmat=14,edge_factor=16,seed=1 \\
             --set kernel=inner,outer,rowwise-dram,smash-v1,smash-v2,smash-v3 --format json
 
-``--engine des`` runs the event loop of the machine (:mod:`sim.spgemm.machine`); ``--engine
-analytical`` its closed-form lower bound over the same task demands (:mod:`sim.spgemm.bound`),
-with the same counts and energy. The record's ``engine`` says which ran. ``--trace PATH``
-(des only) writes a Chrome trace of the threads.
+A kernel is a mapping of the SpGEMM cascade (:mod:`mappings.spgemm`): ``kernel=NAME`` names a
+shipped one, ``mapping=FILE.yaml`` (or the ``--mapping`` flag) an architect's own, and the
+record's ``kernel`` is the mapping's name. ``--engine des`` runs the kernel's pool phases on the
+discrete-event engine (:mod:`sim.des.pool`); ``--engine analytical`` bounds them in closed form
+(:mod:`sim.pool_bound`), with the same counts and energy. The record's ``engine`` says which
+ran. ``--trace PATH`` (des only) writes a Chrome trace of the threads and the resources.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from arch.errors import WorkloadError
 from studies.families import file_digest, int_param
 from arch.piuma import SHORT_NAMES, PiumaSpec
 from arch.registry import load_arch
+from mappings.spgemm import load as load_plan
 from sim.spgemm import KERNELS, expand, load_mtx, rmat, simulate, uniform_random
 from sim.spgemm.simulate import check_shapes
 
 SOURCE_KEYS = ("matrix", "a", "b", "rmat", "edge_factor", "seed", "uniform", "cols", "nnz")
-WORKLOAD_KEYS = set(SOURCE_KEYS) | {"kernel"} | set(SHORT_NAMES)
+WORKLOAD_KEYS = set(SOURCE_KEYS) | {"kernel", "mapping"} | set(SHORT_NAMES)
 DEFAULTS = [{"rmat": "10", "edge_factor": "8", "seed": "1", "kernel": k} for k in KERNELS]
 
 _CACHE: OrderedDict = OrderedDict()     # operand key -> (A, B, expansion), the last few
@@ -46,7 +49,7 @@ def _file_key(path: str):
 
 def input_files(arch: str, params: dict) -> list:
     """The files a point reads (the Matrix Market operands), for the sweep's resume key."""
-    return [str(params[k]) for k in ("matrix", "a", "b") if k in params]
+    return [str(params[k]) for k in ("matrix", "a", "b", "mapping") if k in params]
 
 
 def operands(params: dict):
@@ -114,16 +117,20 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
         raise WorkloadError(f"spgemm: unknown parameter {unknown[0]!r} (accepted: {', '.join(sorted(WORKLOAD_KEYS))})")
     if engine not in ("analytical", "des"):
         raise WorkloadError(f"spgemm: 'engine' must be analytical or des, not {engine!r}")
+    if "mapping" in params and "kernel" in params:
+        raise WorkloadError("spgemm: give kernel=NAME or mapping=FILE.yaml, not both")
     kernel = str(params.get("kernel", "smash-v3"))
-    if kernel not in KERNELS:
-        raise WorkloadError(f"spgemm: 'kernel' must be one of {', '.join(KERNELS)}, not {kernel!r}")
+    if "mapping" not in params and kernel not in KERNELS:
+        raise WorkloadError(f"spgemm: 'kernel' must be one of {', '.join(KERNELS)}, not {kernel!r} "
+                            f"(or give mapping=FILE.yaml)")
+    plan = load_plan(str(params.get("mapping", kernel)))
     overrides = {k: params[k] for k in SHORT_NAMES if k in params}
     spec = load_arch(arch, overrides)
     if not isinstance(spec, PiumaSpec):
         raise WorkloadError(f"spgemm: 'arch' must be a piuma spec (kind: piuma), not {arch!r}")
     key, label, loader = operands(params)
     A, B, e = _cached(key, loader)
-    res = simulate(A, B, kernel, spec, expansion=e, keep_product=False, trace=trace, engine=engine)
+    res = simulate(A, B, plan, spec, expansion=e, keep_product=False, trace=trace, engine=engine)
     rec = res.record(**params)
     rec.update(label)
     rec["arch"] = str(arch)

@@ -61,7 +61,7 @@ def test_file_cascade_searched_and_reproduced(capsys, tmp_path):
 
 @pytest.mark.parametrize("argv,message", [
     (["--workload", "gemm:M=8,N=8,K=8", "--mapping", "fusemax"],
-     "--mapping fusemax: only cascade: workloads take a mapping, not gemm:"),
+     "--mapping fusemax: only cascade: and spgemm: workloads take a mapping, not gemm:"),
     (["--workload", "cascade:name=nope,M=8"], "cascade: 'name' must be one of"),
     (["--workload", "cascade:name=gemm,M=8,N=8,K=8", "--mapping", "missing.yaml"],
      "--mapping missing.yaml: no such file, and not a shipped mapping"),

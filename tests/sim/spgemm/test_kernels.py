@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from arch.errors import WorkloadError
+from arch.errors import MappingError, WorkloadError
 from arch.registry import load_arch
 from sim.spgemm import HASHING, KERNELS, canonical, expand, load_mtx, simulate
 from sim.spgemm.kernels import csr_bytes
@@ -101,7 +101,7 @@ def test_more_dram_bandwidth_never_slows_a_kernel(west):
 
 def test_bad_kernel_and_shapes(spec, west):
     A, _ = west
-    with pytest.raises(WorkloadError, match=r"^'kernel' must be one of inner, outer, rowwise-dram, smash-v1, smash-v2, smash-v3, not 'gustavson'$"):
+    with pytest.raises(MappingError, match=r"^'kernel' must be one of inner, outer, rowwise-dram, smash-v1, smash-v2, smash-v3, not 'gustavson' \(or give mapping=FILE.yaml\)$"):
         simulate(A, A, "gustavson", spec)
     B = canonical(sp.csr_matrix(np.ones((3, 2))))
     with pytest.raises(WorkloadError, match=r"^'b' must have as many rows as 'a' has columns \(67\), not 3 \(shapes 67x67 and 3x2\)$"):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from arch.registry import load_arch
+from mappings.spgemm import load as load_plan
 from sim.spgemm import expand, load_mtx, simulate
 from sim.spgemm.kernels import Work, phases_for
 
@@ -25,15 +26,16 @@ def test_dma_gathers_overlap_in_flight(west, in_flight):
     spec1 = load_arch("piuma", {"dram_latency": L, "dma_in_flight": 1})
     specd = load_arch("piuma", {"dram_latency": L, "dma_in_flight": in_flight})
     w = Work(A, A, e)
-    one = phases_for("rowwise-dram", w, spec1)[0][0]
-    many = phases_for("rowwise-dram", w, specd)[0][0]
+    one = phases_for(load_plan("rowwise-dram"), w, spec1)[0][0]
+    many = phases_for(load_plan("rowwise-dram"), w, specd)[0][0]
     # a row gathers one row of B per stored a_ik: nnz(A_i) gathers, in waves of in_flight, each
     # wave one DRAM latency; one at a time they cost nnz(A_i) latencies
     rows = np.flatnonzero(e.flops > 0)
     an = np.diff(A.indptr)[rows]
     saved = (an - np.ceil(an / in_flight)) * L
     assert np.allclose(one.latency - many.latency, saved)
-    assert np.array_equal(one.dram_bytes, many.dram_bytes) and np.array_equal(one.instr, many.instr)
+    assert np.array_equal(one.occupancy["dram"], many.occupancy["dram"])
+    assert np.array_equal(one.occupancy["pipeline"], many.occupancy["pipeline"])
 
 
 def test_more_requests_in_flight_never_slow_a_kernel(west):
@@ -69,7 +71,7 @@ def test_v1_windows_switch(west):
     on = simulate(A, A, "smash-v1", load_arch("piuma", {"windows": 1}), expansion=e)
     off = simulate(A, A, "smash-v1", load_arch("piuma", {"windows": 0}), expansion=e)
     rows = int((e.flops > 0).sum())
-    assert "windows" not in off.counts and off.machine.tasks == rows + min(528, A.shape[0])  # rows + assembly blocks
+    assert "windows" not in off.counts and off.graph.steps() == rows + min(528, A.shape[0])  # rows + assembly blocks
     # west0067's 67 rows over 528 threads: one row per window, so that every row has a thread
     assert on.counts["windows"] == rows
     for k in ("flops", "nnz_z", "hash_probes", "atomics", "instructions", "spad_accesses"):
@@ -77,7 +79,7 @@ def test_v1_windows_switch(west):
     assert on.report.dram_bytes == off.report.dram_bytes
     # windows go to threads in turn, cores first: window w to core w mod 8
     spec = load_arch("piuma")
-    ph = [p for p in phases_for("smash-v1", Work(A, A, e), spec)[0] if p.name == "windows"][0]
+    ph = [p for p in phases_for(load_plan("smash-v1"), Work(A, A, e), spec)[0] if p.name == "windows"][0]
     assert (ph.owner // spec.threads_per_core).tolist() == [i % 8 for i in range(len(ph))]
     assert len(set(ph.owner.tolist())) == len(ph)
 
