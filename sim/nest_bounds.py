@@ -42,7 +42,7 @@ Why the floor holds, per tensor and per level ``c`` that keeps it (counting rule
 - A tensor with a sliding window (``p+r``) also fills at least the distinct words a level holds
   over the run (dense windows only). With
   ``precise``, once every loop order above a level is chosen, its counts there are the model's
-  own (:func:`sim.nest._tensor_counts`); the mapper asks for this only for orders the cheaper
+  own (:func:`sim.nest.tensor_counts`); the mapper asks for this only for orders the cheaper
   floor could not drop.
 - Outputs: the first update of a word is a write (:mod:`sim.nest`), so reads and fills are the
   counts above minus the distinct words, exactly as the model subtracts them.
@@ -64,9 +64,21 @@ import math
 from dataclasses import replace
 
 from mappings.nest import Loop, NestMapping, dim_width, keeps
-from sim.nest import _tensor_counts
+from sim.nest import tensor_counts
 from sim.nest import evaluate as count_nest
 from sim.reuse import distinct_copies, strides
+
+
+@functools.lru_cache(maxsize=65536)
+def _span(moves, width) -> int:
+    """Words one tensor dimension covers when a tile ``width`` wide is moved by every sum of
+    ``moves`` ((step, count), ...: ``i * step`` for ``i`` in ``range(count)``): the length of the
+    union of the intervals ``[o, o + width)`` (remembered by its arguments, all it reads)."""
+    offsets = {0}
+    for step, count in moves:
+        offsets = {o + i * step for o in offsets for i in range(count)}
+    ordered = sorted(offsets)
+    return sum(min(width, b - a) for a, b in zip(ordered, ordered[1:])) + width
 
 
 @functools.lru_cache(maxsize=4096)
@@ -101,6 +113,11 @@ class NestCost:
         self._ranks = {t: frozenset(r for dim in d for _, r in dim) for t, d in self._dims.items()}
         self._window = {t: any(len(dim) > 1 or dim[0][0] != 1 for dim in d) for t, d in self._dims.items()}
         self._parts = {}
+        #: per tensor: rank -> (dimension, coefficient), None when a rank indexes two dimensions
+        self._place = {}
+        for t, d in self._dims.items():
+            place = {r: (k, coef) for k, dim in enumerate(d) for coef, r in dim}
+            self._place[t] = place if len(place) == sum(len(dim) for dim in d) else None
         self._dense = {t: all(c == 1 for dim in d for c, _ in dim) for t, d in self._dims.items()}
         self._hard = {t: frozenset(r for r in self._ranks[t]
                                    if all(dim == ((1, r),) for dim in d if any(rr == r for _, rr in dim)))
@@ -160,14 +177,63 @@ class NestCost:
         last = max(k for k, lp in enumerate(head) if lp.rank in hard)
         return n * math.prod(lp.factor for lp in head[: last + 1] if counts(lp))
 
+    @staticmethod
+    def _cuts(above, c, assigned_from, ordered, prefix) -> dict:
+        """Where the loops ``above`` a level ``c`` (outermost first) may be cut into outer loops
+        (epochs) and inner ones whatever the open choices: position -> whether the open ranks'
+        stand-in must be left out of the epochs (module docstring, sweeps)."""
+        start = {}
+        for b, lp in enumerate(above):
+            start.setdefault(lp.level, b)
+        # the stand-in's loops are not where the completion puts them (inside or outside the
+        # spatial loops of the levels above assigned_from): they may only be outer loops
+        cuts = {} if assigned_from > 0 else {0: False}
+
+        def add(b, leave_open):
+            cuts[b] = cuts.get(b, True) and leave_open
+
+        for level in range(max(assigned_from, 1), c):
+            add(sum(1 for lp in above if lp.level < level), level == assigned_from)
+        for d, b0 in start.items():
+            if d in ordered and not (d == 0 and assigned_from > 0):
+                m = sum(1 for lp in above if lp.level == d)
+            elif prefix is not None and prefix[0] == d:
+                m = prefix[1]
+            else:
+                continue
+            for j in range(1, m + 1):
+                add(b0 + j, False)
+        return cuts
+
+    def _sweeps(self, t, above, widths, stride_of, cuts, open_ranks) -> int:
+        """Floor of the words one instance of a level fetches of the sliding-window tensor ``t``
+        over the run (module docstring, sweeps): ``above``, the temporal loops above the level
+        (outermost first); ``widths``, its tile's width per dimension."""
+        place = self._place[t]
+        tile = math.prod(widths)
+        moves = [[] for _ in widths]
+        best = 0
+        for b in range(len(above), -1, -1):
+            if b < len(above):
+                lp = above[b]
+                if lp.rank in place:
+                    d, coef = place[lp.rank]
+                    moves[d].append((coef * stride_of[(lp.level, lp.rank)], lp.factor))
+            if b in cuts:
+                u = math.prod(_span(tuple(sorted(m)), w) for m, w in zip(moves, widths))
+                leave = open_ranks if cuts[b] else ()
+                e = math.prod(lp.factor for lp in above[:b] if not (lp.level == 0 and lp.rank in leave))
+                best = max(best, u + (e - 1) * max(0, u - tile))
+        return best
+
     def _exact(self, t, nest, loops, stride, last) -> dict:
-        """The model's counts of ``t`` (:func:`sim.nest._tensor_counts`) at the levels down to
+        """The model's counts of ``t`` (:func:`sim.nest.tensor_counts`) at the levels down to
         ``last``: the levels below it are made to bypass ``t``, which changes no count above
         ``last`` and spares counting the copies below it."""
         tensors = frozenset(self.shape.tensors)
         levels = tuple(lm if i <= last else replace(lm, keep=(tensors if lm.keep is None else lm.keep) - {t})
                        for i, lm in enumerate(nest.levels))
-        return _tensor_counts(self.shape, NestMapping(levels), t, self.n, loops, stride)
+        return tensor_counts(self.shape, NestMapping(levels), t, self.n, loops, stride)
 
     def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered, precise, exts, open_ranks,
                       prefix, tls) -> list:
@@ -182,6 +248,7 @@ class NestCost:
         window = self._window[t]
         dense = self._dense[t] and not rw
         pers = [{i: [0, 0, 0] for i in kept} for _ in tls]
+        stride_of = {(lp.level, lp.rank): st for lp, st in zip(loops, stride) if lp.kind == "temporal"}
         chain = kept + [n]
         settled = [c for c in chain[1:-1] if assigned_from == 0 and all(k in ordered for k in range(c))]
         exact = self._exact(t, nest, loops, stride, settled[-1]) if precise and window and settled else {}
@@ -206,6 +273,12 @@ class NestCost:
                     words = self._words(t, exts[c])
                     all_deltas = [max(words * self._fetches(t, tl, c, assigned_from, ordered, open_ranks, prefix),
                                       floor_words) for tl in tls]
+                    if window and self._place[t] is not None:
+                        widths = tuple(dim_width(dim, exts[c]) for dim in self._dims[t])
+                        aboves = [[lp for lp in tl if lp.level < c and lp.factor > 1] for tl in tls]
+                        cuts = self._cuts(aboves[0], c, assigned_from, ordered, prefix)
+                        all_deltas = [max(dl, self._sweeps(t, above, widths, stride_of, cuts, open_ranks))
+                                      for dl, above in zip(all_deltas, aboves)]
             for per, deltas in zip(pers, all_deltas):
                 served = deltas * copies
                 if c < n:
@@ -264,8 +337,29 @@ class NestCost:
         tls = [outer + [Loop(r, factor[r], level, "temporal") for r in order] + inner for order in orders]
         return self._floors(nest, loops, tls, assigned_from, ordered, False, frozenset(), prefix)
 
+    def count_floors(self, nest, assigned_from: int = 0, ordered=None, precise: bool = False,
+                     open_ranks=frozenset(), prefix=None) -> list:
+        """The floors :meth:`bound` prices: per level (outermost first), tensor -> [reads, fills,
+        updates] words per instance, no more than the model counts for any completion of
+        ``nest`` (arguments as for :meth:`bound`)."""
+        ordered = set(range(self.n)) if ordered is None else set(ordered)
+        loops = nest.loops()
+        tl = [lp for lp in loops if lp.kind == "temporal"]
+        return self._counts(nest, loops, [tl], assigned_from, ordered, precise, frozenset(open_ranks), prefix)[0]
+
     def _floors(self, nest, loops, tls, assigned_from, ordered, precise, open_ranks, prefix) -> list:
         """(cycles, energy pJ) floors of ``nest`` with its temporal loops in each order of ``tls``."""
+        pers = self._counts(nest, loops, tls, assigned_from, ordered, precise, open_ranks, prefix)
+        steps = math.prod(lp.factor for lp in loops if not lp.spatial)
+        inst = [1] * self.n  # instances of each level in use: spatial factors above it
+        for lp in loops:
+            if lp.kind != "temporal":
+                for i in range(lp.level + 1, self.n):
+                    inst[i] *= lp.factor
+        return [self._priced(per, inst, steps) for per in pers]
+
+    def _counts(self, nest, loops, tls, assigned_from, ordered, precise, open_ranks, prefix) -> list:
+        """Per order of ``tls``: the count floors of :meth:`count_floors`."""
         stride = strides(loops)  # the same for every order in tls: no rank loops twice in a level's temporal loops
         steps = math.prod(lp.factor for lp in loops if not lp.spatial)
         exts = [nest.extents(i, loops) for i in range(self.n)]
@@ -276,12 +370,7 @@ class NestCost:
             for per, tensor_per in zip(pers, floors):
                 for i, rfu in tensor_per.items():
                     per[i][t] = rfu
-        inst = [1] * self.n  # instances of each level in use: spatial factors above it
-        for lp in loops:
-            if lp.kind != "temporal":
-                for i in range(lp.level + 1, self.n):
-                    inst[i] *= lp.factor
-        return [self._priced(per, inst, steps) for per in pers]
+        return pers
 
     def _priced(self, per, inst, steps) -> tuple:
         """(cycles, energy pJ) of per-instance floors ``per`` (level -> tensor -> [r, f, u]),
