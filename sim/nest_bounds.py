@@ -66,6 +66,7 @@ from dataclasses import replace
 from mappings.nest import Loop, NestMapping, dim_width, keeps
 from sim.nest import tensor_counts
 from sim.nest import evaluate as count_nest
+from sim.nest_orders import order_extra_pj
 from sim.reuse import distinct_copies, strides
 
 
@@ -356,7 +357,56 @@ class NestCost:
             if lp.kind != "temporal":
                 for i in range(lp.level + 1, self.n):
                     inst[i] *= lp.factor
-        return [self._priced(per, inst, steps) for per in pers]
+        extra = self._conflicts(nest, loops, inst, assigned_from, ordered, open_ranks, prefix)
+        return [self._priced(per, inst, steps, extra) for per in pers]
+
+    def _conflicts(self, nest, loops, inst, assigned_from, ordered, open_ranks, prefix) -> float:
+        """pJ that the open loop orders add to the per-tensor floors whatever they become
+        (:func:`sim.nest_orders.order_extra_pj`), summed over the levels whose whole order is
+        open and whose factors are all chosen."""
+        extra = 0.0
+        temporal = [lp for lp in loops if lp.kind == "temporal" and lp.factor > 1]
+        sp = [lp for lp in loops if lp.kind != "temporal"]
+        stride = None
+        for d in range(max(assigned_from, 0), self.n):
+            if d in ordered or (prefix is not None and prefix[0] == d) or (d == 0 and assigned_from > 0) or \
+                    (d == assigned_from > 0 and open_ranks):
+                continue
+            at_d = [lp for lp in temporal if lp.level == d]
+            if len(at_d) < 2:
+                continue
+            if stride is None:
+                stride = strides(loops)
+            terms = []
+            for t in self.shape.tensors:
+                if not self._window[t]:
+                    terms += self._conflict_terms(t, nest, loops, stride, temporal, sp, d, at_d, inst)
+            extra += order_extra_pj([lp.factor for lp in at_d], terms)
+        return extra
+
+    def _conflict_terms(self, t, nest, loops, stride, temporal, sp, d, at_d, inst) -> list:
+        """The terms of :func:`sim.nest_orders.order_extra_pj` of tensor ``t`` (no sliding
+        window) for the levels keeping it whose fetches level ``d``'s order decides."""
+        hard, rw = self._hard[t], t == self.shape.output
+        chain = keeps(nest, t)
+        n_above = math.prod(lp.factor for lp in temporal if lp.level < d)
+        terms = []
+        for p, c in zip(chain, chain[1:]):
+            if c <= d or max((lp.level for lp in temporal if lp.level < c and lp.rank in hard), default=-1) != d:
+                continue
+            base = self._words(t, nest.extents(c, loops)) * n_above
+            floor_words = max(base * math.prod(lp.factor for lp in at_d if lp.rank in hard),
+                              self._partition(t, sp, c))
+            spread = [k for k, lp in enumerate(loops) if lp.kind != "temporal" and p <= lp.level < c]
+            copies = _copies(self._dims[t], tuple((loops[k].rank, loops[k].factor, loops[k].level, loops[k].kind,
+                                                   stride[k]) for k in spread if loops[k].factor > 1))
+            (read_p, _, update_p), (_, fill_c, _) = self._prices[p][0], self._prices[c][0]
+            block_p, block_c = self.hierarchy.levels[p].block_words, self.hierarchy.levels[c].block_words
+            prices = [(fill_c * inst[c], 1, block_c), (read_p * inst[p], copies, block_p)]
+            if rw:
+                prices.append((update_p * inst[p], copies, block_p))
+            terms.append(([lp.rank in hard for lp in at_d], base, floor_words, [q for q in prices if q[0]]))
+        return terms
 
     def _counts(self, nest, loops, tls, assigned_from, ordered, precise, open_ranks, prefix) -> list:
         """Per order of ``tls``: the count floors of :meth:`count_floors`."""
@@ -372,11 +422,11 @@ class NestCost:
                     per[i][t] = rfu
         return pers
 
-    def _priced(self, per, inst, steps) -> tuple:
+    def _priced(self, per, inst, steps, extra=0.0) -> tuple:
         """(cycles, energy pJ) of per-instance floors ``per`` (level -> tensor -> [r, f, u]),
-        priced as :func:`sim.nest.evaluate` prices counts."""
+        priced as :func:`sim.nest.evaluate` prices counts, plus ``extra`` pJ."""
         h = self.hierarchy
-        energy, cycles = 0.0, steps
+        energy, cycles = extra, steps
         for i, lv in enumerate(h.levels):
             prices, bw_words = self._prices[i][0], lv.block_words
             for k in range(3):

@@ -342,11 +342,14 @@ DEEP = Hierarchy("deep", (level("DRAM", None, block=2, e=(100.0, 90.0, 95.0)),
                  ComputeLevel("MAC", energy_pj=(("compute", 0.3),)))
 
 
-@pytest.mark.parametrize("h,shape", [(DEEP, CONV2D), (DEEP, STRIDED), (THREE, CONV1D), (MESH, STRIDED)])
+@pytest.mark.parametrize("h,shape", [(DEEP, CONV2D), (DEEP, STRIDED), (DEEP, GEMM), (THREE, CONV1D),
+                                     (MESH, STRIDED)])
 def test_count_floors_never_exceed_the_models_counts(h, shape):
     """Every count floor (each level, tensor and action; sliding windows above all) of every
-    partial mapping on the way to a random complete one is at most the model's count of it:
-    factors open rank by rank, orders open level by level and loop by loop."""
+    partial mapping on the way to a random complete one is at most the model's count of it,
+    and so is the priced floor (with what open loop orders cost the tensors that disagree on
+    them) at most the model's cycles and energy: factors open rank by rank, orders open level
+    by level and loop by loop."""
     from sim.nest import tensor_counts
     from sim.reuse import strides
 
@@ -358,6 +361,10 @@ def test_count_floors_never_exceed_the_models_counts(h, shape):
         keep, sp, temporal = _random_choice(rng, keeps, spatials, shape, n)
         orders = [rng.choice(s.orders(i, temporal[i])) for i in range(n)]
         nest = s.nest(keep, sp, temporal, orders)
+        try:
+            cycles, energy = cost.evaluate(nest)
+        except MappingError:  # over a level's capacity
+            continue
         loops = nest.loops()
         model = [{} for _ in range(n)]
         for t in shape.tensors:
@@ -380,6 +387,8 @@ def test_count_floors_never_exceed_the_models_counts(h, shape):
             partial.append((nest, dict(ordered=range(i + 1), precise=True)))
         for part, how in partial:
             floors = cost.count_floors(part, **how)
+            bc, be = cost.bound(part, **how)
+            assert bc <= cycles and be <= energy, (how, bc, be, cycles, energy)
             for i in range(n):
                 for t, rfu in floors[i].items():
                     assert all(f <= c for f, c in zip(rfu, model[i][t])), (i, t, how, rfu, model[i][t])
