@@ -369,9 +369,11 @@ class NestCost:
         sp = [lp for lp in loops if lp.kind != "temporal"]
         stride = None
         for d in range(max(assigned_from, 0), self.n):
-            if d in ordered or (prefix is not None and prefix[0] == d) or (d == 0 and assigned_from > 0) or \
-                    (d == assigned_from > 0 and open_ranks):
+            if d in ordered or (prefix is not None and prefix[0] == d) or (d == 0 and assigned_from > 0):
                 continue
+            # an open rank's rest may come down to level d and run inside: only the tensors
+            # that have the rank are sure to fetch again for it
+            movable = open_ranks if d == assigned_from > 0 else frozenset()
             at_d = [lp for lp in temporal if lp.level == d]
             if len(at_d) < 2:
                 continue
@@ -380,16 +382,18 @@ class NestCost:
             terms = []
             for t in self.shape.tensors:
                 if not self._window[t]:
-                    terms += self._conflict_terms(t, nest, loops, stride, temporal, sp, d, at_d, inst)
+                    terms += self._conflict_terms(t, nest, loops, stride, temporal, sp, d, at_d, inst, movable)
             extra += order_extra_pj([lp.factor for lp in at_d], terms)
         return extra
 
-    def _conflict_terms(self, t, nest, loops, stride, temporal, sp, d, at_d, inst) -> list:
+    def _conflict_terms(self, t, nest, loops, stride, temporal, sp, d, at_d, inst, movable) -> list:
         """The terms of :func:`sim.nest_orders.order_extra_pj` of tensor ``t`` (no sliding
-        window) for the levels keeping it whose fetches level ``d``'s order decides."""
+        window) for the levels keeping it whose fetches level ``d``'s order decides; the
+        stand-in of the ``movable`` ranks ``t`` does not have is left out, as its floor does."""
         hard, rw = self._hard[t], t == self.shape.output
         chain = keeps(nest, t)
-        n_above = math.prod(lp.factor for lp in temporal if lp.level < d)
+        n_above = math.prod(lp.factor for lp in temporal if lp.level < d and
+                            not (lp.level == 0 and lp.rank in movable and lp.rank not in hard))
         terms = []
         for p, c in zip(chain, chain[1:]):
             if c <= d or max((lp.level for lp in temporal if lp.level < c and lp.rank in hard), default=-1) != d:
