@@ -350,7 +350,9 @@ class _Search:
         """Choose level ``i``'s factor of the ``k``-th rank (those before it ``chosen``), then
         the next rank; once all are chosen, go outward. A floor is taken for every partial
         choice (the ranks after ``k`` open), so a hopeless one is dropped early."""
-        ranks = list(self.ranks)
+        # the ranks with the most choices first: their floors, taken with the others open,
+        # drop the most before the choices multiply
+        ranks = sorted(self.ranks, key=lambda q: -len(_divisors(left[q])))
         if k == len(ranks):
             nxt = list(temporal)
             nxt[i] = dict(chosen)
