@@ -346,28 +346,30 @@ class NestCost:
         ordered = set(range(self.n)) if ordered is None else set(ordered)
         loops = nest.loops()
         tl = [lp for lp in loops if lp.kind == "temporal"]
-        return self._counts(nest, loops, [tl], assigned_from, ordered, precise, frozenset(open_ranks), prefix)[0]
+        return self._counts(nest, loops, strides(loops), self._extents(loops), [tl], assigned_from, ordered, precise,
+                            frozenset(open_ranks), prefix)[0]
 
     def _floors(self, nest, loops, tls, assigned_from, ordered, precise, open_ranks, prefix) -> list:
         """(cycles, energy pJ) floors of ``nest`` with its temporal loops in each order of ``tls``."""
-        pers = self._counts(nest, loops, tls, assigned_from, ordered, precise, open_ranks, prefix)
+        stride = strides(loops)  # the same for every order in tls: no rank loops twice in a level's temporal loops
+        exts = self._extents(loops)
+        pers = self._counts(nest, loops, stride, exts, tls, assigned_from, ordered, precise, open_ranks, prefix)
         steps = math.prod(lp.factor for lp in loops if not lp.spatial)
         inst = [1] * self.n  # instances of each level in use: spatial factors above it
         for lp in loops:
             if lp.kind != "temporal":
                 for i in range(lp.level + 1, self.n):
                     inst[i] *= lp.factor
-        extra = self._conflicts(nest, loops, inst, assigned_from, ordered, open_ranks, prefix)
+        extra = self._conflicts(nest, loops, stride, exts, inst, assigned_from, ordered, open_ranks, prefix)
         return [self._priced(per, inst, steps, extra) for per in pers]
 
-    def _conflicts(self, nest, loops, inst, assigned_from, ordered, open_ranks, prefix) -> float:
+    def _conflicts(self, nest, loops, stride, exts, inst, assigned_from, ordered, open_ranks, prefix) -> float:
         """pJ that the open loop orders add to the per-tensor floors whatever they become
         (:func:`sim.nest_orders.order_extra_pj`), summed over the levels whose whole order is
         open and whose factors are all chosen."""
         extra = 0.0
         temporal = [lp for lp in loops if lp.kind == "temporal" and lp.factor > 1]
         sp = [lp for lp in loops if lp.kind != "temporal"]
-        stride = None
         for d in range(max(assigned_from, 0), self.n):
             if d in ordered or (prefix is not None and prefix[0] == d) or (d == 0 and assigned_from > 0):
                 continue
@@ -377,16 +379,14 @@ class NestCost:
             at_d = [lp for lp in temporal if lp.level == d]
             if len(at_d) < 2:
                 continue
-            if stride is None:
-                stride = strides(loops)
             terms = []
             for t in self.shape.tensors:
                 if not self._window[t]:
-                    terms += self._conflict_terms(t, nest, loops, stride, temporal, sp, d, at_d, inst, movable)
+                    terms += self._conflict_terms(t, nest, loops, stride, exts, temporal, sp, d, at_d, inst, movable)
             extra += order_extra_pj([lp.factor for lp in at_d], terms)
         return extra
 
-    def _conflict_terms(self, t, nest, loops, stride, temporal, sp, d, at_d, inst, movable) -> list:
+    def _conflict_terms(self, t, nest, loops, stride, exts, temporal, sp, d, at_d, inst, movable) -> list:
         """The terms of :func:`sim.nest_orders.order_extra_pj` of tensor ``t`` (no sliding
         window) for the levels keeping it whose fetches level ``d``'s order decides; the
         stand-in of the ``movable`` ranks ``t`` does not have is left out, as its floor does."""
@@ -398,7 +398,7 @@ class NestCost:
         for p, c in zip(chain, chain[1:]):
             if c <= d or max((lp.level for lp in temporal if lp.level < c and lp.rank in hard), default=-1) != d:
                 continue
-            base = self._words(t, nest.extents(c, loops)) * n_above
+            base = self._words(t, exts[c]) * n_above
             floor_words = max(base * math.prod(lp.factor for lp in at_d if lp.rank in hard),
                               self._partition(t, sp, c))
             spread = [k for k, lp in enumerate(loops) if lp.kind != "temporal" and p <= lp.level < c]
@@ -412,11 +412,21 @@ class NestCost:
             terms.append(([lp.rank in hard for lp in at_d], base, floor_words, [q for q in prices if q[0]]))
         return terms
 
-    def _counts(self, nest, loops, tls, assigned_from, ordered, precise, open_ranks, prefix) -> list:
+    def _extents(self, loops) -> list:
+        """Per level: rank -> extent of its tile (:meth:`mappings.nest.NestMapping.extents`)."""
+        exts, ext = [None] * self.n, {}
+        by_level = [[] for _ in range(self.n)]
+        for lp in loops:
+            by_level[lp.level].append(lp)
+        for i in range(self.n - 1, -1, -1):
+            for lp in by_level[i]:
+                ext[lp.rank] = ext.get(lp.rank, 1) * lp.factor
+            exts[i] = dict(ext)
+        return exts
+
+    def _counts(self, nest, loops, stride, exts, tls, assigned_from, ordered, precise, open_ranks, prefix) -> list:
         """Per order of ``tls``: the count floors of :meth:`count_floors`."""
-        stride = strides(loops)  # the same for every order in tls: no rank loops twice in a level's temporal loops
         steps = math.prod(lp.factor for lp in loops if not lp.spatial)
-        exts = [nest.extents(i, loops) for i in range(self.n)]
         pers = [[dict() for _ in range(self.n)] for _ in tls]
         for t in self.shape.tensors:
             floors = self._tensor_floor(t, nest, loops, stride, steps, assigned_from, ordered, precise, exts,

@@ -54,10 +54,12 @@ def order_extra_pj(factors, terms) -> float:
     Returns
     -------
     float
-        pJ that every order adds to the per-tensor floors; 0 with fewer than two terms.
+        pJ that every order adds to the per-tensor floors; 0 when the tensors' sets of loops are
+        nested (one order suits them all: each one's loops before the others).
     """
-    if len(terms) < 2 or len(factors) < 2:
-        return 0.0
+    owns = sorted({frozenset(k for k, mine in enumerate(own) if mine) for own, *_ in terms}, key=len)
+    if len(factors) < 2 or all(a <= b for a, b in zip(owns, owns[1:])):
+        return 0.0  # nested rank sets: one order runs every tensor's other loops inside its own
     perms = _permutations(len(factors))
     f = np.asarray(factors, dtype=np.int64)[perms]
     pos = np.arange(len(factors))
