@@ -258,14 +258,15 @@ class _Search:
 
     # ------------------------------------------------------------- nests
 
+    def level(self, i, keep, spatial, factors, order=None) -> LevelMapping:
+        """Level ``i``'s mapping; loops in ``order`` (outermost first; None: rank order)."""
+        if order is None:
+            order = tuple(r for r in self.ranks if factors.get(r, 1) > 1)
+        return LevelMapping(self.h.names[i], tuple((r, factors[r]) for r in order), spatial[i][0], spatial[i][1],
+                            keep[i])
+
     def nest(self, keep, spatial, temporal, orders) -> NestMapping:
-        levels = []
-        for i in range(self.n):
-            f = temporal[i]
-            order = orders[i] if orders[i] is not None else tuple(r for r in self.ranks if f.get(r, 1) > 1)
-            levels.append(LevelMapping(self.h.names[i], tuple((r, f[r]) for r in order),
-                                       spatial[i][0], spatial[i][1], keep[i]))
-        return NestMapping(tuple(levels))
+        return NestMapping(tuple(self.level(i, keep, spatial, temporal[i], orders[i]) for i in range(self.n)))
 
     @staticmethod
     def reordered(nest, i, order, factors) -> NestMapping:
@@ -366,13 +367,13 @@ class _Search:
             opts = _divisors(left[r])
         open_ranks = frozenset(ranks[k + 1:])
         children = []
+        # the levels below i are chosen and those between 0 and i hold no loop yet
+        shared = [None] + [self.level(j, keep, spatial, temporal[j] if j > i else {}) for j in range(1, self.n)]
         for f in opts:
             pick = {**chosen, r: f}
-            trial = [dict() for _ in range(self.n)]
-            trial[0] = {q: left[q] // pick.get(q, 1) for q in ranks}
-            trial[i + 1:] = temporal[i + 1:]
-            trial[i] = {q: pick.get(q, 1) for q in ranks}
-            nest = self.nest(keep, spatial, trial, [None] * self.n)
+            shared[0] = self.level(0, keep, spatial, {q: left[q] // pick.get(q, 1) for q in ranks})
+            shared[i] = self.level(i, keep, spatial, {q: pick.get(q, 1) for q in ranks})
+            nest = NestMapping(tuple(shared))
             if not self.fits(nest, i):  # open ranks at 1: the least tile any completion has
                 continue
             key = self.floor(nest, i, (), open_ranks=open_ranks) if len(opts) > 1 else ()

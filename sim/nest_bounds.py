@@ -148,11 +148,10 @@ class NestCost:
             self._parts[(t, spread)] = self._words(t, ext)
         return self._parts[(t, spread)]
 
-    def _fetches(self, t, temporal, c, assigned_from, ordered, open_ranks=frozenset(), prefix=None) -> int:
+    def _fetches(self, t, above, c, assigned_from, ordered, open_ranks=frozenset(), prefix=None) -> int:
         """Floor of the whole-tile fetches of ``t`` at level ``c`` (module docstring);
-        ``temporal``: the temporal loops, outermost first."""
+        ``above``: the temporal loops above ``c`` that run more than once, outermost first."""
         hard, rel = self._hard[t], self._ranks[t]
-        above = [lp for lp in temporal if lp.level < c and lp.factor > 1]
         deep = [lp.level for lp in above if lp.rank in hard]
         if not deep:
             return 1
@@ -237,7 +236,7 @@ class NestCost:
         return tensor_counts(self.shape, NestMapping(levels), t, self.n, loops, stride)
 
     def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered, precise, exts, open_ranks,
-                      prefix, tls) -> list:
+                      prefix, tls, aboves, stride_of) -> list:
         """Per temporal loop list of ``tls`` (each outermost first, one reordering of ``nest``'s):
         level index -> [reads, fills, updates] floors per instance of one tensor. Only the
         whole-tile fetches depend on the order; the rest is counted once for all of them."""
@@ -249,7 +248,6 @@ class NestCost:
         window = self._window[t]
         dense = self._dense[t] and not rw
         pers = [{i: [0, 0, 0] for i in kept} for _ in tls]
-        stride_of = {(lp.level, lp.rank): st for lp, st in zip(loops, stride) if lp.kind == "temporal"}
         chain = kept + [n]
         settled = [c for c in chain[1:-1] if assigned_from == 0 and all(k in ordered for k in range(c))]
         exact = self._exact(t, nest, loops, stride, settled[-1]) if precise and window and settled else {}
@@ -272,13 +270,12 @@ class NestCost:
                     all_deltas = [floor_words] * len(tls)
                 else:
                     words = self._words(t, exts[c])
-                    all_deltas = [max(words * self._fetches(t, tl, c, assigned_from, ordered, open_ranks, prefix),
-                                      floor_words) for tl in tls]
+                    all_deltas = [max(words * self._fetches(t, above[c], c, assigned_from, ordered, open_ranks, prefix),
+                                      floor_words) for above in aboves]
                     if window and self._place[t] is not None:
                         widths = tuple(dim_width(dim, exts[c]) for dim in self._dims[t])
-                        aboves = [[lp for lp in tl if lp.level < c and lp.factor > 1] for tl in tls]
-                        cuts = self._cuts(aboves[0], c, assigned_from, ordered, prefix)
-                        all_deltas = [max(dl, self._sweeps(t, above, widths, stride_of, cuts, open_ranks))
+                        cuts = self._cuts(aboves[0][c], c, assigned_from, ordered, prefix)
+                        all_deltas = [max(dl, self._sweeps(t, above[c], widths, stride_of, cuts, open_ranks))
                                       for dl, above in zip(all_deltas, aboves)]
             for per, deltas in zip(pers, all_deltas):
                 served = deltas * copies
@@ -428,9 +425,12 @@ class NestCost:
         """Per order of ``tls``: the count floors of :meth:`count_floors`."""
         steps = math.prod(lp.factor for lp in loops if not lp.spatial)
         pers = [[dict() for _ in range(self.n)] for _ in tls]
+        # per order, per level: the temporal loops above it that run more than once
+        aboves = [[[lp for lp in tl if lp.level < c and lp.factor > 1] for c in range(self.n)] for tl in tls]
+        stride_of = {(lp.level, lp.rank): st for lp, st in zip(loops, stride) if lp.kind == "temporal"}
         for t in self.shape.tensors:
             floors = self._tensor_floor(t, nest, loops, stride, steps, assigned_from, ordered, precise, exts,
-                                        open_ranks, prefix, tls)
+                                        open_ranks, prefix, tls, aboves, stride_of)
             for per, tensor_per in zip(pers, floors):
                 for i, rfu in tensor_per.items():
                     per[i][t] = rfu
