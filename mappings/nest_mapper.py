@@ -287,7 +287,7 @@ class _Search:
         if self.deadline is not None and time.process_time() > self.deadline:
             raise _OutOfTime
         self.best.bounded += 1
-        c, e = self.cost.bound(nest, assigned_from, ordered, precise, open_ranks, prefix)
+        c, e = self.cost.bound(nest, assigned_from, ordered, precise, open_ranks, prefix, self.worth)
         return objective_key(self.objective, c, e)
 
     def floors(self, nest, i, orders, ordered, prefix) -> list:
@@ -297,7 +297,11 @@ class _Search:
             raise _OutOfTime
         self.best.bounded += len(orders)
         return [objective_key(self.objective, c, e)
-                for c, e in self.cost.bound_orders(nest, i, orders, 0, ordered, prefix)]
+                for c, e in self.cost.bound_orders(nest, i, orders, 0, ordered, prefix, self.worth)]
+
+    def worth(self, cycles, energy) -> bool:
+        """Whether a floor of (cycles, energy) may still lead to the best: worth raising."""
+        return self.exhaustive or self.best.key is None or objective_key(self.objective, cycles, energy) <= self.best.key
 
     def hopeless(self, key) -> bool:
         if self.exhaustive or self.best.key is None or key <= self.best.key:

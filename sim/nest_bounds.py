@@ -289,7 +289,7 @@ class NestCost:
         return pers
 
     def bound(self, nest, assigned_from: int = 0, ordered=None, precise: bool = False,
-              open_ranks=frozenset(), prefix=None) -> tuple:
+              open_ranks=frozenset(), prefix=None, worth=None) -> tuple:
         """(cycles, energy pJ) no completion of the partial mapping ``nest`` goes below.
 
         Parameters
@@ -311,13 +311,18 @@ class NestCost:
         precise : bool
             Count a sliding-window tensor exactly (the model's own rules) between the levels
             whose every loop above is chosen: a tighter floor, as costly as the model there.
+        worth : callable or None
+            ``worth(cycles, energy_pj)``: whether a floor is low enough to be worth raising by
+            what the open loop orders cost (:mod:`sim.nest_orders`); None: always.
         """
         ordered = set(range(self.n)) if ordered is None else set(ordered)
         loops = nest.loops()
         tl = [lp for lp in loops if lp.kind == "temporal"]
-        return self._floors(nest, loops, [tl], assigned_from, ordered, precise, frozenset(open_ranks), prefix)[0]
+        return self._floors(nest, loops, [tl], assigned_from, ordered, precise, frozenset(open_ranks), prefix,
+                            worth)[0]
 
-    def bound_orders(self, nest, level: int, orders, assigned_from: int = 0, ordered=(), prefix=None) -> list:
+    def bound_orders(self, nest, level: int, orders, assigned_from: int = 0, ordered=(), prefix=None,
+                     worth=None) -> list:
         """:meth:`bound` of ``nest`` with level ``level``'s temporal loops in each of ``orders``
         (ranks, outermost first; each a reordering of that level's loops), in one pass: the
         counts that do not depend on the order are taken once for all of them.
@@ -333,7 +338,7 @@ class NestCost:
         outer = [lp for lp in loops if lp.kind == "temporal" and lp.level < level]
         inner = [lp for lp in loops if lp.kind == "temporal" and lp.level > level]
         tls = [outer + [Loop(r, factor[r], level, "temporal") for r in order] + inner for order in orders]
-        return self._floors(nest, loops, tls, assigned_from, ordered, False, frozenset(), prefix)
+        return self._floors(nest, loops, tls, assigned_from, ordered, False, frozenset(), prefix, worth)
 
     def count_floors(self, nest, assigned_from: int = 0, ordered=None, precise: bool = False,
                      open_ranks=frozenset(), prefix=None) -> list:
@@ -346,7 +351,7 @@ class NestCost:
         return self._counts(nest, loops, strides(loops), self._extents(loops), [tl], assigned_from, ordered, precise,
                             frozenset(open_ranks), prefix)[0]
 
-    def _floors(self, nest, loops, tls, assigned_from, ordered, precise, open_ranks, prefix) -> list:
+    def _floors(self, nest, loops, tls, assigned_from, ordered, precise, open_ranks, prefix, worth=None) -> list:
         """(cycles, energy pJ) floors of ``nest`` with its temporal loops in each order of ``tls``."""
         stride = strides(loops)  # the same for every order in tls: no rank loops twice in a level's temporal loops
         exts = self._extents(loops)
@@ -357,8 +362,11 @@ class NestCost:
             if lp.kind != "temporal":
                 for i in range(lp.level + 1, self.n):
                     inst[i] *= lp.factor
+        priced = [self._priced(per, inst, steps) for per in pers]
+        if worth is not None and not any(worth(c, e) for c, e in priced):
+            return priced  # too high already: no need to raise it
         extra = self._conflicts(nest, loops, stride, exts, inst, assigned_from, ordered, open_ranks, prefix)
-        return [self._priced(per, inst, steps, extra) for per in pers]
+        return [(c, e + extra * (1 - _SLACK)) for c, e in priced] if extra else priced
 
     def _conflicts(self, nest, loops, stride, exts, inst, assigned_from, ordered, open_ranks, prefix) -> float:
         """pJ that the open loop orders add to the per-tensor floors whatever they become
@@ -436,11 +444,11 @@ class NestCost:
                     per[i][t] = rfu
         return pers
 
-    def _priced(self, per, inst, steps, extra=0.0) -> tuple:
+    def _priced(self, per, inst, steps) -> tuple:
         """(cycles, energy pJ) of per-instance floors ``per`` (level -> tensor -> [r, f, u]),
-        priced as :func:`sim.nest.evaluate` prices counts, plus ``extra`` pJ."""
+        priced as :func:`sim.nest.evaluate` prices counts."""
         h = self.hierarchy
-        energy, cycles = extra, steps
+        energy, cycles = 0.0, steps
         for i, lv in enumerate(h.levels):
             prices, bw_words = self._prices[i][0], lv.block_words
             for k in range(3):
