@@ -11,12 +11,13 @@ result does not depend on the order of the search.
 
 The cost model is passed in, because the mapper sits below the cost engines:
 ``cost.evaluate(nest) -> (cycles, energy_pj)`` and ``cost.bound(nest, assigned_from, ordered,
-precise, open_ranks, prefix) -> (cycles, energy_pj)``, a floor that no completion of a partial
-mapping goes below (:class:`sim.nest_bounds.NestCost` says what each argument leaves open;
-``precise`` asks for a tighter, costlier floor, taken only for loop orders the cheap floor
-could not drop); ``cost.bound_orders(nest, level, orders, assigned_from, ordered, prefix)``
-gives ``bound`` for each of a level's loop orders in one pass (the siblings of one node of the
-loop-order stage).
+precise, open_ranks, prefix, worth) -> (cycles, energy_pj)``, a floor that no completion of a
+partial mapping goes below (:class:`sim.nest_bounds.NestCost` says what each argument leaves
+open; ``precise`` asks for a tighter, costlier floor, taken only for loop orders the cheap
+floor could not drop; ``worth(cycles, energy_pj)`` tells whether a floor is still low enough
+to be worth raising further); ``cost.bound_orders(nest, level, orders, assigned_from, ordered,
+prefix, worth)`` gives ``bound`` for each of a level's loop orders in one pass (the siblings
+of one node of the loop-order stage).
 
 Search space (narrowed by :class:`LevelRule` per level, e.g. from a Timeloop constraints file):
 
@@ -29,8 +30,9 @@ Search space (narrowed by :class:`LevelRule` per level, e.g. from a Timeloop con
   tensors, each in a dimension of its own with coefficient 1, can swap: :func:`rank_classes`).
 
 Search: (keep, spatial) choices in ascending order of their floor; then temporal factors level
-by level from the innermost and, within a level, rank by rank (a level's capacity is checked
-with the ranks still open at 1, the least tile any completion has); then loop orders level by
+by level from the innermost and, within a level, rank by rank from the rank with the most
+choices (a level's capacity is checked with the ranks still open at 1, the least tile any
+completion has); then loop orders level by
 level from the outermost and, within a level, loop by loop from the outermost. Siblings are
 visited in ascending order of their floors; every partial mapping whose floor is strictly worse
 than the best complete one is dropped with everything below it. This returns what the
@@ -434,8 +436,8 @@ def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustiv
     hierarchy : arch.hierarchy.Hierarchy
     shape : mappings.mapping.EinsumShape
     cost : object
-        ``evaluate(nest) -> (cycles, energy_pj)``, ``bound(nest, assigned_from, ordered)`` and
-        ``bound_orders`` (:class:`sim.nest_bounds.NestCost`).
+        ``evaluate(nest) -> (cycles, energy_pj)``, ``bound`` and ``bound_orders``
+        (:class:`sim.nest_bounds.NestCost`; the module docstring gives their arguments).
     objective : {"latency", "energy", "edp"}
     rules : sequence of LevelRule, optional
         One per storage level, outermost first (:func:`mappings.timeloop_constraints.read_constraints`).

@@ -39,17 +39,34 @@ Why the floor holds, per tensor and per level ``c`` that keeps it (counting rule
   spatial factors are chosen.
 - Any tensor at the compute units: one word per MAC step, served once per distinct copy
   (exact, :func:`sim.reuse.distinct_copies`).
-- A tensor with a sliding window (``p+r``) also fills at least the distinct words a level holds
-  over the run (dense windows only). With
-  ``precise``, once every loop order above a level is chosen, its counts there are the model's
-  own (:func:`sim.nest.tensor_counts`); the mapper asks for this only for orders the cheaper
-  floor could not drop.
+- Sweeps, for a tensor with a sliding window (``p+r``) whose ranks each index one dimension:
+  cut the loops above ``c`` into outer loops and inner ones; each iteration of the outer loops
+  (an *epoch*, ``E`` of them) moves the tile over every position of the inner loops. The model
+  fetches at each step at least the words of the new tile that the previous tile did not hold
+  (a whole tile when the move changes, :func:`sim.reuse.delta_counts`), so an epoch fetches at
+  least the words of the union ``U`` of its tiles less the one tile ``W`` held when it starts,
+  and the first epoch all of ``U``: at least ``U + (E - 1) * max(0, U - W)`` words. ``U`` is
+  exact: per dimension the length of the union of the tile's intervals at every offset of the
+  inner loops (gaps included, as where a fan-out spreads a rank), their product over the
+  dimensions. A cut is taken only where every completion has the same loops on each side:
+  between two levels at or below ``assigned_from`` (the stand-in's loops outside; ``E``
+  leaves out the open ranks' stand-in, which may come down to that level), and inside a level
+  whose order, or prefix, is chosen. The cut above every loop (``E = 1``: every word the level
+  holds over the run, fetched once) needs every loop above ``c`` where it will be: not while a
+  stand-in is there. With ``precise``, once every loop order above a level is chosen, its
+  counts there are the model's own (:func:`sim.nest.tensor_counts`); the mapper asks for this
+  only for orders the cheaper floor could not drop.
 - Outputs: the first update of a word is a write (:mod:`sim.nest`), so reads and fills are the
   counts above minus the distinct words, exactly as the model subtracts them.
 
 Cycles: the MAC steps (exact once the spatial factors are chosen), raised by each level's
 bandwidth on the floors of its counts. Energy: the floors priced as :func:`sim.nest.evaluate`
-prices counts (blocks per action, instances in use, their leakage over the cycle floor, MACs).
+prices counts (blocks per action, instances in use, their leakage over the cycle floor, MACs),
+plus what the open loop orders cost the tensors that disagree on them: for each level whose
+factors are all chosen (an open rank's rest counted only for the tensors that have the rank)
+and whose whole order is open, the least priced excess over their floors, over every order of
+its loops (:mod:`sim.nest_orders`); level 0 too once every level below it is chosen (the
+stand-in is then its own loops).
 
 :class:`NestCost` is what :func:`mappings.nest_mapper.search` is given: ``evaluate(nest)``
 (the model), ``bound(nest, assigned_from, ordered, precise)`` (these floors) and
@@ -376,7 +393,9 @@ class NestCost:
         temporal = [lp for lp in loops if lp.kind == "temporal" and lp.factor > 1]
         sp = [lp for lp in loops if lp.kind != "temporal"]
         for d in range(max(assigned_from, 0), self.n):
-            if d in ordered or (prefix is not None and prefix[0] == d) or (d == 0 and assigned_from > 0):
+            # the stand-in is level 0's own loops once every level below it is chosen
+            if d in ordered or (prefix is not None and prefix[0] == d) or \
+                    (d == 0 and (assigned_from > 1 or (assigned_from == 1 and open_ranks))):
                 continue
             # an open rank's rest may come down to level d and run inside: only the tensors
             # that have the rank are sure to fetch again for it
