@@ -253,10 +253,11 @@ class NestCost:
         return tensor_counts(self.shape, NestMapping(levels), t, self.n, loops, stride)
 
     def _tensor_floor(self, t, nest, loops, stride, steps, assigned_from, ordered, precise, exts, open_ranks,
-                      prefix, tls, aboves, stride_of) -> list:
-        """Per temporal loop list of ``tls`` (each outermost first, one reordering of ``nest``'s):
-        level index -> [reads, fills, updates] floors per instance of one tensor. Only the
-        whole-tile fetches depend on the order; the rest is counted once for all of them."""
+                      prefix, tls, aboves, stride_of, vary) -> list:
+        """Per temporal loop list of ``tls`` (each outermost first, one reordering of ``nest``'s
+        loops at level ``vary``; None: one list): level index -> [reads, fills, updates] floors
+        per instance of one tensor. Only the whole-tile fetches depend on the order; the rest is
+        counted once for all of them."""
         sp_at = [k for k, lp in enumerate(loops) if lp.kind != "temporal"]
         sp = [loops[k] for k in sp_at]
         n = self.n
@@ -287,20 +288,33 @@ class NestCost:
                     all_deltas = [floor_words] * len(tls)
                 else:
                     words = self._words(t, exts[c])
+                    # the orders differ only at level vary: below c, a floor that reads no
+                    # order of that level is the same for all of them
+                    hard_at = max((lp.level for lp in aboves[0][c] if lp.rank in self._hard[t]), default=-1)
+                    some = aboves if vary is not None and vary < c and hard_at == vary else aboves[:1]
                     all_deltas = [max(words * self._fetches(t, above[c], c, assigned_from, ordered, open_ranks, prefix),
-                                      floor_words) for above in aboves]
+                                      floor_words) for above in some]
                     if window and self._place[t] is not None:
                         widths = tuple(dim_width(dim, exts[c]) for dim in self._dims[t])
                         cuts = self._cuts(aboves[0][c], c, assigned_from, ordered, prefix)
+                        cut_at_vary = vary is not None and vary < c and (
+                            vary in ordered or (prefix is not None and prefix[0] == vary))
+                        if cut_at_vary and len(some) < len(aboves):
+                            all_deltas = all_deltas * len(aboves)
+                        some = aboves if cut_at_vary else aboves[:len(all_deltas)]
                         all_deltas = [max(dl, self._sweeps(t, above[c], widths, stride_of, cuts, open_ranks))
-                                      for dl, above in zip(all_deltas, aboves)]
+                                      for dl, above in zip(all_deltas, some)]
+                    if len(all_deltas) < len(tls):
+                        all_deltas = all_deltas * len(tls)
+            part_c = self._partition(t, sp, c) if rw and c < n else 0
+            part_p = self._partition(t, sp, p) if rw else 0
             for per, deltas in zip(pers, all_deltas):
                 served = deltas * copies
                 if c < n:
-                    per[c][1] = deltas - self._partition(t, sp, c) if rw else deltas
+                    per[c][1] = deltas - part_c if rw else deltas
                 if rw:
                     per[p][2] = served
-                    per[p][0] = served - self._partition(t, sp, p)
+                    per[p][0] = served - part_p
                 else:
                     per[p][0] = served
         return pers
@@ -355,7 +369,7 @@ class NestCost:
         outer = [lp for lp in loops if lp.kind == "temporal" and lp.level < level]
         inner = [lp for lp in loops if lp.kind == "temporal" and lp.level > level]
         tls = [outer + [Loop(r, factor[r], level, "temporal") for r in order] + inner for order in orders]
-        return self._floors(nest, loops, tls, assigned_from, ordered, False, frozenset(), prefix, worth)
+        return self._floors(nest, loops, tls, assigned_from, ordered, False, frozenset(), prefix, worth, level)
 
     def count_floors(self, nest, assigned_from: int = 0, ordered=None, precise: bool = False,
                      open_ranks=frozenset(), prefix=None) -> list:
@@ -368,11 +382,13 @@ class NestCost:
         return self._counts(nest, loops, strides(loops), self._extents(loops), [tl], assigned_from, ordered, precise,
                             frozenset(open_ranks), prefix)[0]
 
-    def _floors(self, nest, loops, tls, assigned_from, ordered, precise, open_ranks, prefix, worth=None) -> list:
+    def _floors(self, nest, loops, tls, assigned_from, ordered, precise, open_ranks, prefix, worth=None,
+                vary=None) -> list:
         """(cycles, energy pJ) floors of ``nest`` with its temporal loops in each order of ``tls``."""
         stride = strides(loops)  # the same for every order in tls: no rank loops twice in a level's temporal loops
         exts = self._extents(loops)
-        pers = self._counts(nest, loops, stride, exts, tls, assigned_from, ordered, precise, open_ranks, prefix)
+        pers = self._counts(nest, loops, stride, exts, tls, assigned_from, ordered, precise, open_ranks, prefix,
+                            vary)
         steps = math.prod(lp.factor for lp in loops if not lp.spatial)
         inst = [1] * self.n  # instances of each level in use: spatial factors above it
         for lp in loops:
@@ -448,8 +464,10 @@ class NestCost:
             exts[i] = dict(ext)
         return exts
 
-    def _counts(self, nest, loops, stride, exts, tls, assigned_from, ordered, precise, open_ranks, prefix) -> list:
-        """Per order of ``tls``: the count floors of :meth:`count_floors`."""
+    def _counts(self, nest, loops, stride, exts, tls, assigned_from, ordered, precise, open_ranks, prefix,
+                vary=None) -> list:
+        """Per order of ``tls`` (reorderings of level ``vary``'s loops; None: one order): the
+        count floors of :meth:`count_floors`."""
         steps = math.prod(lp.factor for lp in loops if not lp.spatial)
         pers = [[dict() for _ in range(self.n)] for _ in tls]
         # per order, per level: the temporal loops above it that run more than once
@@ -457,7 +475,7 @@ class NestCost:
         stride_of = {(lp.level, lp.rank): st for lp, st in zip(loops, stride) if lp.kind == "temporal"}
         for t in self.shape.tensors:
             floors = self._tensor_floor(t, nest, loops, stride, steps, assigned_from, ordered, precise, exts,
-                                        open_ranks, prefix, tls, aboves, stride_of)
+                                        open_ranks, prefix, tls, aboves, stride_of, vary)
             for per, tensor_per in zip(pers, floors):
                 for i, rfu in tensor_per.items():
                     per[i][t] = rfu
