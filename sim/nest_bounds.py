@@ -143,6 +143,11 @@ class NestCost:
         #: per level: pJ of (read, fill, update) and of leakage per cycle; the hierarchy is frozen
         self._prices = [((lv.energy("read"), lv.energy("fill"), lv.energy("update")), lv.energy("leak"))
                         for lv in hierarchy.levels]
+        #: per level: pJ per action, words per block, (read, write, shared) bandwidths or () if none
+        self._rates = [(prices, lv.block_words, (lv.read_bw, lv.write_bw, lv.shared_bw)
+                        if (lv.read_bw or lv.write_bw or lv.shared_bw) else ())
+                       for (prices, _), lv in zip(self._prices, hierarchy.levels)]
+        self._compute_pj = shape.points * hierarchy.compute.energy("compute")
 
     def evaluate(self, nest) -> tuple:
         """(cycles, energy pJ) of a complete mapping (:func:`sim.nest.evaluate`)."""
@@ -484,20 +489,19 @@ class NestCost:
     def _priced(self, per, inst, steps) -> tuple:
         """(cycles, energy pJ) of per-instance floors ``per`` (level -> tensor -> [r, f, u]),
         priced as :func:`sim.nest.evaluate` prices counts."""
-        h = self.hierarchy
         energy, cycles = 0.0, steps
-        for i, lv in enumerate(h.levels):
-            prices, bw_words = self._prices[i][0], lv.block_words
+        for i, (prices, block, bws) in enumerate(self._rates):
+            counts = per[i].values()
             for k in range(3):
                 if prices[k]:
-                    blocks = sum(-(-rfu[k] // bw_words) for rfu in per[i].values())
-                    energy += blocks * inst[i] * prices[k]
-            reads = sum(rfu[0] for rfu in per[i].values())
-            writes = sum(rfu[1] + rfu[2] for rfu in per[i].values())
-            for words, bw in ((reads, lv.read_bw), (writes, lv.write_bw), (reads + writes, lv.shared_bw)):
-                if bw:
-                    cycles = max(cycles, math.ceil(words / bw))
+                    energy += sum(-(-rfu[k] // block) for rfu in counts) * inst[i] * prices[k]
+            if bws:
+                reads = sum(rfu[0] for rfu in counts)
+                writes = sum(rfu[1] + rfu[2] for rfu in counts)
+                for words, bw in zip((reads, writes, reads + writes), bws):
+                    if bw:
+                        cycles = max(cycles, math.ceil(words / bw))
         for i in range(self.n):
             energy += self._prices[i][1] * cycles * inst[i]
-        energy += self.shape.points * h.compute.energy("compute")
+        energy += self._compute_pj
         return int(cycles), energy * (1 - _SLACK)
