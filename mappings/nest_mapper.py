@@ -281,10 +281,7 @@ class _Search:
         cap = self.h.levels[i].size_words
         if cap is None:
             return True
-        ext = {}  # nest.extents(i), without building the loops of the levels above
-        for below in nest.levels[i:]:
-            for r, f in (*below.temporal, *below.spatial_x, *below.spatial_y):
-                ext[r] = ext.get(r, 1) * f
+        ext = nest.extents(i)
         lm = nest.levels[i]
         return sum(tile_words(self.shape, t, ext) for t in self.shape.tensors if lm.keeps(t)) <= cap
 
