@@ -40,22 +40,12 @@ Why the floor holds, per tensor and per level ``c`` that keeps it (counting rule
 - Any tensor at the compute units: one word per MAC step, served once per distinct copy
   (exact, :func:`sim.reuse.distinct_copies`).
 - Sweeps, for a tensor with a sliding window (``p+r``) whose ranks each index one dimension:
-  cut the loops above ``c`` into outer loops and inner ones; each iteration of the outer loops
-  (an *epoch*, ``E`` of them) moves the tile over every position of the inner loops. The model
-  fetches at each step at least the words of the new tile that the previous tile did not hold
-  (a whole tile when the move changes, :func:`sim.reuse.delta_counts`), so an epoch fetches at
-  least the words of the union ``U`` of its tiles less the one tile ``W`` held when it starts,
-  and the first epoch all of ``U``: at least ``U + (E - 1) * max(0, U - W)`` words. ``U`` is
-  exact: per dimension the length of the union of the tile's intervals at every offset of the
-  inner loops (gaps included, as where a fan-out spreads a rank), their product over the
-  dimensions. A cut is taken only where every completion has the same loops on each side:
-  between two levels at or below ``assigned_from`` (the stand-in's loops outside; ``E``
-  leaves out the open ranks' stand-in, which may come down to that level), and inside a level
-  whose order, or prefix, is chosen. The cut above every loop (``E = 1``: every word the level
-  holds over the run, fetched once) needs every loop above ``c`` where it will be: not while a
-  stand-in is there. With ``precise``, once every loop order above a level is chosen, its
-  counts there are the model's own (:func:`sim.nest.tensor_counts`); the mapper asks for this
-  only for orders the cheaper floor could not drop.
+  each iteration of the loops above a cut fetches at least the union of the tile's positions
+  under the loops below it, less the one tile it holds when it starts (:mod:`sim.nest_sweeps`
+  says why and where a cut may be taken while choices are open). With ``precise``, once every
+  loop order above a level is chosen, its counts there are the model's own
+  (:func:`sim.nest.tensor_counts`); the mapper asks for this only for orders the cheaper floor
+  could not drop.
 - Outputs: the first update of a word is a write (:mod:`sim.nest`), so reads and fills are the
   counts above minus the distinct words, exactly as the model subtracts them.
 
@@ -84,19 +74,8 @@ from mappings.nest import Loop, NestMapping, dim_width, keeps
 from sim.nest import tensor_counts
 from sim.nest import evaluate as count_nest
 from sim.nest_orders import order_extra_pj
+from sim.nest_sweeps import sweep_cuts, sweep_floor
 from sim.reuse import distinct_copies, strides
-
-
-@functools.lru_cache(maxsize=65536)
-def _span(moves, width) -> int:
-    """Words one tensor dimension covers when a tile ``width`` wide is moved by every sum of
-    ``moves`` ((step, count), ...: ``i * step`` for ``i`` in ``range(count)``): the length of the
-    union of the intervals ``[o, o + width)`` (remembered by its arguments, all it reads)."""
-    offsets = {0}
-    for step, count in moves:
-        offsets = {o + i * step for o in offsets for i in range(count)}
-    ordered = sorted(offsets)
-    return sum(min(width, b - a) for a, b in zip(ordered, ordered[1:])) + width
 
 
 @functools.lru_cache(maxsize=4096)
@@ -199,55 +178,6 @@ class NestCost:
         last = max(k for k, lp in enumerate(head) if lp.rank in hard)
         return n * math.prod(lp.factor for lp in head[: last + 1] if counts(lp))
 
-    @staticmethod
-    def _cuts(above, c, assigned_from, ordered, prefix) -> dict:
-        """Where the loops ``above`` a level ``c`` (outermost first) may be cut into outer loops
-        (epochs) and inner ones whatever the open choices: position -> whether the open ranks'
-        stand-in must be left out of the epochs (module docstring, sweeps)."""
-        start = {}
-        for b, lp in enumerate(above):
-            start.setdefault(lp.level, b)
-        # the stand-in's loops are not where the completion puts them (inside or outside the
-        # spatial loops of the levels above assigned_from): they may only be outer loops
-        cuts = {} if assigned_from > 0 else {0: False}
-
-        def add(b, leave_open):
-            cuts[b] = cuts.get(b, True) and leave_open
-
-        for level in range(max(assigned_from, 1), c):
-            add(sum(1 for lp in above if lp.level < level), level == assigned_from)
-        for d, b0 in start.items():
-            if d in ordered and not (d == 0 and assigned_from > 0):
-                m = sum(1 for lp in above if lp.level == d)
-            elif prefix is not None and prefix[0] == d:
-                m = prefix[1]
-            else:
-                continue
-            for j in range(1, m + 1):
-                add(b0 + j, False)
-        return cuts
-
-    def _sweeps(self, t, above, widths, stride_of, cuts, open_ranks) -> int:
-        """Floor of the words one instance of a level fetches of the sliding-window tensor ``t``
-        over the run (module docstring, sweeps): ``above``, the temporal loops above the level
-        (outermost first); ``widths``, its tile's width per dimension."""
-        place = self._place[t]
-        tile = math.prod(widths)
-        moves = [[] for _ in widths]
-        best = 0
-        for b in range(len(above), -1, -1):
-            if b < len(above):
-                lp = above[b]
-                if lp.rank in place:
-                    d, coef = place[lp.rank]
-                    moves[d].append((coef * stride_of[(lp.level, lp.rank)], lp.factor))
-            if b in cuts:
-                u = math.prod(_span(tuple(sorted(m)), w) for m, w in zip(moves, widths))
-                leave = open_ranks if cuts[b] else ()
-                e = math.prod(lp.factor for lp in above[:b] if not (lp.level == 0 and lp.rank in leave))
-                best = max(best, u + (e - 1) * max(0, u - tile))
-        return best
-
     def _exact(self, t, nest, loops, stride, last) -> dict:
         """The model's counts of ``t`` (:func:`sim.nest.tensor_counts`) at the levels down to
         ``last``: the levels below it are made to bypass ``t``, which changes no count above
@@ -301,14 +231,14 @@ class NestCost:
                                       floor_words) for above in some]
                     if window and self._place[t] is not None:
                         widths = tuple(dim_width(dim, exts[c]) for dim in self._dims[t])
-                        cuts = self._cuts(aboves[0][c], c, assigned_from, ordered, prefix)
+                        cuts = sweep_cuts(aboves[0][c], c, assigned_from, ordered, prefix)
                         cut_at_vary = vary is not None and vary < c and (
                             vary in ordered or (prefix is not None and prefix[0] == vary))
                         if cut_at_vary and len(some) < len(aboves):
                             all_deltas = all_deltas * len(aboves)
                         some = aboves if cut_at_vary else aboves[:len(all_deltas)]
-                        all_deltas = [max(dl, self._sweeps(t, above[c], widths, stride_of, cuts, open_ranks))
-                                      for dl, above in zip(all_deltas, some)]
+                        all_deltas = [max(dl, sweep_floor(self._place[t], above[c], widths, stride_of, cuts,
+                                                          open_ranks)) for dl, above in zip(all_deltas, some)]
                     if len(all_deltas) < len(tls):
                         all_deltas = all_deltas * len(tls)
             part_c = self._partition(t, sp, c) if rw and c < n else 0
@@ -384,14 +314,15 @@ class NestCost:
         ordered = set(range(self.n)) if ordered is None else set(ordered)
         loops = nest.loops()
         tl = [lp for lp in loops if lp.kind == "temporal"]
-        return self._counts(nest, loops, strides(loops), self._extents(loops), [tl], assigned_from, ordered, precise,
+        exts = [nest.extents(i, loops) for i in range(self.n)]
+        return self._counts(nest, loops, strides(loops), exts, [tl], assigned_from, ordered, precise,
                             frozenset(open_ranks), prefix)[0]
 
     def _floors(self, nest, loops, tls, assigned_from, ordered, precise, open_ranks, prefix, worth=None,
                 vary=None) -> list:
         """(cycles, energy pJ) floors of ``nest`` with its temporal loops in each order of ``tls``."""
         stride = strides(loops)  # the same for every order in tls: no rank loops twice in a level's temporal loops
-        exts = self._extents(loops)
+        exts = [nest.extents(i, loops) for i in range(self.n)]
         pers = self._counts(nest, loops, stride, exts, tls, assigned_from, ordered, precise, open_ranks, prefix,
                             vary)
         steps = math.prod(lp.factor for lp in loops if not lp.spatial)
@@ -413,7 +344,7 @@ class NestCost:
         extra = 0.0
         temporal = [lp for lp in loops if lp.kind == "temporal" and lp.factor > 1]
         sp = [lp for lp in loops if lp.kind != "temporal"]
-        for d in range(max(assigned_from, 0), self.n):
+        for d in range(assigned_from, self.n):
             # the stand-in is level 0's own loops once every level below it is chosen
             if d in ordered or (prefix is not None and prefix[0] == d) or \
                     (d == 0 and (assigned_from > 1 or (assigned_from == 1 and open_ranks))):
@@ -456,18 +387,6 @@ class NestCost:
                 prices.append((update_p * inst[p], copies, block_p))
             terms.append(([lp.rank in hard for lp in at_d], base, floor_words, [q for q in prices if q[0]]))
         return terms
-
-    def _extents(self, loops) -> list:
-        """Per level: rank -> extent of its tile (:meth:`mappings.nest.NestMapping.extents`)."""
-        exts, ext = [None] * self.n, {}
-        by_level = [[] for _ in range(self.n)]
-        for lp in loops:
-            by_level[lp.level].append(lp)
-        for i in range(self.n - 1, -1, -1):
-            for lp in by_level[i]:
-                ext[lp.rank] = ext.get(lp.rank, 1) * lp.factor
-            exts[i] = dict(ext)
-        return exts
 
     def _counts(self, nest, loops, stride, exts, tls, assigned_from, ordered, precise, open_ranks, prefix,
                 vary=None) -> list:
