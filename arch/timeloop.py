@@ -72,8 +72,20 @@ def _num(problems, path, value, typ=int, allow_none=True):
         return None
 
 
-def _flatten(nodes, path, problems, out):
-    """Depth-first list of (path, tag, node dict) for containers and components."""
+def flatten_nodes(nodes, path, problems, out) -> None:
+    """Depth-first list of the containers and components of a Timeloop v0.4 node list.
+
+    Parameters
+    ----------
+    nodes : list
+        An ``architecture.nodes`` list (``!Parallel`` and ``!Hierarchical`` groups are opened).
+    path : str
+        Key path of ``nodes`` in the file, for messages.
+    problems : list
+        Appended with (key path, message) for every malformed node.
+    out : list
+        Appended with (key path, tag, node dict) per container or component, in file order.
+    """
     if not isinstance(nodes, list):
         problems.append((path, f"'nodes' must be a list, not {nodes!r}"))
         return
@@ -90,7 +102,7 @@ def _flatten(nodes, path, problems, out):
             if k not in _NODE_KEYS:
                 problems.append((f"{p}.{k}", f"unknown key (allowed: {', '.join(sorted(_NODE_KEYS))})"))
         if tag in ("Parallel", "Hierarchical"):
-            _flatten(node.get("nodes"), f"{p}.nodes", problems, out)
+            flatten_nodes(node.get("nodes"), f"{p}.nodes", problems, out)
         elif tag != "Nothing":
             out.append((p, tag, node))
 
@@ -159,7 +171,7 @@ def hierarchy_from_timeloop(data: dict, source: str = "<string>", overrides: dic
     if str(arch.get("version")) != "0.4":
         problems.append(("architecture.version", f"'version' must be 0.4, not {arch.get('version')!r}"))
     flat = []
-    _flatten(arch.get("nodes"), "architecture.nodes", problems, flat)
+    flatten_nodes(arch.get("nodes"), "architecture.nodes", problems, flat)
     levels, compute, clock = [], None, 1000.0
     fx, fy = 1, 1
     aliases = []

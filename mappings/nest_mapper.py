@@ -11,12 +11,13 @@ result does not depend on the order of the search.
 
 The cost model is passed in, because the mapper sits below the cost engines:
 ``cost.evaluate(nest) -> (cycles, energy_pj)`` and ``cost.bound(nest, assigned_from, ordered,
-precise, open_ranks, prefix) -> (cycles, energy_pj)``, a floor that no completion of a partial
-mapping goes below (:class:`sim.nest_bounds.NestCost` says what each argument leaves open;
-``precise`` asks for a tighter, costlier floor, taken only for loop orders the cheap floor
-could not drop); ``cost.bound_orders(nest, level, orders, assigned_from, ordered, prefix)``
-gives ``bound`` for each of a level's loop orders in one pass (the siblings of one node of the
-loop-order stage).
+precise, open_ranks, prefix, worth) -> (cycles, energy_pj)``, a floor that no completion of a
+partial mapping goes below (:class:`sim.nest_bounds.NestCost` says what each argument leaves
+open; ``precise`` asks for a tighter, costlier floor, taken only for loop orders the cheap
+floor could not drop; ``worth(cycles, energy_pj)`` tells whether a floor is still low enough
+to be worth raising further); ``cost.bound_orders(nest, level, orders, assigned_from, ordered,
+prefix, worth)`` gives ``bound`` for each of a level's loop orders in one pass (the siblings
+of one node of the loop-order stage).
 
 Search space (narrowed by :class:`LevelRule` per level, e.g. from a Timeloop constraints file):
 
@@ -29,8 +30,9 @@ Search space (narrowed by :class:`LevelRule` per level, e.g. from a Timeloop con
   tensors, each in a dimension of its own with coefficient 1, can swap: :func:`rank_classes`).
 
 Search: (keep, spatial) choices in ascending order of their floor; then temporal factors level
-by level from the innermost and, within a level, rank by rank (a level's capacity is checked
-with the ranks still open at 1, the least tile any completion has); then loop orders level by
+by level from the innermost and, within a level, rank by rank from the rank with the most
+choices (a level's capacity is checked with the ranks still open at 1, the least tile any
+completion has); then loop orders level by
 level from the outermost and, within a level, loop by loop from the outermost. Siblings are
 visited in ascending order of their floors; every partial mapping whose floor is strictly worse
 than the best complete one is dropped with everything below it. This returns what the
@@ -258,14 +260,15 @@ class _Search:
 
     # ------------------------------------------------------------- nests
 
+    def level(self, i, keep, spatial, factors, order=None) -> LevelMapping:
+        """Level ``i``'s mapping; loops in ``order`` (outermost first; None: rank order)."""
+        if order is None:
+            order = tuple(r for r in self.ranks if factors.get(r, 1) > 1)
+        return LevelMapping(self.h.names[i], tuple((r, factors[r]) for r in order), spatial[i][0], spatial[i][1],
+                            keep[i])
+
     def nest(self, keep, spatial, temporal, orders) -> NestMapping:
-        levels = []
-        for i in range(self.n):
-            f = temporal[i]
-            order = orders[i] if orders[i] is not None else tuple(r for r in self.ranks if f.get(r, 1) > 1)
-            levels.append(LevelMapping(self.h.names[i], tuple((r, f[r]) for r in order),
-                                       spatial[i][0], spatial[i][1], keep[i]))
-        return NestMapping(tuple(levels))
+        return NestMapping(tuple(self.level(i, keep, spatial, temporal[i], orders[i]) for i in range(self.n)))
 
     @staticmethod
     def reordered(nest, i, order, factors) -> NestMapping:
@@ -286,7 +289,7 @@ class _Search:
         if self.deadline is not None and time.process_time() > self.deadline:
             raise _OutOfTime
         self.best.bounded += 1
-        c, e = self.cost.bound(nest, assigned_from, ordered, precise, open_ranks, prefix)
+        c, e = self.cost.bound(nest, assigned_from, ordered, precise, open_ranks, prefix, self.worth)
         return objective_key(self.objective, c, e)
 
     def floors(self, nest, i, orders, ordered, prefix) -> list:
@@ -296,7 +299,11 @@ class _Search:
             raise _OutOfTime
         self.best.bounded += len(orders)
         return [objective_key(self.objective, c, e)
-                for c, e in self.cost.bound_orders(nest, i, orders, 0, ordered, prefix)]
+                for c, e in self.cost.bound_orders(nest, i, orders, 0, ordered, prefix, self.worth)]
+
+    def worth(self, cycles, energy) -> bool:
+        """Whether a floor of (cycles, energy) may still lead to the best: worth raising."""
+        return self.exhaustive or self.best.key is None or objective_key(self.objective, cycles, energy) <= self.best.key
 
     def hopeless(self, key) -> bool:
         if self.exhaustive or self.best.key is None or key <= self.best.key:
@@ -350,7 +357,9 @@ class _Search:
         """Choose level ``i``'s factor of the ``k``-th rank (those before it ``chosen``), then
         the next rank; once all are chosen, go outward. A floor is taken for every partial
         choice (the ranks after ``k`` open), so a hopeless one is dropped early."""
-        ranks = list(self.ranks)
+        # the ranks with the most choices first: their floors, taken with the others open,
+        # drop the most before the choices multiply
+        ranks = sorted(self.ranks, key=lambda q: -len(_divisors(left[q])))
         if k == len(ranks):
             nxt = list(temporal)
             nxt[i] = dict(chosen)
@@ -364,13 +373,13 @@ class _Search:
             opts = _divisors(left[r])
         open_ranks = frozenset(ranks[k + 1:])
         children = []
+        # the levels below i are chosen and those between 0 and i hold no loop yet
+        shared = [None] + [self.level(j, keep, spatial, temporal[j] if j > i else {}) for j in range(1, self.n)]
         for f in opts:
             pick = {**chosen, r: f}
-            trial = [dict() for _ in range(self.n)]
-            trial[0] = {q: left[q] // pick.get(q, 1) for q in ranks}
-            trial[i + 1:] = temporal[i + 1:]
-            trial[i] = {q: pick.get(q, 1) for q in ranks}
-            nest = self.nest(keep, spatial, trial, [None] * self.n)
+            shared[0] = self.level(0, keep, spatial, {q: left[q] // pick.get(q, 1) for q in ranks})
+            shared[i] = self.level(i, keep, spatial, {q: pick.get(q, 1) for q in ranks})
+            nest = NestMapping(tuple(shared))
             if not self.fits(nest, i):  # open ranks at 1: the least tile any completion has
                 continue
             key = self.floor(nest, i, (), open_ranks=open_ranks) if len(opts) > 1 else ()
@@ -427,8 +436,8 @@ def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustiv
     hierarchy : arch.hierarchy.Hierarchy
     shape : mappings.mapping.EinsumShape
     cost : object
-        ``evaluate(nest) -> (cycles, energy_pj)``, ``bound(nest, assigned_from, ordered)`` and
-        ``bound_orders`` (:class:`sim.nest_bounds.NestCost`).
+        ``evaluate(nest) -> (cycles, energy_pj)``, ``bound`` and ``bound_orders``
+        (:class:`sim.nest_bounds.NestCost`; the module docstring gives their arguments).
     objective : {"latency", "energy", "edp"}
     rules : sequence of LevelRule, optional
         One per storage level, outermost first (:func:`mappings.timeloop_constraints.read_constraints`).

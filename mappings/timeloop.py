@@ -129,7 +129,12 @@ def read_problem(path) -> EinsumShape:
     return EinsumShape(str(shape.get("name", outputs[0])), ranks, tensors, outputs[0], {"mac": points}, projections)
 
 
-def _factors(src, path, text, ranks) -> dict:
+def parse_factors(src, path, text, ranks) -> dict:
+    """rank -> factor from a Timeloop ``factors`` entry (``"C=4 M=2"`` or a list of such).
+
+    Raises :class:`arch.errors.MappingError` naming ``src`` and ``path`` for a token that is not
+    ``RANK=N`` with a rank of ``ranks``.
+    """
     if isinstance(text, list):
         text = " ".join(str(t) for t in text)
     out = {}
@@ -216,7 +221,7 @@ def read_mapping(path, shape: EinsumShape, hierarchy) -> NestMapping:
             if fan is None:
                 keep[lv] = kept
             continue
-        f = _factors(src, f"{p}.factors", e.get("factors"), ranks)
+        f = parse_factors(src, f"{p}.factors", e.get("factors"), ranks)
         order = [(r, f.get(r, 1)) for r in _permutation(src, f"{p}.permutation", e.get("permutation"), ranks)]
         if kind == "spatial":
             spatial[lv].append((-1 if fan is None else fan, _split(src, p, e, order, hierarchy.child_fanout(lv))))

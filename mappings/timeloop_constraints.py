@@ -39,10 +39,10 @@ import re
 from dataclasses import replace
 
 from arch.errors import MappingError
-from arch.timeloop import _flatten
+from arch.timeloop import flatten_nodes
 from arch.yamlio import load_yaml_file
 from mappings.nest_mapper import LevelRule
-from mappings.timeloop import _factors
+from mappings.timeloop import parse_factors
 
 _TOP_KEYS = ("mapper", "constraints", "mapspace_constraints", "architecture_constraints")
 _TARGET_KEYS = {"target", "type", "factors", "permutation", "split", "keep", "bypass"}
@@ -78,7 +78,7 @@ def _names(src, path, value, allowed) -> list:
 
 
 def _fixed(src, path, value, ranks) -> dict:
-    got = _factors(src, path, value, ranks)
+    got = parse_factors(src, path, value, ranks)
     for r, f in got.items():
         if f < 1:
             _fail(src, path, f"factor of {r} must be a positive integer, not {f}")
@@ -160,7 +160,7 @@ def _arch_nodes(arch_path):
     if not isinstance(arch, dict):
         return []
     flat = []
-    _flatten(arch.get("nodes"), "architecture.nodes", [], flat)
+    flatten_nodes(arch.get("nodes"), "architecture.nodes", [], flat)
     return [(p, tag, node) for p, tag, node in flat if isinstance(node.get("name"), str)]
 
 

@@ -117,8 +117,24 @@ def _partition_words(shape, tensor, loops, i) -> int:
     return math.prod(dim_width(dim, ext) for dim in shape.projection(tensor))
 
 
-def _tensor_counts(shape, nest, tensor, n_levels, loops, stride):
-    """Per kept level: per-instance (reads, fills, updates) of one tensor."""
+def tensor_counts(shape, nest, tensor, n_levels, loops, stride) -> dict:
+    """Per-instance counts of one tensor at every level that keeps it.
+
+    Parameters
+    ----------
+    shape : mappings.mapping.EinsumShape
+    nest : mappings.nest.NestMapping
+    tensor : str
+    n_levels : int
+        Storage levels of the hierarchy (the MACs are level ``n_levels``).
+    loops, stride : list
+        ``nest.loops()`` and :func:`sim.reuse.strides` of them.
+
+    Returns
+    -------
+    dict
+        level index -> [reads, fills, updates], words per instance of the level.
+    """
     dims = shape.projection(tensor)
     rw = tensor == shape.output
     kept = keeps(nest, tensor)
@@ -163,7 +179,7 @@ def evaluate(hierarchy, shape, nest) -> NestCounts:
     steps = math.prod(lp.factor for lp in loops if not lp.spatial)
     per = {lv.name: {} for lv in hierarchy.levels}
     for t in shape.tensors:
-        for i, (r, f, u) in _tensor_counts(shape, nest, t, n, loops, stride).items():
+        for i, (r, f, u) in tensor_counts(shape, nest, t, n, loops, stride).items():
             per[hierarchy.levels[i].name][t] = (r, f, u)
     energy, accesses, level_cycles, used = {}, {}, {}, {}
     cycles = steps

@@ -327,3 +327,68 @@ def test_constraints_file_targets(tmp_path, eyeriss):
     # X: the listed Q, M and the unlisted free ranks; Y: the unlisted free ranks; N pinned to 1
     assert rules[1].spatial_x == (("Q", 14),) and rules[1].x_ranks == frozenset({"Q", "M", "C", "R", "S", "P"})
     assert rules[1].y_ranks == frozenset({"C", "R", "S", "P"})
+
+
+# O[k,p,q] += W[k,c,r,s] * I[c,p+r,q+s]  (a small 2D convolution)
+CONV2D = shape_of({"K": 2, "C": 2, "R": 3, "S": 2, "P": 4, "Q": 2},
+                  {"W": (((1, "K"),), ((1, "C"),), ((1, "R"),), ((1, "S"),)),
+                   "I": (((1, "C"),), ((1, "R"), (1, "P")), ((1, "S"), (1, "Q"))),
+                   "O": (((1, "K"),), ((1, "P"),), ((1, "Q"),))}, "O")
+# four levels, fan-outs in the middle and at the bottom: tiles of one instance leave gaps
+DEEP = Hierarchy("deep", (level("DRAM", None, block=2, e=(100.0, 90.0, 95.0)),
+                          level("GLB", None, fx=2, fy=2, e=(6.0, 5.0, 5.5)),
+                          level("RF", None, e=(1.0, 0.8, 0.9)),
+                          level("REG", None, fx=2, e=(0.5, 0.4, 0.45))),
+                 ComputeLevel("MAC", energy_pj=(("compute", 0.3),)))
+
+
+@pytest.mark.parametrize("h,shape", [(DEEP, CONV2D), (DEEP, STRIDED), (DEEP, GEMM), (THREE, CONV1D),
+                                     (MESH, STRIDED)])
+def test_count_floors_never_exceed_the_models_counts(h, shape):
+    """Every count floor (each level, tensor and action; sliding windows above all) of every
+    partial mapping on the way to a random complete one is at most the model's count of it,
+    and so is the priced floor (with what open loop orders cost the tensors that disagree on
+    them) at most the model's cycles and energy: factors open rank by rank, orders open level
+    by level and loop by loop."""
+    from sim.nest import tensor_counts
+    from sim.reuse import strides
+
+    rng = random.Random(3)
+    cost = NestCost(h, shape)
+    s = _Search(h, shape, cost, "edp", None, True)
+    keeps, spatials, n, ranks = s.keep_choices(), s.spatial_choices(), len(h.levels), list(shape.ranks)
+    for _ in range(40):
+        keep, sp, temporal = _random_choice(rng, keeps, spatials, shape, n)
+        orders = [rng.choice(s.orders(i, temporal[i])) for i in range(n)]
+        nest = s.nest(keep, sp, temporal, orders)
+        try:
+            cycles, energy = cost.evaluate(nest)
+        except MappingError:  # over a level's capacity
+            continue
+        loops = nest.loops()
+        model = [{} for _ in range(n)]
+        for t in shape.tensors:
+            for i, rfu in tensor_counts(shape, nest, t, n, loops, strides(loops)).items():
+                model[i][t] = rfu
+        partial = []
+        for i in range(1, n):
+            for k in range(len(ranks) + 1):
+                trial = [dict() for _ in range(n)]
+                trial[i + 1:] = temporal[i + 1:]
+                trial[i] = {q: temporal[i][q] if q in ranks[:k] else 1 for q in ranks}
+                trial[0] = {q: shape.ranks[q] // math.prod(
+                    [f for x, y in sp for rr, f in (*x, *y) if rr == q] +
+                    [trial[j].get(q, 1) for j in range(i, n)]) for q in ranks}
+                partial.append((s.nest(keep, sp, trial, [None] * n), dict(assigned_from=i, ordered=(),
+                                                                           open_ranks=ranks[k:])))
+        for i in range(n):
+            for m in range(len(orders[i]) + 1):
+                partial.append((nest, dict(ordered=range(i), prefix=(i, m))))
+            partial.append((nest, dict(ordered=range(i + 1), precise=True)))
+        for part, how in partial:
+            floors = cost.count_floors(part, **how)
+            bc, be = cost.bound(part, **how)
+            assert bc <= cycles and be <= energy, (how, bc, be, cycles, energy)
+            for i in range(n):
+                for t, rfu in floors[i].items():
+                    assert all(f <= c for f, c in zip(rfu, model[i][t])), (i, t, how, rfu, model[i][t])
