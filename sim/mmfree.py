@@ -134,12 +134,12 @@ def _matrix_tile_tasks(spec, rows: int, cols: int) -> tuple:
         ("ternary", "gated_lane"): rows * cols - nonzero,
         ("ternary", "tree_add"): rows * chunks * (p - 1),
         ("ternary", "acc_add"): rows * chunks,
-        ("act_buffer", "read_32b"): rows * chunks * words_per_beat,
-        ("act_buffer", "write_32b"): chunks * words_per_beat,
+        ("act_buffer", "read"): rows * chunks * words_per_beat,
+        ("act_buffer", "write"): chunks * words_per_beat,
     }
     price = {("ternary", "lane_add"): e["add8"], ("ternary", "gated_lane"): 0.0, ("ternary", "tree_add"): e["add16"],
-             ("ternary", "acc_add"): e["add32"], ("act_buffer", "read_32b"): e["sram_read_32b"],
-             ("act_buffer", "write_32b"): e["sram_read_32b"]}   # assumption: a write costs a read
+             ("ternary", "acc_add"): e["add32"], ("act_buffer", "read"): e["sram_read_32b"],
+             ("act_buffer", "write"): e["sram_read_32b"]}   # assumption: a write costs a read
     matvec = Task(name="matvec", unit="ternary", cycles=timing.cycles(rows, cols), deps=(Dep("weights", 0),),
                   actions=actions, energy_pj={k: v * price[k] for k, v in actions.items()},
                   active_pe_cycles=float(rows * cols))
