@@ -207,34 +207,31 @@ def reduced_cycles(phase: Phase) -> int:
     pp, P, n = rec.program, rec.program.period, phase.iterations
     if not pp.live_tasks:
         return 0
-    runs = rec.runs(0, P)
-    R = read_positions(rec, runs)
-    where = {i: c for c, i in enumerate(R)}
-    s = len(R)
     free = [None] * rec.n_units
 
-    def place(value):
-        # state position i -> value(c) for i = R[c], -inf elsewhere (never read)
-        flat = [value(where[i]) if i in where else value(None) for i in range(rec.size)]
+    def place(value, R):
+        # state position i -> value(c) for i = R[c], value(None) elsewhere (never read)
+        where = {i: c for c, i in enumerate(R)}
+        flat = [value(where.get(i)) for i in range(rec.size)]
         free[:] = flat[:rec.n_units]
         for t, hist in enumerate(pp.histories):
             o = rec.offsets[t]
             hist[:] = flat[o:o + pp.depth[t]]
 
-    def state():
-        flat = free + [v for hist in pp.histories for v in hist]
-        return [_now(flat[i]) for i in R]
-
     m = max(0, (n - 1) // P)   # whole super-periods by the matrix; 1..P iterations after
-    x = np.zeros(s)
     if m:
-        eye = np.full((s, s), -np.inf)
+        runs = rec.runs(0, P)
+        R = read_positions(rec, runs)
+        eye = np.full((len(R), len(R)), -np.inf)
         np.fill_diagonal(eye, 0.0)
-        none = np.full(s, -np.inf)
-        place(lambda c: none if c is None else eye[c])
+        none = np.full(len(R), -np.inf)
+        place(lambda c: none if c is None else eye[c], R)
         _advance(pp, runs, free)
-        x = _power_vec(np.array(state()), m, x)
-    place(lambda c: np.full(1, -np.inf if c is None else x[c]))
+        flat = free + [v for hist in pp.histories for v in hist]
+        x = _power_vec(np.array([_now(flat[i]) for i in R]), m, np.zeros(len(R)))
+        place(lambda c: np.full(1, -np.inf if c is None else x[c]), R)
+    else:   # every unit free and every history ready at the phase start
+        place(lambda c: np.zeros(1), ())
     _advance(pp, rec.runs(0, n - m * P), free)
     end = max(float(_now(pp.histories[t][-1])[0]) for t in pp.live_tasks)
     if end >= EXACT_CYCLES:
