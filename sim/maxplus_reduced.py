@@ -107,7 +107,7 @@ def _issue(prog, free: list) -> None:
         hist.append(t + lat if lat else t)
 
 
-def _local(pp, prog, hist_task: dict):
+def _local(prog, hist_task: dict):
     """The local state of ``prog``: per task, how many newest history entries it reads or
     pushes (tasks absent neither read nor run), and which tasks it pushes."""
     reach, pushed = {}, set()
@@ -123,7 +123,7 @@ def _local(pp, prog, hist_task: dict):
 def _skip(pp, prog, k: int, free: list, hist_task: dict) -> None:
     """Advance ``free`` and the histories over ``k`` iterations of ``prog`` by powers of its
     matrix on its local state (module docstring, step 2)."""
-    reach, pushed = _local(pp, prog, hist_task)
+    reach, pushed = _local(prog, hist_task)
     n_units = len(free)
     where = {}
     for t, d in reach.items():
