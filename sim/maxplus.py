@@ -206,31 +206,6 @@ class Recurrence:
         return (best if best is not None else Fraction(0)) / P
 
 
-def _support(pp, progs, free, n_units, offsets) -> list:
-    """State positions one super-period of ``pp`` reads: the columns of its matrix that are
-    not all ``-inf``. Each value carries the bit set of the positions it depends on; every op
-    leaves its inputs on its unit's free time, which the state keeps, so the union over the
-    state after the super-period is every position read."""
-    for k, hist in enumerate(pp.histories):
-        hist[:] = [1 << (offsets[k] + j) for j in range(pp.depth[k])]
-    free[:] = [1 << u for u in range(n_units)]
-    for prog in progs:
-        for hist, u, _cyc, _lat, deps, _k in prog:
-            t = free[u]
-            for h, j in deps:
-                t |= h[j]
-            free[u] = t
-            hist.append(t)
-    pp.trim()
-    seen = 0
-    for v in free:
-        seen |= v
-    for hist in pp.histories:
-        for v in hist:
-            seen |= v
-    return [i for i in range(seen.bit_length()) if seen >> i & 1]
-
-
 def _issue_rows(pp, progs, free: list) -> None:
     """:func:`sim.des.issue.issue` on rows of a max-plus matrix (numpy vectors) instead of
     cycles; the histories trimmed at the end (ops index them from their newest entry)."""
@@ -244,53 +219,6 @@ def _issue_rows(pp, progs, free: list) -> None:
             free[u] = t
             hist.append(t + lat if lat else t)
     pp.trim()
-
-
-def reduced_cycles(phase: Phase) -> int:
-    """Cycles of ``phase`` through the super-period's matrix restricted to the state positions
-    a super-period reads (the farthest guarded reads span a whole super-period of history, but
-    only a few of those values are ever read across it).
-
-    With ``R`` those positions, ``x_R((k + 1) P) = A_RR (x) x_R(k P)`` exactly, since every
-    other column of ``A`` is ``-inf``; ``A_RR`` comes from one run of the issue program over a
-    super-period on vectors of ``|R|`` values. After ``x_R`` at the last whole super-period
-    but one, the remaining iterations are issued on cycles (every value they read lies in
-    ``R``). Cost: ``O(P |R|)`` per super-period run plus ``O(|R|^3 log(n / P))``.
-    """
-    rec = Recurrence(phase)
-    pp, P, n = rec.program, rec.program.period, phase.iterations
-    if not pp.live_tasks:
-        return 0
-    free = [None] * rec.n_units
-    progs = list(pp.programs(0, P))
-    R = _support(pp, progs, free, rec.n_units, rec.offsets)
-    where = {i: c for c, i in enumerate(R)}
-    s = len(R)
-    eye = np.full((s, s), -np.inf)
-    np.fill_diagonal(eye, 0.0)
-    none = np.full(s, -np.inf)
-
-    def place(values):
-        # state position i -> value(i) for i in R, -inf elsewhere (never read)
-        free[:] = [values(u) if u in where else values(None) for u in range(rec.n_units)]
-        for k, hist in enumerate(pp.histories):
-            o = rec.offsets[k]
-            hist[:] = [values(o + j) if o + j in where else values(None) for j in range(pp.depth[k])]
-
-    m = max(0, (n - 1) // P)   # whole super-periods by the matrix; 1..P iterations issued after
-    x = np.zeros(s)
-    if m:
-        place(lambda i: none if i is None else eye[where[i]])
-        _issue_rows(pp, progs, free)
-        rows = free + [row for hist in pp.histories for row in hist]
-        a = np.array([rows[i] for i in R])
-        x = _power_vec(a, m, x)
-    place(lambda i: -np.inf if i is None else float(x[where[i]]))
-    issue(progs[:n - m * P], free)
-    end = max(pp.histories[k][-1] for k in pp.live_tasks)
-    if end >= EXACT_CYCLES:
-        raise SimulationError(f"phase {phase.name!r}: {end:.3e} cycles exceed the exact range of the max-plus evaluation (2^53)")
-    return int(end)
 
 
 def scalar_cycles(phase: Phase) -> int:

@@ -16,7 +16,7 @@ from fractions import Fraction
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sim import analytical, des, maxplus
+from sim import analytical, des, maxplus, maxplus_reduced
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
 UNITS = {"dram": 1, "pe2d": 16, "pe1d": 4}
@@ -88,7 +88,7 @@ def test_reduced_state_gives_the_discrete_event_cycles(phase):
     """Road 3 on the positions a super-period reads: the discrete-event engine's cycles, on
     states too large for the dense matrices."""
     cycles = des.run(TaskGraph((phase,), UNITS, clock_hz=1e9)).cycles
-    assert maxplus.reduced_cycles(phase) == cycles
+    assert maxplus_reduced.reduced_cycles(phase) == cycles
     assert analytical.road(phase) <= 3
     assert analytical.phase_cycles(phase) == cycles
 
@@ -102,8 +102,82 @@ def test_reduced_state_by_hand():
     400 j + 500. Over 1000 iterations (j up to 9) the phase ends at 4100, after pe1d's 4000."""
     ph = Phase("p", (Task("m", "pe1d", 4),
                      Task("w", "pe2d", 300, latency=200, deps=(Dep("m", 100),), every=100, offset=99)), 1000)
-    assert maxplus.reduced_cycles(ph) == 4100
+    assert maxplus_reduced.reduced_cycles(ph) == 4100
     assert analytical.phase_cycles(ph) == des.run(TaskGraph((ph,), UNITS, clock_hz=1e9)).cycles == 4100
+
+
+def test_skipped_run_read_halfway_by_hand():
+    """As above, but the pe2d step waits on the pe1d step only 50 iterations back: a value
+    issued in the middle of the 99 unguarded iterations that are advanced by matrix powers,
+    computed when the step reads it. Step j (iteration 100 j + 99) waits on pe1d instance
+    100 j + 49, ended at 400 j + 200, and on step j - 1, ended at 400 j + 100: it starts at
+    400 j + 200 and is ready at 400 j + 700. Over 1000 iterations the phase ends at 4300."""
+    ph = Phase("p", (Task("m", "pe1d", 4),
+                     Task("w", "pe2d", 300, latency=200, deps=(Dep("m", 50),), every=100, offset=99)), 1000)
+    assert maxplus_reduced.reduced_cycles(ph) == 4300
+    assert des.run(TaskGraph((ph,), UNITS, clock_hz=1e9)).cycles == 4300
+
+
+@settings(max_examples=40, deadline=None)
+@given(long_reach())
+def test_read_positions_are_the_live_columns(phase):
+    """The positions found from the runs alone are the columns of the super-period's matrix
+    (built densely, one iteration matrix after another) that are not all ``-inf``."""
+    import numpy as np
+
+    rec = maxplus.Recurrence(phase)
+    P = rec.program.period
+    assume(phase.iterations >= P)
+    live = np.flatnonzero((rec.product(0, P) > -np.inf).any(axis=0)).tolist()
+    assert maxplus_reduced.read_positions(rec, rec.runs(0, P)) == live
+
+
+def _fusemax_cascade_pipeline(n):
+    """The 15-task loop body the FuseMax study lowers for the '+Cascade' configuration at a
+    1M-token sequence (sim/attention): a Q tile load and the output store once every 1024
+    iterations, the load waiting for the BQK step a whole super-period back."""
+    def t(name, unit, cycles, deps, latency=0, every=1, offset=0):
+        return Task(name, unit, cycles, latency=latency, deps=tuple(Dep(*d) for d in deps),
+                    every=every, offset=offset)
+    return Phase("attention.cascade", (
+        t("ld_q", "dram", 4590, [("BQK", 1024)], every=1024, offset=1021),
+        t("ld_kv", "dram", 144, [("SLNV", 2)]),
+        t("BQK", "pe2d", 4096, [("ld_q", 0), ("ld_kv", 0)]),
+        t("SPNV", "pe1d", 4096, [("PRM", 1), ("RNV", 1)]),
+        t("LM", "pe1d", 16384, [("BQK", 0)]),
+        t("RM", "pe1d", 64, [("LM", 0), ("RM", 1)]),
+        t("PRM", "pe1d", 64, [("RM", 0)]),
+        t("SLN", "pe1d", 16384, [("RM", 0), ("BQK", 0)]),
+        t("SLD", "pe1d", 16384, [("SLN", 0)]),
+        t("SPD", "pe1d", 64, [("PRM", 0), ("RD", 1)]),
+        t("RD", "pe1d", 64, [("SLD", 0), ("SPD", 0)]),
+        t("SLNV", "pe2d", 4096, [("SLN", 1), ("ld_kv", 1)], latency=256),
+        t("RNV", "pe1d", 4096, [("SLNV", 0), ("SPNV", 0)]),
+        t("AV", "pe1d", 4096, [("RNV", 0), ("RD", 1)], latency=3, every=1024, offset=1021),
+        t("st_av", "dram", 4590, [("AV", 2)], every=1024, offset=1023)), n)
+
+
+def test_fusemax_pipeline_is_exact():
+    """A 15-task FuseMax pipeline with a super-period of 1024 iterations, 12,582,909 of them
+    (the study's BERT 1M-token phase): the analytical engine reports the discrete-event
+    engine's cycles exactly. The lower bound it used to return is 144 cycles short (the
+    bound misses the wait of the Q load, every 1024 iterations, on its buffer slot)."""
+    ph = _fusemax_cascade_pipeline(12_582_909)
+    units = {"dram": 1, "pe2d": 256 * 256, "pe1d": 256}
+    cycles = des.run(TaskGraph((ph,), units, clock_hz=1e9)).cycles
+    assert analytical.road(ph) == 3
+    assert maxplus_reduced.reduced_cycles(ph) == cycles
+    assert analytical.phase_bound(ph) < cycles
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 6000))
+def test_fusemax_pipeline_every_length(n):
+    """The same pipeline cut at any length (inside the first super-periods, at their guarded
+    iterations, across several): exact against the discrete-event engine."""
+    ph = _fusemax_cascade_pipeline(n)
+    units = {"dram": 1, "pe2d": 256 * 256, "pe1d": 256}
+    assert maxplus_reduced.reduced_cycles(ph) == des.run(TaskGraph((ph,), units, clock_hz=1e9)).cycles
 
 
 def _double_buffered(n, load, latency, compute):
