@@ -326,15 +326,22 @@ def _checked_group(cascade, g: Group, m, spec, sizes, shapes, iterative, flow, p
         key = (name, tuple(work.values()))
         p = placed.get(key)
         if p is None:
-            p = m.of(name)
-            fitted = {lv: {r: n if isinstance(n, int) else loop_tile[r] for r, n in t.items()} for lv, t in p.tiles.items()}
-            p = replace(p, spatial=tuple((r, resolve(f, spec.compute, work)) for r, f in p.spatial), tiles=fitted)
+            p = _resolved(m.of(name), loop_tile, work, spec)
             if not any(q.spatial == p.spatial for (n, _), q in placed.items() if n == name):
                 _check_placement(cascade, e, p, shapes[name], spec, iterative)  # the same one under another tile
             placed[key] = p
         out.append(p)
     mg = CascadeMapping(tuple(out), (g,), m.cascade, m.op_issue)
     return _group_plan(cascade, flow(), g, mg, spec, sizes, iterative)
+
+
+def _resolved(p: Placement, loop_tile: dict, work: dict, spec) -> Placement:
+    """``p`` with its spatial factors resolved on its tiles ``work`` and its ``fit`` tiles
+    taken from the group's loop tiles (``p`` itself when every size is an integer)."""
+    if all(isinstance(f, int) for _, f in p.spatial) and all(isinstance(n, int) for t in p.tiles.values() for n in t.values()):
+        return p
+    fitted = {lv: {r: n if isinstance(n, int) else loop_tile[r] for r, n in t.items()} for lv, t in p.tiles.items()}
+    return replace(p, spatial=tuple((r, resolve(f, spec.compute, work)) for r, f in p.spatial), tiles=fitted)
 
 
 def _check_loops(g: Group, franks: set, label: str) -> None:
@@ -425,6 +432,21 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, m, spec, sizes, iterative) ->
         for rank, f in m.of(e.name).spatial:
             if f > work[rank]:
                 raise MappingError(f"{label}: einsum {e.name!r}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {g.buffer!r} ({work[rank]})")
+    # what the buffer holds at once first (a fit candidate that overflows needs no steps)
+    cap = spec.storage[g.buffer].size_bytes
+    word_bytes = spec.storage[g.buffer].word_bytes
+    passed = {}   # tensor -> bytes held for it: its largest tile over its consumers
+    for x, c in flow.pairs:
+        passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, x, producer[x], c, g, m, sizes, spec, label, work_of))
+    held = max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
+    moved = transfers(cascade, g, members, producer, {e.name: e.input_tensors for e in members}, m, trips, work_of)
+    # a spilled tile passes through the buffer as a stream of array tiles: it costs buffer
+    # accesses when kept but holds no block of it
+    held += sum(2 * t.words * word_bytes for t in moved if t.kept and not t.spilled)
+    for x in gf.state:
+        held += math.prod(cascade.extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}})) * word_bytes
+    if held > cap:
+        raise _Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}")
     steps = []
     for mb in gf.members:
         name = mb.e.name
@@ -435,22 +457,7 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, m, spec, sizes, iterative) ->
         carried = tuple((w, stride[it]) for w in mb.state_writers if it is not None and it in stride)
         steps.append(Step(name, m.of(name).unit, g.stage(name), work_of[name], every, offset, iterations // every,
                           serial, carried, mb.reads))
-    passed = {}   # tensor -> bytes held for it: its largest tile over its consumers
-    for x, c in flow.pairs:
-        passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, x, producer[x], c, g, m, sizes, spec, label, work_of))
-    held = max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
-    ins = {e.name: e.input_tensors for e in members}
-    moved = transfers(cascade, g, members, producer, ins, m, trips, work_of)
     moved += spills(g, producer, steps, m, cascade, trips, work_of)
-    word_bytes = spec.storage[g.buffer].word_bytes
-    # a spilled tile passes through the buffer as a stream of array tiles: it costs buffer
-    # accesses when kept but holds no block of it
-    held += sum(2 * t.words * word_bytes for t in moved if t.kept and not t.spilled)
-    for x in gf.state:
-        held += math.prod(cascade.extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}})) * word_bytes
-    cap = spec.storage[g.buffer].size_bytes
-    if held > cap:
-        raise _Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}")
     return GroupPlan(g.einsums, g.buffer, g.loops, trips, iterations, tuple(steps), tuple(moved), held,
                      flow.recurrent, m.placements)
 
