@@ -285,7 +285,7 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     flow = lru_cache(maxsize=1)(lambda: _group_flow(cascade, g, spec, done, iterative))  # on first use
     placed = {}
     if not fits:
-        return _checked_group(cascade, g, m, spec, sizes, shapes, iterative, flow, placed)
+        return _checked_group(cascade, g, g.loops, m, spec, sizes, shapes, iterative, flow, placed)
     if len(fits) > 1:
         raise MappingError(f"{_label(g)}: loops of ranks {g.loops[fits[0]][0]!r} and "
                            f"{g.loops[fits[1]][0]!r} at level {g.buffer!r} are both fit(...); at most one may be")
@@ -296,7 +296,7 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     def attempt(k):
         loops = g.loops[:i] + ((rank, cands[k]),) + g.loops[i + 1:]
         try:
-            return _checked_group(cascade, replace(g, loops=loops), m, spec, sizes, shapes, iterative, flow, placed)
+            return _checked_group(cascade, g, loops, m, spec, sizes, shapes, iterative, flow, placed)
         except _Overflow as err:
             return err
 
@@ -313,12 +313,12 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     return found
 
 
-def _checked_group(cascade, g: Group, m, spec, sizes, shapes, iterative, flow, placed) -> GroupPlan:
-    """Group ``g`` (integer loop tiles) with its members' spatial factors resolved on their
-    tiles, each placement checked, planned. ``flow``: the group's :class:`_GroupFlow` (made on
-    first use); ``placed``: resolved placements already checked, by (Einsum, work), for the
-    other candidates of a ``fit`` tile."""
-    loop_tile = dict(g.loops)
+def _checked_group(cascade, g: Group, loops: tuple, m, spec, sizes, shapes, iterative, flow, placed) -> GroupPlan:
+    """Group ``g`` at integer loop tiles ``loops`` (its own, or a ``fit`` candidate's) with its
+    members' spatial factors resolved on their tiles, each placement checked, planned.
+    ``flow``: the group's :class:`_GroupFlow` (made on first use); ``placed``: resolved
+    placements already checked, by (Einsum, work), for the other candidates of a ``fit`` tile."""
+    loop_tile = dict(loops)
     out = []
     for name in g.einsums:
         e = cascade.einsum(name)
@@ -332,7 +332,7 @@ def _checked_group(cascade, g: Group, m, spec, sizes, shapes, iterative, flow, p
             placed[key] = p
         out.append(p)
     mg = CascadeMapping(tuple(out), (g,), m.cascade, m.op_issue)
-    return _group_plan(cascade, flow(), g, mg, spec, sizes, iterative)
+    return _group_plan(cascade, flow(), g, loops, mg, spec, sizes, iterative)
 
 
 def _resolved(p: Placement, loop_tile: dict, work: dict, spec) -> Placement:
@@ -414,18 +414,19 @@ def _group_flow(cascade, g: Group, spec, done, iterative) -> _GroupFlow:
     return _GroupFlow(label, tuple(members), producer, flow, tuple(recurrent_state(es)))
 
 
-def _group_plan(cascade, gf: _GroupFlow, g: Group, m, spec, sizes, iterative) -> GroupPlan:
-    """The plan of group ``g`` at integer loop tiles, its structure ``gf`` checked already."""
+def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes, iterative) -> GroupPlan:
+    """The plan of group ``g`` at integer loop tiles ``loops`` (the ranks of ``g.loops``), its
+    structure ``gf`` checked already."""
     label, producer, flow = gf.label, gf.producer, gf.flow
     members = [mb.e for mb in gf.members]
-    for r, t in g.loops:
+    for r, t in loops:
         if t > sizes[r]:
             raise MappingError(f"{label}: tile of loop rank {r!r} at level {g.buffer!r} must be at most {sizes[r]}, not {t}")
-    trips = tuple(math.ceil(sizes[r] / t) for r, t in g.loops)
+    trips = tuple(math.ceil(sizes[r] / t) for r, t in loops)
     iterations = math.prod(trips)
-    stride = {r: math.prod(trips[i + 1:]) for i, (r, _) in enumerate(g.loops)}
-    trip_of = {r: t for (r, _), t in zip(g.loops, trips)}
-    loop_tile = dict(g.loops)
+    stride = {r: math.prod(trips[i + 1:]) for i, (r, _) in enumerate(loops)}
+    trip_of = {r: t for (r, _), t in zip(loops, trips)}
+    loop_tile = dict(loops)
     work_of = {e.name: {r: loop_tile.get(r, sizes[r]) for r in e.ranks} for e in members}
     for e in members:
         work = work_of[e.name]
@@ -458,7 +459,7 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, m, spec, sizes, iterative) ->
         steps.append(Step(name, m.of(name).unit, g.stage(name), work_of[name], every, offset, iterations // every,
                           serial, carried, mb.reads))
     moved += spills(g, producer, steps, m, cascade, trips, work_of)
-    return GroupPlan(g.einsums, g.buffer, g.loops, trips, iterations, tuple(steps), tuple(moved), held,
+    return GroupPlan(g.einsums, g.buffer, loops, trips, iterations, tuple(steps), tuple(moved), held,
                      flow.recurrent, m.placements)
 
 
