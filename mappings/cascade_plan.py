@@ -278,8 +278,8 @@ def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
 
 def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> GroupPlan:
     """The plan of group ``g``; a ``fit(STEP)`` loop tile takes the largest candidate
-    (:func:`~mappings.cascade_sizes.fit_candidates`) whose tiles fit (bisection: what a group
-    holds grows with its tile). What does not depend on the tile (:class:`_GroupFlow`) is
+    (:func:`~mappings.cascade_sizes.fit_candidates`) whose tiles fit (the largest, then
+    bisection: what a group holds grows with its tile). What does not depend on the tile (:class:`_GroupFlow`) is
     worked out once, after the first candidate's placements are checked."""
     fits = [i for i, (_, t) in enumerate(g.loops) if not isinstance(t, int)]
     flow = lru_cache(maxsize=1)(lambda: _group_flow(cascade, g, spec, done, iterative))  # on first use
@@ -300,7 +300,12 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
         except _Overflow as err:
             return err
 
-    lo, hi, found, failed = 0, len(cands), None, {}   # cands[hi:] fit: what is held grows with the tile
+    # the largest first (it fits at all but the longest ranks), then bisection over the rest:
+    # cands[hi:] fit, what is held growing with the tile
+    found = attempt(0)
+    if not isinstance(found, MappingError):
+        return found
+    lo, hi, found, failed = 1, len(cands), None, {0: found}
     while lo < hi:
         mid = (lo + hi) // 2
         got = attempt(mid)
