@@ -321,32 +321,34 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
 def _checked_group(cascade, g: Group, loops: tuple, m, spec, sizes, shapes, iterative, flow, placed) -> GroupPlan:
     """Group ``g`` at integer loop tiles ``loops`` (its own, or a ``fit`` candidate's) with its
     members' spatial factors resolved on their tiles, each placement checked, planned.
-    ``flow``: the group's :class:`_GroupFlow` (made on first use); ``placed``: resolved
-    placements already checked, by (Einsum, work), for the other candidates of a ``fit`` tile."""
+    ``flow``: the group's :class:`_GroupFlow` (made on first use); ``placed``: the resolved
+    placements of the other candidates of a ``fit`` tile, checked, by (Einsum, resolved sizes)."""
     loop_tile = dict(loops)
     out = []
     for name in g.einsums:
         e = cascade.einsum(name)
-        work = {r: loop_tile.get(r, sizes[r]) for r in e.ranks}
-        key = (name, tuple(work.values()))
-        p = placed.get(key)
-        if p is None:
-            p = _resolved(m.of(name), loop_tile, work, spec)
-            if not any(q.spatial == p.spatial for (n, _), q in placed.items() if n == name):
-                _check_placement(cascade, e, p, shapes[name], spec, iterative)  # the same one under another tile
-            placed[key] = p
-        out.append(p)
+        p = m.of(name)
+        spatial = tuple((r, resolve(f, spec.compute, {r: loop_tile.get(r, sizes[r]) for r in e.ranks}))
+                        for r, f in p.spatial) if any(not isinstance(f, int) for _, f in p.spatial) else p.spatial
+        fits = tuple(loop_tile[r] for t in p.tiles.values() for r, n in t.items() if not isinstance(n, int))
+        key = (name, spatial, fits)
+        if key not in placed:
+            resolved = _resolved(p, spatial, loop_tile)
+            if not any(k[:2] == key[:2] for k in placed):   # the same placement under another fit tile
+                _check_placement(cascade, e, resolved, shapes[name], spec, iterative)
+            placed[key] = resolved
+        out.append(placed[key])
     mg = CascadeMapping(tuple(out), (g,), m.cascade, m.op_issue)
     return _group_plan(cascade, flow(), g, loops, mg, spec, sizes, iterative)
 
 
-def _resolved(p: Placement, loop_tile: dict, work: dict, spec) -> Placement:
-    """``p`` with its spatial factors resolved on its tiles ``work`` and its ``fit`` tiles
-    taken from the group's loop tiles (``p`` itself when every size is an integer)."""
-    if all(isinstance(f, int) for _, f in p.spatial) and all(isinstance(n, int) for t in p.tiles.values() for n in t.values()):
+def _resolved(p: Placement, spatial: tuple, loop_tile: dict) -> Placement:
+    """``p`` with spatial factors ``spatial`` (integers) and its ``fit`` tiles taken from the
+    group's loop tiles ``loop_tile`` (``p`` itself when every size is an integer already)."""
+    if spatial == p.spatial and all(isinstance(n, int) for t in p.tiles.values() for n in t.values()):
         return p
     fitted = {lv: {r: n if isinstance(n, int) else loop_tile[r] for r, n in t.items()} for lv, t in p.tiles.items()}
-    return replace(p, spatial=tuple((r, resolve(f, spec.compute, work)) for r, f in p.spatial), tiles=fitted)
+    return replace(p, spatial=spatial, tiles=fitted)
 
 
 def _check_loops(g: Group, franks: set, label: str) -> None:
