@@ -213,9 +213,15 @@ class CascadeFacts:
         return self._by[name]
 
     def extents(self, ref, ext: dict) -> tuple:
-        """:func:`axis_extents` of one of these Einsums' references."""
-        return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 if terms else 1
-                     for terms in self._terms[id(ref)])
+        """:func:`axis_extents` of one of these Einsums' references (the same sums, written
+        as loops: the plan's innermost arithmetic)."""
+        out = []
+        for terms in self._terms[id(ref)]:
+            n = 1
+            for c, r in terms:
+                n += c * (ext.get(r, 1) - 1)
+            out.append(n)
+        return tuple(out)
 
     def ranks_of(self, ref) -> set:
         return {r for terms in self._terms[id(ref)] for _, r in terms}
