@@ -197,6 +197,14 @@ def _einsum_facts(cascade) -> tuple:
     return tuple(_EinsumFacts(e) for e in cascade.einsums)
 
 
+@lru_cache(maxsize=256)
+def _cascade_terms(cascade, size_items: tuple) -> tuple:
+    """:func:`_terms` of every reference of :func:`_einsum_facts` of ``cascade`` (each
+    Einsum's output, then its inputs), at sizes ``size_items``: one look-up per cascade and
+    sizes."""
+    return tuple(_terms(r, size_items) for e in _einsum_facts(cascade) for r in (e.output, *e.inputs))
+
+
 class CascadeFacts:
     """A cascade at rank sizes ``sizes`` as the plan reads it: its Einsums' facts, looked up
     by name, and the projection of each of their references (a tensor's axes as ranks)."""
@@ -205,9 +213,9 @@ class CascadeFacts:
         self.einsums = _einsum_facts(cascade)
         self._by = {e.name: e for e in self.einsums}   # the last Einsum producing a tensor
         self.outputs, self.space, self.rank_sizes = cascade.outputs, cascade.space, cascade.rank_sizes
-        key = tuple(sizes.items())
+        refs = [r for e in self.einsums for r in (e.output, *e.inputs)]
         # keyed by the identity of references these facts hold (alive as long as they are)
-        self._terms = {id(r): _terms(r, key) for e in self.einsums for r in (e.output, *e.inputs)}
+        self._terms = dict(zip(map(id, refs), _cascade_terms(cascade, tuple(sizes.items()))))
 
     def einsum(self, name: str):
         return self._by[name]
