@@ -293,8 +293,9 @@ def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
 def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> GroupPlan:
     """The plan of group ``g``; a ``fit(STEP)`` loop tile takes the largest candidate
     (:func:`~mappings.cascade_sizes.fit_candidates`) whose tiles fit (the largest, then
-    bisection: what a group holds grows with its tile). What does not depend on the tile (:class:`_GroupFlow`) is
-    worked out once, after the first candidate's placements are checked."""
+    bisection: what a group holds grows with its tile). What does not depend on the tile
+    (:class:`_GroupFlow`) is worked out once, after the first candidate's placements are
+    checked."""
     fits = [i for i, (_, t) in enumerate(g.loops) if not isinstance(t, int)]
     flow = lru_cache(maxsize=1)(lambda: _group_flow(cascade, g, spec, done, iterative))  # on first use
     placed = {}
@@ -342,8 +343,10 @@ def _checked_group(cascade, g: Group, loops: tuple, m, spec, sizes, shapes, iter
     for name in g.einsums:
         e = cascade.einsum(name)
         p = m.of(name)
-        spatial = tuple((r, resolve(f, spec.compute, {r: loop_tile.get(r, sizes[r]) for r in e.ranks}))
-                        for r, f in p.spatial) if any(not isinstance(f, int) for _, f in p.spatial) else p.spatial
+        spatial = p.spatial
+        if any(not isinstance(f, int) for _, f in spatial):   # resolved on the Einsum's tiles
+            work = {x: loop_tile.get(x, sizes[x]) for x in e.ranks}
+            spatial = tuple((r, resolve(f, spec.compute, work)) for r, f in spatial)
         fits = tuple(loop_tile[r] for t in p.tiles.values() for r, n in t.items() if not isinstance(n, int))
         key = (name, spatial, fits)
         if key not in placed:
