@@ -197,6 +197,14 @@ def _einsum_facts(cascade) -> tuple:
     return tuple(_EinsumFacts(e) for e in cascade.einsums)
 
 
+@lru_cache(maxsize=256)
+def _cascade_terms(cascade, size_items: tuple) -> tuple:
+    """:func:`_terms` of every reference of :func:`_einsum_facts` of ``cascade`` (each
+    Einsum's output, then its inputs), at sizes ``size_items``: one look-up per cascade and
+    sizes."""
+    return tuple(_terms(r, size_items) for e in _einsum_facts(cascade) for r in (e.output, *e.inputs))
+
+
 class CascadeFacts:
     """A cascade at rank sizes ``sizes`` as the plan reads it: its Einsums' facts, looked up
     by name, and the projection of each of their references (a tensor's axes as ranks)."""
@@ -205,17 +213,23 @@ class CascadeFacts:
         self.einsums = _einsum_facts(cascade)
         self._by = {e.name: e for e in self.einsums}   # the last Einsum producing a tensor
         self.outputs, self.space, self.rank_sizes = cascade.outputs, cascade.space, cascade.rank_sizes
-        key = tuple(sizes.items())
+        refs = [r for e in self.einsums for r in (e.output, *e.inputs)]
         # keyed by the identity of references these facts hold (alive as long as they are)
-        self._terms = {id(r): _terms(r, key) for e in self.einsums for r in (e.output, *e.inputs)}
+        self._terms = dict(zip(map(id, refs), _cascade_terms(cascade, tuple(sizes.items()))))
 
     def einsum(self, name: str):
         return self._by[name]
 
     def extents(self, ref, ext: dict) -> tuple:
-        """:func:`axis_extents` of one of these Einsums' references."""
-        return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 if terms else 1
-                     for terms in self._terms[id(ref)])
+        """:func:`axis_extents` of one of these Einsums' references (the same sums, written
+        as loops: the plan's innermost arithmetic)."""
+        out = []
+        for terms in self._terms[id(ref)]:
+            n = 1
+            for c, r in terms:
+                n += c * (ext.get(r, 1) - 1)
+            out.append(n)
+        return tuple(out)
 
     def ranks_of(self, ref) -> set:
         return {r for terms in self._terms[id(ref)] for _, r in terms}
@@ -278,27 +292,35 @@ def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
 
 def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> GroupPlan:
     """The plan of group ``g``; a ``fit(STEP)`` loop tile takes the largest candidate
-    (:func:`~mappings.cascade_sizes.fit_candidates`) whose tiles fit (bisection: what a group
-    holds grows with its tile)."""
+    (:func:`~mappings.cascade_sizes.fit_candidates`) whose tiles fit (the largest, then
+    bisection: what a group holds grows with its tile). What does not depend on the tile
+    (:class:`_GroupFlow`) is worked out once, after the first candidate's placements are
+    checked."""
     fits = [i for i, (_, t) in enumerate(g.loops) if not isinstance(t, int)]
+    flow = lru_cache(maxsize=1)(lambda: _group_flow(cascade, g, spec, done, iterative))  # on first use
+    placed = {}
     if not fits:
-        return _checked_group(cascade, g, m, spec, sizes, shapes, done, iterative)
+        return _checked_group(cascade, g, g.loops, m, spec, sizes, shapes, iterative, flow, placed)
     if len(fits) > 1:
         raise MappingError(f"{_label(g)}: loops of ranks {g.loops[fits[0]][0]!r} and "
                            f"{g.loops[fits[1]][0]!r} at level {g.buffer!r} are both fit(...); at most one may be")
     i = fits[0]
     rank, size = g.loops[i]
     cands = list(dict.fromkeys(fit_candidates(size.value(spec.compute, sizes), sizes[rank])))
-    checked = set()
 
     def attempt(k):
         loops = g.loops[:i] + ((rank, cands[k]),) + g.loops[i + 1:]
         try:
-            return _checked_group(cascade, replace(g, loops=loops), m, spec, sizes, shapes, done, iterative, checked)
+            return _checked_group(cascade, g, loops, m, spec, sizes, shapes, iterative, flow, placed)
         except _Overflow as err:
             return err
 
-    lo, hi, found, failed = 0, len(cands), None, {}   # cands[hi:] fit: what is held grows with the tile
+    # the largest first (it fits at all but the longest ranks), then bisection over the rest:
+    # cands[hi:] fit, what is held growing with the tile
+    found = attempt(0)
+    if not isinstance(found, MappingError):
+        return found
+    lo, hi, found, failed = 1, len(cands), None, {0: found}
     while lo < hi:
         mid = (lo + hi) // 2
         got = attempt(mid)
@@ -311,36 +333,49 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     return found
 
 
-def _checked_group(cascade, g: Group, m, spec, sizes, shapes, done, iterative, checked=None) -> GroupPlan:
-    """Group ``g`` (integer loop tiles) with its members' spatial factors resolved on their
-    tiles, each placement checked, planned."""
-    loop_tile = dict(g.loops)
-    checked = set() if checked is None else checked
-    placed = []
+def _checked_group(cascade, g: Group, loops: tuple, m, spec, sizes, shapes, iterative, flow, placed) -> GroupPlan:
+    """Group ``g`` at integer loop tiles ``loops`` (its own, or a ``fit`` candidate's) with its
+    members' spatial factors resolved on their tiles, each placement checked, planned.
+    ``flow``: the group's :class:`_GroupFlow` (made on first use); ``placed``: the resolved
+    placements of the other candidates of a ``fit`` tile, checked, by (Einsum, resolved sizes)."""
+    loop_tile = dict(loops)
+    out = []
     for name in g.einsums:
-        p = m.of(name)
         e = cascade.einsum(name)
-        work = {r: loop_tile.get(r, sizes[r]) for r in e.ranks}
-        fitted = {lv: {r: n if isinstance(n, int) else loop_tile[r] for r, n in t.items()} for lv, t in p.tiles.items()}
-        p = replace(p, spatial=tuple((r, resolve(f, spec.compute, work)) for r, f in p.spatial), tiles=fitted)
-        if (name, p.spatial) not in checked:   # the same placement under another fit tile
-            _check_placement(cascade, e, p, shapes[name], spec, iterative)
-            checked.add((name, p.spatial))
-        placed.append(p)
-    mg = CascadeMapping(tuple(placed), (g,), m.cascade, m.op_issue)
-    return _group_plan(cascade, g, mg, spec, sizes, done, iterative)
+        p = m.of(name)
+        spatial = p.spatial
+        if any(not isinstance(f, int) for _, f in spatial):   # resolved on the Einsum's tiles
+            work = {x: loop_tile.get(x, sizes[x]) for x in e.ranks}
+            spatial = tuple((r, resolve(f, spec.compute, work)) for r, f in spatial)
+        fits = tuple(loop_tile[r] for t in p.tiles.values() for r, n in t.items() if not isinstance(n, int))
+        key = (name, spatial, fits)
+        if key not in placed:
+            resolved = _resolved(p, spatial, loop_tile)
+            if not any(k[:2] == key[:2] for k in placed):   # the same placement under another fit tile
+                _check_placement(cascade, e, resolved, shapes[name], spec, iterative)
+            placed[key] = resolved
+        out.append(placed[key])
+    mg = CascadeMapping(tuple(out), (g,), m.cascade, m.op_issue)
+    return _group_plan(cascade, flow(), g, loops, mg, spec, sizes, iterative)
 
 
-def _check_loops(g: Group, franks: set, sizes: dict, label: str) -> None:
-    """Each loop rank once, a rank of the group's Einsums, with a tile no larger than it."""
+def _resolved(p: Placement, spatial: tuple, loop_tile: dict) -> Placement:
+    """``p`` with spatial factors ``spatial`` (integers) and its ``fit`` tiles taken from the
+    group's loop tiles ``loop_tile`` (``p`` itself when every size is an integer already)."""
+    if spatial == p.spatial and all(isinstance(n, int) for t in p.tiles.values() for n in t.values()):
+        return p
+    fitted = {lv: {r: n if isinstance(n, int) else loop_tile[r] for r, n in t.items()} for lv, t in p.tiles.items()}
+    return replace(p, spatial=spatial, tiles=fitted)
+
+
+def _check_loops(g: Group, franks: set, label: str) -> None:
+    """Each loop rank once, a rank of the group's Einsums."""
     looped = [r for r, _ in g.loops]
     for r, t in g.loops:
         if looped.count(r) > 1:
             raise MappingError(f"{label}: loop rank {r!r} at level {g.buffer!r} appears more than once")
         if r not in franks:
             raise MappingError(f"{label}: loop rank {r!r} at level {g.buffer!r} is not a rank of its Einsums")
-        if t > sizes[r]:
-            raise MappingError(f"{label}: tile of loop rank {r!r} at level {g.buffer!r} must be at most {sizes[r]}, not {t}")
 
 
 def _label(g: Group) -> str:
@@ -348,65 +383,107 @@ def _label(g: Group) -> str:
     return f"fusion group {list(g.einsums)}" if len(g.einsums) > 1 else f"einsum {g.einsums[0]!r}"
 
 
-def _group_plan(cascade, g: Group, m, spec, sizes, done, iterative) -> GroupPlan:
+@dataclass(frozen=True)
+class _Member:
+    """What a group's loop nest makes of one member whatever the sizes: the loop ranks it
+    lacks (it runs once per sweep of them), whether it reads a tensor produced over them (it
+    runs in the sweep's last iteration), its iterative rank (or None), the writers of the
+    recurrence state it reads, the producers it waits for in the same iteration."""
+
+    e: object
+    lacked: tuple
+    reads_lacked: bool
+    iterative: str | None
+    state_writers: tuple
+    reads: tuple
+
+
+@dataclass(frozen=True)
+class _GroupFlow:
+    """The part of a group's plan that does not depend on rank sizes or tiles: its label, its
+    members (:class:`_Member`, cascade order), producers by tensor and the data flow (:class:`_Flow`)."""
+
+    label: str
+    members: tuple
+    producer: dict
+    flow: "_Flow"
+    state: tuple          # recurrence state tensors (recurrent_state)
+
+
+def _group_flow(cascade, g: Group, spec, done, iterative) -> _GroupFlow:
+    """Check group ``g``'s structure (buffer, loop ranks, data flow, spills) and describe it."""
     label = _label(g)
     if g.buffer not in spec.storage or spec.storage[g.buffer].per_pe_of is not None:
         raise MappingError(f"{label}: buffer {g.buffer!r} is not a shared storage level of the spec")
-    members = [cascade.einsum(n) for n in g.einsums]
-    rk = {e.name: e.ranks for e in members}  # a computed property: read once
-    ins = {e.name: e.input_tensors for e in members}
-    franks = {r for e in members for r in rk[e.name]}
-    _check_loops(g, franks, sizes, label)
-    trips = tuple(math.ceil(sizes[r] / t) for r, t in g.loops)
-    iterations = math.prod(trips)
-    stride = {r: math.prod(trips[i + 1:]) for i, (r, _) in enumerate(g.loops)}
-    loop_tile = dict(g.loops)
-    producer = {e.name: e for e in members}
-    steps, held, work_of = [], 0.0, {}
-    for e in members:
-        p = m.of(e.name)
-        work = {r: loop_tile.get(r, sizes[r]) for r in rk[e.name]}
-        work_of[e.name] = work
-        lacked = [i for i, (r, _) in enumerate(g.loops) if r not in rk[e.name]]
+    es = [cascade.einsum(n) for n in g.einsums]
+    _check_loops(g, {r for e in es for r in e.ranks}, label)
+    producer = {e.name: e for e in es}
+    for e in es:
+        lacked = [i for i, (r, _) in enumerate(g.loops) if r not in e.ranks]
         if lacked and lacked != list(range(len(g.loops) - len(lacked), len(g.loops))):
             r = g.loops[lacked[0]][0]
             raise MappingError(f"{label}: einsum {e.name!r} lacks loop rank {r!r} at level {g.buffer!r}, which must then be inner to the loops over its own ranks")
-        for rank, f in p.spatial:
+    flow = _flow(es, producer, g, label, done, cascade)
+    check_spill(g, producer, label)
+    members = []
+    for e in es:
+        lacked = tuple(r for r, _ in g.loops if r not in e.ranks)
+        reads_lacked = any(x in producer and any(r in producer[x].ranks for r in lacked) for x in e.input_tensors)
+        it = [r for r in e.ranks if r in iterative]
+        reads = tuple(dict.fromkeys(x for x in e.input_tensors if x in producer and not flow.reads_state(e.name, x)
+                                    and g.spill.get(x) != e.name))
+        members.append(_Member(e, lacked, reads_lacked, it[0] if it else None,
+                               tuple(w for _, w in flow.state.get(e.name, ())),
+                               tuple(producer[x].name for x in reads if producer[x].name != e.name)))
+    return _GroupFlow(label, tuple(members), producer, flow, tuple(recurrent_state(es)))
+
+
+def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes, iterative) -> GroupPlan:
+    """The plan of group ``g`` at integer loop tiles ``loops`` (the ranks of ``g.loops``), its
+    structure ``gf`` checked already."""
+    label, producer, flow = gf.label, gf.producer, gf.flow
+    members = [mb.e for mb in gf.members]
+    for r, t in loops:
+        if t > sizes[r]:
+            raise MappingError(f"{label}: tile of loop rank {r!r} at level {g.buffer!r} must be at most {sizes[r]}, not {t}")
+    trips = tuple(math.ceil(sizes[r] / t) for r, t in loops)
+    iterations = math.prod(trips)
+    stride = {r: math.prod(trips[i + 1:]) for i, (r, _) in enumerate(loops)}
+    trip_of = {r: t for (r, _), t in zip(loops, trips)}
+    loop_tile = dict(loops)
+    work_of = {e.name: {r: loop_tile.get(r, sizes[r]) for r in e.ranks} for e in members}
+    for e in members:
+        work = work_of[e.name]
+        for rank, f in m.of(e.name).spatial:
             if f > work[rank]:
                 raise MappingError(f"{label}: einsum {e.name!r}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {g.buffer!r} ({work[rank]})")
-    flow = _flow(members, producer, g, label, done, cascade)
-    check_spill(g, producer, label)
-    for e in members:
-        p = m.of(e.name)
-        lacked_trips = [t for (r, _), t in zip(g.loops, trips) if r not in rk[e.name]]
-        every = math.prod(lacked_trips)
-        lacked_ranks = [r for r, _ in g.loops if r not in rk[e.name]]
-        reads_lacked = any(x in producer and any(r in rk[producer[x].name] for r in lacked_ranks)
-                           for x in ins[e.name])
-        offset = every - 1 if reads_lacked and every > 1 else 0
-        it = [r for r in rk[e.name] if r in iterative]
-        serial = work_of[e.name][it[0]] if it and e.name in flow.recurrent else 1
-        carried = tuple((w, stride[it[0]]) for _, w in flow.state.get(e.name, ()) if it and it[0] in stride)
-        reads = tuple(dict.fromkeys(x for x in ins[e.name] if x in producer and not flow.reads_state(e.name, x)
-                                    and g.spill.get(x) != e.name))
-        steps.append(Step(e.name, p.unit, g.stage(e.name), work_of[e.name], every, offset, iterations // every,
-                          serial, carried, tuple(producer[x].name for x in reads if producer[x].name != e.name)))
+    # what the buffer holds at once first (a fit candidate that overflows needs no steps)
+    cap = spec.storage[g.buffer].size_bytes
+    word_bytes = spec.storage[g.buffer].word_bytes
     passed = {}   # tensor -> bytes held for it: its largest tile over its consumers
     for x, c in flow.pairs:
         passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, x, producer[x], c, g, m, sizes, spec, label, work_of))
-    held += max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
-    moved = transfers(cascade, g, members, producer, ins, m, trips, work_of)
-    moved += spills(g, producer, steps, m, cascade, trips, work_of)
-    word_bytes = spec.storage[g.buffer].word_bytes
+    held = max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
+    moved = transfers(cascade, g, members, producer, {e.name: e.input_tensors for e in members}, m, trips, work_of)
     # a spilled tile passes through the buffer as a stream of array tiles: it costs buffer
     # accesses when kept but holds no block of it
     held += sum(2 * t.words * word_bytes for t in moved if t.kept and not t.spilled)
-    for x in recurrent_state(members):
+    for x in gf.state:
         held += math.prod(cascade.extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}})) * word_bytes
-    cap = spec.storage[g.buffer].size_bytes
     if held > cap:
         raise _Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}")
-    return GroupPlan(g.einsums, g.buffer, g.loops, trips, iterations, tuple(steps), tuple(moved), held,
+    steps = []
+    for mb in gf.members:
+        name = mb.e.name
+        every = math.prod(trip_of[r] for r in mb.lacked)
+        offset = every - 1 if mb.reads_lacked and every > 1 else 0
+        it = mb.iterative
+        serial = work_of[name][it] if it is not None and name in flow.recurrent else 1
+        carried = tuple((w, stride[it]) for w in mb.state_writers if it is not None and it in stride)
+        steps.append(Step(name, m.of(name).unit, g.stage(name), work_of[name], every, offset, iterations // every,
+                          serial, carried, mb.reads))
+    moved += spills(g, producer, steps, m, cascade, trips, work_of)
+    return GroupPlan(g.einsums, g.buffer, loops, trips, iterations, tuple(steps), tuple(moved), held,
                      flow.recurrent, m.placements)
 
 

@@ -9,7 +9,8 @@ than there are tiles are read back. A group may also pass a tensor to one of its
 through DRAM (``spill``): its producer stores it and the named consumer loads it back.
 
 :func:`mappings.cascade_plan.plan` calls these with the group's facts (its Einsums, their tiles
-``work_of`` per iteration, the loop trips); ``cascade`` is a
+``work_of`` per iteration, the loop trips; of ``g.loops`` only the ranks are read, the
+tiles being those of the trips); ``cascade`` is a
 :class:`~mappings.cascade_plan.CascadeFacts` (its ``extents`` give a reference's tile).
 """
 

@@ -7,7 +7,7 @@ per point), runs each of the 24 model x length points twice on the rung's own pa
 lowering (:func:`sim.attention.lower`, the artifact's conventions: ``dram_staging=no``) and
 once through the generic lowering of the mapping (:func:`sim.cascade.lower`), on both engines;
 prints per rung the min/max ratio (mapping / hand-written) of cycles and energy per engine, the
-mean time each path takes to lower one point (the least of three lowerings of each point;
+mean CPU time each path takes to lower one point (the least of three lowerings of each point;
 the mapping path includes FLAT's choice between its files) and the points no file can run.
 
 Run: ``python -m studies.ladder_mappings [--configs fusemax,architecture] [--models bert]
@@ -30,13 +30,13 @@ CONFIGS = ("unfused", "flat", "cascade", "architecture", "fusemax")
 
 
 def _timed(f, *args, repeat: int = 3, **kwargs) -> tuple:
-    """(least wall time of ``repeat`` calls in seconds, the result): the least is the figure
-    least disturbed by other work on the machine."""
+    """(least CPU time of ``repeat`` calls in seconds, the result): CPU time of this process,
+    and the least of the calls, are the figures least disturbed by other work on the machine."""
     best = float("inf")
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = time.process_time()
         out = f(*args, **kwargs)
-        best = min(best, time.perf_counter() - t)
+        best = min(best, time.process_time() - t)
     return best, out
 
 
