@@ -58,6 +58,20 @@ def dram_transfer(read_bytes=0.0, write_bytes=0.0, pj_per_byte=0.0) -> tuple:
     return actions, energy
 
 
+def storage_traffic(level, read_bytes=0.0, write_bytes=0.0) -> tuple:
+    """``(actions, energy_pj)`` of moving bytes through an on-chip storage ``level`` (a spec
+    storage level: ``name``, ``access_bytes``, ``read_pj``, ``write_pj``): ``(name, "read")``
+    and ``(name, "write")`` counted in accesses of ``access_bytes`` (a partly used access is a
+    fraction: the counts are totals over many transfers) at the level's pJ per access; a
+    direction with no bytes is left out."""
+    actions, energy = {}, {}
+    for action, n, pj in (("read", read_bytes, level.read_pj), ("write", write_bytes, level.write_pj)):
+        if n:
+            actions[(level.name, action)] = n / level.access_bytes
+            energy[(level.name, action)] = n / level.access_bytes * pj
+    return actions, energy
+
+
 def dram_bytes(actions) -> float:
     """Bytes moved to and from DRAM by ``actions`` ((component, action) -> count)."""
     return sum(v for (comp, act), v in actions.items() if comp == DRAM and act in STORAGE_ACTIONS)

@@ -47,7 +47,7 @@ import math
 
 from arch.errors import SpecError, WorkloadError
 from arch.spec import DATAFLOWS
-from sim.cost import dram_transfer, transfer_cycles
+from sim.cost import dram_transfer, storage_traffic, transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
 #: Storage levels a systolic spec must have (SCALE-Sim's three operand SRAMs).
@@ -152,16 +152,12 @@ def _fold_costs(spec, array, df: str, ur: int, uc: int, t: int):
     accesses of each level's ``access_bytes``."""
     macs, ifr, flr, ofw = _fold_actions(df, ur, uc, t)
     word_bytes = spec.word_bits / 8
-    lv = {name: spec.storage[name] for name in SRAMS}
-    acc = {"ifmap_sram": ifr * word_bytes / lv["ifmap_sram"].access_bytes,
-           "filter_sram": flr * word_bytes / lv["filter_sram"].access_bytes,
-           "ofmap_sram": ofw * word_bytes / lv["ofmap_sram"].access_bytes}
-    actions = {(array.name, "mac"): macs, ("ifmap_sram", "read"): acc["ifmap_sram"],
-               ("filter_sram", "read"): acc["filter_sram"], ("ofmap_sram", "write"): acc["ofmap_sram"]}
-    energy = {(array.name, "mac"): macs * array.operators["mac"].energy_pj,
-              ("ifmap_sram", "read"): acc["ifmap_sram"] * lv["ifmap_sram"].read_pj,
-              ("filter_sram", "read"): acc["filter_sram"] * lv["filter_sram"].read_pj,
-              ("ofmap_sram", "write"): acc["ofmap_sram"] * lv["ofmap_sram"].write_pj}
+    actions = {(array.name, "mac"): macs}
+    energy = {(array.name, "mac"): macs * array.operators["mac"].energy_pj}
+    for name, rd, wr in (("ifmap_sram", ifr, 0), ("filter_sram", flr, 0), ("ofmap_sram", 0, ofw)):
+        a, e = storage_traffic(spec.storage[name], rd * word_bytes, wr * word_bytes)
+        actions.update(a)
+        energy.update(e)
     return macs, actions, energy
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from arch.errors import MappingError, SpecError
 from sim.cascade import functional_unit
-from sim.cost import dram_transfer, transfer_cycles
+from sim.cost import dram_transfer, storage_traffic, transfer_cycles
 
 DRAM = "dram"
 
@@ -174,9 +174,7 @@ def einsum_cost(hw: Hardware, unit, name: str, counts: dict, lanes: int) -> Cost
 
 def glb_traffic(hw: Hardware, cost: Cost, read_words: float = 0, write_words: float = 0) -> Cost:
     """Book GLB row reads/writes for ``read_words``/``write_words`` words moved."""
-    g = hw.glb
-    cost.add((g.name, "read"), read_words * hw.word_bytes / g.access_bytes, g.read_pj)
-    cost.add((g.name, "write"), write_words * hw.word_bytes / g.access_bytes, g.write_pj)
+    cost.book(*storage_traffic(hw.glb, read_words * hw.word_bytes, write_words * hw.word_bytes))
     return cost
 
 
