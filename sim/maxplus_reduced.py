@@ -221,7 +221,11 @@ def reduced_cycles(phase: Phase) -> int:
     m = max(0, (n - 1) // P)   # whole super-periods by the matrix; 1..P iterations after
     if m:
         runs = rec.runs(0, P)
-        R = read_positions(rec, runs)
+        # the positions a super-period reads, plus each live task's newest entry: the phase
+        # ends at the latest result, which may be one nothing reads (ready times of one task
+        # only grow, so its newest entry is its latest)
+        newest = {rec.offsets[t] + pp.depth[t] - 1 for t in pp.live_tasks}
+        R = sorted(set(read_positions(rec, runs)) | newest)
         eye = np.full((len(R), len(R)), -np.inf)
         np.fill_diagonal(eye, 0.0)
         none = np.full(len(R), -np.inf)

@@ -13,6 +13,7 @@
 
 from fractions import Fraction
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -299,3 +300,14 @@ def test_large_max_plus_products_row_by_row():
     want = np.array([[max(a[i, k] + b[k, j] for k in range(170)) for j in range(0, 170, 17)] for i in range(0, 170, 13)])
     assert 170 ** 3 > maxplus._MP_CUBE
     assert np.array_equal(maxplus._mp(a, b)[::13, ::17], want)
+
+
+@pytest.mark.parametrize("iterations", [17, 33, 65, 1000])
+def test_reduced_state_keeps_a_result_nothing_reads(iterations):
+    """A guarded step whose result nobody reads still ends the phase: after a run of
+    zero-cycle steps, its latency is the phase's last cycle (found by the property above)."""
+    phase = Phase("p", (Task("t0", "dram", 0), Task("t1", "dram", 0),
+                        Task("far", "dram", 0, latency=1, deps=(Dep("t0", 14),), every=16, offset=1)), iterations)
+    cycles = des.run(TaskGraph((phase,), UNITS, clock_hz=1e9)).cycles
+    assert cycles == 1
+    assert maxplus_reduced.reduced_cycles(phase) == cycles
