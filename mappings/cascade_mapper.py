@@ -30,9 +30,9 @@ from arch.errors import MappingError, SimulationError
 from mappings.cascade_fuser import FusedSearch
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
 from mappings.cascade_plan import recurrences
+from mappings.mapper import check_objective
 from mappings.mapping import shapes_from_cascade
 
-OBJECTIVES = ("latency", "energy", "edp")
 
 
 @dataclass(frozen=True)
@@ -127,8 +127,7 @@ def search(cascade, shape: dict, spec, cost, objective: str = "latency") -> Casc
     MappingError
         Unknown objective, or an Einsum no candidate can run (the last reason is named).
     """
-    if objective not in OBJECTIVES:
-        raise MappingError(f"'objective' must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+    check_objective(objective)
     start = time.perf_counter()
     fused = FusedSearch(cascade, shape, spec, cost, objective)
     found = fused.run()

@@ -45,6 +45,12 @@ from mappings.mapping import (EinsumMapping, EinsumShape, Mapping, buffer_levels
 OBJECTIVES = ("latency", "energy", "edp")
 
 
+def check_objective(objective) -> None:
+    """:class:`MappingError` unless ``objective`` is one of :data:`OBJECTIVES` (every mapper's rule)."""
+    if objective not in OBJECTIVES:
+        raise MappingError(f"'objective' must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+
+
 @dataclass(frozen=True)
 class CostModel:
     """What the mapper costs candidates with: ``evaluate(spec, shape, mapping, on_chip) ->
@@ -304,8 +310,7 @@ def search(spec, shape: EinsumShape, evaluate, objective: str = "latency", unit:
     MappingError
         Unknown objective, or no valid mapping (no unit has the operators, nothing fits).
     """
-    if objective not in OBJECTIVES:
-        raise MappingError(f"'objective' must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+    check_objective(objective)
     start = time.perf_counter()
     out = None
     bounds_of = evaluate.bounds if isinstance(evaluate, CostModel) else None

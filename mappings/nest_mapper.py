@@ -47,9 +47,9 @@ import time
 from dataclasses import dataclass, replace
 
 from arch.errors import MappingError
+from mappings.mapper import check_objective
 from mappings.nest import LevelMapping, NestMapping, tile_words
 
-OBJECTIVES = ("latency", "energy", "edp")
 
 
 @dataclass(frozen=True)
@@ -453,8 +453,7 @@ def search(hierarchy, shape, cost, objective: str = "edp", rules=None, exhaustiv
     MappingError
         Unknown objective, or no valid mapping in the space (the last reason is named).
     """
-    if objective not in OBJECTIVES:
-        raise MappingError(f"'objective' must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+    check_objective(objective)
     start = time.perf_counter()
     deadline = None if time_limit_s is None else time.process_time() + time_limit_s
     s = _Search(hierarchy, shape, cost, objective, rules, exhaustive, deadline)

@@ -46,7 +46,7 @@ UNIT = "threads"
 #: The storage level a mapping may place Z in (kept: the merge state lives there).
 LEVEL = "scratchpad"
 #: Merges each dataflow supports, and whether Z (the merge state) is kept in the scratchpad.
-MERGES = {"inner": {"none": False}, "outer": {"heap": False}, "rowwise": {"sort": False, "hash": True}}
+DATAFLOW_MERGES = {"inner": {"none": False}, "outer": {"heap": False}, "rowwise": {"sort": False, "hash": True}}
 
 
 def cascade():
@@ -173,12 +173,12 @@ def plan(c, m: CascadeMapping, name: str, source: str = "<mapping>") -> SpgemmPl
     if p.sparse is None:
         raise MappingError(f"{_where(source, 'sparse')}: is required (merge, distribution, fragment)")
     s = p.sparse
-    if s.merge not in MERGES[flow]:
+    if s.merge not in DATAFLOW_MERGES[flow]:
         raise MappingError(f"{_where(source, 'sparse.merge')}: the {flow} dataflow merges by "
-                           f"{' or '.join(MERGES[flow])}, not {s.merge!r}")
+                           f"{' or '.join(DATAFLOW_MERGES[flow])}, not {s.merge!r}")
     kept = p.keeps(LEVEL, z)
-    if kept != MERGES[flow][s.merge]:
-        how = "keeps" if MERGES[flow][s.merge] else "bypasses"
+    if kept != DATAFLOW_MERGES[flow][s.merge]:
+        how = "keeps" if DATAFLOW_MERGES[flow][s.merge] else "bypasses"
         raise MappingError(f"{_where(source, 'levels.' + LEVEL)}: a {s.merge} merge {how} {z} in {LEVEL}")
     if s.distribution == "static" and s.merge != "hash":
         raise MappingError(f"{_where(source, 'sparse.distribution')}: static distribution is modelled "

@@ -39,7 +39,7 @@ import math
 
 from mappings.cascade_plan import CascadeFacts, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
-from sim.cost import cycles_of, dram_transfer, storage_traffic, transfer_cycles
+from sim.cost import book, cycles_of, dram_transfer, storage_traffic, transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
 __all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain"]
@@ -154,13 +154,6 @@ def _add(actions, energy, key, count, pj):
         energy[key] = energy.get(key, 0.0) + count * pj
 
 
-def _book(actions, energy, priced):
-    """Add ``priced``, an ``(actions, energy)`` pair from :mod:`sim.cost`, into the two dicts."""
-    for key, count in priced[0].items():
-        actions[key] = actions.get(key, 0) + count
-        energy[key] = energy.get(key, 0.0) + priced[1][key]
-
-
 def _compute_task(st, shape, e, placement, gp, spec, facts, mapping_issue):
     """(stage, task, deps in work space) of one Einsum's instance; ``facts``: the cascade's
     :class:`~mappings.cascade_plan.CascadeFacts`; ``mapping_issue``: the mapping's
@@ -190,7 +183,7 @@ def _compute_task(st, shape, e, placement, gp, spec, facts, mapping_issue):
     if glb.access_bytes:
         read = sum(math.prod(facts.extents(ref, st.work)) for ref in e.inputs if placement.keeps(gp.buffer, ref.name))
         written = math.prod(facts.extents(e.output, st.work)) if placement.keeps(gp.buffer, e.name) else 0
-        _book(actions, energy, storage_traffic(glb, read * word_bytes, written * word_bytes))
+        book(actions, energy, storage_traffic(glb, read * word_bytes, written * word_bytes))
     deps = [(p, 0) for p in st.reads] + list(st.carried)
     deps += [(f"load.{x}", 0) for x in e.input_tensors
              if any(t.kind == "load" and t.tensor == x and (not t.spilled or t.einsum == st.einsum) for t in gp.transfers)]
@@ -209,12 +202,12 @@ def _transfer_task(t, gp, spec, stage_dram=False):
     if t.kind == "load":
         actions, energy = dram_transfer(moved, 0, pj)
         if t.kept or stage_dram:
-            _book(actions, energy, storage_traffic(glb, 0, moved))
+            book(actions, energy, storage_traffic(glb, 0, moved))
         deps = [(t.einsum, t.every + 1)] + [(f"store.{t.tensor}", 0)] * t.spilled
     else:
         actions, energy = dram_transfer(back, moved, pj)
         if t.kept or stage_dram:
-            _book(actions, energy, storage_traffic(glb, moved, back))
+            book(actions, energy, storage_traffic(glb, moved, back))
         deps = [(t.einsum, 0)]
     # A result is written back two iterations after it is computed (STORE_TRAIL), so a
     # result that finishes late in its iteration never holds up the in-order channel in front

@@ -72,6 +72,14 @@ def storage_traffic(level, read_bytes=0.0, write_bytes=0.0) -> tuple:
     return actions, energy
 
 
+def book(actions: dict, energy: dict, priced: tuple) -> None:
+    """Add ``priced``, an ``(actions, energy_pj)`` pair from this module, into ``actions`` and
+    ``energy`` (counts and pJ accumulate per key)."""
+    for key, count in priced[0].items():
+        actions[key] = actions.get(key, 0) + count
+        energy[key] = energy.get(key, 0.0) + priced[1][key]
+
+
 def dram_bytes(actions) -> float:
     """Bytes moved to and from DRAM by ``actions`` ((component, action) -> count)."""
     return sum(v for (comp, act), v in actions.items() if comp == DRAM and act in STORAGE_ACTIONS)

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from arch.timeloop import load_timeloop_arch
-from mappings.nest_mapper import OBJECTIVES, search
+from mappings.mapper import OBJECTIVES
+from mappings.nest_mapper import search
 from mappings.timeloop import read_mapping, read_problem
 from mappings.timeloop_constraints import read_constraints
 from mappings.timeloop_write import timeloop_mapping_text

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from arch.errors import MappingError, SpecError
 from sim.cascade import functional_unit
-from sim.cost import dram_transfer, storage_traffic, transfer_cycles
+from sim.cost import book, dram_transfer, storage_traffic, transfer_cycles
 
 DRAM = "dram"
 
@@ -130,11 +130,9 @@ class Cost:
             self.actions[key] = self.actions.get(key, 0) + count
             self.energy_pj[key] = self.energy_pj.get(key, 0.0) + count * pj_each
 
-    def book(self, actions: dict, energy_pj: dict):
-        """Add already priced ``actions`` and their ``energy_pj`` (same keys)."""
-        for key, count in actions.items():
-            self.actions[key] = self.actions.get(key, 0) + count
-            self.energy_pj[key] = self.energy_pj.get(key, 0.0) + energy_pj[key]
+    def book(self, priced: tuple):
+        """Add an already priced ``(actions, energy_pj)`` pair (:func:`sim.cost.book`)."""
+        book(self.actions, self.energy_pj, priced)
 
 
 def einsum_cost(hw: Hardware, unit, name: str, counts: dict, lanes: int) -> Cost:
@@ -174,7 +172,7 @@ def einsum_cost(hw: Hardware, unit, name: str, counts: dict, lanes: int) -> Cost
 
 def glb_traffic(hw: Hardware, cost: Cost, read_words: float = 0, write_words: float = 0) -> Cost:
     """Book GLB row reads/writes for ``read_words``/``write_words`` words moved."""
-    cost.book(*storage_traffic(hw.glb, read_words * hw.word_bytes, write_words * hw.word_bytes))
+    cost.book(storage_traffic(hw.glb, read_words * hw.word_bytes, write_words * hw.word_bytes))
     return cost
 
 
@@ -186,7 +184,7 @@ def dram_cost(hw: Hardware, read_bytes: float = 0, write_bytes: float = 0, stage
     """
     d = hw.spec.dram
     cost = Cost(cycles=hw.dram_cycles(read_bytes + write_bytes), latency=int(d.latency_cycles))
-    cost.book(*dram_transfer(read_bytes, write_bytes, d.pj_per_byte))
+    cost.book(dram_transfer(read_bytes, write_bytes, d.pj_per_byte))
     if stage_glb and hw.stage_dram:
         w = hw.word_bytes
         glb_traffic(hw, cost, read_words=write_bytes / w, write_words=read_bytes / w)

@@ -86,7 +86,8 @@ def _searched(arch: str, hierarchy, shape, params: dict, engine: str) -> dict:
     which it carries as data under ``mapping``, with ``search`` (objective, evaluated, pruned,
     seconds, complete).
     """
-    from mappings.nest_mapper import OBJECTIVES, as_data, search
+    from mappings.mapper import OBJECTIVES
+    from mappings.nest_mapper import as_data, search
     from mappings.timeloop_constraints import read_constraints
     from sim.nest import evaluate as count
     from sim.nest_bounds import NestCost
