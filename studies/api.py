@@ -51,13 +51,14 @@ def _set_flags(sets) -> list:
 
 
 def _argv(arch=None, workload=None, sets=None, engine="analytical", jobs=1, study=None,
-                 dask=None, trace=None, progress=False) -> list:
+          dask=None, trace=None, progress=False, mapping=None) -> list:
     """The ``explore`` command-line arguments equivalent to an :func:`explore` call (with
     ``--format csv``); :func:`explore` documents the parameters."""
     argv = ["--format", "csv", "--engine", str(engine)]
     if jobs != 1:
         argv += ["--jobs", str(jobs)]
-    for flag, value in (("--arch", arch), ("--study", study), ("--dask", dask), ("--trace", trace)):
+    for flag, value in (("--arch", arch), ("--study", study), ("--dask", dask), ("--trace", trace),
+                        ("--mapping", mapping)):
         if value is not None:
             argv += [flag, str(value)]
     workloads = [workload] if isinstance(workload, str) else list(workload or [])
@@ -96,7 +97,7 @@ def _study_csv(args) -> str:
 
 
 def explore(arch=None, workload=None, sets=None, engine="analytical", jobs=1, study=None,
-            dask=None, trace=None, progress=False):
+            dask=None, trace=None, progress=False, mapping=None):
     """Evaluate design points (or run a study) and return one row per record.
 
     Parameters
@@ -123,6 +124,10 @@ def explore(arch=None, workload=None, sets=None, engine="analytical", jobs=1, st
         With ``engine="des"`` and one design point: write a Chrome-trace JSON there (``--trace``).
     progress : bool
         Show the progress bar (on a terminal) and the closing summary line on stderr.
+    mapping : str, optional
+        For ``cascade:`` and ``spgemm:`` workloads: a mapping file or a shipped mapping's name
+        (``--mapping``, ``"fusemax"``); None: the mapper searches (cascades) or the workload's
+        ``kernel`` applies (SpGEMM).
 
     Returns
     -------
@@ -139,7 +144,7 @@ def explore(arch=None, workload=None, sets=None, engine="analytical", jobs=1, st
     """
     from studies import cli, output
 
-    argv = _argv(arch, workload, sets, engine, jobs, study, dask, trace, progress)
+    argv = _argv(arch, workload, sets, engine, jobs, study, dask, trace, progress, mapping)
     args = cli.build_parser(_RaisingParser).parse_args(argv)
     if args.study:
         return _frame(_study_csv(args))

@@ -51,6 +51,18 @@ def test_attention_on_fusemax_des_two_jobs():
     pd.testing.assert_frame_equal(got, want)
 
 
+def test_mapping_is_the_mapping_flag():
+    # A cascade with a shipped mapping, and a file written from a record's mapping: the frame is
+    # what the command line prints with --mapping.
+    w = "cascade:name=attention-1pass,model=bert,seq_len=4K"
+    got = explore(arch="fusemax", workload=w, mapping="fusemax")
+    pd.testing.assert_frame_equal(got, _cli_frame(["--arch", "fusemax", "--workload", w, "--mapping", "fusemax"]))
+    # the shipped file's own binding (mappings/shipped/fusemax.yaml: SLN on the 2D array)
+    assert got.loc[0, "mapping.einsums.SLN.unit"] == "pe2d"
+    with pytest.raises(WorkloadError, match="only cascade: and spgemm: workloads take a mapping"):
+        explore(arch="systolic", workload="gemm:M=64,N=32,K=64", mapping="fusemax")
+
+
 def test_default_workloads_of_a_preset():
     pd.testing.assert_frame_equal(explore(arch="mmfree"), _cli_frame(["--arch", "mmfree"]))
 
