@@ -34,11 +34,8 @@ import math
 from arch.errors import MappingError, SimulationError
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
 from mappings.cascade_plan import recurrences
+from mappings.mapper import objective_key
 from mappings.mapping import shapes_from_cascade
-
-
-def _key(objective, cycles, energy):
-    return {"latency": (cycles, energy), "energy": (energy, cycles), "edp": (cycles * energy, cycles)}[objective]
 
 
 class FusedSearch:
@@ -131,7 +128,7 @@ class FusedSearch:
             self.rejected += 1
             return None
         self.evaluated += 1
-        return _key(self.objective, c, e), m, (c, e)
+        return objective_key(self.objective, c, e), m, (c, e)
 
     # -- the walk --------------------------------------------------------------------------
     def layout(self, binding, split0: int):

@@ -30,7 +30,7 @@ from arch.errors import MappingError, SimulationError
 from mappings.cascade_fuser import FusedSearch
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
 from mappings.cascade_plan import recurrences
-from mappings.mapper import check_objective
+from mappings.mapper import check_objective, objective_key
 from mappings.mapping import shapes_from_cascade
 
 
@@ -45,10 +45,6 @@ class CascadeSearch:
     evaluated: int
     rejected: int
     seconds: float
-
-
-def _key(objective, cycles, energy):
-    return {"latency": (cycles, energy), "energy": (energy, cycles), "edp": (cycles * energy, cycles)}[objective]
 
 
 def _candidates(e, shape, spec, iterative, shared):
@@ -99,7 +95,7 @@ class _Search:
                 last = err
                 continue
             self.evaluated += 1
-            k = _key(self.objective, c, en)
+            k = objective_key(self.objective, c, en)
             if best_key is None or k < best_key:
                 best, best_key = p, k
         return (best, best_key) if best is not None else (None, last)
@@ -173,6 +169,6 @@ def search(cascade, shape: dict, spec, cost, objective: str = "latency") -> Casc
     for name in [g[0] for g in groups] + [e.name for e in cascade.einsums if not any(e.name in g for g in groups)]:
         c, en = cost(cascade, shape, mapping, spec, name)
         total_c, total_e = total_c + c, total_e + en
-    if found is not None and _key(objective, found[1], found[2]) < _key(objective, total_c, total_e):
+    if found is not None and objective_key(objective, found[1], found[2]) < objective_key(objective, total_c, total_e):
         mapping, total_c, total_e = found
     return CascadeSearch(mapping, total_c, total_e, s.evaluated, s.rejected, time.perf_counter() - start)

@@ -100,7 +100,9 @@ class SearchResult:
         return self.evaluated / self.seconds if self.seconds > 0 else float("inf")
 
 
-def _key(objective, cycles, energy):
+def objective_key(objective: str, cycles, energy) -> tuple:
+    """What every mapper minimises (lexicographically) for ``objective`` (:data:`OBJECTIVES`):
+    latency (cycles, then pJ), energy (pJ, then cycles) or edp (cycles x pJ, then cycles)."""
     if objective == "latency":
         return (cycles, energy)
     if objective == "energy":
@@ -179,7 +181,7 @@ def _search_plain(spec, shape, evaluate, objective, unit, max_evaluations, on_ch
             m = first if order == first.loop_order else dataclasses.replace(first, loop_order=order)
             cycles, energy = evaluate(spec, shape, m, on_chip)
             evaluated += 1
-            k = _key(objective, cycles, energy)
+            k = objective_key(objective, cycles, energy)
             if best_key is None or k < best_key:
                 best, best_key, best_cost = m, k, (cycles, energy)
             if max_evaluations is not None and evaluated >= max_evaluations:
@@ -235,7 +237,7 @@ def _search_bounded(spec, shape, evaluate, objective, unit, on_chip, bounds_of):
         if bounds[uname] is None or glb is None:
             return None
         c, e = bounds[uname].spatial(dict(spatial))
-        groups.append((_key(objective, c, e), gi, uname, spatial, glb, tile_sets))
+        groups.append((objective_key(objective, c, e), gi, uname, spatial, glb, tile_sets))
     groups.sort(key=lambda g: (g[0], g[1]))
     perms, posarr, table, fact = _perm_tables(R)
     sizes = np.array([shape.ranks[r] for r in ranks], dtype=np.int64)
@@ -289,7 +291,7 @@ def _search_bounded(spec, shape, evaluate, objective, unit, on_chip, bounds_of):
                 continue
             cycles, energy = evaluate(spec, shape, m, on_chip)
             evaluated += 1
-            k, idx = _key(objective, cycles, energy), (gi, c)
+            k, idx = objective_key(objective, cycles, energy), (gi, c)
             if _better(k, idx, best_key, best_idx):
                 best, best_key, best_idx, best_cost = m, k, idx, (cycles, energy)
     return best, best_cost, evaluated, rejected, pruned, None

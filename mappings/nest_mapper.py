@@ -47,7 +47,7 @@ import time
 from dataclasses import dataclass, replace
 
 from arch.errors import MappingError
-from mappings.mapper import check_objective
+from mappings.mapper import check_objective, objective_key
 from mappings.nest import LevelMapping, NestMapping, tile_words
 
 
@@ -116,15 +116,6 @@ class NestSearchResult:
     def edp(self) -> float:
         """Energy-delay product (pJ x cycles)."""
         return self.cycles * self.energy_pj
-
-
-def objective_key(objective: str, cycles, energy) -> tuple:
-    """What the search minimises (lexicographically) for ``objective``."""
-    if objective == "latency":
-        return (cycles, energy)
-    if objective == "energy":
-        return (energy, cycles)
-    return (cycles * energy, cycles)
 
 
 def canonical(nest: NestMapping) -> tuple:

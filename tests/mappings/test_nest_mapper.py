@@ -20,7 +20,8 @@ from arch.hierarchy import ComputeLevel, Hierarchy, StorageLevel
 from arch.timeloop import load_timeloop_arch
 from mappings.mapping import EinsumShape
 from mappings.nest import LevelMapping, NestMapping
-from mappings.nest_mapper import LevelRule, _Search, objective_key, search
+from mappings.mapper import objective_key
+from mappings.nest_mapper import LevelRule, _Search, search
 from mappings.timeloop import read_mapping, read_problem
 from mappings.timeloop_constraints import read_constraints
 from sim.nest import evaluate
