@@ -34,6 +34,9 @@ lowerings such as the attention one.
 
 :class:`CostBounds` gives lower bounds of :func:`cost` for whole arrays of candidate mappings
 (numpy), which the mapper uses to skip candidates that cannot beat the best it has found.
+Both price through the same two functions, on numbers or on arrays: :func:`tensor_costs` (one
+tensor's DRAM and buffer traffic) and :func:`fixed_costs` (per-PE levels and operations), which
+book through :mod:`sim.cost`.
 """
 
 from __future__ import annotations
@@ -275,8 +278,9 @@ class CostBounds:
     """Lower bounds of :func:`cost` for whole arrays of candidate mappings of one Einsum on one unit.
 
     The mapper prunes with them: no candidate costs less than its bound, so candidates whose
-    bound is already worse than the best mapping found need no costing. The counts are those of
-    :func:`_totals` and the cycles those of :func:`_plan` and :func:`cost`, evaluated with numpy
+    bound is already worse than the best mapping found need no costing. The energy is priced by
+    the functions :func:`_totals` prices with (:func:`tensor_costs`, :func:`fixed_costs`) and the
+    cycles are those of :func:`_plan` and :func:`cost`, evaluated with numpy
     over many candidates at once; every rounded quantity is shrunk by a relative ``SLACK`` before
     its ceiling so that a different order of float additions can never lift a bound above the
     cost. Candidates tile the outermost on-chip buffer only (the mapper's search space).
