@@ -98,6 +98,10 @@ class ComputeUnit:
     def supports(self, op: str) -> bool:
         return op in self.operators
 
+    def energy(self, op: str) -> float:
+        """pJ of one operation ``op`` (one of ``operators``)."""
+        return self.operators[op].energy_pj
+
 
 @dataclass(frozen=True)
 class StorageLevel:
@@ -128,6 +132,10 @@ class StorageLevel:
     def words(self) -> int:
         """Capacity of one instance in words."""
         return int(self.size_bytes * 8 // self.word_bits)
+
+    def energy(self, action: str) -> float:
+        """pJ of one access: ``read`` at ``read_pj``, ``write`` at ``write_pj``."""
+        return {"read": self.read_pj, "write": self.write_pj}[action]
 
     @property
     def read_pj_per_byte(self) -> float:

@@ -1,10 +1,18 @@
-"""The rules every lowering prices data movement with: a transfer's cycles and its energy.
+"""The rules every lowering prices with: a transfer's cycles, and the energy of any action.
 
 In hardware terms a transfer of ``B`` bytes over a channel moving ``w`` bytes per cycle keeps
 the channel busy for ``ceil(B / w)`` cycles (a partly used last cycle is a whole cycle), and
 costs ``B`` times the channel's energy per byte. The ceiling is taken after subtracting
 :data:`GUARD` cycle, so that a quotient that float rounding lifts a hair above an integer
 (``3 * (1/3) * 3``) does not gain a cycle; a transfer of no bytes takes no cycle.
+
+Energy has one rule, :func:`priced`: ``count`` actions of one ``(component, action)`` key cost
+``count`` times the pJ of one action, booked under that key as an ``(actions, energy_pj)``
+pair that :func:`book` adds into a task's totals. The other pricing functions are that rule
+with the count and the pJ read from a spec: :func:`action_cost` (any spec component that
+prices its actions, ``component.energy(action)``), :func:`op_costs` (a compute unit's
+operations), :func:`register_costs` (a unit's per-PE levels), :func:`storage_traffic` (bytes
+through an on-chip level), :func:`dram_transfer` (bytes to and from DRAM).
 
 The functions take Python numbers or numpy arrays (the mapper's bounds evaluate whole arrays
 of candidates with the same rule the lowering books one tile with).
@@ -35,7 +43,6 @@ def transfer_cycles(nbytes, bytes_per_cycle):
     return cycles_of(nbytes / bytes_per_cycle)
 
 
-
 # ----------------------------------------------------------------------------- action keys
 #: Actions on storage (the second element of a ``(component, action)`` key): a read, a write,
 #: a read-modify-write (``update``, a partial sum accumulated in place), or an ``access`` that
@@ -47,29 +54,96 @@ STORAGE_ACTIONS = ("read", "write", "update", "access")
 DRAM = "dram"
 
 
+def priced(component: str, action: str, count, pj_each) -> tuple:
+    """The one pricing rule: ``count`` actions at ``pj_each`` pJ each.
+
+    Parameters
+    ----------
+    component : str
+        The component as the spec names it (``glb``, ``pe2d``, ``dram``).
+    action : str
+        A storage action of :data:`STORAGE_ACTIONS` or an operator name of the spec.
+    count : float or numpy.ndarray
+        Actions (accesses, operations, or bytes for DRAM and network links).
+    pj_each : float
+        pJ of one action.
+
+    Returns
+    -------
+    tuple
+        ``(actions, energy_pj)``: ``{(component, action): count}`` and
+        ``{(component, action): count * pj_each}`` (pJ).
+    """
+    key = (component, action)
+    return {key: count}, {key: count * pj_each}
+
+
+def action_cost(component, action: str, count) -> tuple:
+    """:func:`priced` ``count`` of ``action`` on a spec ``component`` (an object with ``name``
+    and ``energy(action)``, pJ per action: a storage or compute level of any spec)."""
+    return priced(component.name, action, count, component.energy(action))
+
+
+def priced_items(items) -> tuple:
+    """``(actions, energy_pj)`` of ``(component, action, count, pJ each)`` items, each
+    :func:`priced` and booked (:func:`book`) in turn."""
+    actions, energy = {}, {}
+    for item in items:
+        book(actions, energy, priced(*item))
+    return actions, energy
+
+
+def _done(items):
+    """The items whose count is not the number 0 (an array of counts is always kept): an action
+    that did not happen books no key."""
+    return (item for item in items if isinstance(item[2], np.ndarray) or item[2])
+
+
+def op_costs(unit, op_counts: dict, instances=1) -> tuple:
+    """``(actions, energy_pj)`` of operations on a spec compute ``unit``: ``(unit, op)``
+    counted in operations at the operator's pJ.
+
+    ``op_counts``: op -> operations of the whole work; ``instances``: tasks sharing it equally
+    (each books ``count / instances``). An operator with no operations books nothing.
+    """
+    return priced_items((unit.name, op, n / instances, unit.energy(op)) for op, n in op_counts.items() if n)
+
+
+def register_costs(spec, unit: str, inputs: int, points, instances=1) -> tuple:
+    """``(actions, energy_pj)`` of the per-PE levels of compute unit ``unit`` (spec levels
+    whose ``per_pe_of`` is ``unit``, in spec order): each iteration point reads each of its
+    ``inputs`` operands once and writes its result once, one word of ``spec.word_bits`` each,
+    counted in accesses of the level's ``access_bytes`` (a level of no access width books
+    nothing). ``points``: iteration points of the whole work; ``instances``: tasks sharing it
+    equally."""
+    word_bytes = spec.word_bits / 8
+    actions, energy = {}, {}
+    for level in spec.storage.values():
+        if level.per_pe_of == unit:
+            per = word_bytes / level.access_bytes if level.access_bytes else 0
+            book(actions, energy, access_costs(level, inputs * points * per / instances, points * per / instances))
+    return actions, energy
+
+
 def dram_transfer(read_bytes=0.0, write_bytes=0.0, pj_per_byte=0.0) -> tuple:
     """``(actions, energy_pj)`` of a DRAM transfer: ``("dram", "read")`` and ``("dram", "write")``
     counted in bytes and priced at ``pj_per_byte``; a direction with no bytes is left out."""
-    actions, energy = {}, {}
-    for action, n in (("read", read_bytes), ("write", write_bytes)):
-        if n:
-            actions[(DRAM, action)] = n
-            energy[(DRAM, action)] = n * pj_per_byte
-    return actions, energy
+    return priced_items(_done(((DRAM, "read", read_bytes, pj_per_byte), (DRAM, "write", write_bytes, pj_per_byte))))
+
+
+def access_costs(level, reads=0.0, writes=0.0) -> tuple:
+    """``(actions, energy_pj)`` of ``reads`` and ``writes`` accesses of an on-chip storage
+    ``level`` (a spec storage level: ``name``, ``energy(action)`` pJ per access): ``(name,
+    "read")`` and ``(name, "write")``; a direction with no accesses is left out."""
+    return priced_items(_done(((level.name, "read", reads, level.energy("read")),
+                               (level.name, "write", writes, level.energy("write")))))
 
 
 def storage_traffic(level, read_bytes=0.0, write_bytes=0.0) -> tuple:
-    """``(actions, energy_pj)`` of moving bytes through an on-chip storage ``level`` (a spec
-    storage level: ``name``, ``access_bytes``, ``read_pj``, ``write_pj``): ``(name, "read")``
-    and ``(name, "write")`` counted in accesses of ``access_bytes`` (a partly used access is a
-    fraction: the counts are totals over many transfers) at the level's pJ per access; a
-    direction with no bytes is left out."""
-    actions, energy = {}, {}
-    for action, n, pj in (("read", read_bytes, level.read_pj), ("write", write_bytes, level.write_pj)):
-        if n:
-            actions[(level.name, action)] = n / level.access_bytes
-            energy[(level.name, action)] = n / level.access_bytes * pj
-    return actions, energy
+    """:func:`access_costs` of moving bytes through an on-chip storage ``level`` (with
+    ``access_bytes``): accesses of ``access_bytes`` each (a partly used access is a fraction:
+    the counts are totals over many transfers)."""
+    return access_costs(level, read_bytes / level.access_bytes, write_bytes / level.access_bytes)
 
 
 def book(actions: dict, energy: dict, priced: tuple) -> None:

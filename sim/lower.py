@@ -34,6 +34,9 @@ lowerings such as the attention one.
 
 :class:`CostBounds` gives lower bounds of :func:`cost` for whole arrays of candidate mappings
 (numpy), which the mapper uses to skip candidates that cannot beat the best it has found.
+Both price through the same two functions, on numbers or on arrays: :func:`tensor_costs` (one
+tensor's DRAM and buffer traffic) and :func:`fixed_costs` (per-PE levels and operations), which
+book through :mod:`sim.cost`.
 """
 
 from __future__ import annotations
@@ -48,10 +51,12 @@ from mappings.mapper import CostModel
 from mappings.mapping import (EinsumMapping, EinsumShape, Mapping, buffer_levels, check, gemm_shape,
                               on_chip_tensors)
 from sim.analytical import phase_cycles
-from sim.cost import GUARD, cycles_of, transfer_cycles
+from sim.cost import (GUARD, access_costs, book, cycles_of, dram_bytes, dram_transfer, op_costs, register_costs,
+                      transfer_cycles)
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
-__all__ = ["lower", "lower_einsum", "cost", "ANALYTICAL", "cost_mapping", "refetch", "gemm_einsum", "CostBounds", "cost_bounds"]
+__all__ = ["lower", "lower_einsum", "cost", "ANALYTICAL", "cost_mapping", "refetch", "gemm_einsum", "CostBounds", "cost_bounds",
+           "traffic", "tensor_costs", "fixed_costs"]
 
 gemm_einsum = gemm_shape
 
@@ -102,25 +107,29 @@ def traffic(words, f, g, is_out: bool, off_chip: bool, word_bytes: float, access
     return rd, wr, reads, writes
 
 
-def fixed_costs(spec, shape: EinsumShape, unit: str, levels):
-    """What no tiling changes: per-PE level accesses and operations.
+def tensor_costs(words, f, g, is_out: bool, off_chip: bool, word_bytes: float, glb, dram_pj: float) -> tuple:
+    """``(actions, energy_pj)`` of one tensor's data movement (:func:`traffic`), priced by
+    :mod:`sim.cost`: DRAM bytes and global-buffer accesses (``glb`` a spec storage level, or
+    None for no shared buffer: DRAM only). Numbers or numpy arrays of candidates, as
+    :func:`traffic`."""
+    rd, wr, reads, writes = traffic(words, f, g, is_out, off_chip, word_bytes,
+                                    glb.access_bytes if glb is not None else 1)
+    actions, energy = dram_transfer(rd, wr, dram_pj)
+    if glb is not None:
+        book(actions, energy, access_costs(glb, reads, writes))
+    return actions, energy
 
-    Returns ``(items, op_cycles)``: ``items`` a list of ``((component, action), count, pJ
-    each)``, ``op_cycles`` the issue cycles of all operations on ``unit``."""
-    items = []
-    points, word_bytes = shape.points, spec.word_bits / 8
-    for lv in (lv for lv in levels if spec.storage[lv].per_pe_of is not None):
-        level = spec.storage[lv]
-        per = word_bytes / level.access_bytes
-        items.append(((lv, "read"), len(shape.inputs) * points * per, level.read_pj))
-        items.append(((lv, "write"), points * per, level.write_pj))
+
+def fixed_costs(spec, shape: EinsumShape, unit: str) -> tuple:
+    """What no tiling changes: per-PE level accesses and operations (:mod:`sim.cost`).
+
+    Returns ``(actions, energy_pj, op_cycles)``: the priced pair, and the issue cycles of all
+    operations on ``unit``."""
     cu = spec.compute[unit]
-    op_cycles = 0
-    for op, n in shape.op_counts.items():
-        if n:
-            items.append(((unit, op), n, cu.operators[op].energy_pj))
-            op_cycles += n * cu.operators[op].cycles
-    return items, op_cycles
+    actions, energy = register_costs(spec, unit, len(shape.inputs), shape.points)
+    book(actions, energy, op_costs(cu, shape.op_counts))
+    op_cycles = sum(n * cu.operators[op].cycles for op, n in shape.op_counts.items() if n)
+    return actions, energy, op_cycles
 
 
 def _totals(spec, shape: EinsumShape, m: EinsumMapping, on_chip: set):
@@ -134,25 +143,12 @@ def _totals(spec, shape: EinsumShape, m: EinsumMapping, on_chip: set):
     steps = {r: math.ceil(ext[r] / m.spatial_factor(r)) for r in shape.ranks}
     word_bytes = spec.word_bits / 8
     actions, energy = {}, {}
-
-    def add(key, count, pj):
-        if count:
-            actions[key] = actions.get(key, 0) + count
-            energy[key] = energy.get(key, 0.0) + count * pj
-
-    dram_pj = spec.dram.pj_per_byte
     for t, ranks in shape.tensors.items():
-        rd, wr, reads, writes = traffic(shape.words(t), refetch(order, ntiles, ranks), refetch(order, steps, ranks),
-                                        t == shape.output, t not in on_chip, word_bytes,
-                                        glb.access_bytes if glb is not None else 1)
-        add(("dram", "read"), rd, dram_pj)
-        add(("dram", "write"), wr, dram_pj)
-        if glb is not None:
-            add((glb.name, "read"), reads, glb.read_pj)
-            add((glb.name, "write"), writes, glb.write_pj)
-    items, op_cycles = fixed_costs(spec, shape, m.unit, levels)
-    for key, count, pj in items:
-        add(key, count, pj)
+        book(actions, energy, tensor_costs(shape.words(t), refetch(order, ntiles, ranks), refetch(order, steps, ranks),
+                                           t == shape.output, t not in on_chip, word_bytes, glb,
+                                           spec.dram.pj_per_byte))
+    fixed_actions, fixed_energy, op_cycles = fixed_costs(spec, shape, m.unit)
+    book(actions, energy, (fixed_actions, fixed_energy))
     points = shape.points
     return actions, energy, ext, op_cycles / points if points else 0.0
 
@@ -163,7 +159,7 @@ def _plan(spec, shape: EinsumShape, m: EinsumMapping, on_chip=frozenset()):
     actions, energy, ext, cpp = _totals(spec, shape, m, on_chip)
     points = shape.points
     bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
-    dram_bytes = sum(v for a, v in actions.items() if a[0] == "dram")
+    dram = dram_bytes(actions)
     # A buffer with a bandwidth limit throttles the array: a tile's compute takes at least
     # its buffer bytes over that bandwidth.
     shared = [lv for lv in spec.storage.values() if lv.per_pe_of is None]
@@ -176,7 +172,7 @@ def _plan(spec, shape: EinsumShape, m: EinsumMapping, on_chip=frozenset()):
         tile_points = math.prod(tile_ext.values())
         share = tile_points / points
         steps = math.prod(math.ceil(tile_ext[r] / m.spatial_factor(r)) for r in shape.ranks)
-        load = transfer_cycles(dram_bytes * share, bw) if dram_bytes else None
+        load = transfer_cycles(dram * share, bw) if dram else None
         compute = steps * cpp
         if glb_bytes:
             compute = max(compute, glb_bytes * share / glb.bw_bytes_per_cycle)
@@ -282,8 +278,9 @@ class CostBounds:
     """Lower bounds of :func:`cost` for whole arrays of candidate mappings of one Einsum on one unit.
 
     The mapper prunes with them: no candidate costs less than its bound, so candidates whose
-    bound is already worse than the best mapping found need no costing. The counts are those of
-    :func:`_totals` and the cycles those of :func:`_plan` and :func:`cost`, evaluated with numpy
+    bound is already worse than the best mapping found need no costing. The energy is priced by
+    the functions :func:`_totals` prices with (:func:`tensor_costs`, :func:`fixed_costs`) and the
+    cycles are those of :func:`_plan` and :func:`cost`, evaluated with numpy
     over many candidates at once; every rounded quantity is shrunk by a relative ``SLACK`` before
     its ceiling so that a different order of float additions can never lift a bound above the
     cost. Candidates tile the outermost on-chip buffer only (the mapper's search space).
@@ -296,8 +293,7 @@ class CostBounds:
     MAX_RANKS = 7
 
     def __init__(self, spec, shape: EinsumShape, unit: str, on_chip=frozenset()):
-        levels = buffer_levels(spec, unit)
-        shared = [lv for lv in levels if spec.storage[lv].per_pe_of is None]
+        shared = [lv for lv in buffer_levels(spec, unit) if spec.storage[lv].per_pe_of is None]
         self.ranks = tuple(shape.ranks)
         self.sizes = np.array([shape.ranks[r] for r in self.ranks], dtype=np.int64)
         self.points = shape.points
@@ -309,22 +305,19 @@ class CostBounds:
         # (indexing mask over ranks, words, is output, leaves the chip) per tensor
         self.tensors = [(np.array([r in ranks for r in self.ranks]), shape.words(t), t == shape.output,
                          t not in on_chip) for t, ranks in shape.tensors.items()]
-        items, op_cycles = fixed_costs(spec, shape, unit, levels)
-        fixed = sum(count * pj for _, count, pj in items)
-        self.fixed_pj = fixed
+        _, fixed_energy, op_cycles = fixed_costs(spec, shape, unit)
+        self.fixed_pj = sum(fixed_energy.values())
         self.cpp = op_cycles / self.points
 
     def _traffic(self, fs, gs):
         """(energy_pj, DRAM bytes, global-buffer bytes) from per-tensor refetch factors."""
-        glb = self.glb
-        ab = glb.access_bytes
         energy, dram, glb_acc = self.fixed_pj, 0.0, 0.0
         for (_, words, is_out, off_chip), f, g in zip(self.tensors, fs, gs):
-            rd, wr, reads, writes = traffic(words, f, g, is_out, off_chip, self.word_bytes, ab)
-            dram = dram + rd + wr
-            energy = energy + (rd + wr) * self.dram_pj + reads * glb.read_pj + writes * glb.write_pj
-            glb_acc = glb_acc + reads + writes
-        return energy, dram, glb_acc * ab
+            actions, priced = tensor_costs(words, f, g, is_out, off_chip, self.word_bytes, self.glb, self.dram_pj)
+            dram = dram + dram_bytes(actions)
+            energy = energy + sum(priced.values())
+            glb_acc = glb_acc + sum(n for (comp, _), n in actions.items() if comp == self.glb.name)
+        return energy, dram, glb_acc * self.glb.access_bytes
 
     def _shrink(self, x):
         return x * (1 - self.SLACK)

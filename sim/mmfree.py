@@ -43,7 +43,7 @@ import math
 from dataclasses import dataclass
 
 from arch.errors import WorkloadError
-from sim.cost import dram_transfer, transfer_cycles
+from sim.cost import dram_transfer, priced_items, transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 from sim.ternary import TernaryTiming
 
@@ -110,10 +110,10 @@ def block_steps(shape: ModelShape) -> list:
 
 def _vector_phase(spec, name, mults, adds) -> Phase:
     e = spec.energy_pj
+    actions, energy = priced_items((("vector", "fp16_mult", mults, e["fp16_mult"]),
+                                    ("vector", "fp16_add", adds, e["fp16_add"])))
     task = Task(name="elementwise", unit="vector", cycles=-(-(mults + adds) // spec.vector_lanes),
-                actions={("vector", "fp16_mult"): mults, ("vector", "fp16_add"): adds},
-                energy_pj={("vector", "fp16_mult"): mults * e["fp16_mult"], ("vector", "fp16_add"): adds * e["fp16_add"]},
-                active_pe_cycles=float(mults + adds))
+                actions=actions, energy_pj=energy, active_pe_cycles=float(mults + adds))
     return Phase(name, (task,), 1)
 
 
@@ -129,20 +129,16 @@ def _matrix_tile_tasks(spec, rows: int, cols: int) -> tuple:
     load = Task(name="weights", unit="dram", cycles=transfer_cycles(bits, spec.dram_bits_per_cycle),
                 latency=spec.dram_latency_cycles, deps=(Dep("matvec", 2),),
                 actions=moved, energy_pj=moved_pj)
-    actions = {
-        ("ternary", "lane_add"): nonzero,
-        ("ternary", "gated_lane"): rows * cols - nonzero,
-        ("ternary", "tree_add"): rows * chunks * (p - 1),
-        ("ternary", "acc_add"): rows * chunks,
-        ("act_buffer", "read"): rows * chunks * words_per_beat,
-        ("act_buffer", "write"): chunks * words_per_beat,
-    }
-    price = {("ternary", "lane_add"): e["add8"], ("ternary", "gated_lane"): 0.0, ("ternary", "tree_add"): e["add16"],
-             ("ternary", "acc_add"): e["add32"], ("act_buffer", "read"): e["sram_read_32b"],
-             ("act_buffer", "write"): e["sram_read_32b"]}   # assumption: a write costs a read
+    actions, energy = priced_items((
+        ("ternary", "lane_add", nonzero, e["add8"]),
+        ("ternary", "gated_lane", rows * cols - nonzero, 0.0),
+        ("ternary", "tree_add", rows * chunks * (p - 1), e["add16"]),
+        ("ternary", "acc_add", rows * chunks, e["add32"]),
+        ("act_buffer", "read", rows * chunks * words_per_beat, e["sram_read_32b"]),
+        ("act_buffer", "write", chunks * words_per_beat, e["sram_read_32b"]),  # assumption: a write costs a read
+    ))
     matvec = Task(name="matvec", unit="ternary", cycles=timing.cycles(rows, cols), deps=(Dep("weights", 0),),
-                  actions=actions, energy_pj={k: v * price[k] for k, v in actions.items()},
-                  active_pe_cycles=float(rows * cols))
+                  actions=actions, energy_pj=energy, active_pe_cycles=float(rows * cols))
     return load, matvec
 
 

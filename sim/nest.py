@@ -35,6 +35,7 @@ import math
 from dataclasses import dataclass
 
 from mappings.nest import check, dim_width, keeps
+from sim.cost import action_cost
 from sim.reuse import box_words, delta_counts, distinct_copies, strides
 
 ACTIONS = ("reads", "fills", "updates")
@@ -166,6 +167,54 @@ def _used_instances(loops, i) -> int:
     return math.prod(lp.factor for lp in loops if lp.spatial and lp.level < i)
 
 
+def price_counts(hierarchy, per, inst, steps: int, macs) -> tuple:
+    """Energy and cycles of per-instance counts, by the module docstring's rules.
+
+    The one pricing of the model: :func:`evaluate` prices its counts with it and
+    :class:`sim.nest_bounds.NestCost` its floors, each action through
+    :func:`sim.cost.action_cost`.
+
+    Parameters
+    ----------
+    hierarchy : arch.hierarchy.Hierarchy
+    per : sequence of dict
+        Per storage level (outermost first): tensor -> (reads, fills, updates), words per
+        instance.
+    inst : sequence of int
+        Instances of each storage level the mapping uses.
+    steps : int
+        MAC steps (the product of the temporal factors).
+    macs : int
+        MACs.
+
+    Returns
+    -------
+    tuple
+        ``(cycles, level_cycles, energy_pj_by)``: cycles (int), the cycles each level's
+        bandwidth needs (list, outermost first), and (component, action) -> pJ with actions
+        ``read``, ``fill``, ``update`` (block-wide accesses of all instances), ``leak``
+        (instance-cycles) and ``compute`` (MACs).
+    """
+    energy, level_cycles = {}, []
+    cycles = steps
+    for lv, counts, n in zip(hierarchy.levels, per, inst):
+        for k, act in enumerate(("read", "fill", "update")):
+            blocks = sum(-(-rfu[k] // lv.block_words) for rfu in counts.values())
+            energy.update(action_cost(lv, act, blocks * n)[1])
+        reads = sum(rfu[0] for rfu in counts.values())
+        writes = sum(rfu[1] + rfu[2] for rfu in counts.values())
+        need = [steps]
+        for words, bw in ((reads, lv.read_bw), (writes, lv.write_bw), (reads + writes, lv.shared_bw)):
+            if bw:
+                need.append(math.ceil(words / bw))
+        level_cycles.append(max(need))
+        cycles = max(cycles, level_cycles[-1])
+    for lv, n in zip(hierarchy.levels, inst):
+        energy.update(action_cost(lv, "leak", cycles * n)[1])
+    energy.update(action_cost(hierarchy.compute, "compute", macs)[1])
+    return int(cycles), level_cycles, energy
+
+
 def evaluate(hierarchy, shape, nest) -> NestCounts:
     """Count, price and time one Einsum ``shape`` mapped by ``nest`` onto ``hierarchy``.
 
@@ -181,28 +230,15 @@ def evaluate(hierarchy, shape, nest) -> NestCounts:
     for t in shape.tensors:
         for i, (r, f, u) in tensor_counts(shape, nest, t, n, loops, stride).items():
             per[hierarchy.levels[i].name][t] = (r, f, u)
-    energy, accesses, level_cycles, used = {}, {}, {}, {}
-    cycles = steps
-    for i, lv in enumerate(hierarchy.levels):
-        inst = used[lv.name] = _used_instances(loops, i)
-        accesses[lv.name] = {t: {a: c * inst for a, c in zip(ACTIONS, rfu)} for t, rfu in per[lv.name].items()}
-        for act, k in (("read", 0), ("fill", 1), ("update", 2)):
-            blocks = sum(math.ceil(rfu[k] / lv.block_words) for rfu in per[lv.name].values())
-            energy[(lv.name, act)] = blocks * inst * lv.energy(act)
-        reads = sum(rfu[0] for rfu in per[lv.name].values())
-        writes = sum(rfu[1] + rfu[2] for rfu in per[lv.name].values())
-        need = [steps]
-        for words, bw in ((reads, lv.read_bw), (writes, lv.write_bw), (reads + writes, lv.shared_bw)):
-            if bw:
-                need.append(math.ceil(words / bw))
-        level_cycles[lv.name] = max(need)
-        cycles = max(cycles, level_cycles[lv.name])
-    for lv in hierarchy.levels:
-        energy[(lv.name, "leak")] = lv.energy("leak") * cycles * used[lv.name]
-    comp = hierarchy.compute
+    used = {lv.name: _used_instances(loops, i) for i, lv in enumerate(hierarchy.levels)}
+    accesses = {lv.name: {t: {a: c * used[lv.name] for a, c in zip(ACTIONS, rfu)} for t, rfu in per[lv.name].items()}
+                for lv in hierarchy.levels}
     macs = shape.points
+    cycles, need, energy = price_counts(hierarchy, [per[lv.name] for lv in hierarchy.levels], list(used.values()),
+                                        steps, macs)
+    level_cycles = {lv.name: c for lv, c in zip(hierarchy.levels, need)}
+    comp = hierarchy.compute
     used[comp.name] = _used_instances(loops, n)
-    energy[(comp.name, "compute")] = macs * comp.energy("compute")
     top = hierarchy.levels[0]
     dram_words = sum(sum(a.values()) for a in accesses[top.name].values())
     return NestCounts(cycles=int(cycles), computes=macs, accesses=accesses,

@@ -71,8 +71,8 @@ import math
 from dataclasses import replace
 
 from mappings.nest import Loop, NestMapping, dim_width, keeps
-from sim.nest import tensor_counts
 from sim.nest import evaluate as count_nest
+from sim.nest import price_counts, tensor_counts
 from sim.nest_orders import order_extra_pj
 from sim.nest_sweeps import sweep_cuts, sweep_floor
 from sim.reuse import distinct_copies, strides
@@ -119,14 +119,6 @@ class NestCost:
         self._hard = {t: frozenset(r for r in self._ranks[t]
                                    if all(dim == ((1, r),) for dim in d if any(rr == r for _, rr in dim)))
                       for t, d in self._dims.items()}
-        #: per level: pJ of (read, fill, update) and of leakage per cycle; the hierarchy is frozen
-        self._prices = [((lv.energy("read"), lv.energy("fill"), lv.energy("update")), lv.energy("leak"))
-                        for lv in hierarchy.levels]
-        #: per level: pJ per action, words per block, (read, write, shared) bandwidths or () if none
-        self._rates = [(prices, lv.block_words, (lv.read_bw, lv.write_bw, lv.shared_bw)
-                        if (lv.read_bw or lv.write_bw or lv.shared_bw) else ())
-                       for (prices, _), lv in zip(self._prices, hierarchy.levels)]
-        self._compute_pj = shape.points * hierarchy.compute.energy("compute")
 
     def evaluate(self, nest) -> tuple:
         """(cycles, energy pJ) of a complete mapping (:func:`sim.nest.evaluate`)."""
@@ -380,11 +372,11 @@ class NestCost:
             spread = [k for k, lp in enumerate(loops) if lp.kind != "temporal" and p <= lp.level < c]
             copies = _copies(self._dims[t], tuple((loops[k].rank, loops[k].factor, loops[k].level, loops[k].kind,
                                                    stride[k]) for k in spread if loops[k].factor > 1))
-            (read_p, _, update_p), (_, fill_c, _) = self._prices[p][0], self._prices[c][0]
-            block_p, block_c = self.hierarchy.levels[p].block_words, self.hierarchy.levels[c].block_words
-            prices = [(fill_c * inst[c], 1, block_c), (read_p * inst[p], copies, block_p)]
+            parent, child = self.hierarchy.levels[p], self.hierarchy.levels[c]
+            prices = [(child.energy("fill") * inst[c], 1, child.block_words),
+                      (parent.energy("read") * inst[p], copies, parent.block_words)]
             if rw:
-                prices.append((update_p * inst[p], copies, block_p))
+                prices.append((parent.energy("update") * inst[p], copies, parent.block_words))
             terms.append(([lp.rank in hard for lp in at_d], base, floor_words, [q for q in prices if q[0]]))
         return terms
 
@@ -407,20 +399,6 @@ class NestCost:
 
     def _priced(self, per, inst, steps) -> tuple:
         """(cycles, energy pJ) of per-instance floors ``per`` (level -> tensor -> [r, f, u]),
-        priced as :func:`sim.nest.evaluate` prices counts."""
-        energy, cycles = 0.0, steps
-        for i, (prices, block, bws) in enumerate(self._rates):
-            counts = per[i].values()
-            for k in range(3):
-                if prices[k]:
-                    energy += sum(-(-rfu[k] // block) for rfu in counts) * inst[i] * prices[k]
-            if bws:
-                reads = sum(rfu[0] for rfu in counts)
-                writes = sum(rfu[1] + rfu[2] for rfu in counts)
-                for words, bw in zip((reads, writes, reads + writes), bws):
-                    if bw:
-                        cycles = max(cycles, math.ceil(words / bw))
-        for i in range(self.n):
-            energy += self._prices[i][1] * cycles * inst[i]
-        energy += self._compute_pj
-        return int(cycles), energy * (1 - _SLACK)
+        priced by the model's own rule (:func:`sim.nest.price_counts`)."""
+        cycles, _, energy = price_counts(self.hierarchy, per, inst, steps, self.shape.points)
+        return cycles, sum(energy.values()) * (1 - _SLACK)

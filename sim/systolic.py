@@ -47,7 +47,7 @@ import math
 
 from arch.errors import SpecError, WorkloadError
 from arch.spec import DATAFLOWS
-from sim.cost import book, dram_transfer, storage_traffic, transfer_cycles
+from sim.cost import action_cost, book, dram_transfer, storage_traffic, transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
 #: Storage levels a systolic spec must have (SCALE-Sim's three operand SRAMs).
@@ -152,8 +152,7 @@ def _fold_costs(spec, array, df: str, ur: int, uc: int, t: int):
     accesses of each level's ``access_bytes``."""
     macs, ifr, flr, ofw = _fold_actions(df, ur, uc, t)
     word_bytes = spec.word_bits / 8
-    actions = {(array.name, "mac"): macs}
-    energy = {(array.name, "mac"): macs * array.operators["mac"].energy_pj}
+    actions, energy = action_cost(array, "mac", macs)
     for name, rd, wr in (("ifmap_sram", ifr, 0), ("filter_sram", flr, 0), ("ofmap_sram", 0, ofw)):
         book(actions, energy, storage_traffic(spec.storage[name], rd * word_bytes, wr * word_bytes))
     return macs, actions, energy

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from arch.piuma import PiumaSpec
+from sim.cost import priced_items
 from sim.pool import PoolLayout, PoolPhase, TokenQueue
 from sim.taskgraph import TaskGraph
 
@@ -111,7 +112,7 @@ def pool_phase(spec: PiumaSpec, name: str, *, instr, latency, spad=0.0, atom=0.0
         queue = TokenQueue(wait_cycles=float(spec.net_latency_cycles + spec.atomic_latency_cycles),
                            role="atomic_unit", instance=0, cycles=1.0 / ar)
     tokens = n if owner is None else 0
-    actions = {
+    counts = {
         ("pipeline", "instruction"): tot["instr"],
         ("fpu", "mac"): float(round(tot["flops"])),   # shares of a row's multiplies add up to whole ones
         ("scratchpad", "access"): tot["spad"] + tot["spad_all"],
@@ -122,9 +123,10 @@ def pool_phase(spec: PiumaSpec, name: str, *, instr, latency, spad=0.0, atom=0.0
     pj = spec.energy_pj
     price = {"pipeline": pj["instruction"], "fpu": pj["flop"], "scratchpad": pj["spad_access"],
              "atomic_unit": pj["atomic"], "dram": pj["dram_access"] / 8, "network": pj["network_access"] / 8}
+    actions, energy = priced_items((comp, act, n, price[comp]) for (comp, act), n in counts.items())
     return PoolPhase(name, latency=latency if np.ndim(latency) else np.full(n, float(latency)), occupancy=occupancy,
                      spread=spread, work=given.get("flops", 0.0), owner=owner, queue=queue, actions=actions,
-                     energy_pj={k: v * price[k[0]] for k, v in actions.items()}, group=group)
+                     energy_pj=energy, group=group)
 
 
 def task_graph(phases: list, spec: PiumaSpec) -> TaskGraph:
