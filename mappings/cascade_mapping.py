@@ -53,9 +53,14 @@ MERGES = ("none", "heap", "sort", "hash")
 DISTRIBUTIONS = ("static", "tokens")
 _LEVEL_KEYS = ("tiles", "keep", "bypass")
 _GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place", "spill")
-_TOP_KEYS = ("cascade", "op_issue", "einsums", "fusion")
+_TOP_KEYS = ("cascade", "op_issue", "accounting", "einsums", "fusion")
 #: How a PE issues the operators of one point of an Einsum (docs/mapping.md, "op_issue").
 OP_ISSUE = ("serial", "functional_units")
+_ACCOUNTING_KEYS = ("register_files",)
+#: Whose per-PE register-file accesses are charged (docs/mapping.md, "accounting"):
+#: ``every_pe`` (each PE that issues: the physical count) or ``one_pe`` (one PE instance's
+#: share, the published FuseMax artifact's convention).
+REGISTER_FILES = ("every_pe", "one_pe")
 
 
 @dataclass(frozen=True)
@@ -182,12 +187,16 @@ class CascadeMapping:
     written for (informational); ``op_issue`` is how a PE issues the operators of one point:
     ``serial`` (one after another: a point costs the sum of its operators' issue cycles) or
     ``functional_units`` (operators on different functional units overlap: a point costs the
-    busiest unit's cycles; :func:`sim.cascade.functional_unit`)."""
+    busiest unit's cycles; :func:`sim.cascade.functional_unit`); ``register_files`` (the
+    ``accounting:`` block) is whose per-PE register-file accesses are charged: ``every_pe``
+    (every PE that issues) or ``one_pe`` (one PE instance, the count divided by the PEs the
+    Einsum is spread over)."""
 
     placements: tuple
     fusion: tuple = ()
     cascade: str = ""
     op_issue: str = "serial"
+    register_files: str = "every_pe"
 
     def __post_init__(self):
         object.__setattr__(self, "placements", tuple(self.placements))
@@ -224,6 +233,8 @@ class CascadeMapping:
         out = {"cascade": self.cascade} if self.cascade else {}
         if self.op_issue != "serial":
             out["op_issue"] = self.op_issue
+        if self.register_files != "every_pe":
+            out["accounting"] = {"register_files": self.register_files}
         out["einsums"] = einsums
         if self.fusion:
             out["fusion"] = [_group_dict(g) for g in self.fusion]
@@ -378,8 +389,11 @@ def from_dict(data, source: str = "<mapping>") -> CascadeMapping:
     op_issue = data.get("op_issue", "serial")
     if op_issue not in OP_ISSUE:
         r.fail("op_issue", f"must be one of {', '.join(OP_ISSUE)}, not {op_issue!r}")
+    accounting = r.mapping("accounting", data.get("accounting", {}), _ACCOUNTING_KEYS)
+    register_files = r.choice("accounting.register_files", accounting.get("register_files", "every_pe"),
+                              REGISTER_FILES)
     return CascadeMapping(tuple(r.placement(n, d) for n, d in einsums.items()),
-                          tuple(r.group(i, g) for i, g in enumerate(fusion)), cascade, op_issue)
+                          tuple(r.group(i, g) for i, g in enumerate(fusion)), cascade, op_issue, register_files)
 
 
 def dump(m: CascadeMapping) -> str:

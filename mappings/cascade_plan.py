@@ -355,7 +355,7 @@ def _checked_group(cascade, g: Group, loops: tuple, m, spec, sizes, shapes, iter
                 _check_placement(cascade, e, resolved, shapes[name], spec, iterative)
             placed[key] = resolved
         out.append(placed[key])
-    mg = CascadeMapping(tuple(out), (g,), m.cascade, m.op_issue)
+    mg = replace(m, placements=tuple(out), fusion=(g,))
     return _group_plan(cascade, flow(), g, loops, mg, spec, sizes, iterative)
 
 

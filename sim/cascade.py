@@ -42,7 +42,7 @@ from mappings.mapping import shapes_from_cascade
 from sim.cost import book, cycles_of, dram_transfer, storage_traffic, transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
-__all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain"]
+__all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain", "register_share"]
 
 #: Iterations by which a store trails the Einsum that produced its tile.
 STORE_TRAIL = 2
@@ -89,7 +89,7 @@ def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> Ta
         for st in _issue_order(gp, mapping):
             units[st.unit] = spec.compute[st.unit].pes
             tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), gp.of(st.einsum),
-                                       gp, spec, cascade, mapping.op_issue))
+                                       gp, spec, cascade, mapping))
         tasks += [_transfer_task(t, gp, spec, stage_dram) for t in gp.transfers]
         phases += _phases(gp, tasks)
     return TaskGraph(tuple(phases), units, spec.clock_hz,
@@ -148,20 +148,30 @@ def row_drain(e, placement, unit) -> int:
     return 0 if rank in e.output_ranks else factor
 
 
+def register_share(register_files: str, placement) -> float:
+    """The share of an Einsum's per-PE register-file accesses that is charged: 1 for
+    ``every_pe`` (every PE that issues books its own), ``1 / PEs`` for ``one_pe`` (one PE
+    instance's accesses, the PEs being the product of the placement's spatial factors)."""
+    if register_files == "every_pe":
+        return 1.0
+    return 1.0 / math.prod(f for _, f in placement.spatial)
+
+
 def _add(actions, energy, key, count, pj):
     if count:
         actions[key] = actions.get(key, 0) + count
         energy[key] = energy.get(key, 0.0) + count * pj
 
 
-def _compute_task(st, shape, e, placement, gp, spec, facts, mapping_issue):
+def _compute_task(st, shape, e, placement, gp, spec, facts, mapping):
     """(stage, task, deps in work space) of one Einsum's instance; ``facts``: the cascade's
-    :class:`~mappings.cascade_plan.CascadeFacts`; ``mapping_issue``: the mapping's
-    ``op_issue`` (:func:`issue_cycles`)."""
+    :class:`~mappings.cascade_plan.CascadeFacts`; ``mapping``: the
+    :class:`~mappings.cascade_mapping.CascadeMapping` (its ``op_issue``, :func:`issue_cycles`,
+    and its register-file accounting, :func:`register_share`)."""
     unit = spec.compute[st.unit]
     sf = dict(placement.spatial)
     points = shape.points
-    cpp = issue_cycles(shape.op_counts, unit, mapping_issue) / points if points else 0.0
+    cpp = issue_cycles(shape.op_counts, unit, mapping.op_issue) / points if points else 0.0
     pe_steps = math.prod(math.ceil(w / sf.get(r, 1)) for r, w in st.work.items())
     cycles = cycles_of(pe_steps * cpp)
     lat = einsum_latency(e, unit)
@@ -174,9 +184,10 @@ def _compute_task(st, shape, e, placement, gp, spec, facts, mapping_issue):
         if count:
             _add(actions, energy, (st.unit, op), count / n, unit.operators[op].energy_pj)
     word_bytes = spec.word_bits / 8
+    share = register_share(mapping.register_files, placement)
     for lv, level in spec.storage.items():
         if level.per_pe_of == st.unit:
-            per = word_bytes / level.access_bytes if level.access_bytes else 0
+            per = share * word_bytes / level.access_bytes if level.access_bytes else 0
             _add(actions, energy, (lv, "read"), len(e.inputs) * points * per / n, level.read_pj)
             _add(actions, energy, (lv, "write"), points * per / n, level.write_pj)
     glb = spec.storage[gp.buffer]
