@@ -52,7 +52,7 @@ MERGES = ("none", "heap", "sort", "hash")
 #: How a sparse Einsum's work reaches the threads (``sparse.distribution``).
 DISTRIBUTIONS = ("static", "tokens")
 _LEVEL_KEYS = ("tiles", "keep", "bypass")
-_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place", "spill")
+_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place", "spill", "sync")
 _TOP_KEYS = ("cascade", "op_issue", "accounting", "einsums", "fusion")
 #: How a PE issues the operators of one point of an Einsum (docs/mapping.md, "op_issue").
 OP_ISSUE = ("serial", "functional_units")
@@ -161,6 +161,11 @@ class Group:
         Tensors passed inside the group through DRAM: the producer stores its tile (one
         stage after it computes it) and the named consumer, at least two stages later, loads
         it back (one stage ahead of it): FLAT's schedule when its score blocks do not fit.
+    sync : tuple of tuple of str
+        Lock-step sets of Einsums: in every iteration of the group's steady state each task of
+        a set waits for every task of the previous set (and the first set for the last set
+        of the previous iteration), whatever the data flow: a naive schedule in which the
+        sets advance one after another (FuseMax's +Architecture). Empty: no such waits.
     """
 
     einsums: tuple
@@ -170,8 +175,10 @@ class Group:
     stages: Mapping = field(default_factory=dict)
     in_place: bool = False
     spill: Mapping = field(default_factory=dict)
+    sync: tuple = ()
 
     def __post_init__(self):
+        object.__setattr__(self, "sync", tuple(tuple(s) for s in self.sync))
         object.__setattr__(self, "spill", MappingProxyType(dict(self.spill)))
         object.__setattr__(self, "einsums", tuple(self.einsums))
         object.__setattr__(self, "loops", tuple((str(r), size_of(t)) for r, t in self.loops))
@@ -258,6 +265,8 @@ def _group_dict(g: Group) -> dict:
         d["in_place"] = True
     if g.spill:
         d["spill"] = dict(g.spill)
+    if g.sync:
+        d["sync"] = [list(s) for s in g.sync]
     return d
 
 
@@ -370,7 +379,24 @@ class _Reader:
                  for x, c in self.table(f"{path}.spill", d.get("spill")).items()}
         return Group(self.names(f"{path}.einsums", d["einsums"]), self.name(f"{path}.buffer", d["buffer"]),
                      self.pairs(f"{path}.loops", d.get("loops", []), fit=True), self.count(f"{path}.slots", d.get("slots", 1)),
-                     {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()}, in_place, spill)
+                     {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()}, in_place, spill,
+                     self.sync(f"{path}.sync", d.get("sync", [])))
+
+    def sync(self, path, v) -> list:
+        """``[[EINSUM, ...], ...]``: sets of names, each name in one set at most."""
+        if not isinstance(v, list):
+            self.fail(path, f"must be a list of lists of names, not {v!r}")
+        sets, seen = [], set()
+        for i, item in enumerate(v):
+            names = self.names(f"{path}[{i}]", item)
+            if not names:
+                self.fail(f"{path}[{i}]", "must name at least one einsum, not []")
+            for j, n in enumerate(names):
+                if n in seen:
+                    self.fail(f"{path}[{i}][{j}]", f"einsum {n!r} is in more than one set")
+                seen.add(n)
+            sets.append(names)
+        return sets
 
 
 def from_dict(data, source: str = "<mapping>") -> CascadeMapping:

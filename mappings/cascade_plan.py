@@ -425,6 +425,10 @@ def _group_flow(cascade, g: Group, spec, done, iterative) -> _GroupFlow:
             raise MappingError(f"{label}: einsum {e.name!r} lacks loop rank {r!r} at level {g.buffer!r}, which must then be inner to the loops over its own ranks")
     flow = _flow(es, producer, g, label, done, cascade)
     check_spill(g, producer, label)
+    for i, names in enumerate(g.sync):
+        for n in names:
+            if n not in producer:
+                raise MappingError(f"{label}: sync[{i}] names einsum {n!r}, which is not in the group")
     members = []
     for e in es:
         lacked = tuple(r for r, _ in g.loops if r not in e.ranks)

@@ -91,17 +91,54 @@ def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> Ta
             tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), gp.of(st.einsum),
                                        gp, spec, cascade, mapping))
         tasks += [_transfer_task(t, gp, spec, stage_dram) for t in gp.transfers]
-        phases += _phases(gp, tasks)
+        phases += _phases(gp, _synced(_group_of(gp, mapping).sync, tasks))
     return TaskGraph(tuple(phases), units, spec.clock_hz,
                      meta={"einsums": [e.name for e in cascade.einsums], "groups": [list(g.einsums) for g in plans]})
+
+
+def _group_of(gp, mapping):
+    """The fusion group of ``mapping`` that ``gp`` plans (an Einsum in no group: a group of one)."""
+    from mappings.cascade_mapping import Group
+
+    return next((g for g in mapping.fusion if set(g.einsums) == set(gp.einsums)), Group(gp.einsums, gp.buffer or ""))
 
 
 def _issue_order(gp, mapping) -> list:
     """The group's steps in the order its fusion group lists its Einsums: the program order
     in which each in-order unit issues them within an iteration (cascade order when the
     group is not listed)."""
-    listed = next((g.einsums for g in mapping.fusion if set(g.einsums) == set(gp.einsums)), gp.einsums)
+    listed = _group_of(gp, mapping).einsums
     return sorted(gp.steps, key=lambda st: listed.index(st.einsum))
+
+
+def _synced(sync: tuple, tasks: list) -> list:
+    """``tasks`` (stage, task, deps in work space) with the waits of the group's lock-step
+    sets (``sync``): in each iteration of the steady state every task of a set waits until
+    every task of the previous set has issued (its unit released; its result is awaited only
+    through the data flow), and the first set for the last set one iteration back. The wait
+    for a task whose result trails its issue (``latency``) is on a zero-cycle marker,
+    ``<task>.issued``, that its unit issues right after it. A task at stage ``s`` waiting for
+    one at stage ``s'`` in the same steady iteration reads work ``s' - s`` iterations back
+    (negative when the awaited task is at an earlier stage)."""
+    if len(sync) < 2:
+        return tasks
+    stage = {t.name: s for s, t, _ in tasks}
+    latency = {t.name: t.latency for _, t, _ in tasks}
+    waits = {}
+    for s, t, deps in tasks:
+        k = next((i for i, members in enumerate(sync) if t.name in members), None)
+        if k is not None:
+            back = 1 if k == 0 else 0
+            # a wait for a result already awaited through the data flow says nothing more
+            waits[t.name] = [(a, back + stage[a] - s) for a in sync[k - 1]
+                             if a in stage and (a, back + stage[a] - s) not in deps]
+    marked = {a for ws in waits.values() for a, _ in ws if latency[a]}
+    out = []
+    for s, t, deps in tasks:
+        out.append((s, t, deps + [(f"{a}.issued" if a in marked else a, d) for a, d in waits.get(t.name, ())]))
+        if t.name in marked:
+            out.append((s, Task(f"{t.name}.issued", t.unit, 0, every=t.every, offset=t.offset), []))
+    return out
 
 
 ALU_OPS = ("mac", "mul", "add", "sub")
@@ -241,8 +278,9 @@ def _phases(gp, tasks) -> list:
     stage = {t.name: s for s, t, _ in tasks}
     top = max(stage.values())
     n = gp.iterations
-    if top == 0 or n <= top:  # no pipelining (or too few iterations to fill it)
-        return [Phase(label, tuple(t.derive(tuple(Dep(a, d) for a, d in deps if a != t.name or d), t.every, t.offset)
+    if top == 0 or n <= top:  # no pipelining (or too few iterations to fill it): work order
+        return [Phase(label, tuple(t.derive(tuple(Dep(a, d) for a, d in deps if d >= 0 and (a != t.name or d)),
+                                            t.every, t.offset)
                                    for _, t, deps in tasks), n)]
     steady = []
     for s, t, deps in tasks:
