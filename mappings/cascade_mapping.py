@@ -52,7 +52,7 @@ MERGES = ("none", "heap", "sort", "hash")
 #: How a sparse Einsum's work reaches the threads (``sparse.distribution``).
 DISTRIBUTIONS = ("static", "tokens")
 _LEVEL_KEYS = ("tiles", "keep", "bypass")
-_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place", "spill", "sync")
+_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place", "spill", "sync", "capacity_slots")
 _TOP_KEYS = ("cascade", "op_issue", "accounting", "einsums", "fusion")
 #: How a PE issues the operators of one point of an Einsum (docs/mapping.md, "op_issue").
 OP_ISSUE = ("serial", "functional_units")
@@ -166,6 +166,10 @@ class Group:
         a set waits for every task of the previous set (and the first set for the last set
         of the previous iteration), whatever the data flow: a naive schedule in which the
         sets advance one after another (FuseMax's +Architecture). Empty: no such waits.
+    capacity_slots : int or None
+        The copies of each passed tensor counted against the buffer's capacity (``None``:
+        ``slots``, the physical count). The published FLAT model counts one score block
+        where its overlap of two blocks holds two.
     """
 
     einsums: tuple
@@ -176,6 +180,7 @@ class Group:
     in_place: bool = False
     spill: Mapping = field(default_factory=dict)
     sync: tuple = ()
+    capacity_slots: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "sync", tuple(tuple(s) for s in self.sync))
@@ -186,6 +191,11 @@ class Group:
 
     def stage(self, einsum: str) -> int:
         return self.stages.get(einsum, 0)
+
+    @property
+    def counted_slots(self) -> int:
+        """Copies of each passed tensor counted against the buffer's capacity."""
+        return self.slots if self.capacity_slots is None else self.capacity_slots
 
 
 @dataclass(frozen=True)
@@ -267,6 +277,8 @@ def _group_dict(g: Group) -> dict:
         d["spill"] = dict(g.spill)
     if g.sync:
         d["sync"] = [list(s) for s in g.sync]
+    if g.capacity_slots is not None:
+        d["capacity_slots"] = g.capacity_slots
     return d
 
 
@@ -380,7 +392,17 @@ class _Reader:
         return Group(self.names(f"{path}.einsums", d["einsums"]), self.name(f"{path}.buffer", d["buffer"]),
                      self.pairs(f"{path}.loops", d.get("loops", []), fit=True), self.count(f"{path}.slots", d.get("slots", 1)),
                      {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()}, in_place, spill,
-                     self.sync(f"{path}.sync", d.get("sync", [])))
+                     self.sync(f"{path}.sync", d.get("sync", [])), self.capacity_slots(path, d))
+
+    def capacity_slots(self, path, d) -> int | None:
+        """A group's ``capacity_slots``: an integer from 1 to its ``slots``, or absent."""
+        if "capacity_slots" not in d:
+            return None
+        v, slots = d["capacity_slots"], d.get("slots", 1)
+        n = self.count(f"{path}.capacity_slots", v)
+        if isinstance(slots, int) and n > slots:
+            self.fail(f"{path}.capacity_slots", f"must be at most slots ({slots}), not {v!r}")
+        return n
 
     def sync(self, path, v) -> list:
         """``[[EINSUM, ...], ...]``: sets of names, each name in one set at most."""

@@ -608,7 +608,7 @@ def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) 
         copies = g.stage(cons_name) - g.stage(prod.name) + 1
         _check_registers(x, prod.name, max(best, math.prod(pext)) * copies, pp.unit, spec, label)
         return 0.0
-    return max(best, math.prod(pext)) * g.slots * spec.storage[g.buffer].word_bytes
+    return max(best, math.prod(pext)) * g.counted_slots * spec.storage[g.buffer].word_bytes
 
 
 def _check_registers(x, producer, words, unit, spec, label) -> None:
