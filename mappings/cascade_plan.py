@@ -580,10 +580,10 @@ def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) 
     pp, cp = m.of(prod.name), m.of(cons_name)
     in_pes = pp.unit == cp.unit and any(lv.per_pe_of == pp.unit for lv in spec.storage.values())
     # through DRAM (spill); or, in the producer's stage and bypassing the buffer, taken in
-    # passing as it streams out to DRAM (a spilled tensor) or into another array
+    # passing as it streams out to DRAM (a spilled tensor) or out of the producer's array
+    # (into another array, or into the buffer when the producer keeps it there)
     one_stage = g.stage(prod.name) == g.stage(cons_name) and not cp.keeps(g.buffer, x)
-    elsewhere = g.spill.get(x) == cons_name or (one_stage and (
-        x in g.spill or (not in_pes and not pp.keeps(g.buffer, x))))
+    elsewhere = g.spill.get(x) == cons_name or (one_stage and (x in g.spill or not in_pes))
     if (not pp.keeps(g.buffer, x) or not cp.keeps(g.buffer, x)) and not (in_pes or elsewhere):
         who = prod.name if not pp.keeps(g.buffer, x) else cons_name
         raise MappingError(f"{label}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, but "
