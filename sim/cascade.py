@@ -21,6 +21,8 @@ boundary. Groups run one after another (a barrier between them). Inside a group:
   times its chain latency on both engines), a producer for the consumer that frees its slot
   (``slots`` copies); loads are double buffered (a load waits for the reader of the tile
   before last), stores wait for the producer;
+* lock-step sets (a group's ``sync``): each task of a set waits until every task of the
+  previous set has issued, the first set for the last one an iteration back (:func:`_synced`);
 * pipeline stages shift an Einsum's work by ``stage`` iterations: the steady state is one
   phase in which stage-1 work of tile ``i - 1`` overlaps stage-0 work of tile ``i`` on
   another unit, with a prologue and an epilogue of ``max stage`` one-iteration phases.
@@ -28,7 +30,7 @@ boundary. Groups run one after another (a barrier between them). Inside a group:
 Counting per instance (totals are exact; time uses the full tile, so an edge tile is timed
 as a full one): the Einsum's operations at the unit's pJ (its exact op counts over its
 instances), per-PE register reads (one per input operand per point) and writes (one per
-point), global-buffer reads of the kept input tiles and writes of the kept output tile, DRAM
+point; a share of them under ``accounting: {register_files: one_pe}``, :func:`register_share`), global-buffer reads of the kept input tiles and writes of the kept output tile, DRAM
 bytes of loads and stores, and buffer fills and drains of the tensors the buffer keeps
 (bypassed tensors stream past it and cost no buffer access).
 """

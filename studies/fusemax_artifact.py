@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import sys
 from pathlib import Path
 
@@ -57,8 +58,6 @@ def ratios(config: str, engine: str, models=tuple(MODELS), seq_lens=SEQ_LENS) ->
 def summary(rows: list) -> dict:
     """Least and greatest latency and energy ratios of ``rows`` (:func:`ratios`), and the
     point furthest from 1 (by ``|log ratio|``) for each quantity."""
-    import math
-
     out = {}
     for k, name in ((2, "latency"), (3, "energy")):
         vals = [r[k] for r in rows]
