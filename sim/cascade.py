@@ -30,7 +30,9 @@ boundary. Groups run one after another (a barrier between them). Inside a group:
 Counting per instance (totals are exact; time uses the full tile, so an edge tile is timed
 as a full one): the Einsum's operations at the unit's pJ (its exact op counts over its
 instances), per-PE register reads (one per input operand per point) and writes (one per
-point; a share of them under ``accounting: {register_files: one_pe}``, :func:`register_share`), global-buffer reads of the kept input tiles and writes of the kept output tile, DRAM
+point; one PE's share of them under ``accounting: {register_files: one_pe}``,
+:func:`register_share`), global-buffer reads of the kept input tiles and writes of the kept
+output tile, DRAM
 bytes of loads and stores, and buffer fills and drains of the tensors the buffer keeps
 (bypassed tensors stream past it and cost no buffer access).
 """
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import math
 
+from mappings.cascade_mapping import Group
 from mappings.cascade_plan import CascadeFacts, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
 from sim.cost import book, cycles_of, dram_transfer, storage_traffic, transfer_cycles
@@ -100,8 +103,6 @@ def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> Ta
 
 def _group_of(gp, mapping):
     """The fusion group of ``mapping`` that ``gp`` plans (an Einsum in no group: a group of one)."""
-    from mappings.cascade_mapping import Group
-
     return next((g for g in mapping.fusion if set(g.einsums) == set(gp.einsums)), Group(gp.einsums, gp.buffer or ""))
 
 
