@@ -52,10 +52,15 @@ MERGES = ("none", "heap", "sort", "hash")
 #: How a sparse Einsum's work reaches the threads (``sparse.distribution``).
 DISTRIBUTIONS = ("static", "tokens")
 _LEVEL_KEYS = ("tiles", "keep", "bypass")
-_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place", "spill")
-_TOP_KEYS = ("cascade", "op_issue", "einsums", "fusion")
+_GROUP_KEYS = ("einsums", "buffer", "loops", "slots", "stages", "in_place", "spill", "sync", "capacity_slots")
+_TOP_KEYS = ("cascade", "op_issue", "accounting", "einsums", "fusion")
 #: How a PE issues the operators of one point of an Einsum (docs/mapping.md, "op_issue").
 OP_ISSUE = ("serial", "functional_units")
+_ACCOUNTING_KEYS = ("register_files",)
+#: Whose per-PE register-file accesses are charged (docs/mapping.md, "accounting"):
+#: ``every_pe`` (each PE that issues: the physical count) or ``one_pe`` (one PE instance's
+#: share, the published FuseMax artifact's convention).
+REGISTER_FILES = ("every_pe", "one_pe")
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,15 @@ class Group:
         Tensors passed inside the group through DRAM: the producer stores its tile (one
         stage after it computes it) and the named consumer, at least two stages later, loads
         it back (one stage ahead of it): FLAT's schedule when its score blocks do not fit.
+    sync : tuple of tuple of str
+        Lock-step sets of Einsums: in every iteration of the group's steady state each task of
+        a set waits for every task of the previous set (and the first set for the last set
+        of the previous iteration), whatever the data flow: a naive schedule in which the
+        sets advance one after another (FuseMax's +Architecture). Empty: no such waits.
+    capacity_slots : int or None
+        The copies of each passed tensor counted against the buffer's capacity (``None``:
+        ``slots``, the physical count). The published FLAT model counts one score block
+        where its overlap of two blocks holds two.
     """
 
     einsums: tuple
@@ -165,8 +179,11 @@ class Group:
     stages: Mapping = field(default_factory=dict)
     in_place: bool = False
     spill: Mapping = field(default_factory=dict)
+    sync: tuple = ()
+    capacity_slots: int | None = None
 
     def __post_init__(self):
+        object.__setattr__(self, "sync", tuple(tuple(s) for s in self.sync))
         object.__setattr__(self, "spill", MappingProxyType(dict(self.spill)))
         object.__setattr__(self, "einsums", tuple(self.einsums))
         object.__setattr__(self, "loops", tuple((str(r), size_of(t)) for r, t in self.loops))
@@ -175,6 +192,11 @@ class Group:
     def stage(self, einsum: str) -> int:
         return self.stages.get(einsum, 0)
 
+    @property
+    def counted_slots(self) -> int:
+        """Copies of each passed tensor counted against the buffer's capacity."""
+        return self.slots if self.capacity_slots is None else self.capacity_slots
+
 
 @dataclass(frozen=True)
 class CascadeMapping:
@@ -182,12 +204,16 @@ class CascadeMapping:
     written for (informational); ``op_issue`` is how a PE issues the operators of one point:
     ``serial`` (one after another: a point costs the sum of its operators' issue cycles) or
     ``functional_units`` (operators on different functional units overlap: a point costs the
-    busiest unit's cycles; :func:`sim.cascade.functional_unit`)."""
+    busiest unit's cycles; :func:`sim.cascade.functional_unit`); ``register_files`` (the
+    ``accounting:`` block) is whose per-PE register-file accesses are charged: ``every_pe``
+    (every PE that issues) or ``one_pe`` (one PE instance, the count divided by the PEs the
+    Einsum is spread over)."""
 
     placements: tuple
     fusion: tuple = ()
     cascade: str = ""
     op_issue: str = "serial"
+    register_files: str = "every_pe"
 
     def __post_init__(self):
         object.__setattr__(self, "placements", tuple(self.placements))
@@ -224,6 +250,8 @@ class CascadeMapping:
         out = {"cascade": self.cascade} if self.cascade else {}
         if self.op_issue != "serial":
             out["op_issue"] = self.op_issue
+        if self.register_files != "every_pe":
+            out["accounting"] = {"register_files": self.register_files}
         out["einsums"] = einsums
         if self.fusion:
             out["fusion"] = [_group_dict(g) for g in self.fusion]
@@ -247,6 +275,10 @@ def _group_dict(g: Group) -> dict:
         d["in_place"] = True
     if g.spill:
         d["spill"] = dict(g.spill)
+    if g.sync:
+        d["sync"] = [list(s) for s in g.sync]
+    if g.capacity_slots is not None:
+        d["capacity_slots"] = g.capacity_slots
     return d
 
 
@@ -359,7 +391,34 @@ class _Reader:
                  for x, c in self.table(f"{path}.spill", d.get("spill")).items()}
         return Group(self.names(f"{path}.einsums", d["einsums"]), self.name(f"{path}.buffer", d["buffer"]),
                      self.pairs(f"{path}.loops", d.get("loops", []), fit=True), self.count(f"{path}.slots", d.get("slots", 1)),
-                     {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()}, in_place, spill)
+                     {k: self.count(f"{path}.stages.{k}", v, minimum=0) for k, v in stages.items()}, in_place, spill,
+                     self.sync(f"{path}.sync", d.get("sync", [])), self.capacity_slots(path, d))
+
+    def capacity_slots(self, path, d) -> int | None:
+        """A group's ``capacity_slots``: an integer from 1 to its ``slots``, or absent."""
+        if "capacity_slots" not in d:
+            return None
+        v, slots = d["capacity_slots"], d.get("slots", 1)
+        n = self.count(f"{path}.capacity_slots", v)
+        if isinstance(slots, int) and n > slots:
+            self.fail(f"{path}.capacity_slots", f"must be at most slots ({slots}), not {v!r}")
+        return n
+
+    def sync(self, path, v) -> list:
+        """``[[EINSUM, ...], ...]``: sets of names, each name in one set at most."""
+        if not isinstance(v, list):
+            self.fail(path, f"must be a list of lists of names, not {v!r}")
+        sets, seen = [], set()
+        for i, item in enumerate(v):
+            names = self.names(f"{path}[{i}]", item)
+            if not names:
+                self.fail(f"{path}[{i}]", "must name at least one einsum, not []")
+            for j, n in enumerate(names):
+                if n in seen:
+                    self.fail(f"{path}[{i}][{j}]", f"einsum {n!r} is in more than one set")
+                seen.add(n)
+            sets.append(names)
+        return sets
 
 
 def from_dict(data, source: str = "<mapping>") -> CascadeMapping:
@@ -378,8 +437,11 @@ def from_dict(data, source: str = "<mapping>") -> CascadeMapping:
     op_issue = data.get("op_issue", "serial")
     if op_issue not in OP_ISSUE:
         r.fail("op_issue", f"must be one of {', '.join(OP_ISSUE)}, not {op_issue!r}")
+    accounting = r.mapping("accounting", data.get("accounting", {}), _ACCOUNTING_KEYS)
+    register_files = r.choice("accounting.register_files", accounting.get("register_files", "every_pe"),
+                              REGISTER_FILES)
     return CascadeMapping(tuple(r.placement(n, d) for n, d in einsums.items()),
-                          tuple(r.group(i, g) for i, g in enumerate(fusion)), cascade, op_issue)
+                          tuple(r.group(i, g) for i, g in enumerate(fusion)), cascade, op_issue, register_files)
 
 
 def dump(m: CascadeMapping) -> str:

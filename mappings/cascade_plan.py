@@ -355,7 +355,7 @@ def _checked_group(cascade, g: Group, loops: tuple, m, spec, sizes, shapes, iter
                 _check_placement(cascade, e, resolved, shapes[name], spec, iterative)
             placed[key] = resolved
         out.append(placed[key])
-    mg = CascadeMapping(tuple(out), (g,), m.cascade, m.op_issue)
+    mg = replace(m, placements=tuple(out), fusion=(g,))
     return _group_plan(cascade, flow(), g, loops, mg, spec, sizes, iterative)
 
 
@@ -425,6 +425,10 @@ def _group_flow(cascade, g: Group, spec, done, iterative) -> _GroupFlow:
             raise MappingError(f"{label}: einsum {e.name!r} lacks loop rank {r!r} at level {g.buffer!r}, which must then be inner to the loops over its own ranks")
     flow = _flow(es, producer, g, label, done, cascade)
     check_spill(g, producer, label)
+    for i, names in enumerate(g.sync):
+        for n in names:
+            if n not in producer:
+                raise MappingError(f"{label}: sync[{i}] names einsum {n!r}, which is not in the group")
     members = []
     for e in es:
         lacked = tuple(r for r, _ in g.loops if r not in e.ranks)
@@ -576,10 +580,10 @@ def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) 
     pp, cp = m.of(prod.name), m.of(cons_name)
     in_pes = pp.unit == cp.unit and any(lv.per_pe_of == pp.unit for lv in spec.storage.values())
     # through DRAM (spill); or, in the producer's stage and bypassing the buffer, taken in
-    # passing as it streams out to DRAM (a spilled tensor) or into another array
+    # passing as it streams out to DRAM (a spilled tensor) or out of the producer's array
+    # (into another array, or into the buffer when the producer keeps it there)
     one_stage = g.stage(prod.name) == g.stage(cons_name) and not cp.keeps(g.buffer, x)
-    elsewhere = g.spill.get(x) == cons_name or (one_stage and (
-        x in g.spill or (not in_pes and not pp.keeps(g.buffer, x))))
+    elsewhere = g.spill.get(x) == cons_name or (one_stage and (x in g.spill or not in_pes))
     if (not pp.keeps(g.buffer, x) or not cp.keeps(g.buffer, x)) and not (in_pes or elsewhere):
         who = prod.name if not pp.keeps(g.buffer, x) else cons_name
         raise MappingError(f"{label}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, but "
@@ -604,7 +608,7 @@ def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) 
         copies = g.stage(cons_name) - g.stage(prod.name) + 1
         _check_registers(x, prod.name, max(best, math.prod(pext)) * copies, pp.unit, spec, label)
         return 0.0
-    return max(best, math.prod(pext)) * g.slots * spec.storage[g.buffer].word_bytes
+    return max(best, math.prod(pext)) * g.counted_slots * spec.storage[g.buffer].word_bytes
 
 
 def _check_registers(x, producer, words, unit, spec, label) -> None:

@@ -65,8 +65,8 @@ MAX_PERIOD = 64
 #: Largest super-period (task instances, ``period * tasks``) evaluated on the read positions
 #: alone (:func:`sim.maxplus_reduced.reduced_cycles`) when the whole state is too large for
 #: matrices; its cost grows as ``O(period * tasks)`` to list the runs (the FuseMax pipelines:
-#: 61,440 in 0.07 s).
-REDUCED_OPS = 1 << 16
+#: 61,440 in 0.07 s; +Architecture's lock-step sets at 1M tokens, 73,728 in 0.07 s).
+REDUCED_OPS = 1 << 17
 _MAX_SPECIAL_RESIDUES = 512
 _MAX_PLANS = 4096   # structures kept (a sweep of one lowering has a few dozen)
 _PLANS: dict = {}

@@ -21,6 +21,8 @@ boundary. Groups run one after another (a barrier between them). Inside a group:
   times its chain latency on both engines), a producer for the consumer that frees its slot
   (``slots`` copies); loads are double buffered (a load waits for the reader of the tile
   before last), stores wait for the producer;
+* lock-step sets (a group's ``sync``): each task of a set waits until every task of the
+  previous set has issued, the first set for the last one an iteration back (:func:`_synced`);
 * pipeline stages shift an Einsum's work by ``stage`` iterations: the steady state is one
   phase in which stage-1 work of tile ``i - 1`` overlaps stage-0 work of tile ``i`` on
   another unit, with a prologue and an epilogue of ``max stage`` one-iteration phases.
@@ -28,7 +30,9 @@ boundary. Groups run one after another (a barrier between them). Inside a group:
 Counting per instance (totals are exact; time uses the full tile, so an edge tile is timed
 as a full one): the Einsum's operations at the unit's pJ (its exact op counts over its
 instances), per-PE register reads (one per input operand per point) and writes (one per
-point), global-buffer reads of the kept input tiles and writes of the kept output tile, DRAM
+point; one PE's share of them under ``accounting: {register_files: one_pe}``,
+:func:`register_share`), global-buffer reads of the kept input tiles and writes of the kept
+output tile, DRAM
 bytes of loads and stores, and buffer fills and drains of the tensors the buffer keeps
 (bypassed tensors stream past it and cost no buffer access).
 """
@@ -37,12 +41,13 @@ from __future__ import annotations
 
 import math
 
+from mappings.cascade_mapping import Group
 from mappings.cascade_plan import CascadeFacts, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
 from sim.cost import book, cycles_of, dram_transfer, storage_traffic, transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
-__all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain"]
+__all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain", "register_share"]
 
 #: Iterations by which a store trails the Einsum that produced its tile.
 STORE_TRAIL = 2
@@ -89,19 +94,54 @@ def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> Ta
         for st in _issue_order(gp, mapping):
             units[st.unit] = spec.compute[st.unit].pes
             tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), gp.of(st.einsum),
-                                       gp, spec, cascade, mapping.op_issue))
+                                       gp, spec, cascade, mapping))
         tasks += [_transfer_task(t, gp, spec, stage_dram) for t in gp.transfers]
-        phases += _phases(gp, tasks)
+        phases += _phases(gp, _synced(_group_of(gp, mapping).sync, tasks))
     return TaskGraph(tuple(phases), units, spec.clock_hz,
                      meta={"einsums": [e.name for e in cascade.einsums], "groups": [list(g.einsums) for g in plans]})
+
+
+def _group_of(gp, mapping):
+    """The fusion group of ``mapping`` that ``gp`` plans (an Einsum in no group: a group of one)."""
+    return next((g for g in mapping.fusion if set(g.einsums) == set(gp.einsums)), Group(gp.einsums, gp.buffer or ""))
 
 
 def _issue_order(gp, mapping) -> list:
     """The group's steps in the order its fusion group lists its Einsums: the program order
     in which each in-order unit issues them within an iteration (cascade order when the
     group is not listed)."""
-    listed = next((g.einsums for g in mapping.fusion if set(g.einsums) == set(gp.einsums)), gp.einsums)
+    listed = _group_of(gp, mapping).einsums
     return sorted(gp.steps, key=lambda st: listed.index(st.einsum))
+
+
+def _synced(sync: tuple, tasks: list) -> list:
+    """``tasks`` (stage, task, deps in work space) with the waits of the group's lock-step
+    sets (``sync``): in each iteration of the steady state every task of a set waits until
+    every task of the previous set has issued (its unit released; its result is awaited only
+    through the data flow), and the first set for the last set one iteration back. The wait
+    for a task whose result trails its issue (``latency``) is on a zero-cycle marker,
+    ``<task>.issued``, that its unit issues right after it. A task at stage ``s`` waiting for
+    one at stage ``s'`` in the same steady iteration reads work ``s' - s`` iterations back
+    (negative when the awaited task is at an earlier stage)."""
+    if len(sync) < 2:
+        return tasks
+    stage = {t.name: s for s, t, _ in tasks}
+    latency = {t.name: t.latency for _, t, _ in tasks}
+    waits = {}
+    for s, t, deps in tasks:
+        k = next((i for i, members in enumerate(sync) if t.name in members), None)
+        if k is not None:
+            back = 1 if k == 0 else 0
+            # a wait for a result already awaited through the data flow says nothing more
+            waits[t.name] = [(a, back + stage[a] - s) for a in sync[k - 1]
+                             if a in stage and (a, back + stage[a] - s) not in deps]
+    marked = {a for ws in waits.values() for a, _ in ws if latency[a]}
+    out = []
+    for s, t, deps in tasks:
+        out.append((s, t, deps + [(f"{a}.issued" if a in marked else a, d) for a, d in waits.get(t.name, ())]))
+        if t.name in marked:
+            out.append((s, Task(f"{t.name}.issued", t.unit, 0, every=t.every, offset=t.offset), []))
+    return out
 
 
 ALU_OPS = ("mac", "mul", "add", "sub")
@@ -148,20 +188,30 @@ def row_drain(e, placement, unit) -> int:
     return 0 if rank in e.output_ranks else factor
 
 
+def register_share(register_files: str, placement) -> float:
+    """The share of an Einsum's per-PE register-file accesses that is charged: 1 for
+    ``every_pe`` (every PE that issues books its own), ``1 / PEs`` for ``one_pe`` (one PE
+    instance's accesses, the PEs being the product of the placement's spatial factors)."""
+    if register_files == "every_pe":
+        return 1.0
+    return 1.0 / math.prod(f for _, f in placement.spatial)
+
+
 def _add(actions, energy, key, count, pj):
     if count:
         actions[key] = actions.get(key, 0) + count
         energy[key] = energy.get(key, 0.0) + count * pj
 
 
-def _compute_task(st, shape, e, placement, gp, spec, facts, mapping_issue):
+def _compute_task(st, shape, e, placement, gp, spec, facts, mapping):
     """(stage, task, deps in work space) of one Einsum's instance; ``facts``: the cascade's
-    :class:`~mappings.cascade_plan.CascadeFacts`; ``mapping_issue``: the mapping's
-    ``op_issue`` (:func:`issue_cycles`)."""
+    :class:`~mappings.cascade_plan.CascadeFacts`; ``mapping``: the
+    :class:`~mappings.cascade_mapping.CascadeMapping` (its ``op_issue``, :func:`issue_cycles`,
+    and its register-file accounting, :func:`register_share`)."""
     unit = spec.compute[st.unit]
     sf = dict(placement.spatial)
     points = shape.points
-    cpp = issue_cycles(shape.op_counts, unit, mapping_issue) / points if points else 0.0
+    cpp = issue_cycles(shape.op_counts, unit, mapping.op_issue) / points if points else 0.0
     pe_steps = math.prod(math.ceil(w / sf.get(r, 1)) for r, w in st.work.items())
     cycles = cycles_of(pe_steps * cpp)
     lat = einsum_latency(e, unit)
@@ -174,9 +224,10 @@ def _compute_task(st, shape, e, placement, gp, spec, facts, mapping_issue):
         if count:
             _add(actions, energy, (st.unit, op), count / n, unit.operators[op].energy_pj)
     word_bytes = spec.word_bits / 8
+    share = register_share(mapping.register_files, placement)
     for lv, level in spec.storage.items():
         if level.per_pe_of == st.unit:
-            per = word_bytes / level.access_bytes if level.access_bytes else 0
+            per = share * word_bytes / level.access_bytes if level.access_bytes else 0
             _add(actions, energy, (lv, "read"), len(e.inputs) * points * per / n, level.read_pj)
             _add(actions, energy, (lv, "write"), points * per / n, level.write_pj)
     glb = spec.storage[gp.buffer]
@@ -230,8 +281,9 @@ def _phases(gp, tasks) -> list:
     stage = {t.name: s for s, t, _ in tasks}
     top = max(stage.values())
     n = gp.iterations
-    if top == 0 or n <= top:  # no pipelining (or too few iterations to fill it)
-        return [Phase(label, tuple(t.derive(tuple(Dep(a, d) for a, d in deps if a != t.name or d), t.every, t.offset)
+    if top == 0 or n <= top:  # no pipelining (or too few iterations to fill it): work order
+        return [Phase(label, tuple(t.derive(tuple(Dep(a, d) for a, d in deps if d >= 0 and (a != t.name or d)),
+                                            t.every, t.offset)
                                    for _, t, deps in tasks), n)]
     steady = []
     for s, t, deps in tasks:

@@ -131,7 +131,7 @@ def ladder_graph(spec, wl, config: str, stage_dram: bool = False) -> tuple:
 #: study and under pe_dim sweeps (within 5% cycles and 10% energy: docs/fusemax.md, "The
 #: ladder as mapping files"); ``config=`` runs them through the generic lowering. The others
 #: keep their dedicated lowering (sim/attention/fused.py).
-MAPPED = ("unfused", "flat")
+MAPPED = ("unfused", "flat", "cascade", "architecture", "fusemax")
 
 
 def mapped_lower(spec, wl, config: str, scope: str, dram_staging: bool):

@@ -30,6 +30,12 @@ def test_round_trip_keeps_every_field():
                    "fusion": [{"einsums": ["Z"], "buffer": "glb", "loops": [["M", 8]], "slots": 2, "stages": {"Z": 1}}]})
     assert loads(dump(m)) == m and loads(dump(m)).op_issue == "functional_units"
     assert m.of("Z").keeps("glb", "A") and not m.of("Z").keeps("glb", "B")
+    c = from_dict({"accounting": {"register_files": "one_pe"}, "einsums": {"Z": {"unit": "pe2d"}, "Y": {"unit": "pe1d"}},
+                   "fusion": [{"einsums": ["Z", "Y"], "buffer": "glb", "slots": 2, "capacity_slots": 1,
+                               "sync": [["Z"], ["Y"]]}]})
+    back = loads(dump(c))
+    assert back == c and back.register_files == "one_pe"
+    assert back.fusion[0].sync == (("Z",), ("Y",)) and back.fusion[0].counted_slots == 1
 
 
 @pytest.mark.parametrize("data,message", [
@@ -42,6 +48,22 @@ def test_round_trip_keeps_every_field():
     ({"einsums": {}, "fusion": [{"einsums": ["Z"]}]}, "x.yaml: fusion[0].buffer: is required"),
     ({"einsums": {}, "op_issue": "parallel"}, "x.yaml: op_issue: must be one of serial, functional_units, not 'parallel'"),
     ({"einsums": {}, "fusion": [{"einsums": ["Z"], "buffer": "glb", "slots": 0}]}, "x.yaml: fusion[0].slots: must be an integer >= 1, not 0"),
+    ({"einsums": {}, "accounting": {"register_files": "some_pe"}},
+     "x.yaml: accounting.register_files: must be one of every_pe, one_pe, not 'some_pe'"),
+    ({"einsums": {}, "accounting": {"registers": "one_pe"}}, "x.yaml: accounting.registers: unknown key (allowed: register_files)"),
+    ({"einsums": {}, "accounting": "one_pe"}, "x.yaml: accounting: must be a mapping, not 'one_pe'"),
+    ({"einsums": {}, "fusion": [{"einsums": ["Z"], "buffer": "glb", "sync": "Z"}]},
+     "x.yaml: fusion[0].sync: must be a list of lists of names, not 'Z'"),
+    ({"einsums": {}, "fusion": [{"einsums": ["Z", "Y"], "buffer": "glb", "sync": [["Z"], ["Z", "Y"]]}]},
+     "x.yaml: fusion[0].sync[1][0]: einsum 'Z' is in more than one set"),
+    ({"einsums": {}, "fusion": [{"einsums": ["Z"], "buffer": "glb", "sync": [[]]}]},
+     "x.yaml: fusion[0].sync[0]: must name at least one einsum, not []"),
+    ({"einsums": {}, "fusion": [{"einsums": ["Z"], "buffer": "glb", "sync": [["Z", 3]]}]},
+     "x.yaml: fusion[0].sync[0][1]: must be a name, not 3"),
+    ({"einsums": {}, "fusion": [{"einsums": ["Z"], "buffer": "glb", "slots": 2, "capacity_slots": 3}]},
+     "x.yaml: fusion[0].capacity_slots: must be at most slots (2), not 3"),
+    ({"einsums": {}, "fusion": [{"einsums": ["Z"], "buffer": "glb", "slots": 2, "capacity_slots": 0}]},
+     "x.yaml: fusion[0].capacity_slots: must be an integer >= 1, not 0"),
 ])
 def test_malformed_documents_name_the_key_path(data, message):
     with pytest.raises(MappingError) as err:

@@ -178,9 +178,13 @@ def test_units_issue_in_the_order_the_group_lists():
     # kernels hold as many query tiles as half the buffer does: a few percent more DRAM
     # traffic in DRAM-bound kernels, within the 5% the ladder must meet
     ("unfused", 0.05, (("bert", "4K"), ("xlm", "1K"))),
-    # FLAT: its block as large as two fit (fit(1)) on chip, its spilled schedule at 256K
-    ("flat", 5e-3, (("bert", "4K"), ("xlm", "1K"), ("bert", "256K"))),
-    ("cascade", 1e-3, (("bert", "4K"), ("xlm", "1K"))), ("architecture", 1e-3, (("bert", "4K"), ("xlm", "1K"))),
+    # FLAT: its block as large as fits (fit(1)) on chip, its spilled schedule at 1M (blocks of
+    # 1024 queries, the artifact's, where the dedicated lowering takes the largest that fits:
+    # 3% more DRAM traffic, docs/fusemax.md)
+    ("flat", 0.05, (("bert", "4K"), ("xlm", "1K"), ("bert", "1M"))),
+    # cascade.yaml and architecture.yaml follow the artifact's timing conventions (serial SLN,
+    # lock-step sets), the dedicated lowering the physical ones: they are held against the
+    # artifact's results (tests/studies/test_fusemax_artifact.py)
     ("fusemax", 1e-3, (("bert", "4K"), ("xlm", "1K")))])
 def test_ladder_mapping_files_reproduce_the_hand_written_lowering(config, rel, points):
     # sim/attention/{unfused,flat,fused}.py are independent implementations of the same
@@ -196,7 +200,7 @@ def test_ladder_mapping_files_reproduce_the_hand_written_lowering(config, rel, p
         wl = workload(model, L, 64)
         hand = hand_lower(spec, wl, config, dram_staging=False)
         mapped, name = ladder_graph(spec, wl, config)
-        assert name == ("flat-spill" if L == "256K" else config)
+        assert name == ("flat-spill" if L == "1M" else config)
         for run in (analytical, des):
             a, b = run(hand), run(mapped)
             assert b.cycles == pytest.approx(a.cycles, rel=rel)

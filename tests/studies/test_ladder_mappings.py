@@ -14,7 +14,9 @@ def test_main_prints_ratios_and_lowering_times(capsys):
     assert (config, pe_dim, engine, refused) == ("fusemax", "-", "analytical", "-")
     # one point: min = max; the file reproduces the hand-written cycles
     assert float(c_min) == float(c_max) == pytest.approx(1.0, abs=1e-3)
-    assert 1.0 <= float(e_min) <= 1.10
+    # within 10%: the file charges the artifact's one PE instance of register-file accesses
+    # (accounting: {register_files: one_pe}), the hand-written lowering every PE's
+    assert 0.90 <= float(e_min) <= 1.10
     assert float(t_hand) > 0 and float(t_map) > 0
 
 
