@@ -44,7 +44,7 @@ import math
 from mappings.cascade_mapping import Group
 from mappings.cascade_plan import CascadeFacts, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
-from sim.cost import book, cycles_of, dram_transfer, storage_traffic, transfer_cycles
+from sim.cost import book, cycles_of, dram_transfer, op_costs, register_costs, storage_traffic, transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
 __all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain", "register_share"]
@@ -197,12 +197,6 @@ def register_share(register_files: str, placement) -> float:
     return 1.0 / math.prod(f for _, f in placement.spatial)
 
 
-def _add(actions, energy, key, count, pj):
-    if count:
-        actions[key] = actions.get(key, 0) + count
-        energy[key] = energy.get(key, 0.0) + count * pj
-
-
 def _compute_task(st, shape, e, placement, gp, spec, facts, mapping):
     """(stage, task, deps in work space) of one Einsum's instance; ``facts``: the cascade's
     :class:`~mappings.cascade_plan.CascadeFacts`; ``mapping``: the
@@ -219,17 +213,10 @@ def _compute_task(st, shape, e, placement, gp, spec, facts, mapping):
     if st.einsum in gp.recurrent and st.serial > 1:
         cycles = max(cycles, st.serial * lat)
     n = st.instances
-    actions, energy = {}, {}
-    for op, count in shape.op_counts.items():
-        if count:
-            _add(actions, energy, (st.unit, op), count / n, unit.operators[op].energy_pj)
-    word_bytes = spec.word_bits / 8
+    actions, energy = op_costs(unit, shape.op_counts, instances=n)
     share = register_share(mapping.register_files, placement)
-    for lv, level in spec.storage.items():
-        if level.per_pe_of == st.unit:
-            per = share * word_bytes / level.access_bytes if level.access_bytes else 0
-            _add(actions, energy, (lv, "read"), len(e.inputs) * points * per / n, level.read_pj)
-            _add(actions, energy, (lv, "write"), points * per / n, level.write_pj)
+    book(actions, energy, register_costs(spec, st.unit, len(e.inputs), points * share, instances=n))
+    word_bytes = spec.word_bits / 8
     glb = spec.storage[gp.buffer]
     if glb.access_bytes:
         read = sum(math.prod(facts.extents(ref, st.work)) for ref in e.inputs if placement.keeps(gp.buffer, ref.name))
