@@ -272,10 +272,18 @@ def _phases(gp, tasks) -> list:
         return [Phase(label, tuple(t.derive(tuple(Dep(a, d) for a, d in deps if d >= 0 and (a != t.name or d)),
                                             t.every, t.offset)
                                    for _, t, deps in tasks), n)]
+    # a task none of whose instances falls in the steady phase (a guarded load of a next block
+    # that does not exist) is left out, and a dependency on it is met: the phase's period is
+    # then that of the tasks that run
+    offset = {t.name: (t.offset - top + s) % t.every for s, t, _ in tasks}
+    live = {a for a, o in offset.items() if o < n - top}
     steady = []
     for s, t, deps in tasks:
-        ds = tuple(Dep(a, max(0, d + s - stage[a])) for a, d in deps if a != t.name or d + s - stage[a] > 0)
-        steady.append(t.derive(ds, t.every, (t.offset - top + s) % t.every))
+        if t.name not in live:
+            continue
+        ds = tuple(Dep(a, max(0, d + s - stage[a])) for a, d in deps
+                   if a in live and (a != t.name or d + s - stage[a] > 0))
+        steady.append(t.derive(ds, t.every, offset[t.name]))
     # checked: every dependency of a fill or drain phase is one of the steady phase's
     # same-iteration dependencies (a task at work w reading work w - d of a task ``stage[a] - s``
     # stages earlier has d + s - stage[a] = 0), so the edge phases need no check of their own

@@ -6,10 +6,10 @@ lowered to a task graph, engine run, record built), single process:
 1. a systolic GEMM sweep (the ``gemm`` family of ``explore``: arrays 16..128 square and
    non-square, three dataflows, several GEMMs);
 2. one attention layer (BERT-Base, batch 64) on the ``fusemax`` preset over sequence lengths,
-   through the attention lowering when it is present (also with the structure caches of the
-   engine and the lowering cleared before every point, the first point of a sweep), the
-   FuseMax study's 240 records (:mod:`studies.fusemax`), and through the generic lowering of the
-   1-pass cascade (one EinsumMapping per Einsum, FuseMax's binding, all fused), both as task
+   through the shipped ``fusemax`` mapping (the attention family's ``layer_graph``; also with
+   the engine's structure caches cleared before every point, the first point of a sweep), the
+   FuseMax study's 240 records (:mod:`studies.fusemax`), and through the loop-nest lowering of
+   the 1-pass cascade (one EinsumMapping per Einsum, FuseMax's binding, all fused), both as task
    graph + engine and as the engine's closed form (what a mapper or a large sweep calls);
 3. the mapper (``mappings.mapper.search``) on a GEMM: searched design points per second (its
    x ZigZag column divides by ZigZag's mapping evaluations per second, which understates the
@@ -83,38 +83,33 @@ def bench_attention_generic(seq_lens, closed_form: bool = False) -> tuple:
 
 
 def _clear_caches(structures: bool):
-    """Forget the bounds the engine keeps across phases and, with ``structures``, what the
-    engine and the attention lowering keep per loop-body structure."""
+    """Forget the bounds the engine keeps across phases and, with ``structures``, what it keeps
+    per loop-body structure."""
     from sim.analytical import clear_caches
-    from sim.attention.pipeline import clear_recipes
 
     clear_caches(structures)
-    if structures:
-        clear_recipes()
 
 
-def bench_attention_dedicated(seq_lens, repeat: int = 3, cold: bool = False):
-    """Best of ``repeat`` passes of lowering + engine over ``seq_lens`` (BERT, fusemax).
+def bench_attention_mapped(seq_lens, repeat: int = 3, cold: bool = False):
+    """Best of ``repeat`` passes of lowering + engine over ``seq_lens`` (BERT, the shipped
+    ``fusemax`` mapping on the fusemax preset).
 
     Every point is new to the engine (the bounds it keeps across phases are cleared before
-    each). ``cold``: the structures kept by the engine and the lowering are cleared too, as
-    for the first point of a sweep; otherwise they are reused, as by any later point of a
-    sweep (same pipeline structures, other tile costs)."""
-    try:
-        from arch.registry import load_arch
-        from mappings.workloads import workload
-        from sim.analytical import run
-        from sim.attention import lower
-    except ImportError:
-        return None
+    each). ``cold``: the structures kept by the engine are cleared too, as for the first point
+    of a sweep; otherwise they are reused, as by any later point of a sweep."""
+    from arch.registry import load_arch
+    from mappings.workloads import workload
+    from sim.analytical import run
+    from studies.families.attention import layer_graph
+
     spec = load_arch("fusemax")
-    run(lower(spec, workload("bert", seq_lens[0]), "fusemax"))  # warm the spec and imports
+    run(layer_graph(spec, workload("bert", seq_lens[0]), "fusemax"))  # warm the spec and imports
     best = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
         for L in seq_lens:
             _clear_caches(cold)
-            run(lower(spec, workload("bert", L), "fusemax"))
+            run(layer_graph(spec, workload("bert", L), "fusemax"))
         best = min(best, time.perf_counter() - t0)
     return len(seq_lens), best
 
@@ -157,11 +152,9 @@ def main(argv=None) -> int:
     rows = []  # (name, points, seconds, Einsums per point)
     n, dt = bench_systolic(args.repeat)
     rows.append(("systolic GEMM sweep (explore gemm family)", n, dt, 1))
-    ded = bench_attention_dedicated(seq)
-    if ded is not None:
-        rows.append(("attention layer, BERT 1K..1M (sim.attention, fusemax)", *ded, 12))
-        rows.append(("  same, structure caches cleared before every point", *bench_attention_dedicated(seq, cold=True), 12))
-        rows.append(("FuseMax study, 240 points (5 configs, attention+end2end)", *bench_fusemax_study(), 12))
+    rows.append(("attention layer, BERT 1K..1M (fusemax.yaml, family's layer_graph)", *bench_attention_mapped(seq), 12))
+    rows.append(("  same, structure caches cleared before every point", *bench_attention_mapped(seq, cold=True), 12))
+    rows.append(("FuseMax study, 240 points (5 configs, attention+end2end)", *bench_fusemax_study(), 12))
     rows.append(("attention layer, BERT 1K..1M (generic lowering, 12 Einsums)", *bench_attention_generic(seq), 12))
     rows.append(("  same, closed form of the engine (sim.lower.cost_mapping)", *bench_attention_generic(seq, True), 12))
     searches, search_s, decided, costed = bench_mapper()

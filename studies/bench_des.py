@@ -9,7 +9,8 @@ Prints (one line each):
   batch 64): one phase of ~14 tasks per iteration, a super-period of 4096 iterations (Q-tile
   load at the first step of an m1 loop, output at the last), ~10^9 iterations, fast-forwarded;
 * the wall time of the real thing: BERT-Base attention, batch 64, 1M tokens, on the ``fusemax``
-  preset with the FuseMax binding (``sim.attention.lower``), lowered and simulated by the DES;
+  preset with the shipped FuseMax mapping (``studies.families.attention.layer_graph``), lowered
+  and simulated by the DES;
 * analytical design points evaluated per second on the synthetic graph.
 
 Run: ``python -m studies.bench_des``.
@@ -63,10 +64,10 @@ def bert_1m():
     """Lower and simulate BERT-Base attention (batch 64, 1M tokens) on the fusemax preset."""
     from arch.registry import load_arch
     from mappings.workloads import Workload, model
-    from sim.attention import DEFAULT_ARCH, lower
+    from studies.families.attention import DEFAULT_ARCH, layer_graph
 
     spec = load_arch(DEFAULT_ARCH["fusemax"], {})
-    return des.run(lower(spec, Workload(model("bert"), 1 << 20, 64), "fusemax", "attention"))
+    return des.run(layer_graph(spec, Workload(model("bert"), 1 << 20, 64), "fusemax", "attention"))
 
 
 def timed(fn, repeat: int = 1):

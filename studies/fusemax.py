@@ -1,7 +1,8 @@
 """FuseMax reproduced: the ablation ladder over the paper's 24 workload points, against its means.
 
-Runs every configuration of :mod:`sim.attention` (Unfused, FLAT, +Cascade, +Architecture,
-FuseMax), each on its own paper hardware, for BERT-Base, TrXL, T5-small and XLM at 1K..1M
+Runs every configuration of FuseMax's ablation ladder (Unfused, FLAT, +Cascade, +Architecture,
+FuseMax: their shipped mapping files, :mod:`studies.families.attention`), each on its own
+paper hardware, for BERT-Base, TrXL, T5-small and XLM at 1K..1M
 tokens (batch 64), attention alone and end to end (one encoder layer), and prints the per-point
 figures followed by the means the paper reports (FuseMax, Nayak et al., MICRO 2024,
 arXiv 2406.10491; docs/sources.md#fusemax-results) next to ours. docs/fusemax.md explains every gap.

@@ -86,7 +86,7 @@ def test_public_modules_table_lists_importable_modules():
     ("from studies import explore, to_records", []),
     ("from mappings import library\nimport numpy as np", []),
     ("from studies import fusemax as study", ["studies.fusemax"]),
-    ("from sim.attention import lower", ["sim.attention"]),
+    ("from sim.cascade import lower", ["sim.cascade"]),
     ("import studies.sweep", ["studies.sweep"]),
     ("from studies.families import spgemm", ["studies.families.spgemm"]),
     ("import importlib\nm = importlib.import_module('sim.des')", ["a dynamic import"]),

@@ -1,12 +1,29 @@
 """The ``attention`` workload family: one attention layer of a transformer on a spatial array.
 
-A design point is a model (``bert``, ``trxl``, ``t5``, ``xlm``), a sequence length (1K..1M or
-an integer; keys = queries), a batch (64 by default, as FuseMax evaluates), a configuration of
-FuseMax's ablation ladder (``unfused``, ``flat``, ``cascade``, ``architecture``, ``fusemax``;
-:mod:`sim.attention`) and the architecture's short parameters (``pe_dim``, ``glb_mb``,
-``dram_gbps``, ``clock_mhz``). ``dram_staging`` (``yes`` by default) says whether tensors
-moved to and from DRAM pass through the global buffer (``no`` follows the published artifact's
-accounting, which charges them no buffer energy; cycles are the same either way).
+In hardware terms a FuseMax-style floor plan: a 2D PE array and a 1D PE array share a global
+buffer and a DRAM channel. A design point is a model (``bert``, ``trxl``, ``t5``, ``xlm``), a
+sequence length (1K..1M or an integer; keys = queries), a batch (64 by default, as FuseMax
+evaluates), a configuration of FuseMax's ablation ladder (Nayak et al., MICRO 2024, arXiv
+2406.10491; docs/sources.md#fusemax-results) and the architecture's short parameters
+(``pe_dim``, ``glb_mb``, ``dram_gbps``, ``clock_mhz``). A configuration is the name of a rung
+whose mapping files are shipped (mappings/shipped/, :data:`LADDER_FILES`), run by the generic
+lowering (:func:`sim.cascade.lower`):
+
+============  ===========  ==========================================================
+config        cascade      mapping files
+============  ===========  ==========================================================
+unfused       3-pass       ``unfused``: QK, softmax and AV as kernels meeting in DRAM
+flat          3-pass       ``flat`` (score blocks on chip) or ``flat-spill`` (scores
+                           through DRAM), the faster per point (FLAT's own choice)
+cascade       1-pass       ``cascade``: FLAT hardware, only BQK and SLNV on the 2D array
+architecture  1-pass       ``architecture``: FuseMax's binding, one tile at a time
+fusemax       1-pass       ``fusemax``: binding, epoch pipelining, interleaving
+============  ===========  ==========================================================
+
+``dram_staging`` (``yes`` by default) says whether every byte moved to and from DRAM also
+passes the global buffer (``no`` follows the files' keep/bypass, the published artifact's
+accounting; cycles are the same either way). The ``end2end`` family adds the layer's linear
+layers around attention, through :data:`LINEAR_FILE`.
 
 Hardware per configuration: the ladder compares whole designs, so when ``--arch`` names one of
 the ladder's presets (``fusemax``, ``flat``, ``unfused``) each configuration runs on its own
@@ -22,29 +39,43 @@ Command line::
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 from arch.area import total_area_mm2
-from arch.errors import WorkloadError
+from arch.errors import SpecError, WorkloadError
 from arch.registry import load_arch
 from mappings.workloads import format_seq_len, workload
 from studies.families import engine_run, require_kind
 
 SCOPE = "attention"
+#: The ablation ladder, in the paper's order.
+CONFIGS = ("unfused", "flat", "cascade", "architecture", "fusemax")
+SCOPES = ("attention", "end2end")
+#: The preset each rung runs on (the hardware it assumes).
+DEFAULT_ARCH = {"unfused": "unfused", "flat": "flat", "cascade": "flat",
+                "architecture": "fusemax", "fusemax": "fusemax"}
+LADDER_PRESETS = ("fusemax", "flat", "unfused")
+#: The shipped mapping files (mappings/shipped/) of each rung of FuseMax's ladder. With more
+#: than one, the point runs the one with the fewest analytical cycles that fits (FLAT's own
+#: choice between score blocks on chip and scores spilled to DRAM, docs/fusemax.md).
+LADDER_FILES = {"unfused": ("unfused",), "flat": ("flat", "flat-spill"), "cascade": ("cascade",),
+                "architecture": ("architecture",), "fusemax": ("fusemax",)}
+#: The shipped mapping of the library's GEMM cascade that runs the linear layers (end2end).
+LINEAR_FILE = "linear"
 ARCH_KEYS = ("pe_dim", "glb_mb", "dram_gbps", "clock_mhz")
 WORKLOAD_KEYS = {"model", "seq_len", "batch", "config", "dram_staging"} | set(ARCH_KEYS)
 _YES_NO = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+#: The embedded default sweep of ``explore --arch fusemax``: FuseMax against FLAT.
+DEFAULTS = [{"model": m, "seq_len": L, "config": c}
+            for m in ("bert", "xlm") for L in ("1K", "16K", "1M") for c in ("flat", "fusemax")]
 
 
-def _staging(value, scope: str) -> bool:
+def _staging(value) -> bool:
     text = str(value).lower()
     if text not in _YES_NO:
         raise WorkloadError(f"'dram_staging' must be yes or no, not {value!r}")
     return _YES_NO[text]
-#: The embedded default sweep of ``explore --arch fusemax``: FuseMax against FLAT.
-DEFAULTS = [{"model": m, "seq_len": L, "config": c}
-            for m in ("bert", "xlm") for L in ("1K", "16K", "1M") for c in ("flat", "fusemax")]
-LADDER_PRESETS = ("fusemax", "flat", "unfused")
 
 
 @lru_cache(maxsize=256)
@@ -52,12 +83,27 @@ def _spec(arch: str, overrides: tuple):
     return load_arch(arch, dict(overrides))
 
 
+def check_config(config) -> str:
+    """``config`` as a rung of :data:`CONFIGS` (case-insensitive); :class:`WorkloadError` if not."""
+    c = str(config).strip().lower()
+    if c not in CONFIGS:
+        raise WorkloadError(f"'config' must be one of {', '.join(CONFIGS)}, not {config!r}")
+    return c
+
+
+def check_scope(scope) -> str:
+    """``scope`` as one of :data:`SCOPES` (case-insensitive); :class:`WorkloadError` if not."""
+    s = str(scope).strip().lower()
+    if s not in SCOPES:
+        raise WorkloadError(f"'scope' must be one of {', '.join(SCOPES)}, not {scope!r}")
+    return s
+
+
 def input_files(arch: str, params: dict) -> list:
     """The spec file a point runs on (a ladder preset's own hardware), for the resume key;
     none when the configuration is bad (the point reports it when it runs)."""
     from arch.errors import AccelError
     from arch.registry import resolve
-    from sim.attention import check_config
 
     try:
         return [str(resolve(hardware_for(arch, check_config(params.get("config", "fusemax")))))]
@@ -67,16 +113,23 @@ def input_files(arch: str, params: dict) -> list:
 
 def hardware_for(arch: str, config: str) -> str:
     """The preset (or file) a configuration runs on, given ``--arch`` (see the module docstring)."""
-    from sim.attention import DEFAULT_ARCH
-
     return DEFAULT_ARCH[config] if str(arch) in LADDER_PRESETS else str(arch)
 
 
-#: The shipped mapping files (mappings/shipped/) of each rung of FuseMax's ladder. With more
-#: than one, the point runs the one with the fewest analytical cycles that fits (FLAT's own
-#: choice between score blocks on chip and scores spilled to DRAM, docs/fusemax.md).
-LADDER_FILES = {"unfused": ("unfused",), "flat": ("flat", "flat-spill"), "cascade": ("cascade",),
-                "architecture": ("architecture",), "fusemax": ("fusemax",)}
+def arrays(spec) -> tuple:
+    """(2D array, 1D array): the compute units of ``spec`` the ladder's files bind to.
+
+    Raises
+    ------
+    SpecError
+        ``spec`` has not exactly one 2D and one 1D PE array.
+    """
+    two = [u for u in spec.compute.values() if u.ndim == 2]
+    one = [u for u in spec.compute.values() if u.ndim == 1]
+    if len(two) != 1 or len(one) != 1:
+        raise SpecError([("compute", f"attention needs exactly one 2D and one 1D PE array, "
+                                     f"not {len(two)} and {len(one)}")], getattr(spec, "source", None))
+    return two[0], one[0]
 
 
 @lru_cache(maxsize=8)
@@ -99,6 +152,8 @@ def ladder_graph(spec, wl, config: str, stage_dram: bool = False) -> tuple:
     """(task graph, name of the mapping file) of rung ``config`` for ``wl`` on ``spec``:
     :data:`LADDER_FILES` through the generic lowering (:func:`sim.cascade.lower`).
 
+    ``stage_dram``: every DRAM byte also passes the global buffer (energy only).
+
     Raises
     ------
     MappingError
@@ -107,19 +162,19 @@ def ladder_graph(spec, wl, config: str, stage_dram: bool = False) -> tuple:
     from arch.errors import MappingError
     from mappings.cascade_mapping import shipped
     from sim.analytical import run
-    from sim.attention import hardware
     from sim.cascade import lower
 
-    m0 = hardware(spec).pd
+    m0 = arrays(spec)[0].rows
+    files = LADDER_FILES[check_config(config)]
     best, error = None, None
-    for name in LADDER_FILES[config]:
+    for name in files:
         mapping = shipped(name)
         try:
             graph = lower(*attention_cascade(mapping, wl, m0), mapping, spec, stage_dram=stage_dram)
         except MappingError as err:
             error = err
             continue
-        cycles = run(graph).cycles if len(LADDER_FILES[config]) > 1 else 0
+        cycles = run(graph).cycles if len(files) > 1 else 0
         if best is None or cycles < best[0]:
             best = (cycles, graph, name)
     if best is None:
@@ -127,35 +182,56 @@ def ladder_graph(spec, wl, config: str, stage_dram: bool = False) -> tuple:
     return best[1], best[2]
 
 
-#: The rungs whose mapping files hold against the dedicated lowerings at every point of the
-#: study and under pe_dim sweeps (within 5% cycles and 10% energy: docs/fusemax.md, "The
-#: ladder as mapping files"); ``config=`` runs them through the generic lowering. The others
-#: keep their dedicated lowering (sim/attention/fused.py).
-MAPPED = ("unfused", "flat", "cascade", "architecture", "fusemax")
+def linear_graphs(spec, gemms, stage_dram: bool = False) -> list:
+    """Task graphs of ``gemms`` (:class:`mappings.workloads.Gemm`, the layer's linear layers)
+    through :data:`LINEAR_FILE`, one per GEMM, their phases named after it: ``M`` = tokens,
+    ``K`` = input width, ``N`` = output width of the library's GEMM cascade."""
+    from mappings import library
+    from mappings.cascade_mapping import shipped
+    from sim.cascade import lower
+    from sim.taskgraph import Phase
+
+    mapping, cascade, out = shipped(LINEAR_FILE), library.gemm(), []
+    for g in gemms:
+        graph = lower(cascade, {"M": g.tokens, "N": g.n, "K": g.k}, mapping, spec, stage_dram=stage_dram)
+        # renamed only: the tasks are those of phases the lowering checked
+        phases = tuple(Phase.trusted(f"{g.name}.{ph.name}", ph.tasks, ph.iterations) for ph in graph.phases)
+        out.append(replace(graph, phases=phases))
+    return out
 
 
-def mapped_lower(spec, wl, config: str, scope: str, dram_staging: bool):
-    """The task graph of rung ``config`` through its mapping files (:func:`ladder_graph`),
-    with the layer's linear layers around it when ``scope`` is ``end2end``."""
-    from sim.attention import check_scope, hardware, linear
+def layer_graph(spec, wl, config: str = "fusemax", scope: str = "attention", dram_staging: bool = True):
+    """The task graph of one design point: rung ``config`` of the ladder (:func:`ladder_graph`)
+    for workload ``wl`` (:class:`mappings.workloads.Workload`) on ``spec``, with the layer's
+    linear layers before and after it (:func:`linear_graphs`) when ``scope`` is ``end2end``.
+
+    ``dram_staging``: ``True`` books a global-buffer access for every byte moved to or from
+    DRAM on top of what the files keep (:func:`sim.cascade.lower`'s ``stage_dram``);
+    ``False`` follows each file's keep/bypass, the published artifact's accounting. Energy
+    only. The graph's ``meta`` names the rung, the scope, the workload, the two arrays
+    (``unit_2d``, ``unit_1d``) and the attention file that ran (``mapping``).
+    """
     from sim.taskgraph import TaskGraph
 
-    hw = hardware(spec, stage_dram=dram_staging)
+    config, scope = check_config(config), check_scope(scope)
+    if not isinstance(dram_staging, bool):
+        raise WorkloadError(f"'dram_staging' must be true or false, not {dram_staging!r}")
+    u2d, u1d = arrays(spec)
     graph, name = ladder_graph(spec, wl, config, stage_dram=dram_staging)
-    phases = list(graph.phases)
-    if check_scope(scope) == "end2end":
+    graphs = [graph]
+    if scope == "end2end":
         before, after = wl.linear_layers()
-        phases = linear.lower(hw, before) + phases + linear.lower(hw, after)
-    units = {hw.u2d.name: hw.u2d.pes, hw.u1d.name: hw.u1d.pes, **graph.units}
+        graphs = linear_graphs(spec, before, dram_staging) + graphs + linear_graphs(spec, after, dram_staging)
+    units = {u2d.name: u2d.pes, u1d.name: u1d.pes}
+    for g in graphs:
+        units.update(g.units)
     meta = {"config": config, "scope": scope, "model": wl.model.name, "seq_len": wl.seq_len, "batch": wl.batch,
-            "unit_2d": hw.u2d.name, "unit_1d": hw.u1d.name, "dram_staging": dram_staging, "mapping": name}
-    return TaskGraph(tuple(phases), units, spec.clock_hz, meta=meta)
+            "unit_2d": u2d.name, "unit_1d": u1d.name, "dram_staging": dram_staging, "mapping": name}
+    return TaskGraph(tuple(ph for g in graphs for ph in g.phases), units, spec.clock_hz, meta=meta)
 
 
 def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> dict:
     """Shared by the ``attention`` and ``end2end`` families."""
-    from sim.attention import check_config, lower
-
     unknown = sorted(set(params) - WORKLOAD_KEYS)
     if unknown:
         raise WorkloadError(f"{scope}: unknown parameter {unknown[0]!r} "
@@ -167,11 +243,8 @@ def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> d
     require_kind(scope, hw_name, "spatial")
     spec = _spec(hw_name, overrides)
     run = engine_run(engine, scope)
-    staging = _staging(params.get("dram_staging", "yes"), scope)
-    if config in MAPPED:
-        graph = mapped_lower(spec, wl, config, scope, staging)
-    else:
-        graph = lower(spec, wl, config, scope, dram_staging=staging)
+    staging = _staging(params.get("dram_staging", "yes"))
+    graph = layer_graph(spec, wl, config, scope, staging)
     report = run(graph, trace=trace) if (trace and engine == "des") else run(graph)
     rec = report.record(**{k: v for k, v in params.items() if k not in ARCH_KEYS})
     u2, u1 = graph.meta["unit_2d"], graph.meta["unit_1d"]
@@ -184,7 +257,7 @@ def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> d
         dram_gbps=spec.dram.bw_bytes_per_s / 2 ** 30, clock_mhz=spec.clock_mhz,
     )
     rec["area_mm2"] = total_area_mm2(spec)
-    rec["mapping_file"] = graph.meta.get("mapping")    # the shipped file run, or None (dedicated)
+    rec["mapping_file"] = graph.meta["mapping"]     # the rung's shipped attention file that ran
     return rec
 
 

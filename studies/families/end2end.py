@@ -1,8 +1,9 @@
 """The ``end2end`` workload family: one transformer encoder layer on a spatial array.
 
 The layer is the Q, K and V projections, attention (one configuration of FuseMax's ladder,
-:mod:`sim.attention`), the output projection and the two feed-forward GEMMs
-(:mod:`sim.attention.linear`), run one after the other on the same hardware. Parameters and
+its shipped mapping files), the output projection and the two feed-forward GEMMs (the shipped
+mapping ``linear`` of the library's GEMM cascade), run one after the other on the same
+hardware (:func:`studies.families.attention.layer_graph`). Parameters and
 records are those of the ``attention`` family (:mod:`studies.families.attention`) with
 ``scope`` = ``"end2end"``.
 

@@ -1,27 +1,21 @@
-"""The fast paths of the analytical engine and of the attention pipeline lowering.
+"""The fast paths of the analytical engine.
 
 The engine keeps the analysis of a loop-body structure (for its bound, road 4) and the cycles
-of a phase across phases, and the pipeline lowering builds its phases from a recipe kept per step
-structure, with tasks derived from checked templates. These tests hold those paths to
-independent references:
+of a phase across phases. These tests hold those paths to independent references:
 
 * the bound of random phases equals a brute force written from the definition in the
   engine's module docstring (every iteration enumerated, longest paths by repeated
   relaxation), also when phases of one structure with different costs share the caches;
-* the phases a pipeline returns are equal to phases built by the checked constructors, run
-  each step exactly on the tiles the guard selects, and the checks still refuse bad steps;
-* on random pipelines, the discrete-event engine never beats the bound, and both engines
-  report the same cycles and totals.
+* on random graphs of such phases, the discrete-event engine never beats the bound, and both
+  engines report the same cycles and totals.
 """
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arch.errors import MappingError, SimulationError
+from arch.errors import SimulationError
 from sim import analytical, des
-from sim.attention.hw import Cost
-from sim.attention.pipeline import Step, pipeline
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
 UNITS = ("dram", "pe2d", "pe1d")
@@ -166,75 +160,30 @@ def test_a_cyclic_iteration_falls_back_to_busy_cycles():
     assert analytical.phase_bound(ph) == reference_bound(ph) == 38
 
 
-# ---------------------------------------------------------------- pipeline lowering
-
-
-def _cost(cycles, latency=0, mac=1):
-    return Cost(cycles=cycles, latency=latency, actions={("pe", "mac"): mac}, energy_pj={("pe", "mac"): 0.5 * mac},
-                active_pe_cycles=float(cycles))
+# ---------------------------------------------------------------- both engines
 
 
 @st.composite
-def step_lists(draw):
-    n = draw(st.integers(1, 5))
-    stages = [draw(st.integers(0, 3)) for _ in range(n)]
-    steps = []
-    for k in range(n):
-        deps = []
-        for j in range(n):
-            if j != k and draw(st.integers(0, 2)) == 0:
-                # tile distance d >= stage(j) - stage(k), and a same-tile edge only backwards
-                low = max(0, stages[j] - stages[k] + (0 if j < k else 1))
-                deps.append((f"s{j}", draw(st.integers(low, low + 2))))
-        every = draw(st.sampled_from([1, 1, 2, 3]))
-        steps.append(Step(f"s{k}", draw(st.sampled_from(UNITS)), _cost(draw(st.integers(0, 20)), draw(st.integers(0, 5)), k + 1),
-                          tuple(deps), stages[k], every, draw(st.integers(0, every - 1))))
-    return steps
-
-
-@settings(max_examples=150, deadline=None)
-@given(step_lists(), st.integers(1, 30), st.integers(1, 30))
-def test_pipeline_phases_equal_checked_phases_and_run_every_tile_once(steps, n_a, n_b):
-    for n_tiles in (n_a, n_b, n_a):  # the same steps twice: the recipe kept for them is reused
-        phases = pipeline("x", steps, n_tiles)
-        instances = {}
-        for ph in phases:
-            rebuilt = Phase(ph.name, tuple(Task(t.name, t.unit, t.cycles, t.latency, t.deps, dict(t.actions),
-                                                dict(t.energy_pj), t.active_pe_cycles, t.every, t.offset)
-                                           for t in ph.tasks), ph.iterations)
-            assert rebuilt == ph
-            for t in ph.tasks:
-                instances[t.name] = instances.get(t.name, 0) + t.count(ph.iterations)
-        for s in steps:  # tiles 0..n-1 with tile % every == offset, counted by hand
-            assert instances.get(s.name, 0) == len([i for i in range(n_tiles) if i % s.every == s.offset])
-        for ph in phases:
-            assert analytical.phase_bound(ph) == reference_bound(ph)
+def graphs(draw):
+    """One to three random phases in sequence, each with actions booked per task."""
+    phases = []
+    for p in range(draw(st.integers(1, 3))):
+        structure = draw(structures())
+        cost = draw(costs(len(structure)))
+        tasks = tuple(Task(name, unit, c, latency=lat, deps=deps, every=every, offset=offset,
+                           actions={("pe", "mac"): k + 1}, energy_pj={("pe", "mac"): 0.5 * (k + 1)})
+                      for k, ((name, unit, deps, every, offset), (c, lat)) in enumerate(zip(structure, cost)))
+        phases.append(Phase(f"p{p}", tasks, draw(st.integers(1, 25))))
+    return TaskGraph(tuple(phases), UNIT_PES, clock_hz=1e9)
 
 
 @settings(max_examples=60, deadline=None)
-@given(step_lists(), st.integers(1, 25))
-def test_des_never_beats_the_bound_on_pipelines(steps, n_tiles):
-    g = TaskGraph(pipeline("x", steps, n_tiles), UNIT_PES, clock_hz=1e9)
+@given(graphs())
+def test_des_never_beats_the_bound_on_random_graphs(g):
     a, d = analytical.run(g), des.run(g)
     assert d.cycles >= sum(analytical.phase_bound(ph) for ph in g.phases)
     assert d.cycles == a.cycles  # small phases: the exact roads
     assert d.actions == a.actions and d.energy_pj_by == a.energy_pj_by and d.busy_cycles == a.busy_cycles
-
-
-def test_pipeline_still_refuses_bad_steps():
-    c = _cost(5)
-    with pytest.raises(MappingError, match="depends on unknown step 'z'"):
-        pipeline("x", [Step("a", "pe2d", c, (("z", 0),))], 4)
-    with pytest.raises(MappingError, match="step 'a' needs every >= 1, not 0"):
-        pipeline("x", [Step("a", "pe2d", c, (), 0, 0, 0)], 4)
-    cyclic = [Step("a", "pe2d", c, (("b", 0),)), Step("b", "pe1d", c, (("a", 0),))]
-    for _ in range(2):  # refused every time: a refused structure is not kept
-        with pytest.raises(SimulationError, match="deadlock"):
-            pipeline("x", cyclic, 4)
-    with pytest.raises(SimulationError, match="task names repeat"):
-        pipeline("x", [Step("a", "pe2d", c), Step("a", "pe1d", c)], 4)
-    with pytest.raises(SimulationError, match="'cycles' must be a non-negative integer, not -1"):
-        pipeline("x", [Step("a", "pe2d", Cost(cycles=-1))], 4)
 
 
 def test_task_checks_and_derive():

@@ -22,9 +22,9 @@ UNIT_SUFFIX = re.compile(r"_(bytes|\d+b)$")
 
 
 def _attention(config):
-    from sim.attention import lower
     from mappings.workloads import Workload, model
-    return lower(load_arch("fusemax" if config == "fusemax" else "flat"), Workload(model("bert"), 1024, 1), config)
+    from studies.families.attention import layer_graph
+    return layer_graph(load_arch("fusemax" if config == "fusemax" else "flat"), Workload(model("bert"), 1024, 1), config)
 
 
 def _gemm():

@@ -134,8 +134,8 @@ def test_read_positions_are_the_live_columns(phase):
 
 
 def _fusemax_cascade_pipeline(n):
-    """The 15-task loop body the FuseMax study lowers for the '+Cascade' configuration at a
-    1M-token sequence (sim/attention): a Q tile load and the output store once every 1024
+    """A 15-task loop body of the shape of the '+Cascade' configuration at a 1M-token
+    sequence, built here by hand: a Q tile load and the output store once every 1024
     iterations, the load waiting for the BQK step a whole super-period back."""
     def t(name, unit, cycles, deps, latency=0, every=1, offset=0):
         return Task(name, unit, cycles, latency=latency, deps=tuple(Dep(*d) for d in deps),
