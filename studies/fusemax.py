@@ -12,7 +12,7 @@ Usage::
     python -m studies.fusemax                       # the table (analytical engine)
     python -m studies.fusemax --engine des --format json
     explore --study fusemax --format csv --out fusemax.csv
-    explore --study fusemax --set dram_staging=no      # the published artifact's accounting
+    explore --study fusemax --set dram_staging=yes     # every DRAM byte also through the buffer
 
 ``explore --study fusemax`` forwards ``--format``, ``--engine``, ``--out``, ``--plot`` and
 ``--jobs``, and ``--set dram_staging=V`` / ``--set batch=N`` to ``--dram-staging`` / ``--batch``;
@@ -64,7 +64,7 @@ def points(models=tuple(MODELS), seq_lens=SEQ_LENS, configs=CONFIGS, scopes=SCOP
     return [(c, m, L, s, batch) for s in scopes for m in models for L in seq_lens for c in configs]
 
 
-def evaluate_point(point, engine: str = "analytical", dram_staging: str = "yes") -> dict:
+def evaluate_point(point, engine: str = "analytical", dram_staging: str = "no") -> dict:
     """One record of the study (each configuration on its own paper hardware)."""
     from studies.families.attention import evaluate_scope
 
@@ -75,7 +75,7 @@ def evaluate_point(point, engine: str = "analytical", dram_staging: str = "yes")
     return {k: rec[k] for k in RECORD_KEYS if k in rec}
 
 
-def run(pts, engine: str = "analytical", jobs: int = 1, dram_staging: str = "yes") -> list:
+def run(pts, engine: str = "analytical", jobs: int = 1, dram_staging: str = "no") -> list:
     """Records of ``pts`` in order, on ``jobs`` processes."""
     if jobs > 1:
         with worker_pool(min(jobs, len(pts))) as pool:
@@ -169,9 +169,10 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--scopes", default=",".join(SCOPES))
     ap.add_argument("--batch", type=int_arg(1, 1 << 16), default=64)
-    ap.add_argument("--dram-staging", choices=("yes", "no"), default="yes",
-                    help="tensors moved to/from DRAM pass through the global buffer (no: the "
-                         "published artifact's accounting, energy only; docs/fusemax.md)")
+    ap.add_argument("--dram-staging", choices=("yes", "no"), default="no",
+                    help="every byte moved to/from DRAM also passes the global buffer on top of "
+                         "what the mapping files keep (yes; no: the files' keep/bypass alone, the "
+                         "published artifact's accounting; energy only; docs/fusemax.md)")
     args = ap.parse_args(argv)
     try:
         models = _csv_list(args.models, tuple(MODELS), "models")

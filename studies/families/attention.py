@@ -20,9 +20,9 @@ architecture  1-pass       ``architecture``: FuseMax's binding, one tile at a ti
 fusemax       1-pass       ``fusemax``: binding, epoch pipelining, interleaving
 ============  ===========  ==========================================================
 
-``dram_staging`` (``yes`` by default) says whether every byte moved to and from DRAM also
-passes the global buffer (``no`` follows the files' keep/bypass, the published artifact's
-accounting; cycles are the same either way). The ``end2end`` family adds the layer's linear
+``dram_staging`` (``no`` by default: the files' keep/bypass decide, tensor by tensor, as the
+published artifact's mappings do) says whether every byte moved to and from DRAM also passes
+the global buffer on top of what the files keep (``yes``; cycles are the same either way). The ``end2end`` family adds the layer's linear
 layers around attention, through :data:`LINEAR_FILE`.
 
 Hardware per configuration: the ladder compares whole designs, so when ``--arch`` names one of
@@ -200,14 +200,14 @@ def linear_graphs(spec, gemms, stage_dram: bool = False) -> list:
     return out
 
 
-def layer_graph(spec, wl, config: str = "fusemax", scope: str = "attention", dram_staging: bool = True):
+def layer_graph(spec, wl, config: str = "fusemax", scope: str = "attention", dram_staging: bool = False):
     """The task graph of one design point: rung ``config`` of the ladder (:func:`ladder_graph`)
     for workload ``wl`` (:class:`mappings.workloads.Workload`) on ``spec``, with the layer's
     linear layers before and after it (:func:`linear_graphs`) when ``scope`` is ``end2end``.
 
     ``dram_staging``: ``True`` books a global-buffer access for every byte moved to or from
     DRAM on top of what the files keep (:func:`sim.cascade.lower`'s ``stage_dram``);
-    ``False`` follows each file's keep/bypass, the published artifact's accounting. Energy
+    ``False`` (default) follows each file's keep/bypass, the published artifact's accounting. Energy
     only. The graph's ``meta`` names the rung, the scope, the workload, the two arrays
     (``unit_2d``, ``unit_1d``) and the attention file that ran (``mapping``).
     """
@@ -243,7 +243,7 @@ def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> d
     require_kind(scope, hw_name, "spatial")
     spec = _spec(hw_name, overrides)
     run = engine_run(engine, scope)
-    staging = _staging(params.get("dram_staging", "yes"))
+    staging = _staging(params.get("dram_staging", "no"))
     graph = layer_graph(spec, wl, config, scope, staging)
     report = run(graph, trace=trace) if (trace and engine == "des") else run(graph)
     rec = report.record(**{k: v for k, v in params.items() if k not in ARCH_KEYS})

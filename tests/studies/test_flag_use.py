@@ -48,13 +48,14 @@ def test_study_flags_become_the_studys_own():
     assert cli._study_argv(args) == ["--format", "table", "--engine", "analytical", "--arch", "my.yaml", "--quiet"]
 
 
-def test_dram_staging_no_changes_the_study(capsys):
+def test_dram_staging_changes_the_study(capsys):
     """The issue's case: ``--set dram_staging=no`` ran and every record equalled the default.
-    With it, energies drop (no buffer energy for DRAM traffic) and cycles stay (docs/fusemax.md)."""
+    The default now follows the files' keep/bypass (``no``); ``yes`` adds the buffer energy of
+    the DRAM traffic the files bypass: energies rise, cycles stay (docs/fusemax.md)."""
     base = ["--models", "bert", "--seq-lens", "1K", "--configs", "flat,fusemax", "--format", "json"]
     assert fusemax.main(base) == 0
-    yes = json.loads(capsys.readouterr().out)
-    assert fusemax.main(base + ["--dram-staging", "no"]) == 0
     no = json.loads(capsys.readouterr().out)
+    assert fusemax.main(base + ["--dram-staging", "yes"]) == 0
+    yes = json.loads(capsys.readouterr().out)
     assert [r["cycles"] for r in no] == [r["cycles"] for r in yes]
     assert all(n["energy_pj"] < y["energy_pj"] for n, y in zip(no, yes))
