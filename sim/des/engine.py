@@ -74,7 +74,7 @@ def _compile(graph: TaskGraph, unit_index: dict, fast_forward: bool, budget_step
             continue
         key = phase_key(ph)
         if key not in programs:
-            programs[key] = PhaseProgram(ph, unit_index)
+            programs[key] = PhaseProgram(ph, unit_index, taps=True)
             need += minimum_steps(ph, fast_forward)
         elif not fast_forward:
             need += ph.steps()
