@@ -22,6 +22,21 @@ certificates are used, checked on sampled states at block boundaries:
 Extrapolation jumps over whole windows only; the leftover blocks and the last partial
 super-period are simulated. The phase end is the largest ready time of the last instance of
 each task (ready times of one task never decrease), read from the final state.
+
+*Between rare tasks.* A task that runs once every ``RARE_EVERY`` or more iterations (a weight
+panel reloaded once per 262,144 tiles) makes the super-period as long as the phase: no whole
+super-period is left to jump over. Outside the *windows* of the rare tasks (the iterations where
+one runs, or where a program still tells it apart: ``PhaseProgram.guard_terms``) every
+iteration's program is the one of its residue modulo the short period ``p`` of the frequent
+tasks. So each run between two windows is a phase of period ``p`` of its own: blocks of whole
+``p``-periods, the same two certificates on the states at block boundaries, a jump that stops
+before the run's end, then the rest of the run and the window simulated. The values the rare
+tasks left behind (their ready times, the taps their far dependencies read) are components that
+grow by 0 in the per-component certificate; its step check covers them like any other
+argument (a constant that would catch up with a growing result fails it, and the run is then
+simulated further). The
+regime is chosen when its estimated work (:data:`RUN_SEARCH_BLOCKS` blocks per run) is below
+that of whole super-periods; both are exact.
 """
 
 from __future__ import annotations

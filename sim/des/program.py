@@ -72,8 +72,20 @@ class PhaseProgram:
     unit_index : dict
         Unit name -> position in the engine's ``free`` list (cycles at which the unit is free).
     taps : bool
-        Read far dependencies of rare tasks through taps (see the module docstring):
-        ``histories`` then holds one list per task followed by one per tap.
+        Read far dependencies of rare tasks through taps (see the module docstring).
+
+    Attributes
+    ----------
+    histories : list of list
+        Ready cycles of each task's last instances, then of each tap's (newest last).
+    depth : list of int
+        Entries each history keeps.
+    live_slots : list of int
+        The histories of the tasks that run in the phase and of their taps: with the units'
+        free cycles, the state of the phase (what fast-forward compares).
+    guard_terms : list of tuple
+        ``(offset, every, clip)`` per task, then ``(residue, every, 1)`` per tap: an iteration's
+        program depends only on ``min((i - offset) % every, clip)`` over the terms.
     """
 
     def __init__(self, phase: Phase, unit_index: dict, taps: bool = False):
@@ -133,7 +145,7 @@ class PhaseProgram:
         for k, t in enumerate(self.tasks):
             for q, d in enumerate(t.deps):
                 p = self.tasks[self.task_index[d.task]]
-                if t.every % p.every or d.distance // p.every < TAP_BACK or t.every == p.every:
+                if t.every == p.every or t.every % p.every or d.distance // p.every < TAP_BACK:
                     continue
                 # the awaited iteration of consumer instance i: i - d rounded down to an
                 # iteration of the producer; the same residue modulo t.every for every i
