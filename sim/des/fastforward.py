@@ -112,8 +112,8 @@ def simulate_phase(pp: PhaseProgram, free: list, t0: int, budget: Budget, timeli
         out["end"] = t0
         return out
     iss = _Issuer(pp, free, budget, timeline, phase_index, out)
-    split = rare_split(pp) if fast_forward else None
-    if split is not None and _rare_pays(pp, *split):
+    split = rare_regime(pp) if fast_forward else None
+    if split is not None:
         _between_rare(iss, *split)
     else:
         _super_periods(iss, fast_forward)
@@ -183,28 +183,27 @@ def _super_periods(iss, fast_forward: bool):
     iss.span(blocks * L, n)
 
 
-def rare_split(pp: PhaseProgram):
-    """The short period ``p`` of the frequent tasks and the guard terms ``(offset, every,
-    window)`` of the rare ones (``every`` not dividing ``p``), or None when no task is rare.
+def rare_regime(pp: PhaseProgram):
+    """``(p, terms)`` when the phase is to run between rare tasks, else None.
 
-    A task is frequent when its ``every`` is below :data:`RARE_EVERY`. Outside the windows of
-    the rare terms (iterations ``i`` with ``(i - offset) % every < window``) an iteration's
-    program depends only on ``i % p`` (``PhaseProgram.guard_terms``).
+    ``p`` is the short period of the frequent tasks (``every`` below :data:`RARE_EVERY`),
+    ``terms`` the guard terms ``(offset, every, window)`` whose ``every`` does not divide ``p``:
+    outside their windows (iterations ``i`` with ``(i - offset) % every < window``) an
+    iteration's program depends only on ``i % p`` (``PhaseProgram.guard_terms``). Chosen when
+    its estimated work, :data:`RUN_SEARCH_BLOCKS` blocks per run plus the windows (iterations),
+    is below that of whole super-periods (at least the phase or three blocks of them).
     """
     p = math.lcm(*[t.every for t in pp.tasks if t.every < RARE_EVERY])
     terms = [g for g in pp.guard_terms if p % g[1]]
     if not terms or p > EAGER_PERIOD:
         return None
-    return p, terms
-
-
-def _rare_pays(pp, p, terms) -> bool:
-    """Whether runs between rare instances cost fewer iterations than whole super-periods do."""
     L = max(1, -(-BLOCK_ITERATIONS // pp.period)) * pp.period
     windows = sum(count_in(pp.n, o, e) for o, e, _c in terms)
     inside = sum(count_in(pp.n, o, e) * c for o, e, c in terms)
     L_rare = max(1, -(-BLOCK_ITERATIONS // p)) * p
-    return (windows + 1) * RUN_SEARCH_BLOCKS * L_rare + inside < min(pp.n, 3 * L)
+    if (windows + 1) * RUN_SEARCH_BLOCKS * L_rare + inside >= min(pp.n, 3 * L):
+        return None
+    return p, terms
 
 
 def _next_special(terms, i: int) -> int:

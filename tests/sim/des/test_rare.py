@@ -106,3 +106,15 @@ def test_taps_give_the_cycles_of_the_simpy_model(ph):
     ph = Phase(ph.name, ph.tasks, min(ph.iterations, 2 * RARE_EVERY + 50))
     g = TaskGraph(phases=(ph,), units=UNITS, clock_hz=1e9)
     assert des.run(g, fast_forward=False).cycles == des.run(g, executor="processes").cycles
+
+
+def test_budget_counts_the_runs_between_rare_tasks():
+    # 16.8 M tiles, a panel every 4 M: two blocks of whole super-periods would be 25 M task
+    # instances, over the default budget of 10 M; between the rare tasks a few thousand are
+    # simulated. Cycles as in test_panel_gemm_closed_form, with four panel loads.
+    e, B = 1 << 22, 700
+    n = 4 * e
+    g = panel_gemm(n, e, load_b=B, mac=40, load_a=30, store=0)
+    r = des.run(g)
+    assert r.cycles == 40 * n + 4 * (B - 10)
+    assert r.simulated_steps < 10_000
