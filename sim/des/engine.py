@@ -33,7 +33,8 @@ import math
 import simpy
 
 from arch.errors import SimulationError
-from sim.des.fastforward import BLOCK_ITERATIONS, TRACE_LIMIT, Budget, Timeline, simulate_phase
+from sim.des.fastforward import (BLOCK_ITERATIONS, TRACE_LIMIT, Budget, Timeline, rare_regime,
+                                 simulate_phase)
 from sim.des.pool import PoolRunner
 from sim.des.processes import run_processes
 from sim.des.program import PhaseProgram
@@ -53,11 +54,16 @@ def phase_key(phase) -> tuple:
     return phase.timing_key()
 
 
-def minimum_steps(phase, fast_forward: bool) -> int:
-    """Task instances the engine must issue at least to time ``phase``."""
+def minimum_steps(phase, fast_forward: bool, program: PhaseProgram | None = None) -> int:
+    """Task instances the engine must issue at least to time ``phase`` (its compiled
+    ``program``, when given, tells whether it runs between rare tasks: then at least every
+    instance of a rare task is simulated)."""
     total = phase.steps()
     if not fast_forward or not phase.tasks:
         return total
+    split = rare_regime(program) if program is not None else None
+    if split is not None:
+        return sum(t.count(phase.iterations) for t in phase.tasks if split[0] % t.every)
     P = phase.period
     per_block = max(1, -(-BLOCK_ITERATIONS // P))
     per_period = sum(P // t.every for t in phase.tasks)
@@ -74,8 +80,8 @@ def _compile(graph: TaskGraph, unit_index: dict, fast_forward: bool, budget_step
             continue
         key = phase_key(ph)
         if key not in programs:
-            programs[key] = PhaseProgram(ph, unit_index)
-            need += minimum_steps(ph, fast_forward)
+            programs[key] = PhaseProgram(ph, unit_index, taps=True)
+            need += minimum_steps(ph, fast_forward, programs[key])
         elif not fast_forward:
             need += ph.steps()
     if need > budget_steps:

@@ -23,6 +23,15 @@ An op is ``(history, unit index, cycles, latency, deps, task index)`` with ``dep
 ``(producer history, negative index)``; a history is a Python list of the producer's
 result-ready times (cycles), newest last, pre-filled with the phase start so that a dependency
 on an instance before the first one (a met dependency) reads the phase start.
+
+*Taps* (``taps=True``, what the discrete-event engine asks for). A rare task that waits on a
+frequent one far back (a weight panel loaded once per ``every = 262,144`` tiles that must wait
+for the tile that last read the buffer it overwrites: distance ``every``) would make the
+frequent task keep ``distance`` ready times. When the consumer's ``every`` is a multiple of the
+producer's, every instance of the consumer awaits a producer instance at one fixed residue
+modulo the consumer's ``every``; the producer's op at those iterations also appends its ready
+time to a history of its own (a tap, kept a few entries deep), and the consumer reads the tap.
+Same values, so the same cycles; the state the fast-forward compares stays small.
 """
 
 from __future__ import annotations
@@ -32,6 +41,26 @@ from sim.taskgraph import Phase
 
 #: Above this super-period, programs are built on demand instead of all up front.
 EAGER_PERIOD = 1 << 16
+#: A dependency reaching at least this many producer instances back is read through a tap.
+TAP_BACK = 16
+
+
+def count_in(iterations: int, offset: int, every: int) -> int:
+    """Iterations ``i < iterations`` with ``i % every == offset``."""
+    return 0 if iterations <= offset else (iterations - 1 - offset) // every + 1
+
+
+class _Tee:
+    """A producer's history and its taps: ``append`` writes the ready time to each."""
+
+    __slots__ = ("lists",)
+
+    def __init__(self, lists):
+        self.lists = lists
+
+    def append(self, v):
+        for hist in self.lists:
+            hist.append(v)
 
 
 class PhaseProgram:
@@ -42,9 +71,24 @@ class PhaseProgram:
     phase : Phase
     unit_index : dict
         Unit name -> position in the engine's ``free`` list (cycles at which the unit is free).
+    taps : bool
+        Read far dependencies of rare tasks through taps (see the module docstring).
+
+    Attributes
+    ----------
+    histories : list of list
+        Ready cycles of each task's last instances, then of each tap's (newest last).
+    depth : list of int
+        Entries each history keeps.
+    live_slots : list of int
+        The histories of the tasks that run in the phase and of their taps: with the units'
+        free cycles, the state of the phase (what fast-forward compares).
+    guard_terms : list of tuple
+        ``(offset, every, clip)`` per task, then ``(residue, every, 1)`` per tap: an iteration's
+        program depends only on ``min((i - offset) % every, clip)`` over the terms.
     """
 
-    def __init__(self, phase: Phase, unit_index: dict):
+    def __init__(self, phase: Phase, unit_index: dict, taps: bool = False):
         self.phase = phase
         self.tasks = phase.tasks
         self.period = phase.period
@@ -53,10 +97,14 @@ class PhaseProgram:
         self.task_index = {t.name: k for k, t in enumerate(self.tasks)}
         self.live_tasks = [k for k, t in enumerate(self.tasks) if t.count(self.n) > 0]
         self.units = sorted({unit_index[self.tasks[k].unit] for k in self.live_tasks})
-        self.histories = [[] for _ in self.tasks]
         self._orders = {}   # live-set key -> order of task indices (checked for deadlock)
-        self._raw = {}      # signature -> list of (task idx, ((dep task idx, back), ...))
-        self.depth = [1] * len(self.tasks)  # history entries each task must keep
+        self._raw = {}      # signature -> list of (task idx, ((dep slot, back), ...), tap slots)
+        # taps: (consumer, dep position, producer, residue of the awaited iteration mod the
+        # consumer's every); tap s is history slot len(tasks) + s
+        self.taps = self._find_taps() if taps else []
+        self._tap_of = {(k, q): len(self.tasks) + s for s, (k, q, _j, _r) in enumerate(self.taps)}
+        self.histories = [[] for _ in range(len(self.tasks) + len(self.taps))]
+        self.depth = [1] * len(self.histories)  # history entries each task (and tap) must keep
         self._programs = {}  # residue -> program
         self._bound = {}     # signature -> program
         # A residue's program depends on each task's position in its own guard cycle,
@@ -66,7 +114,11 @@ class PhaseProgram:
             for d in t.deps:
                 j = self.task_index[d.task]
                 clip[j] = max(clip[j], d.distance)
-        self._sig_terms = [(t.offset, t.every, clip[k]) for k, t in enumerate(self.tasks)]
+        self.guard_terms = [(t.offset, t.every, clip[k]) for k, t in enumerate(self.tasks)]
+        self.guard_terms += [(r, self.tasks[k].every, 1) for k, _q, _j, r in self.taps]
+        live = set(self.live_tasks)
+        #: History slots the state of the phase consists of: live tasks, then their taps.
+        self.live_slots = self.live_tasks + [len(self.tasks) + s for s, t in enumerate(self.taps) if t[2] in live]
         if self.period <= EAGER_PERIOD:
             # Every residue compiled (and checked for deadlock) before anything is simulated.
             sigs = {}
@@ -79,10 +131,27 @@ class PhaseProgram:
         else:
             # Huge super-period: a safe history depth (ceil(distance / every) + 1 instances
             # back at most), programs and their deadlock check built when first issued.
-            for t in self.tasks:
-                for d in t.deps:
-                    j = self.task_index[d.task]
-                    self.depth[j] = max(self.depth[j], d.distance // self.tasks[j].every + 2)
+            for k, t in enumerate(self.tasks):
+                for q, d in enumerate(t.deps):
+                    slot = self._tap_of.get((k, q))
+                    j = self.task_index[d.task] if slot is None else slot
+                    e = self.tasks[j].every if slot is None else t.every
+                    self.depth[j] = max(self.depth[j], d.distance // e + 2)
+
+    def _find_taps(self) -> list:
+        """The dependencies read through a tap: the consumer's ``every`` a multiple of the
+        producer's, and the awaited instance at least :data:`TAP_BACK` producer instances back."""
+        out = []
+        for k, t in enumerate(self.tasks):
+            for q, d in enumerate(t.deps):
+                p = self.tasks[self.task_index[d.task]]
+                if t.every == p.every or t.every % p.every or d.distance // p.every < TAP_BACK:
+                    continue
+                # the awaited iteration of consumer instance i: i - d rounded down to an
+                # iteration of the producer; the same residue modulo t.every for every i
+                i = t.offset - d.distance
+                out.append((k, q, self.task_index[d.task], (i - (i - p.offset) % p.every) % t.every))
+        return out
 
     # ----------------------------------------------------------------------------- compiling
     def _live(self, r: int) -> tuple:
@@ -137,11 +206,19 @@ class PhaseProgram:
         out = []
         for k in self._order(self._live(r)):
             deps = []
-            for d in tasks[k].deps:
+            for q, d in enumerate(tasks[k].deps):
                 j = self.task_index[d.task]
                 p = tasks[j]
                 before = p.count(i) + (1 if j in done_here else 0)  # instances already issued
                 target = (i - d.distance - p.offset) // p.every     # index of the awaited one
+                slot = self._tap_of.get((k, q))
+                if slot is not None:  # the same instance, counted among the tap's entries
+                    _k, _q, _j, tr = self.taps[slot - len(tasks)]
+                    e = tasks[k].every
+                    written = j in done_here and (i - tr) % e == 0
+                    before = count_in(i, tr, e) + (1 if written else 0)
+                    target = (p.offset + p.every * target - tr) // e
+                    j = slot
                 back = before - 1 - target
                 if back < 0:
                     raise SimulationError(f"phase {self.phase.name!r}: task {tasks[k].name!r} would depend on a later instance of {p.name!r}")
@@ -149,11 +226,13 @@ class PhaseProgram:
                     self.depth[j] = back + 1
                 deps.append((j, back))
             done_here.add(k)
-            out.append((k, tuple(deps)))
+            tees = tuple(len(tasks) + s for s, (_k, _q, j, tr) in enumerate(self.taps)
+                         if j == k and (i - tr) % tasks[_k].every == 0)
+            out.append((k, tuple(deps), tees))
         return out
 
     def _signature(self, r: int) -> tuple:
-        return tuple(min((r - o) % e, c) for o, e, c in self._sig_terms)
+        return tuple(min((r - o) % e, c) for o, e, c in self.guard_terms)
 
     def _finish(self, sigs):
         for sig, raw in self._raw.items():
@@ -164,9 +243,10 @@ class PhaseProgram:
     def _bind(self, raw) -> tuple:
         tasks, h, ui = self.tasks, self.histories, self.unit_index
         ops = []
-        for k, deps in raw:
+        for k, deps, tees in raw:
             t = tasks[k]
-            ops.append((h[k], ui[t.unit], t.cycles, t.latency,
+            hist = _Tee([h[k]] + [h[s] for s in tees]) if tees else h[k]
+            ops.append((hist, ui[t.unit], t.cycles, t.latency,
                         tuple((h[j], -1 - back) for j, back in deps), k))
         return tuple(ops)
 
