@@ -100,6 +100,12 @@ class Placement:
             {lv: tuple(ts) for lv, ts in self.bypass.items() if ts}))
         object.__setattr__(self, "loop_order", tuple(self.loop_order))
 
+    def __hash__(self):
+        # the read-only tables hash by their items (equal placements, equal hashes), so a
+        # placement can key a cache (functools.lru_cache) of what is derived from it
+        return hash((self.einsum, self.unit, self.spatial, _items(self.tiles), _items(self.bypass),
+                     self.loop_order, self.sparse))
+
     def keeps(self, level: str, tensor: str) -> bool:
         """True when ``level`` holds ``tensor`` for this Einsum."""
         return tensor not in self.bypass.get(level, ())
@@ -189,6 +195,10 @@ class Group:
         object.__setattr__(self, "loops", tuple((str(r), size_of(t)) for r, t in self.loops))
         object.__setattr__(self, "stages", MappingProxyType({k: int(v) for k, v in self.stages.items() if v}))
 
+    def __hash__(self):
+        return hash((self.einsums, self.buffer, self.loops, self.slots, _items(self.stages), self.in_place,
+                     _items(self.spill), self.sync, self.capacity_slots))
+
     def stage(self, einsum: str) -> int:
         return self.stages.get(einsum, 0)
 
@@ -256,6 +266,11 @@ class CascadeMapping:
         if self.fusion:
             out["fusion"] = [_group_dict(g) for g in self.fusion]
         return out
+
+
+def _items(table) -> frozenset:
+    """A read-only table (nested ones too) as a hashable set of its items."""
+    return frozenset((k, _items(v) if isinstance(v, Mapping) else v) for k, v in table.items())
 
 
 def _plain(size):

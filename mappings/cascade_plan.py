@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from types import MappingProxyType
 
 from arch.errors import MappingError
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
@@ -197,6 +198,17 @@ def _einsum_facts(cascade) -> tuple:
     return tuple(_EinsumFacts(e) for e in cascade.einsums)
 
 
+class _EinsumTable:
+    """The facts of a cascade's Einsums (:func:`_einsum_facts`) looked up by name."""
+
+    def __init__(self, einsums: tuple):
+        self.einsums = einsums
+        self._by = {e.name: e for e in einsums}   # the last Einsum producing a tensor
+
+    def einsum(self, name: str):
+        return self._by[name]
+
+
 @lru_cache(maxsize=256)
 def _cascade_terms(cascade, size_items: tuple) -> tuple:
     """:func:`_terms` of every reference of :func:`_einsum_facts` of ``cascade`` (each
@@ -205,20 +217,17 @@ def _cascade_terms(cascade, size_items: tuple) -> tuple:
     return tuple(_terms(r, size_items) for e in _einsum_facts(cascade) for r in (e.output, *e.inputs))
 
 
-class CascadeFacts:
+class CascadeFacts(_EinsumTable):
     """A cascade at rank sizes ``sizes`` as the plan reads it: its Einsums' facts, looked up
     by name, and the projection of each of their references (a tensor's axes as ranks)."""
 
     def __init__(self, cascade, sizes: dict):
-        self.einsums = _einsum_facts(cascade)
-        self._by = {e.name: e for e in self.einsums}   # the last Einsum producing a tensor
+        super().__init__(_einsum_facts(cascade))
+        self.cascade = cascade
         self.outputs, self.space, self.rank_sizes = cascade.outputs, cascade.space, cascade.rank_sizes
         refs = [r for e in self.einsums for r in (e.output, *e.inputs)]
         # keyed by the identity of references these facts hold (alive as long as they are)
         self._terms = dict(zip(map(id, refs), _cascade_terms(cascade, tuple(sizes.items()))))
-
-    def einsum(self, name: str):
-        return self._by[name]
 
     def extents(self, ref, ext: dict) -> tuple:
         """:func:`axis_extents` of one of these Einsums' references (the same sums, written
@@ -411,11 +420,21 @@ class _GroupFlow:
 
 
 def _group_flow(cascade, g: Group, spec, done, iterative) -> _GroupFlow:
-    """Check group ``g``'s structure (buffer, loop ranks, data flow, spills) and describe it."""
-    label = _label(g)
+    """Check group ``g``'s structure (buffer, loop ranks, data flow, spills) and describe it;
+    ``cascade``: its :class:`CascadeFacts`."""
     if g.buffer not in spec.storage or spec.storage[g.buffer].per_pe_of is not None:
-        raise MappingError(f"{label}: buffer {g.buffer!r} is not a shared storage level of the spec")
-    es = [cascade.einsum(n) for n in g.einsums]
+        raise MappingError(f"{_label(g)}: buffer {g.buffer!r} is not a shared storage level of the spec")
+    return _structure(cascade.cascade, g, frozenset(done), frozenset(iterative))
+
+
+@lru_cache(maxsize=256)
+def _structure(cascade, g: Group, done: frozenset, iterative: frozenset) -> _GroupFlow:
+    """:func:`_group_flow` past the spec's buffer: what reads only the cascade and the group,
+    worked out once per (cascade, group, groups before it, iterative ranks); a refusal is
+    raised again on every call (``lru_cache`` keeps only results)."""
+    label = _label(g)
+    facts = _EinsumTable(_einsum_facts(cascade))
+    es = [facts.einsum(n) for n in g.einsums]
     _check_loops(g, {r for e in es for r in e.ranks}, label)
     producer = {e.name: e for e in es}
     for e in es:
@@ -423,7 +442,7 @@ def _group_flow(cascade, g: Group, spec, done, iterative) -> _GroupFlow:
         if lacked and lacked != list(range(len(g.loops) - len(lacked), len(g.loops))):
             r = g.loops[lacked[0]][0]
             raise MappingError(f"{label}: einsum {e.name!r} lacks loop rank {r!r} at level {g.buffer!r}, which must then be inner to the loops over its own ranks")
-    flow = _flow(es, producer, g, label, done, cascade)
+    flow = _flow(es, producer, g, label, done, facts)
     check_spill(g, producer, label)
     for i, names in enumerate(g.sync):
         for n in names:
@@ -439,7 +458,7 @@ def _group_flow(cascade, g: Group, spec, done, iterative) -> _GroupFlow:
         members.append(_Member(e, lacked, reads_lacked, it[0] if it else None,
                                tuple(w for _, w in flow.state.get(e.name, ())),
                                tuple(producer[x].name for x in reads if producer[x].name != e.name)))
-    return _GroupFlow(label, tuple(members), producer, flow, tuple(recurrent_state(es)))
+    return _GroupFlow(label, tuple(members), MappingProxyType(producer), flow, tuple(recurrent_state(es)))
 
 
 def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes, iterative) -> GroupPlan:
