@@ -275,9 +275,10 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None,
 
 
 def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
-    """``m`` with its per-level tiles and its groups' loop tiles as integers (ranks read as
-    their sizes); ``fit`` loop tiles (an Einsum alone: its shared buffer's tiles, which are
-    its loops) and spatial factors (which read the Einsum's tiles) stay."""
+    """``m`` with its per-level tiles, its groups' loop tiles and the spatial factors that name
+    no rank as integers (ranks read as their sizes); ``fit`` loop tiles (an Einsum alone: its
+    shared buffer's tiles, which are its loops) and spatial factors naming a rank (which
+    read the Einsum's tiles) stay."""
     grouped = {n for g in m.fusion for n in g.einsums}
 
     def size(p, lv, r, n):
@@ -295,7 +296,11 @@ def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
         return tuple((r, t if not isinstance(t, int) and t.is_fit else resolve(t, spec.compute, sizes))
                      for r, t in g.loops)
 
-    return replace(m, placements=tuple(replace(p, tiles=tiles(p)) for p in m.placements),
+    def spatial(p):
+        return tuple((r, f if not isinstance(f, int) and f.reads_ranks else resolve(f, spec.compute, {}))
+                     for r, f in p.spatial)
+
+    return replace(m, placements=tuple(replace(p, tiles=tiles(p), spatial=spatial(p)) for p in m.placements),
                    fusion=tuple(replace(g, loops=loops(g)) for g in m.fusion))
 
 

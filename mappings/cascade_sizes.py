@@ -55,6 +55,11 @@ class Size:
         body = _parse(self.text)[0].body
         return isinstance(body, ast.Call) and body.func.id == "fit"
 
+    @property
+    def reads_ranks(self) -> bool:
+        """True when the size names a rank (its value then depends on tiles or rank sizes)."""
+        return _reads_ranks(self.text)
+
     def value(self, units, ranks) -> int:
         """The size on compute units ``units`` (name -> unit) with rank values ``ranks``;
         for ``fit(STEP)``, the step. Raises :class:`MappingError` naming the key path."""
@@ -86,6 +91,20 @@ def _parse(text: str) -> tuple:
     except ValueError as err:
         return None, str(err)
     return tree, ""
+
+
+@lru_cache(maxsize=1024)
+def _reads_ranks(text: str) -> bool:
+    """Whether the (checked) size ``text`` names a rank: a name that is neither a unit read
+    as ``UNIT.rows`` nor a function."""
+    tree = _parse(text)[0]
+    not_ranks = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            not_ranks.add(id(node.value))
+        elif isinstance(node, ast.Call):
+            not_ranks.add(id(node.func))
+    return any(isinstance(n, ast.Name) and id(n) not in not_ranks for n in ast.walk(tree))
 
 
 def _check(tree) -> None:
