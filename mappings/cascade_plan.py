@@ -36,6 +36,7 @@ import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from types import MappingProxyType
+from typing import NamedTuple
 
 from arch.errors import MappingError
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
@@ -151,9 +152,18 @@ def _check_placement(cascade, e, p, shape, spec, iterative):
             raise MappingError(f"{where}: tiles at level {lv!r} need {words * level.word_bytes:g} bytes per PE but it holds {level.size_bytes}")
 
 
-def _groups(cascade, m: CascadeMapping, spec) -> list:
-    """Every Einsum in exactly one group (unnamed ones alone), groups in cascade order."""
-    order = [e.name for e in cascade.einsums]
+def _groups(cascade, m: CascadeMapping, spec) -> tuple:
+    """Every Einsum in exactly one group (unnamed ones alone), groups in cascade order;
+    ``cascade``: its :class:`CascadeFacts`."""
+    return _grouped(cascade.cascade, m, tuple(lv for lv, s in spec.storage.items() if s.per_pe_of is None))
+
+
+@lru_cache(maxsize=256)
+def _grouped(cascade, m: CascadeMapping, shared: tuple) -> tuple:
+    """:func:`_groups` on a spec whose shared storage levels are ``shared``, once per
+    (cascade, mapping with its static sizes resolved, levels)."""
+    facts = _EinsumTable(_einsum_facts(cascade))
+    order = [e.name for e in facts.einsums]
     seen = {}
     for g in m.fusion:
         for name in g.einsums:
@@ -162,14 +172,13 @@ def _groups(cascade, m: CascadeMapping, spec) -> list:
             if name in seen:
                 raise MappingError(f"fusion group {list(g.einsums)}: einsum {name!r} is in more than one group")
             seen[name] = g
-    shared = [lv for lv, s in spec.storage.items() if s.per_pe_of is None]
     groups = list(m.fusion)
     for name in order:
         if name not in seen:
             p = m.of(name)
-            groups.append(Group((name,), shared[0] if shared else "", _own_loops(cascade, p, shared)))
+            groups.append(Group((name,), shared[0] if shared else "", _own_loops(facts, p, shared)))
     groups.sort(key=lambda g: min(order.index(n) for n in g.einsums))
-    return [replace(g, einsums=tuple(sorted(g.einsums, key=order.index))) for g in groups]
+    return tuple(replace(g, einsums=tuple(sorted(g.einsums, key=order.index))) for g in groups)
 
 
 def _own_loops(cascade, p, shared) -> tuple:
@@ -274,17 +283,50 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None,
     return out
 
 
+class _Dims(NamedTuple):
+    """A compute unit's array dimensions, what a size reads of it (hashable)."""
+
+    rows: int
+    cols: int
+    pes: int
+
+
 def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
+    """:func:`_sized` of ``m`` on ``spec``'s units and shared levels at rank sizes ``sizes``:
+    once per mapping, array dimensions and sizes of the ranks the mapping names."""
+    units = tuple((n, _Dims(u.rows, u.cols, u.pes)) for n, u in spec.compute.items())
+    shared = tuple(lv for lv, s in spec.storage.items() if s.per_pe_of is None)
+    exprs = _expressions(m)
+    named = sorted({r for n in exprs for r in n.ranks})
+    # the sizes' sources are part of the key: equal sizes read from other files name theirs
+    wheres = tuple(n.where for n in exprs)
+    if any(r not in sizes for r in named):   # refused: the message lists every rank
+        return _sized.__wrapped__(m, wheres, units, shared, tuple(sizes.items()))
+    return _sized(m, wheres, units, shared, tuple((r, sizes[r]) for r in named))
+
+
+def _expressions(m: CascadeMapping) -> list:
+    """The sizes of ``m`` written as expressions (:class:`~mappings.cascade_sizes.Size`)."""
+    sizes = [n for p in m.placements for t in p.tiles.values() for n in t.values()]
+    sizes += [f for p in m.placements for _, f in p.spatial] + [t for g in m.fusion for _, t in g.loops]
+    return [n for n in sizes if not isinstance(n, int)]
+
+
+@lru_cache(maxsize=256)
+def _sized(m: CascadeMapping, wheres: tuple, units: tuple, shared: tuple, rank_sizes: tuple) -> CascadeMapping:
     """``m`` with its per-level tiles, its groups' loop tiles and the spatial factors that name
-    no rank as integers (ranks read as their sizes); ``fit`` loop tiles (an Einsum alone: its
-    shared buffer's tiles, which are its loops) and spatial factors naming a rank (which
-    read the Einsum's tiles) stay."""
+    no rank as integers on compute units ``units`` ((name, :class:`_Dims`) pairs), ranks read
+    as ``rank_sizes`` ((rank, size) pairs); ``fit`` loop tiles (an Einsum alone: its tiles at
+    a level of ``shared``, which are its loops) and spatial factors naming a rank (which read
+    the Einsum's tiles) stay. ``wheres``: where each of ``m``'s expressions was read (they
+    compare equal across files), so that one it keeps names its own file."""
     grouped = {n for g in m.fusion for n in g.einsums}
+    units, sizes = dict(units), dict(rank_sizes)
 
     def size(p, lv, r, n):
         if isinstance(n, int) or not n.is_fit:
-            return resolve(n, spec.compute, sizes)
-        if p.einsum in grouped or spec.storage.get(lv) is None or spec.storage[lv].per_pe_of is not None:
+            return resolve(n, units, sizes)
+        if p.einsum in grouped or lv not in shared:
             n.fail(f"(tile of rank {r!r} of einsum {p.einsum!r} at level {lv!r}): fit(STEP) is allowed only as a "
                    f"fusion group's loop tile or a shared buffer's tile of an Einsum in no group")
         return n
@@ -293,11 +335,11 @@ def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
         return {lv: {r: size(p, lv, r, n) for r, n in t.items()} for lv, t in p.tiles.items()}
 
     def loops(g):
-        return tuple((r, t if not isinstance(t, int) and t.is_fit else resolve(t, spec.compute, sizes))
+        return tuple((r, t if not isinstance(t, int) and t.is_fit else resolve(t, units, sizes))
                      for r, t in g.loops)
 
     def spatial(p):
-        return tuple((r, f if not isinstance(f, int) and f.reads_ranks else resolve(f, spec.compute, {}))
+        return tuple((r, f if not isinstance(f, int) and f.reads_ranks else resolve(f, units, {}))
                      for r, f in p.spatial)
 
     return replace(m, placements=tuple(replace(p, tiles=tiles(p), spatial=spatial(p)) for p in m.placements),

@@ -56,9 +56,14 @@ class Size:
         return isinstance(body, ast.Call) and body.func.id == "fit"
 
     @property
+    def ranks(self) -> tuple:
+        """The ranks the size names (its value depends on their tiles or sizes)."""
+        return _ranks(self.text)
+
+    @property
     def reads_ranks(self) -> bool:
-        """True when the size names a rank (its value then depends on tiles or rank sizes)."""
-        return _reads_ranks(self.text)
+        """True when the size names a rank."""
+        return bool(_ranks(self.text))
 
     def value(self, units, ranks) -> int:
         """The size on compute units ``units`` (name -> unit) with rank values ``ranks``;
@@ -94,9 +99,9 @@ def _parse(text: str) -> tuple:
 
 
 @lru_cache(maxsize=1024)
-def _reads_ranks(text: str) -> bool:
-    """Whether the (checked) size ``text`` names a rank: a name that is neither a unit read
-    as ``UNIT.rows`` nor a function."""
+def _ranks(text: str) -> tuple:
+    """The ranks the (checked) size ``text`` names: names that are neither a unit read as
+    ``UNIT.rows`` nor a function, in order of appearance."""
     tree = _parse(text)[0]
     not_ranks = set()
     for node in ast.walk(tree):
@@ -104,7 +109,7 @@ def _reads_ranks(text: str) -> bool:
             not_ranks.add(id(node.value))
         elif isinstance(node, ast.Call):
             not_ranks.add(id(node.func))
-    return any(isinstance(n, ast.Name) and id(n) not in not_ranks for n in ast.walk(tree))
+    return tuple(dict.fromkeys(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in not_ranks))
 
 
 def _check(tree) -> None:

@@ -13,8 +13,8 @@ from sim import cascade as sim_cascade
 from sim.cascade import lower
 from studies.families.attention import arrays, attention_cascade, linear_graphs
 
-CACHES = (cascade_plan._structure, cascade_plan._einsum_facts, cascade_plan._cascade_terms, cascade_plan._terms,
-          cascade_sizes._reads_ranks, cascade_sizes._parse, sim_cascade._dep)
+CACHES = (cascade_plan._structure, cascade_plan._sized, cascade_plan._grouped, cascade_plan._einsum_facts, cascade_plan._cascade_terms, cascade_plan._terms,
+          cascade_sizes._ranks, cascade_sizes._parse, sim_cascade._dep)
 
 
 def _clear():
