@@ -226,6 +226,15 @@ def _cascade_terms(cascade, size_items: tuple) -> tuple:
     return tuple(_terms(r, size_items) for e in _einsum_facts(cascade) for r in (e.output, *e.inputs))
 
 
+@lru_cache(maxsize=4096)
+def _plain_axes(terms: tuple) -> tuple | None:
+    """The rank of each axis of a reference whose axes are each one rank with coefficient 1
+    (``terms``: its projection's), whose extents are then its ranks' own; else None."""
+    if all(len(t) == 1 and t[0][0] == 1 for t in terms):
+        return tuple(t[0][1] for t in terms)
+    return None
+
+
 class CascadeFacts(_EinsumTable):
     """A cascade at rank sizes ``sizes`` as the plan reads it: its Einsums' facts, looked up
     by name, and the projection of each of their references (a tensor's axes as ranks)."""
@@ -237,10 +246,14 @@ class CascadeFacts(_EinsumTable):
         refs = [r for e in self.einsums for r in (e.output, *e.inputs)]
         # keyed by the identity of references these facts hold (alive as long as they are)
         self._terms = dict(zip(map(id, refs), _cascade_terms(cascade, tuple(sizes.items()))))
+        self._ranks = {k: _plain_axes(t) for k, t in self._terms.items()}
 
     def extents(self, ref, ext: dict) -> tuple:
         """:func:`axis_extents` of one of these Einsums' references (the same sums, written
         as loops: the plan's innermost arithmetic)."""
+        ranks = self._ranks[id(ref)]
+        if ranks is not None:
+            return tuple([ext.get(r, 1) for r in ranks])
         out = []
         for terms in self._terms[id(ref)]:
             n = 1

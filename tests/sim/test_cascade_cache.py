@@ -13,7 +13,7 @@ from sim import cascade as sim_cascade
 from sim.cascade import lower
 from studies.families.attention import arrays, attention_cascade, linear_graphs
 
-CACHES = (cascade_plan._structure, cascade_plan._sized, cascade_plan._grouped, cascade_plan._einsum_facts, cascade_plan._cascade_terms, cascade_plan._terms,
+CACHES = (cascade_plan._structure, cascade_plan._sized, cascade_plan._grouped, cascade_plan._einsum_facts, cascade_plan._cascade_terms, cascade_plan._terms, cascade_plan._plain_axes,
           cascade_sizes._ranks, cascade_sizes._parse, sim_cascade._dep)
 
 
