@@ -9,9 +9,9 @@ point (the figure least disturbed by other work on the machine), averaged over t
 
 ``--ref PATH`` also times the hand-written lowerings the files replaced (``sim.attention.lower``
 with the published artifact's ``dram_staging=no``) from a checkout of the commit that last had
-them (``git worktree add /tmp/old 3c01932``), in the same process: its packages are imported
-from ``PATH`` under their own names while it is timed, then this checkout's are put back. The
-ratio is mapping files / hand-written.
+them (``git worktree add /tmp/old 3c01932``), in the same process, point by point: its
+packages are imported from ``PATH`` under their own names and swapped in while it runs
+(:class:`Checkout`). The ratio is mapping files / hand-written.
 
 Run: ``python -m studies.bench_lowering [--configs fusemax,flat] [--repeat 3] [--ref /tmp/old]``.
 """
@@ -46,53 +46,72 @@ def points() -> list:
     return [(m, L) for m in MODELS for L in SEQ_LENS]
 
 
-def time_rung(config: str, lower, load_arch, workload, arch: str, repeat: int) -> float:
-    """Mean over :func:`points` of the least CPU time (s) of ``lower(spec, wl, config)``,
-    with ``spec = load_arch(arch, {})`` and ``wl = workload(model, length, 64)``."""
-    spec = load_arch(arch, {})
-    total = 0.0
-    for model, length in points():
-        total += least_cpu_s(lower, spec, workload(model, length, 64), config, repeat=repeat)
-    return total / len(points())
+class Checkout:
+    """The project's packages (:data:`PACKAGES`) as imported from the checkout at ``path``,
+    kept apart from this one's: inside :meth:`active` an ``import`` (at the top of a module
+    or inside a function) finds the checkout's, after it this one's again."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+        self.modules = {}
+
+    @contextmanager
+    def active(self):
+        ours = _take_packages()
+        sys.modules.update(self.modules)
+        sys.path.insert(0, self.path)
+        try:
+            yield
+        finally:
+            sys.path.remove(self.path)
+            self.modules = _take_packages()
+            sys.modules.update(ours)
 
 
-@contextmanager
-def checkout(path: Path):
-    """Inside: :data:`PACKAGES` import from the checkout at ``path``; after: this one's again."""
-    def ours(name):
-        return name.split(".")[0] in PACKAGES
-
-    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if ours(k)}
-    sys.path.insert(0, str(path))
-    try:
-        yield
-    finally:
-        sys.path.remove(str(path))
-        for k in [k for k in sys.modules if ours(k)]:
-            del sys.modules[k]
-        sys.modules.update(saved)
+def _take_packages() -> dict:
+    """Remove the modules of :data:`PACKAGES` from ``sys.modules``; return them."""
+    return {k: sys.modules.pop(k) for k in list(sys.modules) if k.split(".")[0] in PACKAGES}
 
 
-def time_reference(path: Path, configs, repeat: int) -> dict:
-    """config -> mean CPU s per point of the hand-written lowering of the checkout at ``path``."""
-    with checkout(path):
-        from arch.registry import load_arch
-        from mappings.workloads import workload
-        from sim.attention import DEFAULT_ARCH, lower
-
-        def hand(spec, wl, config):
-            return lower(spec, wl, config, dram_staging=False)
-
-        return {c: time_rung(c, hand, load_arch, workload, DEFAULT_ARCH[c], repeat) for c in configs}
-
-
-def time_files(configs, repeat: int) -> dict:
-    """config -> mean CPU s per point of :func:`~studies.families.attention.ladder_graph`."""
+def _files_path(config: str):
+    """(lower, spec, workload) of this checkout: ``lower(spec, wl)`` is
+    :func:`~studies.families.attention.ladder_graph` of rung ``config``."""
     from arch.registry import load_arch
     from mappings.workloads import workload
     from studies.families.attention import DEFAULT_ARCH, ladder_graph
 
-    return {c: time_rung(c, ladder_graph, load_arch, workload, DEFAULT_ARCH[c], repeat) for c in configs}
+    return (lambda spec, wl: ladder_graph(spec, wl, config)), load_arch(DEFAULT_ARCH[config], {}), workload
+
+
+def _hand_path(config: str):
+    """(lower, spec, workload) of a reference checkout (active): its hand-written lowering of
+    rung ``config`` with the published artifact's ``dram_staging=no``."""
+    from arch.registry import load_arch
+    from mappings.workloads import workload
+    from sim.attention import DEFAULT_ARCH, lower
+
+    return (lambda spec, wl: lower(spec, wl, config, dram_staging=False)), load_arch(DEFAULT_ARCH[config], {}), workload
+
+
+def time_rung(config: str, repeat: int, ref: Checkout | None = None) -> tuple:
+    """(files, hand-written): mean over :func:`points` of the least CPU time (s) of lowering
+    rung ``config`` (``hand-written`` None without a reference checkout ``ref``). Each point
+    is lowered by one path right after the other, so that both see the same machine."""
+    files = _files_path(config)
+    hand = None
+    if ref is not None:
+        with ref.active():
+            hand = _hand_path(config)
+    t_files = t_hand = 0.0
+    for model, length in points():
+        lower, spec, workload = files
+        t_files += least_cpu_s(lower, spec, workload(model, length, 64), repeat=repeat)
+        if hand is not None:
+            with ref.active():
+                lower, spec, workload = hand
+                t_hand += least_cpu_s(lower, spec, workload(model, length, 64), repeat=repeat)
+    n = len(points())
+    return t_files / n, (t_hand / n if hand is not None else None)
 
 
 def main(argv=None) -> int:
@@ -110,13 +129,13 @@ def main(argv=None) -> int:
     ref = Path(args.ref) if args.ref else None
     if ref is not None and not (ref / "sim" / "attention" / "__init__.py").is_file():
         ap.error(f"--ref: {args.ref!r} is not a checkout with sim/attention/ (the hand-written lowerings)")
-    files = time_files(configs, args.repeat)
-    hand = time_reference(ref, configs, args.repeat) if ref else {}
-    print(f"{'config':<14}{'files ms':>10}" + (f"{'hand ms':>10}{'ratio':>8}" if hand else ""))
+    checkout = Checkout(ref) if ref else None
+    print(f"{'config':<14}{'files ms':>10}" + (f"{'hand ms':>10}{'ratio':>8}" if ref else ""))
     for c in configs:
-        row = f"{c:<14}{files[c] * 1e3:>10.2f}"
-        if hand:
-            row += f"{hand[c] * 1e3:>10.2f}{files[c] / hand[c]:>8.2f}"
+        files, hand = time_rung(c, args.repeat, checkout)
+        row = f"{c:<14}{files * 1e3:>10.2f}"
+        if hand is not None:
+            row += f"{hand * 1e3:>10.2f}{files / hand:>8.2f}"
         print(row)
     return 0
 

@@ -27,17 +27,20 @@ def test_bad_flags_exit_2(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_checkout_imports_its_packages_then_puts_ours_back(tmp_path):
+def test_checkout_swaps_its_packages_in_and_ours_back(tmp_path):
     (tmp_path / "sim").mkdir()
     (tmp_path / "sim" / "__init__.py").write_text("ORIGIN = 'checkout'\n")
     import sim
     import sim.cascade  # noqa: F401  (a submodule that must come back too)
 
     ours = sys.modules["sim"]
-    with bench_lowering.checkout(tmp_path):
-        import sim as theirs
+    checkout = bench_lowering.Checkout(tmp_path)
+    for _ in range(2):   # imported once, swapped in again
+        with checkout.active():
+            import sim as theirs
 
-        assert theirs.ORIGIN == "checkout"
-        assert "sim.cascade" not in sys.modules
-    assert sys.modules["sim"] is ours and sim is ours
-    assert sys.modules["sim.cascade"].__name__ == "sim.cascade"
+            assert theirs.ORIGIN == "checkout"
+            assert "sim.cascade" not in sys.modules
+        assert sys.modules["sim"] is ours and sim is ours
+        assert sys.modules["sim.cascade"].__name__ == "sim.cascade"
+    assert checkout.modules["sim"] is theirs
