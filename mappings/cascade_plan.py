@@ -309,20 +309,23 @@ def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
     once per mapping, array dimensions and sizes of the ranks the mapping names."""
     units = tuple((n, _Dims(u.rows, u.cols, u.pes)) for n, u in spec.compute.items())
     shared = tuple(lv for lv, s in spec.storage.items() if s.per_pe_of is None)
-    exprs = _expressions(m)
-    named = sorted({r for n in exprs for r in n.ranks})
+    tiles, spatial = _expressions(m)
+    # the ranks a tile or loop tile names (a spatial factor naming one stays unresolved)
+    named = sorted({r for n in tiles for r in n.ranks})
     # the sizes' sources are part of the key: equal sizes read from other files name theirs
-    wheres = tuple(n.where for n in exprs)
+    wheres = tuple(n.where for n in tiles + spatial)
     if any(r not in sizes for r in named):   # refused: the message lists every rank
         return _sized.__wrapped__(m, wheres, units, shared, tuple(sizes.items()))
     return _sized(m, wheres, units, shared, tuple((r, sizes[r]) for r in named))
 
 
-def _expressions(m: CascadeMapping) -> list:
-    """The sizes of ``m`` written as expressions (:class:`~mappings.cascade_sizes.Size`)."""
-    sizes = [n for p in m.placements for t in p.tiles.values() for n in t.values()]
-    sizes += [f for p in m.placements for _, f in p.spatial] + [t for g in m.fusion for _, t in g.loops]
-    return [n for n in sizes if not isinstance(n, int)]
+def _expressions(m: CascadeMapping) -> tuple:
+    """(tiles and loop tiles, spatial factors) of ``m`` written as expressions
+    (:class:`~mappings.cascade_sizes.Size`)."""
+    tiles = [n for p in m.placements for t in p.tiles.values() for n in t.values()]
+    tiles += [t for g in m.fusion for _, t in g.loops]
+    spatial = [f for p in m.placements for _, f in p.spatial]
+    return [n for n in tiles if not isinstance(n, int)], [f for f in spatial if not isinstance(f, int)]
 
 
 @lru_cache(maxsize=256)

@@ -76,3 +76,23 @@ def test_equal_mapping_objects_hash_equal():
                                         ("min(pe2d.cols, P)", True), ("fit(pe2d.cols)", False), ("M // 2", True)])
 def test_a_size_says_whether_it_names_a_rank(text, reads):
     assert cascade_sizes.Size(text).reads_ranks is reads
+
+
+def test_a_kept_expression_names_its_own_file():
+    # equal mappings read from two files share what is kept; a size left for the plan to
+    # resolve (a spatial factor that names a rank) still names the file it came from
+    text = dump(shipped("flat")).replace("min(pe2d.cols, P)", "min(pe2d.cols, Q9)")
+    spec = load_arch("flat", {})
+    for source in ("a.yaml", "b.yaml"):
+        m = loads(text, source)
+        with pytest.raises(MappingError, match=f"^{source}: .*'min\\(pe2d.cols, Q9\\)' names 'Q9', not a rank here"):
+            lower(*attention_cascade(m, workload("bert", "1K", 64), 256), m, spec)
+
+
+def test_a_rung_sizes_its_mapping_once_for_every_point():
+    spec = load_arch("unfused", {})
+    _clear()
+    for model, length in (("bert", "1K"), ("t5", "64K"), ("xlm", "1M")):
+        _attention("unfused", spec, model, length)
+    assert cascade_plan._sized.cache_info().misses == 1
+    assert cascade_plan._grouped.cache_info().misses == 1
