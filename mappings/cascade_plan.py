@@ -626,7 +626,7 @@ def _flow(members, producer, g, label, done, cascade) -> _Flow:
             if sc - sw + 1 > g.slots:
                 raise MappingError(f"{label}: tensor {x!r} passes from stage {sw} to {sc} at level {g.buffer!r}, "
                                    f"which needs {sc - sw + 1} slots, not {g.slots}")
-    return _Flow(tuple(pairs), {k: tuple(v) for k, v in state.items()}, frozenset(_on_cycles(edges)))
+    return _Flow(tuple(pairs), MappingProxyType({k: tuple(v) for k, v in state.items()}), frozenset(_on_cycles(edges)))
 
 
 def _reach(edges, a) -> set:
