@@ -91,6 +91,7 @@ class Placement:
     bypass: Mapping = field(default_factory=dict)
     loop_order: tuple = ()
     sparse: "Sparse | None" = None
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "spatial", tuple((str(r), size_of(f)) for r, f in self.spatial))
@@ -99,6 +100,13 @@ class Placement:
         object.__setattr__(self, "bypass", MappingProxyType(
             {lv: tuple(ts) for lv, ts in self.bypass.items() if ts}))
         object.__setattr__(self, "loop_order", tuple(self.loop_order))
+        # the read-only tables hash by their items (equal placements, equal hashes), so a
+        # placement can key a cache (functools.lru_cache) of what is derived from it
+        object.__setattr__(self, "_hash", hash((self.einsum, self.unit, self.spatial, _items(self.tiles),
+                                                _items(self.bypass), self.loop_order, self.sparse)))
+
+    def __hash__(self):
+        return self._hash
 
     def keeps(self, level: str, tensor: str) -> bool:
         """True when ``level`` holds ``tensor`` for this Einsum."""
@@ -181,6 +189,7 @@ class Group:
     spill: Mapping = field(default_factory=dict)
     sync: tuple = ()
     capacity_slots: int | None = None
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "sync", tuple(tuple(s) for s in self.sync))
@@ -188,6 +197,11 @@ class Group:
         object.__setattr__(self, "einsums", tuple(self.einsums))
         object.__setattr__(self, "loops", tuple((str(r), size_of(t)) for r, t in self.loops))
         object.__setattr__(self, "stages", MappingProxyType({k: int(v) for k, v in self.stages.items() if v}))
+        object.__setattr__(self, "_hash", hash((self.einsums, self.buffer, self.loops, self.slots, _items(self.stages),
+                                                self.in_place, _items(self.spill), self.sync, self.capacity_slots)))
+
+    def __hash__(self):
+        return self._hash
 
     def stage(self, einsum: str) -> int:
         return self.stages.get(einsum, 0)
@@ -256,6 +270,11 @@ class CascadeMapping:
         if self.fusion:
             out["fusion"] = [_group_dict(g) for g in self.fusion]
         return out
+
+
+def _items(table) -> frozenset:
+    """A read-only table (nested ones too) as a hashable set of its items."""
+    return frozenset((k, _items(v) if isinstance(v, Mapping) else v) for k, v in table.items())
 
 
 def _plain(size):

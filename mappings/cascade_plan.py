@@ -35,6 +35,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from types import MappingProxyType
+from typing import NamedTuple
 
 from arch.errors import MappingError
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
@@ -150,9 +152,18 @@ def _check_placement(cascade, e, p, shape, spec, iterative):
             raise MappingError(f"{where}: tiles at level {lv!r} need {words * level.word_bytes:g} bytes per PE but it holds {level.size_bytes}")
 
 
-def _groups(cascade, m: CascadeMapping, spec) -> list:
-    """Every Einsum in exactly one group (unnamed ones alone), groups in cascade order."""
-    order = [e.name for e in cascade.einsums]
+def _groups(cascade, m: CascadeMapping, spec) -> tuple:
+    """Every Einsum in exactly one group (unnamed ones alone), groups in cascade order;
+    ``cascade``: its :class:`CascadeFacts`."""
+    return _grouped(cascade.cascade, m, tuple(lv for lv, s in spec.storage.items() if s.per_pe_of is None))
+
+
+@lru_cache(maxsize=256)
+def _grouped(cascade, m: CascadeMapping, shared: tuple) -> tuple:
+    """:func:`_groups` on a spec whose shared storage levels are ``shared``, once per
+    (cascade, mapping with its static sizes resolved, levels)."""
+    facts = _EinsumTable(_einsum_facts(cascade))
+    order = [e.name for e in facts.einsums]
     seen = {}
     for g in m.fusion:
         for name in g.einsums:
@@ -161,14 +172,13 @@ def _groups(cascade, m: CascadeMapping, spec) -> list:
             if name in seen:
                 raise MappingError(f"fusion group {list(g.einsums)}: einsum {name!r} is in more than one group")
             seen[name] = g
-    shared = [lv for lv, s in spec.storage.items() if s.per_pe_of is None]
     groups = list(m.fusion)
     for name in order:
         if name not in seen:
             p = m.of(name)
-            groups.append(Group((name,), shared[0] if shared else "", _own_loops(cascade, p, shared)))
+            groups.append(Group((name,), shared[0] if shared else "", _own_loops(facts, p, shared)))
     groups.sort(key=lambda g: min(order.index(n) for n in g.einsums))
-    return [replace(g, einsums=tuple(sorted(g.einsums, key=order.index))) for g in groups]
+    return tuple(replace(g, einsums=tuple(sorted(g.einsums, key=order.index))) for g in groups)
 
 
 def _own_loops(cascade, p, shared) -> tuple:
@@ -197,6 +207,17 @@ def _einsum_facts(cascade) -> tuple:
     return tuple(_EinsumFacts(e) for e in cascade.einsums)
 
 
+class _EinsumTable:
+    """The facts of a cascade's Einsums (:func:`_einsum_facts`) looked up by name."""
+
+    def __init__(self, einsums: tuple):
+        self.einsums = einsums
+        self._by = {e.name: e for e in einsums}   # the last Einsum producing a tensor
+
+    def einsum(self, name: str):
+        return self._by[name]
+
+
 @lru_cache(maxsize=256)
 def _cascade_terms(cascade, size_items: tuple) -> tuple:
     """:func:`_terms` of every reference of :func:`_einsum_facts` of ``cascade`` (each
@@ -205,24 +226,34 @@ def _cascade_terms(cascade, size_items: tuple) -> tuple:
     return tuple(_terms(r, size_items) for e in _einsum_facts(cascade) for r in (e.output, *e.inputs))
 
 
-class CascadeFacts:
+@lru_cache(maxsize=4096)
+def _plain_axes(terms: tuple) -> tuple | None:
+    """The rank of each axis of a reference whose axes are each one rank with coefficient 1
+    (``terms``: its projection's), whose extents are then its ranks' own; else None."""
+    if all(len(t) == 1 and t[0][0] == 1 for t in terms):
+        return tuple(t[0][1] for t in terms)
+    return None
+
+
+class CascadeFacts(_EinsumTable):
     """A cascade at rank sizes ``sizes`` as the plan reads it: its Einsums' facts, looked up
     by name, and the projection of each of their references (a tensor's axes as ranks)."""
 
     def __init__(self, cascade, sizes: dict):
-        self.einsums = _einsum_facts(cascade)
-        self._by = {e.name: e for e in self.einsums}   # the last Einsum producing a tensor
+        super().__init__(_einsum_facts(cascade))
+        self.cascade = cascade
         self.outputs, self.space, self.rank_sizes = cascade.outputs, cascade.space, cascade.rank_sizes
         refs = [r for e in self.einsums for r in (e.output, *e.inputs)]
         # keyed by the identity of references these facts hold (alive as long as they are)
         self._terms = dict(zip(map(id, refs), _cascade_terms(cascade, tuple(sizes.items()))))
-
-    def einsum(self, name: str):
-        return self._by[name]
+        self._ranks = {k: _plain_axes(t) for k, t in self._terms.items()}
 
     def extents(self, ref, ext: dict) -> tuple:
         """:func:`axis_extents` of one of these Einsums' references (the same sums, written
         as loops: the plan's innermost arithmetic)."""
+        ranks = self._ranks[id(ref)]
+        if ranks is not None:
+            return tuple([ext.get(r, 1) for r in ranks])
         out = []
         for terms in self._terms[id(ref)]:
             n = 1
@@ -265,16 +296,53 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None,
     return out
 
 
+class _Dims(NamedTuple):
+    """A compute unit's array dimensions, what a size reads of it (hashable)."""
+
+    rows: int
+    cols: int
+    pes: int
+
+
 def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
-    """``m`` with its per-level tiles and its groups' loop tiles as integers (ranks read as
-    their sizes); ``fit`` loop tiles (an Einsum alone: its shared buffer's tiles, which are
-    its loops) and spatial factors (which read the Einsum's tiles) stay."""
+    """:func:`_sized` of ``m`` on ``spec``'s units and shared levels at rank sizes ``sizes``:
+    once per mapping, array dimensions and sizes of the ranks the mapping names."""
+    units = tuple((n, _Dims(u.rows, u.cols, u.pes)) for n, u in spec.compute.items())
+    shared = tuple(lv for lv, s in spec.storage.items() if s.per_pe_of is None)
+    tiles, spatial = _expressions(m)
+    # the ranks a tile or loop tile names (a spatial factor naming one stays unresolved)
+    named = sorted({r for n in tiles for r in n.ranks})
+    # the sizes' sources are part of the key: equal sizes read from other files name theirs
+    wheres = tuple(n.where for n in tiles + spatial)
+    if any(r not in sizes for r in named):   # refused: the message lists every rank
+        return _sized.__wrapped__(m, wheres, units, shared, tuple(sizes.items()))
+    return _sized(m, wheres, units, shared, tuple((r, sizes[r]) for r in named))
+
+
+def _expressions(m: CascadeMapping) -> tuple:
+    """(tiles and loop tiles, spatial factors) of ``m`` written as expressions
+    (:class:`~mappings.cascade_sizes.Size`)."""
+    tiles = [n for p in m.placements for t in p.tiles.values() for n in t.values()]
+    tiles += [t for g in m.fusion for _, t in g.loops]
+    spatial = [f for p in m.placements for _, f in p.spatial]
+    return [n for n in tiles if not isinstance(n, int)], [f for f in spatial if not isinstance(f, int)]
+
+
+@lru_cache(maxsize=256)
+def _sized(m: CascadeMapping, wheres: tuple, units: tuple, shared: tuple, rank_sizes: tuple) -> CascadeMapping:
+    """``m`` with its per-level tiles, its groups' loop tiles and the spatial factors that name
+    no rank as integers on compute units ``units`` ((name, :class:`_Dims`) pairs), ranks read
+    as ``rank_sizes`` ((rank, size) pairs); ``fit`` loop tiles (an Einsum alone: its tiles at
+    a level of ``shared``, which are its loops) and spatial factors naming a rank (which read
+    the Einsum's tiles) stay. ``wheres``: where each of ``m``'s expressions was read (they
+    compare equal across files), so that one it keeps names its own file."""
     grouped = {n for g in m.fusion for n in g.einsums}
+    units, sizes = dict(units), dict(rank_sizes)
 
     def size(p, lv, r, n):
         if isinstance(n, int) or not n.is_fit:
-            return resolve(n, spec.compute, sizes)
-        if p.einsum in grouped or spec.storage.get(lv) is None or spec.storage[lv].per_pe_of is not None:
+            return resolve(n, units, sizes)
+        if p.einsum in grouped or lv not in shared:
             n.fail(f"(tile of rank {r!r} of einsum {p.einsum!r} at level {lv!r}): fit(STEP) is allowed only as a "
                    f"fusion group's loop tile or a shared buffer's tile of an Einsum in no group")
         return n
@@ -283,10 +351,14 @@ def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
         return {lv: {r: size(p, lv, r, n) for r, n in t.items()} for lv, t in p.tiles.items()}
 
     def loops(g):
-        return tuple((r, t if not isinstance(t, int) and t.is_fit else resolve(t, spec.compute, sizes))
+        return tuple((r, t if not isinstance(t, int) and t.is_fit else resolve(t, units, sizes))
                      for r, t in g.loops)
 
-    return replace(m, placements=tuple(replace(p, tiles=tiles(p)) for p in m.placements),
+    def spatial(p):
+        return tuple((r, f if not isinstance(f, int) and f.reads_ranks else resolve(f, units, {}))
+                     for r, f in p.spatial)
+
+    return replace(m, placements=tuple(replace(p, tiles=tiles(p), spatial=spatial(p)) for p in m.placements),
                    fusion=tuple(replace(g, loops=loops(g)) for g in m.fusion))
 
 
@@ -411,11 +483,21 @@ class _GroupFlow:
 
 
 def _group_flow(cascade, g: Group, spec, done, iterative) -> _GroupFlow:
-    """Check group ``g``'s structure (buffer, loop ranks, data flow, spills) and describe it."""
-    label = _label(g)
+    """Check group ``g``'s structure (buffer, loop ranks, data flow, spills) and describe it;
+    ``cascade``: its :class:`CascadeFacts`."""
     if g.buffer not in spec.storage or spec.storage[g.buffer].per_pe_of is not None:
-        raise MappingError(f"{label}: buffer {g.buffer!r} is not a shared storage level of the spec")
-    es = [cascade.einsum(n) for n in g.einsums]
+        raise MappingError(f"{_label(g)}: buffer {g.buffer!r} is not a shared storage level of the spec")
+    return _structure(cascade.cascade, g, frozenset(done), frozenset(iterative))
+
+
+@lru_cache(maxsize=256)
+def _structure(cascade, g: Group, done: frozenset, iterative: frozenset) -> _GroupFlow:
+    """:func:`_group_flow` past the spec's buffer: what reads only the cascade and the group,
+    worked out once per (cascade, group, groups before it, iterative ranks); a refusal is
+    raised again on every call (``lru_cache`` keeps only results)."""
+    label = _label(g)
+    facts = _EinsumTable(_einsum_facts(cascade))
+    es = [facts.einsum(n) for n in g.einsums]
     _check_loops(g, {r for e in es for r in e.ranks}, label)
     producer = {e.name: e for e in es}
     for e in es:
@@ -423,7 +505,7 @@ def _group_flow(cascade, g: Group, spec, done, iterative) -> _GroupFlow:
         if lacked and lacked != list(range(len(g.loops) - len(lacked), len(g.loops))):
             r = g.loops[lacked[0]][0]
             raise MappingError(f"{label}: einsum {e.name!r} lacks loop rank {r!r} at level {g.buffer!r}, which must then be inner to the loops over its own ranks")
-    flow = _flow(es, producer, g, label, done, cascade)
+    flow = _flow(es, producer, g, label, done, facts)
     check_spill(g, producer, label)
     for i, names in enumerate(g.sync):
         for n in names:
@@ -439,7 +521,7 @@ def _group_flow(cascade, g: Group, spec, done, iterative) -> _GroupFlow:
         members.append(_Member(e, lacked, reads_lacked, it[0] if it else None,
                                tuple(w for _, w in flow.state.get(e.name, ())),
                                tuple(producer[x].name for x in reads if producer[x].name != e.name)))
-    return _GroupFlow(label, tuple(members), producer, flow, tuple(recurrent_state(es)))
+    return _GroupFlow(label, tuple(members), MappingProxyType(producer), flow, tuple(recurrent_state(es)))
 
 
 def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes, iterative) -> GroupPlan:
@@ -544,7 +626,7 @@ def _flow(members, producer, g, label, done, cascade) -> _Flow:
             if sc - sw + 1 > g.slots:
                 raise MappingError(f"{label}: tensor {x!r} passes from stage {sw} to {sc} at level {g.buffer!r}, "
                                    f"which needs {sc - sw + 1} slots, not {g.slots}")
-    return _Flow(tuple(pairs), {k: tuple(v) for k, v in state.items()}, frozenset(_on_cycles(edges)))
+    return _Flow(tuple(pairs), MappingProxyType({k: tuple(v) for k, v in state.items()}), frozenset(_on_cycles(edges)))
 
 
 def _reach(edges, a) -> set:

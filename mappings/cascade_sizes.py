@@ -55,6 +55,16 @@ class Size:
         body = _parse(self.text)[0].body
         return isinstance(body, ast.Call) and body.func.id == "fit"
 
+    @property
+    def ranks(self) -> tuple:
+        """The ranks the size names (its value depends on their tiles or sizes)."""
+        return _ranks(self.text)
+
+    @property
+    def reads_ranks(self) -> bool:
+        """True when the size names a rank."""
+        return bool(_ranks(self.text))
+
     def value(self, units, ranks) -> int:
         """The size on compute units ``units`` (name -> unit) with rank values ``ranks``;
         for ``fit(STEP)``, the step. Raises :class:`MappingError` naming the key path."""
@@ -86,6 +96,20 @@ def _parse(text: str) -> tuple:
     except ValueError as err:
         return None, str(err)
     return tree, ""
+
+
+@lru_cache(maxsize=1024)
+def _ranks(text: str) -> tuple:
+    """The ranks the (checked) size ``text`` names: names that are neither a unit read as
+    ``UNIT.rows`` nor a function, in order of appearance."""
+    tree = _parse(text)[0]
+    not_ranks = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            not_ranks.add(id(node.value))
+        elif isinstance(node, ast.Call):
+            not_ranks.add(id(node.func))
+    return tuple(dict.fromkeys(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in not_ranks))
 
 
 def _check(tree) -> None:

@@ -40,6 +40,7 @@ bytes of loads and stores, and buffer fills and drains of the tensors the buffer
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from mappings.cascade_mapping import Group
 from mappings.cascade_plan import CascadeFacts, einsum_latency, plan
@@ -262,6 +263,12 @@ def _transfer_task(t, gp, spec, stage_dram=False):
     return stage, task, deps
 
 
+@lru_cache(maxsize=4096)
+def _dep(task: str, distance: int) -> Dep:
+    """``Dep(task, distance)``, one object per value (it is immutable) for every task naming it."""
+    return Dep(task, distance)
+
+
 def _phases(gp, tasks) -> list:
     """The group's phases: one steady phase, plus a prologue and an epilogue when stages differ."""
     label = "+".join(gp.einsums)
@@ -269,7 +276,7 @@ def _phases(gp, tasks) -> list:
     top = max(stage.values())
     n = gp.iterations
     if top == 0 or n <= top:  # no pipelining (or too few iterations to fill it): work order
-        return [Phase(label, tuple(t.derive(tuple(Dep(a, d) for a, d in deps if d >= 0 and (a != t.name or d)),
+        return [Phase(label, tuple(t.derive(tuple(_dep(a, d) for a, d in deps if d >= 0 and (a != t.name or d)),
                                             t.every, t.offset)
                                    for _, t, deps in tasks), n)]
     # a task none of whose instances falls in the steady phase (a guarded load of a next block
@@ -281,7 +288,7 @@ def _phases(gp, tasks) -> list:
     for s, t, deps in tasks:
         if t.name not in live:
             continue
-        ds = tuple(Dep(a, max(0, d + s - stage[a])) for a, d in deps
+        ds = tuple(_dep(a, max(0, d + s - stage[a])) for a, d in deps
                    if a in live and (a != t.name or d + s - stage[a] > 0))
         steady.append(t.derive(ds, t.every, offset[t.name]))
     # checked: every dependency of a fill or drain phase is one of the steady phase's
@@ -306,6 +313,6 @@ def _edge_phase(name, tasks, work_of, n) -> Phase:
     present = {t.name: w for _, t, _, w in chosen}
     out = []
     for s, t, deps, w in chosen:
-        ds = tuple(Dep(a, 0) for a, d in deps if a in present and a != t.name and present[a] == w - d)
+        ds = tuple(_dep(a, 0) for a, d in deps if a != t.name and present.get(a) == w - d)
         out.append(t.derive(ds, 1, 0))
     return Phase.trusted(name, tuple(out), 1)
