@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import math
 
-from sim import maxplus, maxplus_reduced, pool_bound
+from sim import maxplus, maxplus_rare, maxplus_reduced, pool_bound
 from sim.pool import PoolPhase
 from sim.report import Report, report_from_totals
 from sim.taskgraph import Phase, TaskGraph
@@ -271,13 +271,20 @@ def phase_cycles(phase: Phase) -> int:
 
 def road(phase: Phase) -> int:
     """Which road of the module docstring evaluates ``phase``: 1-3 exactly, 4 by the bound."""
+    return _road(phase)[0]
+
+
+def _road(phase: Phase):
+    """``(road, plan)``: ``plan`` is :func:`sim.maxplus_rare.rare_program`'s answer when road 3
+    runs between rare tasks, else None."""
     if not phase.tasks or phase.iterations == 0 or (len(phase.tasks) == 1 and not phase.tasks[0].deps):
-        return 1
+        return 1, None
     if phase.steps() <= SCALAR_STEPS:
-        return 2
+        return 2, None
     if _dense(phase) or phase.period * len(phase.tasks) <= REDUCED_OPS:
-        return 3
-    return 4
+        return 3, None
+    plan = maxplus_rare.rare_program(phase)
+    return (4, None) if plan is None else (3, plan)
 
 
 def _dense(phase: Phase) -> bool:
@@ -286,7 +293,7 @@ def _dense(phase: Phase) -> bool:
 
 
 def _phase_cycles(phase: Phase) -> int:
-    way = road(phase)
+    way, plan = _road(phase)
     if way == 1:  # nothing, or a lone task running back to back
         if not phase.tasks:
             return 0
@@ -295,6 +302,8 @@ def _phase_cycles(phase: Phase) -> int:
         return t.cycles * c + t.latency if c else 0
     if way == 2:
         return maxplus.scalar_cycles(phase)
+    if plan is not None:
+        return maxplus_rare.rare_cycles(phase, plan)
     if way == 3:
         return maxplus.matrix_cycles(phase) if _dense(phase) else maxplus_reduced.reduced_cycles(phase)
     return phase_bound(phase)
