@@ -9,9 +9,10 @@ tested equal in ``tests/sim/des/test_rare.py``.
 
 import time
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from arch.errors import SimulationError
 from mappings.cascade_mapping import load
 from sim import analytical, des, maxplus_rare
 from sim.cascade import lower
@@ -20,6 +21,8 @@ from sim.taskgraph import Dep, Phase, Task, TaskGraph
 from studies.families import cascade as cascade_family
 
 UNITS = {"dram": 1, "pe2d": 16, "pe1d": 4}
+#: Task instances the discrete-event reference may simulate per example.
+DES_STEPS = 60_000
 
 
 def panel_phase(n, every, load_b=700, mac=40, load_a=30, store=0):
@@ -101,7 +104,10 @@ def rare_phases(draw):
 @settings(max_examples=40, deadline=None)
 @given(rare_phases())
 def test_between_rare_tasks_equals_des(ph):
-    want = des.run(TaskGraph(phases=(ph,), units=UNITS, clock_hz=1e9)).cycles
+    try:   # a phase the fast-forward cannot shorten much is left out: the test stays fast
+        want = des.run(TaskGraph(phases=(ph,), units=UNITS, clock_hz=1e9), budget_steps=DES_STEPS).cycles
+    except SimulationError:
+        assume(False)
     plan = maxplus_rare.rare_program(ph)
     if plan is not None:   # whatever road the phase takes, the runs between rare tasks are exact
         assert maxplus_rare.rare_cycles(ph, plan) == want
