@@ -14,15 +14,19 @@ order. The engine evaluates each phase by the cheapest exact road it has:
    larger state (guarded steps reading a whole super-period back) whose super-period has at
    most ``REDUCED_OPS`` task instances: the same closed form on the state positions a
    super-period actually reads, a few dozen values, its long unguarded runs advanced by
-   matrix powers (:func:`sim.maxplus_reduced.reduced_cycles`).
+   matrix powers (:func:`sim.maxplus_reduced.reduced_cycles`). A longer super-period that is
+   long only because of rare tasks (``every >= 1024``: a weight panel reloaded once per
+   262,144 tiles): the runs of the whole phase listed window by window, each advanced by the
+   same matrix powers, whatever the super-period (:func:`sim.maxplus_rare.rare_cycles`).
 
 On these three roads the cycles equal the discrete-event engine's exactly (fill, steady-state
 period and drain): the period is the maximum cycle mean of the recurrence
 (:func:`sim.maxplus.period`), so a mapping that starves its array through DRAM latency and
 too few buffer slots costs here what it costs in simulation.
 
-4. Otherwise (super-periods of more than ``REDUCED_OPS`` task instances; none in the
-   FuseMax study) the engine returns a lower bound, written out below. For each unit ``u``::
+4. Otherwise (super-periods of more than ``REDUCED_OPS`` task instances not made long by
+   rare tasks alone; none in the FuseMax study) the engine returns a lower bound, written out
+   below. For each unit ``u``::
 
     bound(u) = fill(u) + span(u) + drain(u)
     fill(u)  = earliest start of u's first task in the first iteration u works in, from the
