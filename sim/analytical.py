@@ -7,7 +7,8 @@ dependencies, loop-carried dependencies, buffer slots, DRAM latency and each uni
 order. The engine evaluates each phase by the cheapest exact road it has:
 
 1. a lone task that waits on nothing: ``count * cycles + latency``;
-2. a phase of at most ``SCALAR_STEPS`` task instances: every instance in issue order;
+2. a phase of at most ``SCALAR_STEPS`` task instances (``REDUCED_OPS`` when road 3 does not
+   take it): every instance in issue order;
 3. a phase whose recurrence state has at most ``MAX_STATE`` values (``MAX_PERIOD`` iterations
    of super-period at most): the closed form ``x(n) = A^m (x) 0`` (``A^m`` applied by
    stepping until the state repeats up to a constant shift, or by repeated squaring). A
@@ -288,7 +289,11 @@ def _road(phase: Phase):
     if _dense(phase) or phase.period * len(phase.tasks) <= REDUCED_OPS:
         return 3, None
     plan = maxplus_rare.rare_program(phase)
-    return (4, None) if plan is None else (3, plan)
+    if plan is not None:
+        return 3, plan
+    if phase.steps() <= REDUCED_OPS:   # no closed form applies, yet few enough to step through
+        return 2, None
+    return 4, None
 
 
 def _dense(phase: Phase) -> bool:
