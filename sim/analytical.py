@@ -7,22 +7,27 @@ dependencies, loop-carried dependencies, buffer slots, DRAM latency and each uni
 order. The engine evaluates each phase by the cheapest exact road it has:
 
 1. a lone task that waits on nothing: ``count * cycles + latency``;
-2. a phase of at most ``SCALAR_STEPS`` task instances: every instance in issue order;
+2. a phase of at most ``SCALAR_STEPS`` task instances (``REDUCED_OPS`` when road 3 does not
+   take it): every instance in issue order;
 3. a phase whose recurrence state has at most ``MAX_STATE`` values (``MAX_PERIOD`` iterations
    of super-period at most): the closed form ``x(n) = A^m (x) 0`` (``A^m`` applied by
    stepping until the state repeats up to a constant shift, or by repeated squaring). A
    larger state (guarded steps reading a whole super-period back) whose super-period has at
    most ``REDUCED_OPS`` task instances: the same closed form on the state positions a
    super-period actually reads, a few dozen values, its long unguarded runs advanced by
-   matrix powers (:func:`sim.maxplus_reduced.reduced_cycles`).
+   matrix powers (:func:`sim.maxplus_reduced.reduced_cycles`). A longer super-period that is
+   long only because of rare tasks (``every >= 1024``: a weight panel reloaded once per
+   262,144 tiles): the runs of the whole phase listed window by window, each advanced by the
+   same matrix powers, whatever the super-period (:func:`sim.maxplus_rare.rare_cycles`).
 
 On these three roads the cycles equal the discrete-event engine's exactly (fill, steady-state
 period and drain): the period is the maximum cycle mean of the recurrence
 (:func:`sim.maxplus.period`), so a mapping that starves its array through DRAM latency and
 too few buffer slots costs here what it costs in simulation.
 
-4. Otherwise (super-periods of more than ``REDUCED_OPS`` task instances; none in the
-   FuseMax study) the engine returns a lower bound, written out below. For each unit ``u``::
+4. Otherwise (super-periods of more than ``REDUCED_OPS`` task instances not made long by
+   rare tasks alone; none in the FuseMax study) the engine returns a lower bound, written out
+   below. For each unit ``u``::
 
     bound(u) = fill(u) + span(u) + drain(u)
     fill(u)  = earliest start of u's first task in the first iteration u works in, from the
@@ -51,7 +56,7 @@ from __future__ import annotations
 
 import math
 
-from sim import maxplus, maxplus_reduced, pool_bound
+from sim import maxplus, maxplus_rare, maxplus_reduced, pool_bound
 from sim.pool import PoolPhase
 from sim.report import Report, report_from_totals
 from sim.taskgraph import Phase, TaskGraph
@@ -271,13 +276,24 @@ def phase_cycles(phase: Phase) -> int:
 
 def road(phase: Phase) -> int:
     """Which road of the module docstring evaluates ``phase``: 1-3 exactly, 4 by the bound."""
+    return _road(phase)[0]
+
+
+def _road(phase: Phase):
+    """``(road, plan)``: ``plan`` is :func:`sim.maxplus_rare.rare_program`'s answer when road 3
+    runs between rare tasks, else None."""
     if not phase.tasks or phase.iterations == 0 or (len(phase.tasks) == 1 and not phase.tasks[0].deps):
-        return 1
+        return 1, None
     if phase.steps() <= SCALAR_STEPS:
-        return 2
+        return 2, None
     if _dense(phase) or phase.period * len(phase.tasks) <= REDUCED_OPS:
-        return 3
-    return 4
+        return 3, None
+    plan = maxplus_rare.rare_program(phase)
+    if plan is not None:
+        return 3, plan
+    if phase.steps() <= REDUCED_OPS:   # no closed form applies, yet few enough to step through
+        return 2, None
+    return 4, None
 
 
 def _dense(phase: Phase) -> bool:
@@ -286,7 +302,7 @@ def _dense(phase: Phase) -> bool:
 
 
 def _phase_cycles(phase: Phase) -> int:
-    way = road(phase)
+    way, plan = _road(phase)
     if way == 1:  # nothing, or a lone task running back to back
         if not phase.tasks:
             return 0
@@ -295,6 +311,8 @@ def _phase_cycles(phase: Phase) -> int:
         return t.cycles * c + t.latency if c else 0
     if way == 2:
         return maxplus.scalar_cycles(phase)
+    if plan is not None:
+        return maxplus_rare.rare_cycles(phase, plan)
     if way == 3:
         return maxplus.matrix_cycles(phase) if _dense(phase) else maxplus_reduced.reduced_cycles(phase)
     return phase_bound(phase)

@@ -107,16 +107,24 @@ def _issue(prog, free: list) -> None:
         hist.append(t + lat if lat else t)
 
 
+def _pushes(hist) -> list:
+    """The histories an op appends to: its task's, and its taps' (``sim/des/program.py``)."""
+    return getattr(hist, "lists", None) or [hist]
+
+
 def _local(prog, hist_task: dict):
-    """The local state of ``prog``: per task, how many newest history entries it reads or
-    pushes (tasks absent neither read nor run), and which tasks it pushes."""
-    reach, pushed = {}, set()
-    for hist, _u, _c, _l, deps, k in prog:
+    """The local state of ``prog``: per history, how many newest entries it reads or pushes
+    (histories absent are neither read nor pushed), and how many entries one pass of ``prog``
+    pushes on each history it pushes (more than one when ``prog`` spans several iterations)."""
+    reach, pushed = {}, {}
+    for hist, _u, _c, _l, deps, _k in prog:
         for h, j in deps:
             t = hist_task[id(h)]
             reach[t] = max(reach.get(t, 1), -j)   # j = -1 - back: entries back..0 read
-        pushed.add(k)
-        reach.setdefault(k, 1)
+        for h in _pushes(hist):
+            t = hist_task[id(h)]
+            pushed[t] = pushed.get(t, 0) + 1
+            reach[t] = max(reach.get(t, 1), pushed[t])
     return reach, pushed
 
 
@@ -131,8 +139,9 @@ def _skip(pp, prog, k: int, free: list, hist_task: dict) -> None:
             where[t, i] = n_units + len(where)
     size = n_units + len(where)
     saved_free, saved = list(free), {t: pp.histories[t][:] for t in reach}
+    gone = np.full_like(np.asarray(saved_free[0], dtype=float), -np.inf)  # pushed over, never read
     x = np.array([saved_free[u] for u in range(n_units)]
-                 + [_now(saved[t][-1 - i]) for (t, i) in where])
+                 + [_now(saved[t][-1 - i]) if i < len(saved[t]) else gone for (t, i) in where])
     eye = np.full((size, size), -np.inf)
     np.fill_diagonal(eye, 0.0)
     free[:] = list(eye[:n_units])
@@ -148,18 +157,19 @@ def _skip(pp, prog, k: int, free: list, hist_task: dict) -> None:
         if t not in pushed:
             hist[:] = old
             continue
-        entries = []
+        per, entries = pushed[t], []
         for i in range(pp.depth[t]):    # newest first
+            back, w = divmod(i, per)     # pushed ``back`` passes before the end, w-th newest
             if i < d:
                 entries.append(y[where[t, i]])
-            elif i < k:
-                entries.append(_Later(run, where[t, 0], k - i))
+            elif back < k:
+                entries.append(_Later(run, where[t, w], k - back))
             else:
-                entries.append(old[-1 - (i - k)])
+                entries.append(old[-1 - (i - k * per)])
         hist[:] = entries[::-1]
 
 
-def _advance(pp, runs, free: list) -> None:
+def advance(pp, runs, free: list) -> None:
     """Issue ``runs`` ((program, repetitions) in order) on the vector state ``free`` and
     ``pp.histories``, long runs by matrix powers; histories trimmed to their depth."""
     hist_task = {id(h): t for t, h in enumerate(pp.histories)}
@@ -230,13 +240,13 @@ def reduced_cycles(phase: Phase) -> int:
         np.fill_diagonal(eye, 0.0)
         none = np.full(len(R), -np.inf)
         place(lambda c: none if c is None else eye[c], R)
-        _advance(pp, runs, free)
+        advance(pp, runs, free)
         flat = free + [v for hist in pp.histories for v in hist]
         x = _power_vec(np.array([_now(flat[i]) for i in R]), m, np.zeros(len(R)))
         place(lambda c: np.full(1, -np.inf if c is None else x[c]), R)
     else:   # every unit free and every history ready at the phase start
         place(lambda c: np.zeros(1), ())
-    _advance(pp, rec.runs(0, n - m * P), free)
+    advance(pp, rec.runs(0, n - m * P), free)
     end = max(float(_now(pp.histories[t][-1])[0]) for t in pp.live_tasks)
     if end >= EXACT_CYCLES:
         raise SimulationError(f"phase {phase.name!r}: {end:.3e} cycles exceed the exact range of the max-plus evaluation (2^53)")
