@@ -13,6 +13,7 @@ data in ``arch/presets/*.yaml``; a user's own file works anywhere a preset name 
 from __future__ import annotations
 
 import importlib
+from functools import lru_cache
 from pathlib import Path
 
 from arch.errors import SpecError
@@ -96,5 +97,17 @@ def load_arch(name_or_path, overrides: dict | None = None):
 
 def arch_kind(name_or_path) -> str:
     """The ``kind`` of a preset or spec file, without building it (:class:`SpecError` if the
-    file is not a spec of a known kind)."""
-    return _document(name_or_path)[2]
+    file is not a spec of a known kind). Read once per version of the file (its path,
+    modification time and size): a sweep asks it for every point."""
+    path = resolve(name_or_path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return _document(path)[2]     # gone since resolved: the reading names the reason
+    return _kind_of_file(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _kind_of_file(path: str, mtime_ns: int, size: int) -> str:
+    """The ``kind`` of the spec file at ``path`` as it is at ``mtime_ns`` and ``size``."""
+    return _document(path)[2]

@@ -30,7 +30,6 @@ from collections import Counter
 from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
-import scipy.special
 
 from mappings.analysis import _positive, einsum_op_classes, extent, resolve_sizes
 from mappings.terms import CascadeError, Const, Ref, rank_of
@@ -40,8 +39,15 @@ if TYPE_CHECKING:  # annotations only: the Cascade calls this evaluator
 
 _UFUNC = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
           "max": np.maximum, "exp": np.exp, "sqrt": np.sqrt,
-          "rsqrt": lambda x: 1.0 / np.sqrt(x), "tanh": np.tanh, "erf": scipy.special.erf}
+          "rsqrt": lambda x: 1.0 / np.sqrt(x), "tanh": np.tanh, "erf": lambda x: _erf()(x)}
 _IDENTITY = {"sum": 0.0, "max": -np.inf}
+
+
+def _erf():
+    """scipy's erf, imported when a cascade first evaluates one (scipy is slow to import)."""
+    from scipy.special import erf
+
+    return erf
 
 
 class Result(dict):

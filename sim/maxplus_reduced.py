@@ -243,7 +243,8 @@ def reduced_cycles(phase: Phase) -> int:
         advance(pp, runs, free)
         flat = free + [v for hist in pp.histories for v in hist]
         x = _power_vec(np.array([_now(flat[i]) for i in R]), m, np.zeros(len(R)))
-        place(lambda c: np.full(1, -np.inf if c is None else x[c]), R)
+        never = np.full(1, -np.inf)   # one shared value: entries are replaced, never changed in place
+        place(lambda c: never if c is None else np.full(1, x[c]), R)
     else:   # every unit free and every history ready at the phase start
         place(lambda c: np.zeros(1), ())
     advance(pp, rec.runs(0, n - m * P), free)

@@ -25,6 +25,7 @@ form; :meth:`PoolRunner.trace_events` gives the worker and resource tracks of a 
 from __future__ import annotations
 
 import heapq
+from functools import lru_cache
 
 import numpy as np
 
@@ -126,13 +127,17 @@ def _run_phase(now, own, own_role, spread, spread_role, lat, work, first, order,
     return end_phase
 
 
-try:
-    from numba import njit
-except ImportError:          # the same loop runs as plain Python
-    njit = None
-if njit is not None:
-    _record = njit(inline="always")(_record)
-    _run_phase = njit(nogil=True, cache=True)(_run_phase)
+@lru_cache(maxsize=1)
+def _phase_loop():
+    """:func:`_run_phase`, compiled with numba when it is installed (the plain Python loop
+    otherwise); numba is imported on the first pool phase, not with the engine."""
+    global _record
+    try:
+        from numba import njit
+    except ImportError:          # the same loop runs as plain Python
+        return _run_phase
+    _record = njit(inline="always")(_record)   # inlined into the compiled loop, which reads it
+    return njit(nogil=True, cache=True)(_run_phase)
 
 
 class PoolRunner:
@@ -188,7 +193,7 @@ class PoolRunner:
         rec = np.zeros((room, 5))
         nrec = np.zeros(2, np.int64)
         who, start, finish = np.empty(n, np.int64), np.empty(n), np.empty(n)
-        end = _run_phase(float(now), *self._dense(ph.occupancy, n), *self._dense(ph.spread, n), ph.latency, ph.work,
+        end = _phase_loop()(float(now), *self._dense(ph.occupancy, n), *self._dense(ph.spread, n), ph.latency, ph.work,
                          first, order, dynamic, self.layout.instance_of, self.ninst, self.layout.rank, self.rank_of,
                          self.free, tok, tok_role, tok_inst, self.worker_busy, self.worker_work,
                          who, start, finish, self.limit > 0, rec, nrec)

@@ -36,6 +36,10 @@ Same values, so the same cycles; the state the fast-forward compares stays small
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from arch.errors import SimulationError
 from sim.taskgraph import Phase
 
@@ -121,13 +125,11 @@ class PhaseProgram:
         self.live_slots = self.live_tasks + [len(self.tasks) + s for s, t in enumerate(self.taps) if t[2] in live]
         if self.period <= EAGER_PERIOD:
             # Every residue compiled (and checked for deadlock) before anything is simulated.
-            sigs = {}
-            for r in range(min(self.period, self.n)):
-                sig = self._signature(r)
-                sigs[r] = sig
+            sigs = self._signatures(min(self.period, self.n))
+            for r, sig in enumerate(sigs):
                 if sig not in self._raw:
                     self._raw[sig] = self._compile(r)
-            self._finish(sigs)
+            self._finish(enumerate(sigs))
         else:
             # Huge super-period: a safe history depth (ceil(distance / every) + 1 instances
             # back at most), programs and their deadlock check built when first issued.
@@ -234,10 +236,28 @@ class PhaseProgram:
     def _signature(self, r: int) -> tuple:
         return tuple(min((r - o) % e, c) for o, e, c in self.guard_terms)
 
+    def _signatures(self, m: int) -> list:
+        """:meth:`_signature` of residues ``0 .. m-1``, evaluated on arrays (a super-period of
+        tens of thousands of residues has only a few distinct signatures)."""
+        if not self.guard_terms:
+            return [()] * m
+        radix = math.prod(c + 1 for _o, _e, c in self.guard_terms)
+        if radix >= 1 << 62:   # no room for one integer code per residue
+            return [self._signature(r) for r in range(m)]
+        r = np.arange(m, dtype=np.int64)
+        terms = [np.minimum((r - o) % e, c) for o, e, c in self.guard_terms]
+        code = np.zeros(m, dtype=np.int64)
+        for (_o, _e, c), t in zip(self.guard_terms, terms):  # mixed radix: one integer per signature
+            code = code * (c + 1) + t
+        _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+        keys = [tuple(int(t[i]) for t in terms) for i in first.tolist()]
+        return [keys[j] for j in inverse.ravel().tolist()]
+
     def _finish(self, sigs):
+        """Bind every compiled signature and map the residues ``(r, sig)`` of ``sigs`` to them."""
         for sig, raw in self._raw.items():
             self._bound[sig] = self._bind(raw)
-        for r, sig in sigs.items():
+        for r, sig in sigs:
             self._programs[r] = self._bound[sig]
 
     def _bind(self, raw) -> tuple:
