@@ -200,7 +200,31 @@ def linear_graphs(spec, gemms, stage_dram: bool = False) -> list:
     return out
 
 
-def layer_graph(spec, wl, config: str = "fusemax", scope: str = "attention", dram_staging: bool = False):
+@lru_cache(maxsize=64)
+def _point_parts(hw_name: str, overrides: tuple, wl, config: str, scope: str, staging: bool) -> tuple:
+    """(attention graph, its file, linear graphs before, after) of a point, built once: a
+    sweep's end2end point reuses its attention point's lowering, and the configurations that
+    share a preset their linear layers (task graphs are immutable)."""
+    spec = _spec(hw_name, overrides)
+    graph, name = _rung(hw_name, overrides, wl, config, staging)
+    if scope != "end2end":
+        return graph, name, (), ()
+    before, after = wl.linear_layers()
+    return graph, name, _linear(hw_name, overrides, tuple(before), staging), _linear(hw_name, overrides, tuple(after), staging)
+
+
+@lru_cache(maxsize=64)
+def _rung(hw_name: str, overrides: tuple, wl, config: str, staging: bool) -> tuple:
+    return ladder_graph(_spec(hw_name, overrides), wl, config, stage_dram=staging)
+
+
+@lru_cache(maxsize=64)
+def _linear(hw_name: str, overrides: tuple, gemms: tuple, staging: bool) -> tuple:
+    return tuple(linear_graphs(_spec(hw_name, overrides), gemms, staging))
+
+
+def layer_graph(spec, wl, config: str = "fusemax", scope: str = "attention", dram_staging: bool = False,
+                parts: tuple | None = None):
     """The task graph of one design point: rung ``config`` of the ladder (:func:`ladder_graph`)
     for workload ``wl`` (:class:`mappings.workloads.Workload`) on ``spec``, with the layer's
     linear layers before and after it (:func:`linear_graphs`) when ``scope`` is ``end2end``.
@@ -209,7 +233,8 @@ def layer_graph(spec, wl, config: str = "fusemax", scope: str = "attention", dra
     DRAM on top of what the files keep (:func:`sim.cascade.lower`'s ``stage_dram``);
     ``False`` (default) follows each file's keep/bypass, the published artifact's accounting. Energy
     only. The graph's ``meta`` names the rung, the scope, the workload, the two arrays
-    (``unit_2d``, ``unit_1d``) and the attention file that ran (``mapping``).
+    (``unit_2d``, ``unit_1d``) and the attention file that ran (``mapping``). ``parts``: those
+    graphs already built for this point (:func:`_point_parts`).
     """
     from sim.taskgraph import TaskGraph
 
@@ -217,11 +242,12 @@ def layer_graph(spec, wl, config: str = "fusemax", scope: str = "attention", dra
     if not isinstance(dram_staging, bool):
         raise WorkloadError(f"'dram_staging' must be true or false, not {dram_staging!r}")
     u2d, u1d = arrays(spec)
-    graph, name = ladder_graph(spec, wl, config, stage_dram=dram_staging)
-    graphs = [graph]
-    if scope == "end2end":
-        before, after = wl.linear_layers()
-        graphs = linear_graphs(spec, before, dram_staging) + graphs + linear_graphs(spec, after, dram_staging)
+    if parts is None:
+        graph, name = ladder_graph(spec, wl, config, stage_dram=dram_staging)
+        before, after = wl.linear_layers() if scope == "end2end" else ((), ())
+        parts = (graph, name, linear_graphs(spec, before, dram_staging), linear_graphs(spec, after, dram_staging))
+    graph, name, before, after = parts
+    graphs = [*before, graph, *after]
     units = {u2d.name: u2d.pes, u1d.name: u1d.pes}
     for g in graphs:
         units.update(g.units)
@@ -244,7 +270,8 @@ def evaluate_scope(arch: str, params: dict, engine: str, trace, scope: str) -> d
     spec = _spec(hw_name, overrides)
     run = engine_run(engine, scope)
     staging = _staging(params.get("dram_staging", "no"))
-    graph = layer_graph(spec, wl, config, scope, staging)
+    arrays(spec)   # a spec that is not a ladder's hardware is refused before anything is built
+    graph = layer_graph(spec, wl, config, scope, staging, _point_parts(hw_name, overrides, wl, config, scope, staging))
     report = run(graph, trace=trace) if (trace and engine == "des") else run(graph)
     rec = report.record(**{k: v for k, v in params.items() if k not in ARCH_KEYS})
     u2, u1 = graph.meta["unit_2d"], graph.meta["unit_1d"]
