@@ -84,6 +84,17 @@ def int_param(kind: str, params: dict, name: str, default=None, lo: int = 1, hi:
         raise NumberError(f"{kind}: {err}") from None
 
 
+def record_value(value):
+    """A swept value as it should appear in a record: int or float when it is one."""
+    s = str(value)
+    for conv in (int, float):
+        try:
+            return conv(s)
+        except ValueError:
+            pass
+    return s
+
+
 def require_kind(kind: str, arch, want: str) -> None:
     """Refuse ``arch`` unless its spec is of kind ``want`` (checked before anything is built)."""
     got = arch_kind(arch)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from arch.errors import WorkloadError
 from arch.registry import load_arch
+from studies.families import record_value
 from studies.families.attention import ARCH_KEYS
 
 #: Library cascades by name.
@@ -147,7 +148,7 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
     graph = lower(cascade, sizes, mapping, spec)
     run = _engine(engine)
     report = run(graph, trace=trace) if (trace and engine == "des") else run(graph)
-    rec = report.record(**{k: v for k, v in params.items() if k != "mapping"})
+    rec = report.record(**{k: record_value(v) if k in ARCH_KEYS else v for k, v in params.items() if k != "mapping"})
     rec.update(cascade=cascade.name, ranks={r: int(v) for r, v in cascade.rank_sizes(sizes).items()},
                mapping=mapping.to_dict(), **extra)
     return rec

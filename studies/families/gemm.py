@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from arch.errors import SpecError, WorkloadError
 from arch.registry import load_arch
-from studies.families import engine_run, int_param, require_kind
+from studies.families import engine_run, int_param, record_value, require_kind
 
 #: Workload ranks.
 GEMM_KEYS = ("M", "N", "K")
@@ -29,17 +29,6 @@ WORKLOAD_KEYS = set(GEMM_KEYS) | set(ARCH_KEYS) | {"objective", "bandwidth"}
 DEFAULTS = [{"M": "256", "N": "128", "K": "256"}]
 #: Largest rank size (M, N or K) accepted.
 MAX_DIM = 1 << 24
-
-
-def _number(value):
-    """A swept value as it should appear in a record: int or float when it is one."""
-    s = str(value)
-    for conv in (int, float):
-        try:
-            return conv(s)
-        except ValueError:
-            pass
-    return s
 
 
 @lru_cache(maxsize=256)
@@ -97,7 +86,7 @@ def evaluate(arch: str, params: dict, engine: str, trace: str | None = None) -> 
         report = run(graph, trace=trace)
     else:
         report = run(graph)
-    swept = {k: _number(params[k]) for k in ("pe_dim", "glb_mb", "dram_gbps", "clock_mhz", "objective")
+    swept = {k: record_value(params[k]) for k in ("pe_dim", "glb_mb", "dram_gbps", "clock_mhz", "objective")
              if k in params and k not in extra}
     rec = report.record(**dims, **extra, **swept)
     meta = graph.meta
