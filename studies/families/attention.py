@@ -200,12 +200,11 @@ def linear_graphs(spec, gemms, stage_dram: bool = False) -> list:
     return out
 
 
-@lru_cache(maxsize=64)
 def _point_parts(hw_name: str, overrides: tuple, wl, config: str, scope: str, staging: bool) -> tuple:
-    """(attention graph, its file, linear graphs before, after) of a point, built once: a
-    sweep's end2end point reuses its attention point's lowering, and the configurations that
-    share a preset their linear layers (task graphs are immutable)."""
-    spec = _spec(hw_name, overrides)
+    """(attention graph, its file, linear graphs before, after) of a point, each built once
+    (:func:`_rung`, :func:`_linear`): a sweep's end2end point reuses its attention point's
+    lowering, and the configurations that share a preset their linear layers (task graphs are
+    immutable)."""
     graph, name = _rung(hw_name, overrides, wl, config, staging)
     if scope != "end2end":
         return graph, name, (), ()
@@ -215,11 +214,13 @@ def _point_parts(hw_name: str, overrides: tuple, wl, config: str, scope: str, st
 
 @lru_cache(maxsize=64)
 def _rung(hw_name: str, overrides: tuple, wl, config: str, staging: bool) -> tuple:
+    """:func:`ladder_graph` of a point, once per point."""
     return ladder_graph(_spec(hw_name, overrides), wl, config, stage_dram=staging)
 
 
 @lru_cache(maxsize=64)
 def _linear(hw_name: str, overrides: tuple, gemms: tuple, staging: bool) -> tuple:
+    """:func:`linear_graphs` of ``gemms`` on a preset, once per preset and shapes."""
     return tuple(linear_graphs(_spec(hw_name, overrides), gemms, staging))
 
 
