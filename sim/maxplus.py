@@ -39,7 +39,7 @@ import numpy as np
 
 from arch.errors import SimulationError
 from sim.des.issue import issue
-from sim.des.program import PhaseProgram
+from sim.des.program import PhaseProgram, local_units
 from sim.taskgraph import Phase
 
 #: Largest cycle count a float64 holds exactly (2^53).
@@ -126,9 +126,7 @@ class Recurrence:
 
     def __init__(self, phase: Phase):
         self.phase = phase
-        units = {}
-        for t in phase.tasks:
-            units.setdefault(t.unit, len(units))
+        units = local_units(phase)
         self.program = pp = PhaseProgram(phase, units)
         self.n_units = len(units)
         self.offsets, pos = [], self.n_units
@@ -223,9 +221,7 @@ def _issue_rows(pp, progs, free: list) -> None:
 
 def scalar_cycles(phase: Phase) -> int:
     """Cycles of a small phase, stepping every task instance in issue order."""
-    units = {}
-    for t in phase.tasks:
-        units.setdefault(t.unit, len(units))
+    units = local_units(phase)
     pp = PhaseProgram(phase, units)
     if not pp.live_tasks:
         return 0
@@ -253,7 +249,12 @@ def matrix_cycles(phase: Phase, rec: "Recurrence | None" = None) -> int:
     if not rec.ends:
         return 0
     x = rec.state_after(phase.iterations)
-    end = max(x[e] for e in rec.ends)
+    return exact_cycles(phase, max(x[e] for e in rec.ends))
+
+
+def exact_cycles(phase: Phase, end: float) -> int:
+    """``end`` (a phase's last ready cycle, from max-plus arithmetic on floats) as an integer;
+    :class:`SimulationError` beyond the range where floats hold integers exactly (2^53)."""
     if end >= EXACT_CYCLES:
         raise SimulationError(f"phase {phase.name!r}: {end:.3e} cycles exceed the exact range of the max-plus evaluation (2^53)")
     return int(end)

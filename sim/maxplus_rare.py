@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from arch.errors import SimulationError
-from sim.des.fastforward import _next_special, rare_regime
-from sim.des.program import PhaseProgram, count_in
-from sim.maxplus import EXACT_CYCLES
-from sim.maxplus_reduced import _now, advance
+from sim.des.fastforward import rare_regime, stretches, window_counts
+from sim.des.program import PhaseProgram, local_units
+from sim.maxplus import exact_cycles
+from sim.maxplus_reduced import advance, newest_ready
 from sim.taskgraph import Phase
 
 #: Largest number of task instances issued one by one (window iterations and short runs,
@@ -47,18 +46,14 @@ def rare_program(phase: Phase):
     :func:`sim.des.fastforward.rare_regime`. None when the phase has no rare task, or when its
     windows would issue more than :data:`RARE_OPS` task instances one by one.
     """
-    units = {}
-    for t in phase.tasks:
-        units.setdefault(t.unit, len(units))
-    pp = PhaseProgram(phase, units, taps=True)
+    pp = PhaseProgram(phase, local_units(phase), taps=True)
     if not pp.live_tasks:
         return None
     split = rare_regime(pp)
     if split is None:
         return None
     p, terms = split
-    windows = sum(count_in(pp.n, o, e) for o, e, _c in terms)
-    inside = sum(count_in(pp.n, o, e) * c for o, e, c in terms)
+    windows, inside = window_counts(pp.n, terms)
     if (2 * windows + inside + 1) * p * len(phase.tasks) > RARE_OPS:
         return None
     return pp, p, terms
@@ -80,14 +75,8 @@ def rare_runs(pp: PhaseProgram, p: int, terms, n: int) -> list:
         else:
             runs.append([prog, k])
 
-    i = 0
-    while i < n:
-        s = min(_next_special(terms, i), n)
-        if s == i:
-            add(pp.program(i % P), 1)
-            i += 1
-            continue
-        reps = (s - i) // p
+    for i, s, in_window in stretches(terms, n):
+        reps = 0 if in_window else (s - i) // p
         if reps:
             block = blocks.get(i % p)
             if block is None:
@@ -96,7 +85,6 @@ def rare_runs(pp: PhaseProgram, p: int, terms, n: int) -> list:
             i += reps * p
         for j in range(i, s):
             add(pp.program(j % P), 1)
-        i = s
     return runs
 
 
@@ -112,7 +100,4 @@ def rare_cycles(phase: Phase, plan=None) -> int:
     for k, hist in enumerate(pp.histories):
         hist[:] = [start] * pp.depth[k]
     advance(pp, rare_runs(pp, p, terms, phase.iterations), free)
-    end = max(float(_now(pp.histories[t][-1])[0]) for t in pp.live_tasks)
-    if end >= EXACT_CYCLES:
-        raise SimulationError(f"phase {phase.name!r}: {end:.3e} cycles exceed the exact range of the max-plus evaluation (2^53)")
-    return int(end)
+    return exact_cycles(phase, newest_ready(pp))

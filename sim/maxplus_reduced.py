@@ -30,8 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from arch.errors import SimulationError
-from sim.maxplus import EXACT_CYCLES, Recurrence, _mp, _power_vec
+from sim.maxplus import Recurrence, _mp, _power_vec, exact_cycles
 from sim.taskgraph import Phase
 
 #: Runs of at least this many iterations are advanced by matrix powers, shorter ones issued.
@@ -248,7 +247,10 @@ def reduced_cycles(phase: Phase) -> int:
     else:   # every unit free and every history ready at the phase start
         place(lambda c: np.zeros(1), ())
     advance(pp, rec.runs(0, n - m * P), free)
-    end = max(float(_now(pp.histories[t][-1])[0]) for t in pp.live_tasks)
-    if end >= EXACT_CYCLES:
-        raise SimulationError(f"phase {phase.name!r}: {end:.3e} cycles exceed the exact range of the max-plus evaluation (2^53)")
-    return int(end)
+    return exact_cycles(phase, newest_ready(pp))
+
+
+def newest_ready(pp) -> float:
+    """The latest ready cycle among the newest entries of the live tasks' histories (one-value
+    vectors): the phase's end once its runs are issued."""
+    return max(float(_now(pp.histories[t][-1])[0]) for t in pp.live_tasks)

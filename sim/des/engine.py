@@ -33,7 +33,7 @@ import math
 import simpy
 
 from arch.errors import SimulationError
-from sim.des.fastforward import (BLOCK_ITERATIONS, TRACE_LIMIT, Budget, Timeline, rare_regime,
+from sim.des.fastforward import (TRACE_LIMIT, Budget, Timeline, periods_per_block, rare_regime,
                                  simulate_phase)
 from sim.des.pool import PoolRunner
 from sim.des.processes import run_processes
@@ -65,7 +65,7 @@ def minimum_steps(phase, fast_forward: bool, program: PhaseProgram | None = None
     if split is not None:
         return sum(t.count(phase.iterations) for t in phase.tasks if split[0] % t.every)
     P = phase.period
-    per_block = max(1, -(-BLOCK_ITERATIONS // P))
+    per_block = periods_per_block(P)
     per_period = sum(P // t.every for t in phase.tasks)
     return min(total, 2 * per_block * per_period)
 

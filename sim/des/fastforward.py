@@ -49,6 +49,11 @@ from sim.des.program import EAGER_PERIOD, PhaseProgram, count_in
 
 #: A block is the smallest number of whole super-periods spanning at least this many iterations.
 BLOCK_ITERATIONS = 32
+
+
+def periods_per_block(period: int) -> int:
+    """Whole periods of ``period`` iterations in a block (:data:`BLOCK_ITERATIONS`)."""
+    return max(1, -(-BLOCK_ITERATIONS // period))
 #: Longest window (in blocks) tried by the per-component certificate.
 MAX_WINDOW_BLOCKS = 8
 #: A task is rare when it runs at most once every this many iterations.
@@ -158,7 +163,7 @@ def _super_periods(iss, fast_forward: bool):
     """Blocks of whole super-periods, fast-forwarded once a certificate holds; then the rest."""
     pp = iss.pp
     n, P = pp.n, pp.period
-    per_block = max(1, -(-BLOCK_ITERATIONS // P))
+    per_block = periods_per_block(P)
     L = per_block * P
     blocks = n // L
     block_ops = pp.ops_per_period() * per_block
@@ -197,16 +202,34 @@ def rare_regime(pp: PhaseProgram):
     terms = [g for g in pp.guard_terms if p % g[1]]
     if not terms or p > EAGER_PERIOD:
         return None
-    L = max(1, -(-BLOCK_ITERATIONS // pp.period)) * pp.period
-    windows = sum(count_in(pp.n, o, e) for o, e, _c in terms)
-    inside = sum(count_in(pp.n, o, e) * c for o, e, c in terms)
-    L_rare = max(1, -(-BLOCK_ITERATIONS // p)) * p
-    if (windows + 1) * RUN_SEARCH_BLOCKS * L_rare + inside >= min(pp.n, 3 * L):
+    L = periods_per_block(pp.period) * pp.period
+    windows, inside = window_counts(pp.n, terms)
+    if (windows + 1) * RUN_SEARCH_BLOCKS * periods_per_block(p) * p + inside >= min(pp.n, 3 * L):
         return None
     return p, terms
 
 
-def _next_special(terms, i: int) -> int:
+def window_counts(n: int, terms) -> tuple:
+    """(windows, window iterations) of the rare ``terms`` over iterations ``0 .. n-1``."""
+    return (sum(count_in(n, o, e) for o, e, _c in terms), sum(count_in(n, o, e) * c for o, e, c in terms))
+
+
+def stretches(terms, n: int):
+    """Iterations ``0 .. n-1`` cut at the windows of the rare ``terms``: ``(start, stop, in_window)``
+    in order, a window iteration alone (``stop = start + 1``), the iterations between two
+    windows as one stretch."""
+    i = 0
+    while i < n:
+        s = min(_next_window(terms, i), n)
+        if s == i:
+            yield i, i + 1, True
+            i += 1
+        else:
+            yield i, s, False
+            i = s
+
+
+def _next_window(terms, i: int) -> int:
     """The first iteration from ``i`` on that lies in the window of a rare term."""
     best = None
     for o, e, c in terms:
@@ -222,15 +245,10 @@ def _between_rare(iss, p, terms):
     fast-forwarded in blocks of ``p``-periods up to its end; the windows are simulated."""
     pp = iss.pp
     n, P = pp.n, pp.period
-    L = max(1, -(-BLOCK_ITERATIONS // p)) * p
-    i, jumped, first = 0, 0, None
-    while i < n:
-        s = min(_next_special(terms, i), n)
-        if s == i:
-            iss.span(i, i + 1)
-            i += 1
-            continue
-        blocks = (s - i) // L
+    L = periods_per_block(p) * p
+    jumped, first = 0, None
+    for i, s, in_window in stretches(terms, n):
+        blocks = 0 if in_window else (s - i) // L
         if blocks >= 2:
             progs = [pp.program(j % P) for j in range(i, i + L)]
             ops = sum(map(len, progs))
@@ -247,7 +265,6 @@ def _between_rare(iss, p, terms):
                 k += 1
             i += blocks * L
         iss.span(i, s)
-        i = s
     if first is not None:
         iss.out["regime"] = dict(first, rare_period=p, runs_fast_forwarded=jumped)
 

@@ -67,6 +67,15 @@ class _Tee:
             hist.append(v)
 
 
+def local_units(phase: Phase) -> dict:
+    """Unit name -> index, in order of first use by ``phase``'s tasks: the units of a phase
+    evaluated on its own (the closed forms of the analytical engine)."""
+    units = {}
+    for t in phase.tasks:
+        units.setdefault(t.unit, len(units))
+    return units
+
+
 class PhaseProgram:
     """The compiled issue order of one phase.
 

@@ -19,6 +19,7 @@ from sim.cascade import lower
 from sim.des.fastforward import RARE_EVERY
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 from studies.families import cascade as cascade_family
+from tests.sim.des.test_rare import rare_phases
 
 UNITS = {"dram": 1, "pe2d": 16, "pe1d": 4}
 #: Task instances the discrete-event reference may simulate per example.
@@ -71,41 +72,18 @@ def test_multi_panel_linear_gemm_equals_des():
         assert cycles == des.run(g).cycles
 
 
-@st.composite
-def rare_phases(draw):
-    """Frequent tasks (every 1 to 3) and one or two rare ones (every 1024..100000), with far
-    dependencies of the rare tasks on the frequent ones and short ones elsewhere. A rare
-    ``every`` is a multiple of 6, so that the reference reads its far dependencies through
-    taps (``sim/des/program.py``): without them its fast-forward compares states of ``every``
-    values per block, minutes per example."""
-    n_freq, n_rare = draw(st.integers(1, 3)), draw(st.integers(1, 2))
-    names = [f"f{k}" for k in range(n_freq)] + [f"r{k}" for k in range(n_rare)]
-    tasks = []
-    for k, name in enumerate(names):
-        rare = name.startswith("r")
-        every = 6 * draw(st.integers(-(-RARE_EVERY // 6), 100_000 // 6)) if rare else draw(st.sampled_from([1, 1, 2, 3]))
-        deps = []
-        for j, other in enumerate(names):
-            if j == k and not rare:
-                if draw(st.booleans()):
-                    deps.append(Dep(other, 1))
-                continue
-            if draw(st.integers(0, 2)) == 0:
-                continue
-            if rare and other.startswith("f"):
-                dist = draw(st.sampled_from([every, every + 1, every - 1, every // 2, 40]))
-            else:
-                dist = draw(st.integers(0 if j < k else 1, 3))
-            deps.append(Dep(other, dist))
-        tasks.append(Task(name, draw(st.sampled_from(sorted(UNITS))), draw(st.integers(0, 30)),
-                          draw(st.integers(0, 12)), deps=tuple(deps), every=every,
-                          offset=draw(st.integers(0, every - 1))))
-    every_max = max(t.every for t in tasks)
-    return Phase("p", tuple(tasks), draw(st.integers(600, 4 * every_max)))
+#: Frequent tasks (every 1 to 3) and one or two rare ones (every 1024..100000). A rare ``every``
+#: is a multiple of 6, so that the reference reads its far dependencies through taps
+#: (``sim/des/program.py``): without them its fast-forward compares states of ``every`` values
+#: per block, minutes per example.
+RARE_PHASES = rare_phases(rare_every=st.integers(-(-RARE_EVERY // 6), 100_000 // 6).map(lambda x: 6 * x),
+                          frequent_every=(1, 1, 2, 3),
+                          far=lambda every: [every, every + 1, every - 1, every // 2, 40],
+                          iterations=lambda every_max: st.integers(600, 4 * every_max))
 
 
 @settings(max_examples=40, deadline=None)
-@given(rare_phases())
+@given(RARE_PHASES)
 def test_between_rare_tasks_equals_des(ph):
     try:   # a phase the fast-forward cannot shorten much is left out: the test stays fast
         want = des.run(TaskGraph(phases=(ph,), units=UNITS, clock_hz=1e9), budget_steps=DES_STEPS).cycles

@@ -61,16 +61,20 @@ def test_panel_gemm_closed_form():
 
 
 @st.composite
-def rare_phases(draw):
-    """A few frequent tasks (every 1 or 2) and one or two rare ones, with far dependencies of the
-    rare tasks on the frequent ones (the tapped kind) and short ones the other way."""
+def rare_phases(draw, rare_every=st.integers(RARE_EVERY, RARE_EVERY + 300), frequent_every=(1, 1, 2),
+                far=lambda every: [every, every + 1, every - 1, every // 2, 2 * every, 40],
+                iterations=lambda every_max: st.integers(0, 5 * RARE_EVERY)):
+    """A few frequent tasks (``every`` from ``frequent_every``) and one or two rare ones
+    (``rare_every``), with far dependencies of the rare tasks on the frequent ones (distances
+    ``far(every)``, the tapped kind) and short ones the other way; ``iterations(largest every)``
+    draws the phase's length."""
     n_freq = draw(st.integers(1, 3))
     n_rare = draw(st.integers(1, 2))
     names = [f"f{k}" for k in range(n_freq)] + [f"r{k}" for k in range(n_rare)]
     tasks = []
     for k, name in enumerate(names):
         rare = name.startswith("r")
-        every = draw(st.integers(RARE_EVERY, RARE_EVERY + 300)) if rare else draw(st.sampled_from([1, 1, 2]))
+        every = draw(rare_every) if rare else draw(st.sampled_from(list(frequent_every)))
         deps = []
         for j, other in enumerate(names):
             if j == k and not rare:
@@ -80,14 +84,14 @@ def rare_phases(draw):
             if draw(st.integers(0, 2)) == 0:
                 continue
             if rare and other.startswith("f"):  # far: the buffer it overwrites was last read ...
-                dist = draw(st.sampled_from([every, every + 1, every - 1, every // 2, 2 * every, 40]))
+                dist = draw(st.sampled_from(far(every)))
             else:
                 dist = draw(st.integers(0 if j < k else 1, 3))
             deps.append(Dep(other, dist))
         tasks.append(Task(name, draw(st.sampled_from(sorted(UNITS))), draw(st.integers(0, 30)),
                           draw(st.integers(0, 12)), deps=tuple(deps), every=every,
                           offset=draw(st.integers(0, every - 1))))
-    return Phase("p", tuple(tasks), draw(st.integers(0, 5 * RARE_EVERY)))
+    return Phase("p", tuple(tasks), draw(iterations(max(t.every for t in tasks))))
 
 
 @settings(max_examples=60, deadline=None)
