@@ -78,6 +78,10 @@ class ComputeUnit:
     dataflow: str | None = None
     area_mm2: float | None = None
 
+    def __hash__(self):
+        # by content, as equality compares (its operators' table is read-only)
+        return hash((self.name, self.shape, tuple(self.operators.items()), self.dataflow, self.area_mm2))
+
     @property
     def ndim(self) -> int:
         return len(self.shape)
@@ -175,6 +179,17 @@ class SpatialSpec:
     dram: Dram
     source: str = "<dict>"
     data: Mapping = field(default_factory=dict, repr=False, compare=False)
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        # its tables are read-only: it hashes by content, once, so that what is derived from a
+        # spec (a lowering's size-independent checks) can be cached on it (functools.lru_cache)
+        object.__setattr__(self, "_hash", hash((self.description, self.clock_mhz, self.word_bits,
+                                                tuple(self.compute.items()), tuple(self.storage.items()),
+                                                self.dram, self.source)))
+
+    def __hash__(self):
+        return self._hash
 
     @property
     def clock_hz(self) -> float:

@@ -41,13 +41,12 @@ from typing import NamedTuple
 from arch.errors import MappingError
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
 from mappings.cascade_sizes import fit_candidates, resolve
-from mappings.cascade_transfers import check_spill, refs, spills, transfers
+from mappings.cascade_transfers import check_spill, crossings, refs, spills, transfers
 from mappings.einsum import Op, Ref, rank_of
 from mappings.mapping import check_binding, shapes_from_cascade
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One Einsum's work in one iteration of its group's loops (an *instance*).
 
     ``work`` is the extent of each of its ranks per instance, ``every``/``offset`` the
@@ -125,19 +124,34 @@ def einsum_latency(e, unit) -> int:
 
 
 def _check_placement(cascade, e, p, shape, spec, iterative):
-    where = f"einsum {e.name!r}"
-    unit = check_binding(where, p.unit, p.spatial, shape, spec, iterative)
+    """Placement ``p`` of Einsum ``e`` (at ``shape``, an :class:`EinsumShape`) can run on
+    ``spec``: what does not depend on the rank sizes once per (placement, operators used,
+    spec) (:func:`_placement_checked`), then its tiles against the ranks' sizes."""
+    ops = tuple(op for op, n in shape.op_counts.items() if n)
+    _placement_checked(e.name, p, tuple(shape.ranks), ops, spec, frozenset(iterative), cascade.terms_of(e))
+    for lv, tiles in p.tiles.items():
+        for rank, t in tiles.items():
+            if t > shape.ranks[rank]:
+                raise MappingError(f"einsum {e.name!r}: tile of rank {rank!r} at level {lv!r} must be at most "
+                                   f"{shape.ranks[rank]}, not {t}")
+
+
+@lru_cache(maxsize=1024)
+def _placement_checked(einsum: str, p, ranks: tuple, ops: tuple, spec, iterative: frozenset, terms: tuple) -> None:
+    """:func:`_check_placement` of what reads no rank size: the unit and its operators
+    ``ops``, the spatial factors, levels, tiles naming ``ranks``, bypassed tensors, per-PE
+    capacity (``terms``: the projections of the Einsum's output, then its inputs)."""
+    where = f"einsum {einsum!r}"
+    check_binding(where, p.unit, p.spatial, _Named(dict.fromkeys(ranks), dict.fromkeys(ops, 1)), spec, iterative)
     levels = [lv for lv, s in spec.storage.items() if s.per_pe_of in (None, p.unit)]
     for lv in (*p.tiles, *p.bypass):
         if lv not in levels:
             raise MappingError(f"{where}: level {lv!r} is not a buffer of unit {p.unit!r} (levels: {', '.join(levels)})")
     for lv, tiles in p.tiles.items():
-        for rank, t in tiles.items():
-            if rank not in shape.ranks:
-                raise MappingError(f"{where}: rank {rank!r} at level {lv!r} is not a rank of the Einsum (ranks: {', '.join(shape.ranks)})")
-            if t > shape.ranks[rank]:
-                raise MappingError(f"{where}: tile of rank {rank!r} at level {lv!r} must be at most {shape.ranks[rank]}, not {t}")
-    tensors = {e.name, *(r.name for r in e.inputs)}
+        for rank in tiles:
+            if rank not in ranks:
+                raise MappingError(f"{where}: rank {rank!r} at level {lv!r} is not a rank of the Einsum (ranks: {', '.join(ranks)})")
+    tensors = [t for t, _ in terms]
     for lv, ts in p.bypass.items():
         for t in ts:
             if t not in tensors:
@@ -146,10 +160,24 @@ def _check_placement(cascade, e, p, shape, spec, iterative):
         level = spec.storage[lv]
         if level.per_pe_of is None:
             continue
-        ext = {r: p.tiles.get(lv, {}).get(r, 1) for r in shape.ranks}
-        words = sum(math.prod(cascade.extents(r, ext)) for r in (e.output, *e.inputs) if p.keeps(lv, r.name))
+        ext = p.tiles.get(lv, {})
+        words = sum(math.prod(_extents(axes, ext)) for t, axes in terms if p.keeps(lv, t))
         if words * level.word_bytes > level.size_bytes:
             raise MappingError(f"{where}: tiles at level {lv!r} need {words * level.word_bytes:g} bytes per PE but it holds {level.size_bytes}")
+
+
+class _Named(NamedTuple):
+    """What :func:`~mappings.mapping.check_binding` reads of an Einsum's shape: its ranks and
+    the operators it uses (nonzero counts)."""
+
+    ranks: dict
+    op_counts: dict
+
+
+def _extents(axes: tuple, ext) -> tuple:
+    """Elements along each axis (``axes``: a reference's projection terms) when its ranks take
+    ``ext`` values (1 when absent)."""
+    return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 for terms in axes)
 
 
 def _groups(cascade, m: CascadeMapping, spec) -> tuple:
@@ -261,6 +289,10 @@ class CascadeFacts(_EinsumTable):
                 n += c * (ext.get(r, 1) - 1)
             out.append(n)
         return tuple(out)
+
+    def terms_of(self, e) -> tuple:
+        """(tensor, projection terms) of Einsum ``e``'s output, then of each of its inputs."""
+        return tuple((r.name, self._terms[id(r)]) for r in (e.output, *e.inputs))
 
     def ranks_of(self, ref) -> set:
         return {r for terms in self._terms[id(ref)] for _, r in terms}
@@ -427,8 +459,22 @@ def _checked_group(cascade, g: Group, loops: tuple, m, spec, sizes, shapes, iter
                 _check_placement(cascade, e, resolved, shapes[name], spec, iterative)
             placed[key] = resolved
         out.append(placed[key])
-    mg = replace(m, placements=tuple(out), fusion=(g,))
-    return _group_plan(cascade, flow(), g, loops, mg, spec, sizes, iterative)
+    return _group_plan(cascade, flow(), g, loops, _Members(out), spec, sizes, iterative,
+                       _passes(cascade.cascade, g, flow().flow.pairs, tuple(m.of(n) for n in g.einsums),
+                               _per_pe_units(spec)))
+
+
+class _Members:
+    """A group's resolved placements (a fit candidate's), looked up by Einsum."""
+
+    __slots__ = ("placements", "_by")
+
+    def __init__(self, placements: list):
+        self.placements = tuple(placements)
+        self._by = {p.einsum: p for p in placements}
+
+    def of(self, einsum: str) -> Placement:
+        return self._by[einsum]
 
 
 def _resolved(p: Placement, spatial: tuple, loop_tile: dict) -> Placement:
@@ -480,6 +526,7 @@ class _GroupFlow:
     producer: dict
     flow: "_Flow"
     state: tuple          # recurrence state tensors (recurrent_state)
+    crossing: tuple       # what crosses the chip boundary (cascade_transfers.crossings)
 
 
 def _group_flow(cascade, g: Group, spec, done, iterative) -> _GroupFlow:
@@ -521,12 +568,14 @@ def _structure(cascade, g: Group, done: frozenset, iterative: frozenset) -> _Gro
         members.append(_Member(e, lacked, reads_lacked, it[0] if it else None,
                                tuple(w for _, w in flow.state.get(e.name, ())),
                                tuple(producer[x].name for x in reads if producer[x].name != e.name)))
-    return _GroupFlow(label, tuple(members), MappingProxyType(producer), flow, tuple(recurrent_state(es)))
+    return _GroupFlow(label, tuple(members), MappingProxyType(producer), flow, tuple(recurrent_state(es)),
+                      crossings(facts.einsums, cascade.outputs, g, es, producer))
 
 
-def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes, iterative) -> GroupPlan:
+def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes, iterative, passes) -> GroupPlan:
     """The plan of group ``g`` at integer loop tiles ``loops`` (the ranks of ``g.loops``), its
-    structure ``gf`` checked already."""
+    structure ``gf`` checked already; ``m``: the members' placements (:class:`_Members`);
+    ``passes``: its passed tensors (:func:`_passes`)."""
     label, producer, flow = gf.label, gf.producer, gf.flow
     members = [mb.e for mb in gf.members]
     for r, t in loops:
@@ -547,10 +596,11 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
     cap = spec.storage[g.buffer].size_bytes
     word_bytes = spec.storage[g.buffer].word_bytes
     passed = {}   # tensor -> bytes held for it: its largest tile over its consumers
-    for x, c in flow.pairs:
-        passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, x, producer[x], c, g, m, sizes, spec, label, work_of))
+    for ps in passes:
+        x = ps.tensor
+        passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, ps, m, g, spec, label, work_of))
     held = max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
-    moved = transfers(cascade, g, members, producer, {e.name: e.input_tensors for e in members}, m, trips, work_of)
+    moved = transfers(cascade, g, gf.crossing, m, trips, work_of)
     # a spilled tile passes through the buffer as a stream of array tiles: it costs buffer
     # accesses when kept but holds no block of it
     held += sum(2 * t.words * word_bytes for t in moved if t.kept and not t.spilled)
@@ -657,24 +707,63 @@ def recurrences(cascade) -> list:
     return out
 
 
-def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) -> float:
-    """Producer and consumer tiles of passed tensor ``x`` meet; bytes the buffer holds for it."""
-    pp, cp = m.of(prod.name), m.of(cons_name)
-    in_pes = pp.unit == cp.unit and any(lv.per_pe_of == pp.unit for lv in spec.storage.values())
-    # through DRAM (spill); or, in the producer's stage and bypassing the buffer, taken in
-    # passing as it streams out to DRAM (a spilled tensor) or out of the producer's array
-    # (into another array, or into the buffer when the producer keeps it there)
-    one_stage = g.stage(prod.name) == g.stage(cons_name) and not cp.keeps(g.buffer, x)
-    elsewhere = g.spill.get(x) == cons_name or (one_stage and (x in g.spill or not in_pes))
-    if (not pp.keeps(g.buffer, x) or not cp.keeps(g.buffer, x)) and not (in_pes or elsewhere):
-        who = prod.name if not pp.keeps(g.buffer, x) else cons_name
-        raise MappingError(f"{label}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, but "
-                           f"{prod.name!r} and {cons_name!r} neither share a unit with per-PE storage to hold it "
-                           f"nor both bypass it in one stage")
-    pext = cascade.extents(prod.output, {**work_of[prod.name], **pp.tiles.get(g.buffer, {})})
-    held_c = {**work_of[cons_name], **cp.tiles.get(g.buffer, {})}
+class _Pass(NamedTuple):
+    """What the check of one passed tensor reads of its group's mapping, whatever the sizes."""
+
+    tensor: str
+    producer: object      # the producing Einsum's facts
+    consumer: str
+    reads: tuple          # the consumer's references reading it
+    refused: str          # why it cannot pass (bypassed with nowhere to go), else ""
+    elsewhere: bool       # through DRAM, or taken in passing: the buffer holds none of it
+    in_registers: bool    # the producer bypasses the buffer: the PEs' registers hold it
+    copies: int           # stages crossed, plus one (copies in registers)
+
+
+def _per_pe_units(spec) -> frozenset:
+    """The compute units with per-PE storage levels (registers)."""
+    return frozenset(lv.per_pe_of for lv in spec.storage.values() if lv.per_pe_of is not None)
+
+
+@lru_cache(maxsize=256)
+def _passes(cascade, g: Group, pairs: tuple, placements: tuple, per_pe: frozenset) -> tuple:
+    """:class:`_Pass` of every (tensor, consumer) of ``pairs`` in group ``g`` whose members
+    are placed as ``placements`` (units and keep/bypass read), ``per_pe`` the units with
+    per-PE storage (:func:`_per_pe_units`): once per cascade, group and mapping."""
+    facts = _EinsumTable(_einsum_facts(cascade))
+    pl = {p.einsum: p for p in placements}
+    out = []
+    for x, cons in pairs:
+        prod = facts.einsum(x)
+        pp, cp = pl[prod.name], pl[cons]
+        in_pes = pp.unit == cp.unit and pp.unit in per_pe
+        # through DRAM (spill); or, in the producer's stage and bypassing the buffer, taken in
+        # passing as it streams out to DRAM (a spilled tensor) or out of the producer's array
+        # (into another array, or into the buffer when the producer keeps it there)
+        one_stage = g.stage(prod.name) == g.stage(cons) and not cp.keeps(g.buffer, x)
+        elsewhere = g.spill.get(x) == cons or (one_stage and (x in g.spill or not in_pes))
+        refused = ""
+        if (not pp.keeps(g.buffer, x) or not cp.keeps(g.buffer, x)) and not (in_pes or elsewhere):
+            who = prod.name if not pp.keeps(g.buffer, x) else cons
+            refused = (f"{_label(g)}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, but "
+                       f"{prod.name!r} and {cons!r} neither share a unit with per-PE storage to hold it "
+                       f"nor both bypass it in one stage")
+        out.append(_Pass(x, prod, cons, tuple(refs(facts.einsum(cons), x)), refused, elsewhere,
+                         not pp.keeps(g.buffer, x), g.stage(cons) - g.stage(prod.name) + 1))
+    return tuple(out)
+
+
+def _check_pass(cascade, ps: _Pass, m, g, spec, label, work_of) -> float:
+    """Producer and consumer tiles of passed tensor ``ps`` meet; bytes the buffer holds for it
+    (``m``: the members' placements at this tile)."""
+    if ps.refused:
+        raise MappingError(ps.refused)
+    x, prod, cons_name = ps.tensor, ps.producer, ps.consumer
+    pt, ct = m.of(prod.name).tiles.get(g.buffer), m.of(cons_name).tiles.get(g.buffer)
+    pext = cascade.extents(prod.output, {**work_of[prod.name], **pt} if pt else work_of[prod.name])
+    held_c = {**work_of[cons_name], **ct} if ct else work_of[cons_name]
     best = 0
-    for ref in refs(cascade.einsum(cons_name), x):
+    for ref in ps.reads:
         cext = cascade.extents(ref, held_c)
         for a, (pe, ce) in enumerate(zip(pext, cext)):
             if ce % pe:
@@ -682,13 +771,12 @@ def _check_pass(cascade, x, prod, cons_name, g, m, sizes, spec, label, work_of) 
                                    f"reads {ce} along axis {a} ({ref.indices[a]}), not a whole number of einsum "
                                    f"{prod.name!r}'s tiles of {pe}")
         best = max(best, math.prod(cext))
-    if elsewhere:
+    if ps.elsewhere:
         return 0.0
-    if not pp.keeps(g.buffer, x):
+    if ps.in_registers:
         # it stays in the PEs' registers of the unit producing and consuming it: an in-order
         # unit issues the consumer before the next producer, so one copy per stage crossed
-        copies = g.stage(cons_name) - g.stage(prod.name) + 1
-        _check_registers(x, prod.name, max(best, math.prod(pext)) * copies, pp.unit, spec, label)
+        _check_registers(x, prod.name, max(best, math.prod(pext)) * ps.copies, m.of(prod.name).unit, spec, label)
         return 0.0
     return max(best, math.prod(pext)) * g.counted_slots * spec.storage[g.buffer].word_bytes
 

@@ -17,13 +17,12 @@ tiles being those of the trips); ``cascade`` is a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from arch.errors import MappingError
 
 
-@dataclass(frozen=True)
-class Transfer:
+class Transfer(NamedTuple):
     """A tensor tile crossing the chip boundary: ``kind`` is ``load`` or ``store``."""
 
     tensor: str
@@ -43,15 +42,28 @@ def refs(e, tensor: str) -> list:
     return [r for r in e.inputs if r.name == tensor]
 
 
-def transfers(cascade, g, members, producer, ins, m, trips, work_of) -> list:
-    """Loads of what the group reads from outside, stores of what leaves it (one per tensor)."""
-    out = []
-    outside_reads = {t for x in cascade.einsums if x.name not in g.einsums for t in x.input_tensors}
+def crossings(einsums, outputs, g, members, producer) -> tuple:
+    """What crosses the boundary of group ``g`` whatever the sizes, in member order:
+    ``("load", tensor, reader, its references reading it)`` for each tensor it reads from
+    outside (the first reader's) and ``("store", tensor, producer, ())`` for each result read
+    outside it or a cascade output (one of ``outputs``). ``einsums``: the cascade's;
+    ``producer``: the members by tensor."""
+    outside_reads = {t for x in einsums if x.name not in g.einsums for t in x.input_tensors}
+    out, seen = [], set()
     for e in members:
-        out += [_load(x, e, g, m, cascade, trips, work_of) for x in ins[e.name] if x not in producer]
-        if e.name in outside_reads or e.name in cascade.outputs:
-            out.append(_store(e, g, m, cascade, trips, work_of))
-    return _dedupe(out)
+        for x in e.input_tensors:
+            if x not in producer and x not in seen:
+                seen.add(x)
+                out.append(("load", x, e, tuple(refs(e, x))))
+        if e.name in outside_reads or e.name in outputs:
+            out.append(("store", e.name, e, ()))
+    return tuple(out)
+
+
+def transfers(cascade, g, crossing, m, trips, work_of) -> list:
+    """The loads and stores of ``crossing`` (:func:`crossings`) at loop trips ``trips``."""
+    return [_load(x, e, readers, g, m, cascade, trips, work_of) if kind == "load" else
+            _store(e, g, m, cascade, trips, work_of) for kind, x, e, readers in crossing]
 
 
 def check_spill(g, producer, label) -> None:
@@ -72,7 +84,7 @@ def spills(g, producer, steps, m, cascade, trips, work_of) -> list:
     out = []
     for x, c in g.spill.items():
         st = _store(producer[x], g, m, cascade, trips, work_of)
-        out.append(replace(st, kept=False, spilled=True))
+        out.append(st._replace(kept=False, spilled=True))
         words = max(math.prod(cascade.extents(r, work_of[c])) for r in refs(producer[c], x))
         sc = stage[c]
         out.append(Transfer(x, "load", c, words, sc.every, sc.offset, sc.instances, 0.0,
@@ -91,8 +103,7 @@ def _refetch_every(ranks_indexing: set, g: Group, trips) -> int:
     return every
 
 
-def _load(x, e, g, m, cascade, trips, work_of) -> Transfer:
-    readers = refs(e, x)
+def _load(x, e, readers, g, m, cascade, trips, work_of) -> Transfer:
     ranks = set().union(*(cascade.ranks_of(r) for r in readers))
     words = max(math.prod(cascade.extents(r, work_of[e.name])) for r in readers)
     kept = m.of(e.name).keeps(g.buffer, x)
@@ -112,13 +123,3 @@ def _store(e, g, m, cascade, trips, work_of) -> Transfer:
     distinct = math.prod(t for (r, _), t in zip(g.loops, trips) if r in ranks)
     readback = words * (n - distinct) / n if n > distinct else 0.0
     return Transfer(e.name, "store", e.name, words, every, every - 1, n, readback, m.of(e.name).keeps(g.buffer, e.name))
-
-
-def _dedupe(transfers) -> list:
-    """One load per tensor of a group (the first reader's), one store per tensor."""
-    seen, out = set(), []
-    for t in transfers:
-        if (t.tensor, t.kind) not in seen:
-            seen.add((t.tensor, t.kind))
-            out.append(t)
-    return out

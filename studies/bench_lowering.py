@@ -3,15 +3,22 @@
 For every rung of the ablation ladder (:data:`studies.families.attention.CONFIGS`), on the
 rung's own paper hardware, lowers each of the 24 model x length points (batch 64) through
 :func:`studies.families.attention.ladder_graph` (the rung's shipped files through the generic
-lowering; FLAT lowers both of its files and keeps the faster on the analytical engine, as a
-point does) and prints the CPU time per point: the least of ``--repeat`` lowerings of each
-point (the figure least disturbed by other work on the machine), averaged over the points.
+lowering; FLAT lowers both of its files and keeps the one with the least bound on time, as a
+point does) and prints the CPU time per point, averaged over the points, and the Python
+function calls per point (cProfile's count: the same on any machine, load or no load).
+
+Each point is lowered as a sweep meets it: once, new. A round first forgets every
+``functools`` cache of the project's modules and the analytical engine's kept phases
+(:func:`forget`), lowers one point outside the 24 (BERT, the shortest length, batch 1: what a
+lowering keeps about the mapping and the hardware is made again, nothing about the 24), then
+times each of the 24 points once; the figure is each point's least over ``--repeat`` rounds
+(the time least disturbed by other work on the machine).
 
 ``--ref PATH`` also times the hand-written lowerings the files replaced (``sim.attention.lower``
 with the published artifact's ``dram_staging=no``) from a checkout of the commit that last had
-them (``git worktree add /tmp/old 3c01932``), in the same process, point by point: its
-packages are imported from ``PATH`` under their own names and swapped in while it runs
-(:class:`Checkout`). The ratio is mapping files / hand-written.
+them (``git worktree add /tmp/old 3c01932``), in the same process, point by point and round by
+round in the same way: its packages are imported from ``PATH`` under their own names and
+swapped in while it runs (:class:`Checkout`). The ratio is mapping files / hand-written.
 
 Run: ``python -m studies.bench_lowering [--configs fusemax,flat] [--repeat 3] [--ref /tmp/old]``.
 """
@@ -31,14 +38,35 @@ CONFIGS = ("unfused", "flat", "cascade", "architecture", "fusemax")
 PACKAGES = ("arch", "mappings", "sim", "studies", "rtl")
 
 
-def least_cpu_s(f, *args, repeat: int = 3) -> float:
-    """The least CPU time (s) of this process over ``repeat`` calls of ``f(*args)``."""
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.process_time()
-        f(*args)
-        best = min(best, time.process_time() - t)
-    return best
+def cpu_s(f, *args) -> float:
+    """The CPU time (s) of this process for one call of ``f(*args)``."""
+    t = time.process_time()
+    f(*args)
+    return time.process_time() - t
+
+
+def calls(f, *args) -> int:
+    """Python function calls made by one call of ``f(*args)`` (cProfile's count)."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.runcall(f, *args)
+    return pstats.Stats(prof).total_calls
+
+
+def forget() -> None:
+    """Clear every ``functools`` cache of the project's modules imported now (those of the
+    active :class:`Checkout` inside :meth:`Checkout.active`) and the analytical engine's kept
+    phases."""
+    for name, mod in list(sys.modules.items()):
+        if name.split(".")[0] in PACKAGES and mod is not None:
+            for obj in list(vars(mod).values()):
+                if callable(getattr(obj, "cache_clear", None)):
+                    obj.cache_clear()
+    analytical = sys.modules.get("sim.analytical")
+    if analytical is not None and hasattr(analytical, "clear_caches"):
+        analytical.clear_caches()
 
 
 def points() -> list:
@@ -93,31 +121,43 @@ def _hand_path(config: str):
     return (lambda spec, wl: lower(spec, wl, config, dram_staging=False)), load_arch(DEFAULT_ARCH[config], {}), workload
 
 
-def time_rung(config: str, repeat: int, ref: Checkout | None = None) -> tuple:
-    """(files, hand-written): mean over :func:`points` of the least CPU time (s) of lowering
-    rung ``config`` (``hand-written`` None without a reference checkout ``ref``). Each point
-    is lowered by one path right after the other, so that both see the same machine."""
-    files = _files_path(config)
-    hand = None
+def time_rung(config: str, repeat: int, ref: Checkout | None = None) -> dict:
+    """Per path (``files``, and ``hand`` with a reference checkout ``ref``): (CPU s, calls) per
+    point, means over :func:`points` of each point's least CPU time over ``repeat`` rounds and
+    of its calls (module docstring). Each point is lowered by one path right after the other,
+    so that both see the same machine."""
+    paths = {"files": (_files_path(config), None)}
     if ref is not None:
         with ref.active():
-            hand = _hand_path(config)
-    t_files = t_hand = 0.0
-    for model, length in points():
-        lower, spec, workload = files
-        t_files += least_cpu_s(lower, spec, workload(model, length, 64), repeat=repeat)
-        if hand is not None:
-            with ref.active():
-                lower, spec, workload = hand
-                t_hand += least_cpu_s(lower, spec, workload(model, length, 64), repeat=repeat)
+            paths["hand"] = (_hand_path(config), ref)
+    best = {k: [float("inf")] * len(points()) for k in paths}
+    counted = {k: [0] * len(points()) for k in paths}
+    for rnd in range(repeat + 1):     # the last round counts calls
+        for k, ((lower, spec, workload), checkout) in paths.items():
+            with checkout.active() if checkout else _nothing():
+                forget()
+                lower(spec, workload(points()[0][0], points()[0][1], 1))
+        for i, (model, length) in enumerate(points()):
+            for k, ((lower, spec, workload), checkout) in paths.items():
+                with checkout.active() if checkout else _nothing():
+                    wl = workload(model, length, 64)
+                    if rnd < repeat:
+                        best[k][i] = min(best[k][i], cpu_s(lower, spec, wl))
+                    else:
+                        counted[k][i] = calls(lower, spec, wl)
     n = len(points())
-    return t_files / n, (t_hand / n if hand is not None else None)
+    return {k: (sum(best[k]) / n, sum(counted[k]) / n) for k in paths}
+
+
+@contextmanager
+def _nothing():
+    yield
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m studies.bench_lowering", description=__doc__.splitlines()[0])
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma list of rungs (default: all)")
-    ap.add_argument("--repeat", type=int, default=3, help="lowerings per point; the least is kept")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds; each point's least CPU time is kept")
     ap.add_argument("--ref", default="", help="checkout of the commit with the hand-written lowerings")
     args = ap.parse_args(argv)
     configs = args.configs.split(",")
@@ -130,12 +170,14 @@ def main(argv=None) -> int:
     if ref is not None and not (ref / "sim" / "attention" / "__init__.py").is_file():
         ap.error(f"--ref: {args.ref!r} is not a checkout with sim/attention/ (the hand-written lowerings)")
     checkout = Checkout(ref) if ref else None
-    print(f"{'config':<14}{'files ms':>10}" + (f"{'hand ms':>10}{'ratio':>8}" if ref else ""))
+    print(f"{'config':<14}{'files ms':>10}{'calls':>8}" +
+          (f"{'hand ms':>10}{'calls':>8}{'ratio ms':>10}{'calls':>8}" if ref else ""))
     for c in configs:
-        files, hand = time_rung(c, args.repeat, checkout)
-        row = f"{c:<14}{files * 1e3:>10.2f}"
+        got = time_rung(c, args.repeat, checkout)
+        (files, fcalls), hand = got["files"], got.get("hand")
+        row = f"{c:<14}{files * 1e3:>10.2f}{fcalls:>8.0f}"
         if hand is not None:
-            row += f"{hand * 1e3:>10.2f}{files / hand:>8.2f}"
+            row += f"{hand[0] * 1e3:>10.2f}{hand[1]:>8.0f}{files / hand[0]:>10.2f}{fcalls / hand[1]:>8.2f}"
         print(row)
     return 0
 

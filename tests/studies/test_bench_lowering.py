@@ -11,8 +11,18 @@ from studies import bench_lowering
 def test_prints_a_row_per_rung(capsys):
     assert bench_lowering.main(["--configs", "fusemax", "--repeat", "1"]) == 0
     head, row = capsys.readouterr().out.splitlines()
-    assert head.split() == ["config", "files", "ms"]
-    assert row.split()[0] == "fusemax" and float(row.split()[1]) > 0
+    assert head.split() == ["config", "files", "ms", "calls"]
+    assert row.split()[0] == "fusemax" and float(row.split()[1]) > 0 and float(row.split()[2]) > 0
+
+
+def test_forget_clears_what_a_lowering_keeps():
+    from mappings import cascade_plan
+
+    lower, spec, workload = bench_lowering._files_path("fusemax")
+    lower(spec, workload("bert", 1024, 1))
+    assert cascade_plan._passes.cache_info().currsize > 0
+    bench_lowering.forget()
+    assert cascade_plan._passes.cache_info().currsize == 0
 
 
 @pytest.mark.parametrize("argv,message", [
