@@ -15,6 +15,7 @@ the tests check that both agree.
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from typing import TYPE_CHECKING, Mapping
 
 from mappings.terms import OP_CLASSES, CascadeError, Op, rank_of, walk
@@ -123,10 +124,42 @@ def op_counts(c: Cascade, shape: Mapping[str, int], per_einsum: bool = False) ->
     partition outer sizes are derived and entries for ranks the cascade lacks are ignored.
     """
     sizes = resolve_sizes(c.space, shape)
-    per = {e.name: einsum_op_counts(e, sizes) for e in c.einsums}
+    per = {}
+    for name, classes, parts, singles in _count_forms(c):
+        n = 1
+        for parent, outer, inner, trips in parts:
+            n *= min(sizes[parent], (trips(sizes) if trips else sizes[outer]) * sizes[inner])
+        for rank, trips in singles:
+            n *= trips(sizes) if trips else sizes[rank]
+        per[name] = {k: classes.get(k, 0) * n for k in OP_CLASSES}
     if per_einsum:
         return per
     return {k: sum(d[k] for d in per.values()) for k in OP_CLASSES}
+
+
+@lru_cache(maxsize=64)
+def _count_forms(c: Cascade) -> tuple:
+    """Per Einsum of ``c`` (a cascade is not changed after construction and hashes by
+    identity): its name, :func:`einsum_op_classes`, and the factors of
+    :func:`iteration_points`, each partition's ``(parent, outer rank, inner rank, trips)``
+    and each other variable's ``(rank, trips)`` (``trips``: the iteration's
+    :meth:`~mappings.einsum.Iteration.trips` for an iterative variable, else None)."""
+    out = []
+    for e in c.einsums:
+        space, variables = e.space, list(dict.fromkeys(e.variables))
+
+        def trips(var):
+            it = space.iteration_of(var)
+            return it.trips if it is not None else None
+
+        parts = []
+        for p in space.partitions:
+            o, i = p.outer.lower(), p.inner.lower()
+            if o in variables and i in variables:
+                parts.append((p.parent, rank_of(o), p.inner, trips(o)))
+                variables = [v for v in variables if v not in (o, i)]
+        out.append((e.name, einsum_op_classes(e), tuple(parts), tuple((rank_of(v), trips(v)) for v in variables)))
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------- passes

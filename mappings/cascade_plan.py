@@ -91,19 +91,6 @@ class _Overflow(MappingError):
     """A group's tiles do not fit its buffer or its PEs' registers (a smaller ``fit`` may)."""
 
 
-@lru_cache(maxsize=4096)
-def _terms(ref: Ref, size_items: tuple) -> tuple:
-    """``ref.projection(sizes).terms``, memoised on the (immutable) reference and the sizes
-    themselves, so a result can never be stale."""
-    return ref.projection(dict(size_items)).terms
-
-
-def axis_extents(ref: Ref, ext: dict, sizes: dict) -> tuple:
-    """Elements of each axis of ``ref``'s tile when its ranks take ``ext`` values."""
-    return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 if terms else 1
-                 for terms in _terms(ref, tuple(sizes.items())))
-
-
 def _iterative_ranks(cascade) -> set:
     return {rank_of(it.var) for it in cascade.space.iterations}
 
@@ -246,12 +233,21 @@ class _EinsumTable:
         return self._by[name]
 
 
-@lru_cache(maxsize=256)
-def _cascade_terms(cascade, size_items: tuple) -> tuple:
-    """:func:`_terms` of every reference of :func:`_einsum_facts` of ``cascade`` (each
-    Einsum's output, then its inputs), at sizes ``size_items``: one look-up per cascade and
-    sizes."""
-    return tuple(_terms(r, size_items) for e in _einsum_facts(cascade) for r in (e.output, *e.inputs))
+@lru_cache(maxsize=64)
+def _ref_forms(cascade) -> tuple:
+    """Per reference of :func:`_einsum_facts` of ``cascade`` (each Einsum's output, then its
+    inputs): (reference, its projection's terms, :func:`_plain_axes` of them) when they read
+    no rank size, else (reference, None, None): projected at the sizes
+    (:class:`CascadeFacts`)."""
+    out = []
+    for e in _einsum_facts(cascade):
+        for r in (e.output, *e.inputs):
+            if any(t.shapes for ix in r.indices for t in ix.terms):
+                out.append((r, None, None))
+            else:
+                terms = r.projection().terms
+                out.append((r, terms, _plain_axes(terms)))
+    return tuple(out)
 
 
 @lru_cache(maxsize=4096)
@@ -271,24 +267,21 @@ class CascadeFacts(_EinsumTable):
         super().__init__(_einsum_facts(cascade))
         self.cascade = cascade
         self.outputs, self.space, self.rank_sizes = cascade.outputs, cascade.space, cascade.rank_sizes
-        refs = [r for e in self.einsums for r in (e.output, *e.inputs)]
         # keyed by the identity of references these facts hold (alive as long as they are)
-        self._terms = dict(zip(map(id, refs), _cascade_terms(cascade, tuple(sizes.items()))))
-        self._ranks = {k: _plain_axes(t) for k, t in self._terms.items()}
+        self._terms, self._ranks = {}, {}
+        for r, terms, plain in _ref_forms(cascade):
+            if terms is None:
+                terms = r.projection(sizes).terms
+                plain = _plain_axes(terms)
+            self._terms[id(r)], self._ranks[id(r)] = terms, plain
 
     def extents(self, ref, ext: dict) -> tuple:
-        """:func:`axis_extents` of one of these Einsums' references (the same sums, written
-        as loops: the plan's innermost arithmetic)."""
+        """Elements of each axis of ``ref``'s tile (one of these Einsums' references) when its
+        ranks take ``ext`` values (:func:`_extents`; a plain reference's are its ranks' own)."""
         ranks = self._ranks[id(ref)]
         if ranks is not None:
             return tuple([ext.get(r, 1) for r in ranks])
-        out = []
-        for terms in self._terms[id(ref)]:
-            n = 1
-            for c, r in terms:
-                n += c * (ext.get(r, 1) - 1)
-            out.append(n)
-        return tuple(out)
+        return _extents(self._terms[id(ref)], ext)
 
     def terms_of(self, e) -> tuple:
         """(tensor, projection terms) of Einsum ``e``'s output, then of each of its inputs."""
