@@ -391,13 +391,20 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     """The plan of group ``g``; a ``fit(STEP)`` loop tile takes the largest candidate
     (:func:`~mappings.cascade_sizes.fit_candidates`) whose tiles fit (the largest, then
     bisection: what a group holds grows with its tile). What does not depend on the tile
-    (:class:`_GroupFlow`) is worked out once, after the first candidate's placements are
-    checked."""
+    (:class:`_GroupFlow`, the passed tensors) is worked out once, after the first candidate's
+    placements are checked."""
     fits = [i for i, (_, t) in enumerate(g.loops) if not isinstance(t, int)]
+    members = tuple((cascade.einsum(n), m.of(n)) for n in g.einsums)
     flow = lru_cache(maxsize=1)(lambda: _group_flow(cascade, g, spec, done, iterative))  # on first use
+    passes = lru_cache(maxsize=1)(lambda: _passes(cascade.cascade, g, flow().flow.pairs, tuple(p for _, p in members),
+                                                  _per_pe_units(spec)))
     placed = {}
+
+    def attempt(loops):
+        return _checked_group(cascade, g, loops, members, spec, sizes, shapes, iterative, flow, passes, placed)
+
     if not fits:
-        return _checked_group(cascade, g, g.loops, m, spec, sizes, shapes, iterative, flow, placed)
+        return attempt(g.loops)
     if len(fits) > 1:
         raise MappingError(f"{_label(g)}: loops of ranks {g.loops[fits[0]][0]!r} and "
                            f"{g.loops[fits[1]][0]!r} at level {g.buffer!r} are both fit(...); at most one may be")
@@ -405,22 +412,21 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     rank, size = g.loops[i]
     cands = list(dict.fromkeys(fit_candidates(size.value(spec.compute, sizes), sizes[rank])))
 
-    def attempt(k):
-        loops = g.loops[:i] + ((rank, cands[k]),) + g.loops[i + 1:]
+    def tried(k):
         try:
-            return _checked_group(cascade, g, loops, m, spec, sizes, shapes, iterative, flow, placed)
+            return attempt(g.loops[:i] + ((rank, cands[k]),) + g.loops[i + 1:])
         except _Overflow as err:
             return err
 
     # the largest first (it fits at all but the longest ranks), then bisection over the rest:
     # cands[hi:] fit, what is held growing with the tile
-    found = attempt(0)
+    found = tried(0)
     if not isinstance(found, MappingError):
         return found
     lo, hi, found, failed = 1, len(cands), None, {0: found}
     while lo < hi:
         mid = (lo + hi) // 2
-        got = attempt(mid)
+        got = tried(mid)
         if isinstance(got, MappingError):
             lo, failed[mid] = mid + 1, got
         else:
@@ -430,31 +436,43 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     return found
 
 
-def _checked_group(cascade, g: Group, loops: tuple, m, spec, sizes, shapes, iterative, flow, placed) -> GroupPlan:
+def _checked_group(cascade, g: Group, loops: tuple, members, spec, sizes, shapes, iterative, flow, passes,
+                   placed) -> GroupPlan:
     """Group ``g`` at integer loop tiles ``loops`` (its own, or a ``fit`` candidate's) with its
-    members' spatial factors resolved on their tiles, each placement checked, planned.
-    ``flow``: the group's :class:`_GroupFlow` (made on first use); ``placed``: the resolved
-    placements of the other candidates of a ``fit`` tile, checked, by (Einsum, resolved sizes)."""
+    ``members`` ((Einsum, placement) pairs) resolved on their tiles, each placement checked,
+    planned. ``flow``, ``passes``: the group's :class:`_GroupFlow` and :func:`_passes` (made on
+    first use); ``placed``: the resolved placements of the other candidates of a ``fit`` tile,
+    checked, by (Einsum, resolved sizes)."""
     loop_tile = dict(loops)
     out = []
-    for name in g.einsums:
-        e = cascade.einsum(name)
-        p = m.of(name)
+    for e, p in members:
+        reads, fit_ranks = _sizes_read(p)
+        if not reads and not fit_ranks:   # every size an integer already
+            if e.name not in placed:
+                _check_placement(cascade, e, p, shapes[e.name], spec, iterative)
+                placed[e.name] = p
+            out.append(p)
+            continue
         spatial = p.spatial
-        if any(not isinstance(f, int) for _, f in spatial):   # resolved on the Einsum's tiles
+        if reads:   # resolved on the Einsum's tiles
             work = {x: loop_tile.get(x, sizes[x]) for x in e.ranks}
             spatial = tuple((r, resolve(f, spec.compute, work)) for r, f in spatial)
-        fits = tuple(loop_tile[r] for t in p.tiles.values() for r, n in t.items() if not isinstance(n, int))
-        key = (name, spatial, fits)
+        key = (e.name, spatial, tuple(loop_tile[r] for r in fit_ranks))
         if key not in placed:
             resolved = _resolved(p, spatial, loop_tile)
             if not any(k[:2] == key[:2] for k in placed):   # the same placement under another fit tile
-                _check_placement(cascade, e, resolved, shapes[name], spec, iterative)
+                _check_placement(cascade, e, resolved, shapes[e.name], spec, iterative)
             placed[key] = resolved
         out.append(placed[key])
-    return _group_plan(cascade, flow(), g, loops, _Members(out), spec, sizes, iterative,
-                       _passes(cascade.cascade, g, flow().flow.pairs, tuple(m.of(n) for n in g.einsums),
-                               _per_pe_units(spec)))
+    return _group_plan(cascade, flow(), g, loops, _Members(out), spec, sizes, iterative, passes())
+
+
+@lru_cache(maxsize=1024)
+def _sizes_read(p: Placement) -> tuple:
+    """(whether a spatial factor of ``p`` is still an expression, the ranks of its ``fit``
+    tiles): what a group's loop tiles resolve in it."""
+    return (any(not isinstance(f, int) for _, f in p.spatial),
+            tuple(r for t in p.tiles.values() for r, n in t.items() if not isinstance(n, int)))
 
 
 class _Members:
