@@ -228,10 +228,16 @@ class CascadeMapping:
     cascade: str = ""
     op_issue: str = "serial"
     register_files: str = "every_pe"
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "placements", tuple(self.placements))
         object.__setattr__(self, "fusion", tuple(self.fusion))
+        object.__setattr__(self, "_hash", hash((self.placements, self.fusion, self.cascade, self.op_issue,
+                                                self.register_files)))
+
+    def __hash__(self):
+        return self._hash
 
     def of(self, einsum: str) -> Placement:
         for p in self.placements:

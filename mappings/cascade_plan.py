@@ -91,8 +91,8 @@ class _Overflow(MappingError):
     """A group's tiles do not fit its buffer or its PEs' registers (a smaller ``fit`` may)."""
 
 
-def _iterative_ranks(cascade) -> set:
-    return {rank_of(it.var) for it in cascade.space.iterations}
+def _iterative_ranks(cascade) -> frozenset:
+    return frozenset(rank_of(it.var) for it in cascade.space.iterations)
 
 
 def _expr_latency(node, unit) -> int:
@@ -114,8 +114,8 @@ def _check_placement(cascade, e, p, shape, spec, iterative):
     """Placement ``p`` of Einsum ``e`` (at ``shape``, an :class:`EinsumShape`) can run on
     ``spec``: what does not depend on the rank sizes once per (placement, operators used,
     spec) (:func:`_placement_checked`), then its tiles against the ranks' sizes."""
-    ops = tuple(op for op, n in shape.op_counts.items() if n)
-    _placement_checked(e.name, p, tuple(shape.ranks), ops, spec, frozenset(iterative), cascade.terms_of(e))
+    ops = e.ops if any(shape.op_counts.values()) else ()   # none when it has no points
+    _placement_checked(e.name, p, tuple(shape.ranks), ops, spec, iterative, cascade.terms_of(e))
     for lv, tiles in p.tiles.items():
         for rank, t in tiles.items():
             if t > shape.ranks[rank]:
@@ -207,12 +207,14 @@ class _EinsumFacts:
     """The properties of an Einsum a plan and its lowering read, computed once (an
     :class:`Einsum` derives them on every access)."""
 
-    __slots__ = ("name", "ranks", "inputs", "input_tensors", "output", "output_ranks", "space", "expr", "reduce_op")
+    __slots__ = ("name", "ranks", "inputs", "input_tensors", "output", "output_ranks", "space", "expr", "reduce_op",
+                 "ops")
 
     def __init__(self, e):
         self.name, self.ranks, self.inputs = e.name, e.ranks, e.inputs
         self.input_tensors, self.output, self.output_ranks, self.space = e.input_tensors, e.output, e.output_ranks, e.space
         self.expr, self.reduce_op = e.expr, e.reduce_op
+        self.ops = tuple(e.op_classes())   # the operators it uses (a point's, in OP_CLASSES order)
 
 
 @lru_cache(maxsize=64)
@@ -236,18 +238,30 @@ class _EinsumTable:
 @lru_cache(maxsize=64)
 def _ref_forms(cascade) -> tuple:
     """Per reference of :func:`_einsum_facts` of ``cascade`` (each Einsum's output, then its
-    inputs): (reference, its projection's terms, :func:`_plain_axes` of them) when they read
-    no rank size, else (reference, None, None): projected at the sizes
-    (:class:`CascadeFacts`)."""
+    inputs): (reference, :func:`_ref_form` of its projection) when its projection reads no rank
+    size, else (reference, None): projected at the sizes (:class:`CascadeFacts`)."""
     out = []
     for e in _einsum_facts(cascade):
         for r in (e.output, *e.inputs):
-            if any(t.shapes for ix in r.indices for t in ix.terms):
-                out.append((r, None, None))
-            else:
-                terms = r.projection().terms
-                out.append((r, terms, _plain_axes(terms)))
+            sized = any(t.shapes for ix in r.indices for t in ix.terms)
+            out.append((r, None if sized else _ref_form(r.projection().terms)))
     return tuple(out)
+
+
+@lru_cache(maxsize=64)
+def _static_terms(cascade) -> MappingProxyType:
+    """:meth:`CascadeFacts.terms_of` of each Einsum of :func:`_einsum_facts` of ``cascade``
+    (by identity) whose references' projections read no rank size."""
+    forms = {id(r): form for r, form in _ref_forms(cascade)}
+    return MappingProxyType({id(e): tuple((r.name, forms[id(r)][0]) for r in (e.output, *e.inputs))
+                             for e in _einsum_facts(cascade)
+                             if all(forms[id(r)] is not None for r in (e.output, *e.inputs))})
+
+
+@lru_cache(maxsize=4096)
+def _ref_form(terms: tuple) -> tuple:
+    """(projection ``terms``, :func:`_plain_axes` of them, the ranks they name)."""
+    return terms, _plain_axes(terms), frozenset(r for axis in terms for _, r in axis)
 
 
 @lru_cache(maxsize=4096)
@@ -267,28 +281,35 @@ class CascadeFacts(_EinsumTable):
         super().__init__(_einsum_facts(cascade))
         self.cascade = cascade
         self.outputs, self.space, self.rank_sizes = cascade.outputs, cascade.space, cascade.rank_sizes
-        # keyed by the identity of references these facts hold (alive as long as they are)
-        self._terms, self._ranks = {}, {}
-        for r, terms, plain in _ref_forms(cascade):
-            if terms is None:
-                terms = r.projection(sizes).terms
-                plain = _plain_axes(terms)
-            self._terms[id(r)], self._ranks[id(r)] = terms, plain
+        # (terms, plain axes, ranks) keyed by the identity of references these facts hold
+        # (alive as long as they are)
+        self._forms = {}
+        for r, form in _ref_forms(cascade):
+            self._forms[id(r)] = form if form is not None else _ref_form(r.projection(sizes).terms)
+        self._einsum_terms = dict(_static_terms(cascade))
 
     def extents(self, ref, ext: dict) -> tuple:
         """Elements of each axis of ``ref``'s tile (one of these Einsums' references) when its
         ranks take ``ext`` values (:func:`_extents`; a plain reference's are its ranks' own)."""
-        ranks = self._ranks[id(ref)]
+        terms, ranks, _ = self._forms[id(ref)]
         if ranks is not None:
             return tuple([ext.get(r, 1) for r in ranks])
-        return _extents(self._terms[id(ref)], ext)
+        return _extents(terms, ext)
+
+    def plain_axes(self, ref) -> tuple | None:
+        """The rank of each axis of ``ref`` when each is one rank with coefficient 1, else None."""
+        return self._forms[id(ref)][1]
 
     def terms_of(self, e) -> tuple:
         """(tensor, projection terms) of Einsum ``e``'s output, then of each of its inputs."""
-        return tuple((r.name, self._terms[id(r)]) for r in (e.output, *e.inputs))
+        got = self._einsum_terms.get(id(e))
+        if got is None:
+            got = self._einsum_terms[id(e)] = tuple((r.name, self._forms[id(r)][0]) for r in (e.output, *e.inputs))
+        return got
 
-    def ranks_of(self, ref) -> set:
-        return {r for terms in self._terms[id(ref)] for _, r in terms}
+    def ranks_of(self, ref) -> frozenset:
+        """The ranks indexing ``ref``."""
+        return self._forms[id(ref)][2]
 
 
 def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None, shapes: dict | None = None) -> list:
@@ -332,16 +353,22 @@ class _Dims(NamedTuple):
 def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
     """:func:`_sized` of ``m`` on ``spec``'s units and shared levels at rank sizes ``sizes``:
     once per mapping, array dimensions and sizes of the ranks the mapping names."""
-    units = tuple((n, _Dims(u.rows, u.cols, u.pes)) for n, u in spec.compute.items())
-    shared = tuple(lv for lv, s in spec.storage.items() if s.per_pe_of is None)
-    tiles, spatial = _expressions(m)
-    # the ranks a tile or loop tile names (a spatial factor naming one stays unresolved)
-    named = sorted({r for n in tiles for r in n.ranks})
-    # the sizes' sources are part of the key: equal sizes read from other files name theirs
-    wheres = tuple(n.where for n in tiles + spatial)
+    wheres, units, shared, named = _size_keys(m, spec)
     if any(r not in sizes for r in named):   # refused: the message lists every rank
         return _sized.__wrapped__(m, wheres, units, shared, tuple(sizes.items()))
     return _sized(m, wheres, units, shared, tuple((r, sizes[r]) for r in named))
+
+
+@lru_cache(maxsize=256)
+def _size_keys(m: CascadeMapping, spec) -> tuple:
+    """What :func:`_sized` reads of ``m`` and ``spec`` besides rank sizes: where each of
+    ``m``'s expressions was read, the compute units' dimensions (:class:`_Dims`), the shared
+    levels, and the ranks its tiles name (a spatial factor naming one stays unresolved)."""
+    units = tuple((n, _Dims(u.rows, u.cols, u.pes)) for n, u in spec.compute.items())
+    shared = tuple(lv for lv, s in spec.storage.items() if s.per_pe_of is None)
+    tiles, spatial = _expressions(m)
+    # the sizes' sources are part of the key: equal sizes read from other files name theirs
+    return tuple(n.where for n in tiles + spatial), units, shared, tuple(sorted({r for n in tiles for r in n.ranks}))
 
 
 def _expressions(m: CascadeMapping) -> tuple:
@@ -395,9 +422,18 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     placements are checked."""
     fits = [i for i, (_, t) in enumerate(g.loops) if not isinstance(t, int)]
     members = tuple((cascade.einsum(n), m.of(n)) for n in g.einsums)
-    flow = lru_cache(maxsize=1)(lambda: _group_flow(cascade, g, spec, done, iterative))  # on first use
-    passes = lru_cache(maxsize=1)(lambda: _passes(cascade.cascade, g, flow().flow.pairs, tuple(p for _, p in members),
-                                                  _per_pe_units(spec)))
+    made = {}
+
+    def flow():   # on first use
+        if "flow" not in made:
+            made["flow"] = _group_flow(cascade, g, spec, done, iterative)
+        return made["flow"]
+
+    def passes():
+        if "passes" not in made:
+            made["passes"] = _passes(cascade.cascade, g, flow().flow.pairs, tuple(p for _, p in members), spec)
+        return made["passes"]
+
     placed = {}
 
     def attempt(loops):
@@ -545,7 +581,7 @@ def _group_flow(cascade, g: Group, spec, done, iterative) -> _GroupFlow:
     ``cascade``: its :class:`CascadeFacts`."""
     if g.buffer not in spec.storage or spec.storage[g.buffer].per_pe_of is not None:
         raise MappingError(f"{_label(g)}: buffer {g.buffer!r} is not a shared storage level of the spec")
-    return _structure(cascade.cascade, g, frozenset(done), frozenset(iterative))
+    return _structure(cascade.cascade, g, frozenset(done), iterative)
 
 
 @lru_cache(maxsize=256)
@@ -609,7 +645,7 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
     passed = {}   # tensor -> bytes held for it: its largest tile over its consumers
     for ps in passes:
         x = ps.tensor
-        passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, ps, m, g, spec, label, work_of))
+        passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, ps, m, g, word_bytes, label, work_of))
     held = max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
     moved = transfers(cascade, g, gf.crossing, m, trips, work_of)
     # a spilled tile passes through the buffer as a stream of array tiles: it costs buffer
@@ -727,27 +763,26 @@ class _Pass(NamedTuple):
     reads: tuple          # the consumer's references reading it
     refused: str          # why it cannot pass (bypassed with nowhere to go), else ""
     elsewhere: bool       # through DRAM, or taken in passing: the buffer holds none of it
-    in_registers: bool    # the producer bypasses the buffer: the PEs' registers hold it
+    in_registers: bool    # the producer bypasses the buffer: its unit's registers hold it
+    registers: tuple      # (level, bytes per word, bytes) of the registers of the producer's unit
+    pes: int              # PEs of the producer's unit
     copies: int           # stages crossed, plus one (copies in registers)
-
-
-def _per_pe_units(spec) -> frozenset:
-    """The compute units with per-PE storage levels (registers)."""
-    return frozenset(lv.per_pe_of for lv in spec.storage.values() if lv.per_pe_of is not None)
+    tiled: tuple          # (producer, consumer) have tiles at the group's buffer
 
 
 @lru_cache(maxsize=256)
-def _passes(cascade, g: Group, pairs: tuple, placements: tuple, per_pe: frozenset) -> tuple:
+def _passes(cascade, g: Group, pairs: tuple, placements: tuple, spec) -> tuple:
     """:class:`_Pass` of every (tensor, consumer) of ``pairs`` in group ``g`` whose members
-    are placed as ``placements`` (units and keep/bypass read), ``per_pe`` the units with
-    per-PE storage (:func:`_per_pe_units`): once per cascade, group and mapping."""
+    are placed as ``placements`` (units, keep/bypass and which levels have tiles read) on
+    ``spec``: once per cascade, group, mapping and spec."""
     facts = _EinsumTable(_einsum_facts(cascade))
     pl = {p.einsum: p for p in placements}
     out = []
     for x, cons in pairs:
         prod = facts.einsum(x)
         pp, cp = pl[prod.name], pl[cons]
-        in_pes = pp.unit == cp.unit and pp.unit in per_pe
+        registers = tuple((lv, s.word_bytes, s.size_bytes) for lv, s in spec.storage.items() if s.per_pe_of == pp.unit)
+        in_pes = pp.unit == cp.unit and bool(registers)
         # through DRAM (spill); or, in the producer's stage and bypassing the buffer, taken in
         # passing as it streams out to DRAM (a spilled tensor) or out of the producer's array
         # (into another array, or into the buffer when the producer keeps it there)
@@ -760,44 +795,43 @@ def _passes(cascade, g: Group, pairs: tuple, placements: tuple, per_pe: frozense
                        f"{prod.name!r} and {cons!r} neither share a unit with per-PE storage to hold it "
                        f"nor both bypass it in one stage")
         out.append(_Pass(x, prod, cons, tuple(refs(facts.einsum(cons), x)), refused, elsewhere,
-                         not pp.keeps(g.buffer, x), g.stage(cons) - g.stage(prod.name) + 1))
+                         not pp.keeps(g.buffer, x), registers, spec.compute[pp.unit].pes,
+                         g.stage(cons) - g.stage(prod.name) + 1,
+                         (g.buffer in pp.tiles, g.buffer in cp.tiles)))
     return tuple(out)
 
 
-def _check_pass(cascade, ps: _Pass, m, g, spec, label, work_of) -> float:
-    """Producer and consumer tiles of passed tensor ``ps`` meet; bytes the buffer holds for it
-    (``m``: the members' placements at this tile)."""
+def _check_pass(cascade, ps: _Pass, m, g, word_bytes, label, work_of) -> float:
+    """Producer and consumer tiles of passed tensor ``ps`` meet; bytes the buffer (``word_bytes``
+    per word) holds for it (``m``: the members' placements at this tile)."""
     if ps.refused:
         raise MappingError(ps.refused)
     x, prod, cons_name = ps.tensor, ps.producer, ps.consumer
-    pt, ct = m.of(prod.name).tiles.get(g.buffer), m.of(cons_name).tiles.get(g.buffer)
-    pext = cascade.extents(prod.output, {**work_of[prod.name], **pt} if pt else work_of[prod.name])
-    held_c = {**work_of[cons_name], **ct} if ct else work_of[cons_name]
-    best = 0
+    held_p, held_c = work_of[prod.name], work_of[cons_name]
+    if ps.tiled[0]:
+        held_p = {**held_p, **m.of(prod.name).tiles[g.buffer]}
+    if ps.tiled[1]:
+        held_c = {**held_c, **m.of(cons_name).tiles[g.buffer]}
+    pext = cascade.extents(prod.output, held_p)
+    words = math.prod(pext)
     for ref in ps.reads:
         cext = cascade.extents(ref, held_c)
-        for a, (pe, ce) in enumerate(zip(pext, cext)):
-            if ce % pe:
-                raise MappingError(f"{label}: tiles of tensor {x!r} do not meet at level {g.buffer!r}: einsum {cons_name!r} "
-                                   f"reads {ce} along axis {a} ({ref.indices[a]}), not a whole number of einsum "
-                                   f"{prod.name!r}'s tiles of {pe}")
-        best = max(best, math.prod(cext))
+        if cext != pext:
+            for a, (pe, ce) in enumerate(zip(pext, cext)):
+                if ce % pe:
+                    raise MappingError(f"{label}: tiles of tensor {x!r} do not meet at level {g.buffer!r}: einsum "
+                                       f"{cons_name!r} reads {ce} along axis {a} ({ref.indices[a]}), not a whole "
+                                       f"number of einsum {prod.name!r}'s tiles of {pe}")
+            words = max(words, math.prod(cext))
     if ps.elsewhere:
         return 0.0
     if ps.in_registers:
         # it stays in the PEs' registers of the unit producing and consuming it: an in-order
         # unit issues the consumer before the next producer, so one copy per stage crossed
-        _check_registers(x, prod.name, max(best, math.prod(pext)) * ps.copies, m.of(prod.name).unit, spec, label)
+        per_pe = math.ceil(words * ps.copies / ps.pes)
+        for lv, wb, size in ps.registers:
+            if per_pe * wb > size:
+                raise _Overflow(f"{label}: tensor {x!r} of einsum {prod.name!r} bypasses the buffer but needs "
+                                f"{per_pe * wb:g} bytes per PE at level {lv!r}, which holds {size}")
         return 0.0
-    return max(best, math.prod(pext)) * g.counted_slots * spec.storage[g.buffer].word_bytes
-
-
-def _check_registers(x, producer, words, unit, spec, label) -> None:
-    """A tensor kept in the registers of ``unit``: its tiles, spread over the PEs, must fit."""
-    pes = spec.compute[unit].pes
-    for lv, level in spec.storage.items():
-        if level.per_pe_of == unit:
-            need = math.ceil(words / pes) * level.word_bytes
-            if need > level.size_bytes:
-                raise _Overflow(f"{label}: tensor {x!r} of einsum {producer!r} bypasses the buffer but needs "
-                                   f"{need:g} bytes per PE at level {lv!r}, which holds {level.size_bytes}")
+    return words * g.counted_slots * word_bytes
