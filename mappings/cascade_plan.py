@@ -353,7 +353,10 @@ class _Dims(NamedTuple):
 def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
     """:func:`_sized` of ``m`` on ``spec``'s units and shared levels at rank sizes ``sizes``:
     once per mapping, array dimensions and sizes of the ranks the mapping names."""
-    wheres, units, shared, named = _size_keys(m, spec)
+    tiles, spatial = _expressions(m)
+    # the sizes' sources are part of the key: equal sizes read from other files name theirs
+    wheres = tuple(n.where for n in tiles + spatial)
+    units, shared, named = _size_keys(m, spec)
     if any(r not in sizes for r in named):   # refused: the message lists every rank
         return _sized.__wrapped__(m, wheres, units, shared, tuple(sizes.items()))
     return _sized(m, wheres, units, shared, tuple((r, sizes[r]) for r in named))
@@ -361,14 +364,12 @@ def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
 
 @lru_cache(maxsize=256)
 def _size_keys(m: CascadeMapping, spec) -> tuple:
-    """What :func:`_sized` reads of ``m`` and ``spec`` besides rank sizes: where each of
-    ``m``'s expressions was read, the compute units' dimensions (:class:`_Dims`), the shared
-    levels, and the ranks its tiles name (a spatial factor naming one stays unresolved)."""
+    """What :func:`_sized` reads of ``m`` and ``spec`` besides rank sizes and where the sizes
+    were read: the compute units' dimensions (:class:`_Dims`), the shared levels, and the ranks
+    its tiles name (a spatial factor naming one stays unresolved)."""
     units = tuple((n, _Dims(u.rows, u.cols, u.pes)) for n, u in spec.compute.items())
     shared = tuple(lv for lv, s in spec.storage.items() if s.per_pe_of is None)
-    tiles, spatial = _expressions(m)
-    # the sizes' sources are part of the key: equal sizes read from other files name theirs
-    return tuple(n.where for n in tiles + spatial), units, shared, tuple(sorted({r for n in tiles for r in n.ranks}))
+    return units, shared, tuple(sorted({r for n in _expressions(m)[0] for r in n.ranks}))
 
 
 def _expressions(m: CascadeMapping) -> tuple:

@@ -9,17 +9,15 @@ from arch.registry import load_arch
 from mappings import cascade_plan, cascade_sizes
 from mappings.cascade_mapping import Group, Placement, dump, loads, shipped
 from mappings.workloads import workload
-from sim import cascade as sim_cascade
 from sim.cascade import lower
+from studies.bench_lowering import forget
 from studies.families.attention import arrays, attention_cascade, linear_graphs
 
-CACHES = (cascade_plan._structure, cascade_plan._sized, cascade_plan._grouped, cascade_plan._einsum_facts, cascade_plan._cascade_terms, cascade_plan._terms, cascade_plan._plain_axes,
-          cascade_sizes._ranks, cascade_sizes._parse, sim_cascade._dep)
 
 
 def _clear():
-    for f in CACHES:
-        f.cache_clear()
+    """Forget every ``functools`` cache of the project's modules (a fresh process's state)."""
+    forget()
 
 
 def _attention(name, spec, model, length):
