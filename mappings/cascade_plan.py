@@ -41,7 +41,7 @@ from typing import NamedTuple
 from arch.errors import MappingError
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
 from mappings.cascade_sizes import fit_candidates, resolve
-from mappings.cascade_transfers import check_spill, crossings, refs, spills, transfers
+from mappings.cascade_transfers import check_spill, crossings, refs, spills, tile_words, transfers
 from mappings.einsum import Op, Ref, rank_of
 from mappings.mapping import check_binding, shapes_from_cascade
 
@@ -648,10 +648,11 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
         x = ps.tensor
         passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, ps, m, g, word_bytes, label, work_of))
     held = max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
-    moved = transfers(cascade, g, gf.crossing, m, trips, work_of)
-    # a spilled tile passes through the buffer as a stream of array tiles: it costs buffer
-    # accesses when kept but holds no block of it
-    held += sum(2 * t.words * word_bytes for t in moved if t.kept and not t.spilled)
+    # loads and stores are double buffered; a tile passed through DRAM (spill) passes through
+    # the buffer as a stream of array tiles: it costs buffer accesses when kept but holds no
+    # block of it
+    words = tile_words(cascade, gf.crossing, m, g, work_of)
+    held += sum([2 * w * word_bytes for w, kept in words if kept])
     for x in gf.state:
         held += math.prod(cascade.extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}})) * word_bytes
     if held > cap:
@@ -666,7 +667,8 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
         carried = tuple((w, stride[it]) for w in mb.state_writers if it is not None and it in stride)
         steps.append(Step(name, m.of(name).unit, g.stage(name), work_of[name], every, offset, iterations // every,
                           serial, carried, mb.reads))
-    moved += spills(g, producer, steps, m, cascade, trips, work_of)
+    moved = transfers(cascade, g, gf.crossing, words, trips, work_of) + spills(g, producer, steps, m, cascade, trips,
+                                                                              work_of)
     return GroupPlan(g.einsums, g.buffer, loops, trips, iterations, tuple(steps), tuple(moved), held,
                      flow.recurrent, m.placements)
 

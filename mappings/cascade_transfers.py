@@ -60,10 +60,25 @@ def crossings(einsums, outputs, g, members, producer) -> tuple:
     return tuple(out)
 
 
-def transfers(cascade, g, crossing, m, trips, work_of) -> list:
-    """The loads and stores of ``crossing`` (:func:`crossings`) at loop trips ``trips``."""
-    return [_load(x, e, readers, g, m, cascade, trips, work_of) if kind == "load" else
-            _store(e, g, m, cascade, trips, work_of) for kind, x, e, readers in crossing]
+def tile_words(cascade, crossing, m, g, work_of) -> list:
+    """(words per tile, kept by the group's buffer) of each entry of ``crossing``
+    (:func:`crossings`) when the members work on tiles ``work_of``: what the buffer holds of
+    them, before :func:`transfers` says how often they move."""
+    out = []
+    for kind, x, e, readers in crossing:
+        work = work_of[e.name]
+        if kind == "load":
+            out.append((max(math.prod(cascade.extents(r, work)) for r in readers), m.of(e.name).keeps(g.buffer, x)))
+        else:
+            out.append((math.prod(cascade.extents(e.output, work)), m.of(e.name).keeps(g.buffer, x)))
+    return out
+
+
+def transfers(cascade, g, crossing, words, trips, work_of) -> list:
+    """The loads and stores of ``crossing`` (:func:`crossings`) at loop trips ``trips``, their
+    tiles' ``words`` (:func:`tile_words`)."""
+    return [_load(x, e, readers, w, kept, g, cascade, trips, work_of) if kind == "load" else
+            _store(e, w, kept, g, cascade, trips) for (kind, x, e, readers), (w, kept) in zip(crossing, words)]
 
 
 def check_spill(g, producer, label) -> None:
@@ -83,7 +98,9 @@ def spills(g, producer, steps, m, cascade, trips, work_of) -> list:
     stage = {st.einsum: st for st in steps}
     out = []
     for x, c in g.spill.items():
-        st = _store(producer[x], g, m, cascade, trips, work_of)
+        e = producer[x]
+        st = _store(e, math.prod(cascade.extents(e.output, work_of[e.name])), m.of(e.name).keeps(g.buffer, x), g,
+                    cascade, trips)
         out.append(st._replace(kept=False, spilled=True))
         words = max(math.prod(cascade.extents(r, work_of[c])) for r in refs(producer[c], x))
         sc = stage[c]
@@ -103,10 +120,8 @@ def _refetch_every(ranks_indexing: set, g: Group, trips) -> int:
     return every
 
 
-def _load(x, e, readers, g, m, cascade, trips, work_of) -> Transfer:
+def _load(x, e, readers, words, kept, g, cascade, trips, work_of) -> Transfer:
     ranks = set().union(*(cascade.ranks_of(r) for r in readers))
-    words = max(math.prod(cascade.extents(r, work_of[e.name])) for r in readers)
-    kept = m.of(e.name).keeps(g.buffer, x)
     # a bypassed tile is held nowhere on chip: it streams in again every time its reader runs
     # (once per sweep of the loops over ranks the reader lacks)
     every = _refetch_every(ranks, g, trips) if kept else \
@@ -115,11 +130,10 @@ def _load(x, e, readers, g, m, cascade, trips, work_of) -> Transfer:
     return Transfer(x, "load", e.name, words, every, 0, n, 0.0, kept)
 
 
-def _store(e, g, m, cascade, trips, work_of) -> Transfer:
+def _store(e, words, kept, g, cascade, trips) -> Transfer:
     ranks = cascade.ranks_of(e.output)
-    words = math.prod(cascade.extents(e.output, work_of[e.name]))
     every = _refetch_every(ranks, g, trips)
     n = math.prod(trips) // every
     distinct = math.prod(t for (r, _), t in zip(g.loops, trips) if r in ranks)
     readback = words * (n - distinct) / n if n > distinct else 0.0
-    return Transfer(e.name, "store", e.name, words, every, every - 1, n, readback, m.of(e.name).keeps(g.buffer, e.name))
+    return Transfer(e.name, "store", e.name, words, every, every - 1, n, readback, kept)
