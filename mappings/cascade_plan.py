@@ -88,7 +88,12 @@ class GroupPlan:
 
 
 class _Overflow(MappingError):
-    """A group's tiles do not fit its buffer or its PEs' registers (a smaller ``fit`` may)."""
+    """A group's tiles do not fit its buffer or its PEs' registers (a smaller ``fit`` may);
+    ``excess``: what they need over what there is (> 1)."""
+
+    def __init__(self, message: str, excess: float):
+        super().__init__(message)
+        self.excess = excess
 
 
 def _iterative_ranks(cascade) -> frozenset:
@@ -455,19 +460,25 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
         except _Overflow as err:
             return err
 
-    # the largest first (it fits at all but the longest ranks), then bisection over the rest:
-    # cands[hi:] fit, what is held growing with the tile
+    # the largest first (it fits at all but the longest ranks), then a search over the rest
+    # (cands[:lo] overflow, cands[hi:] fit: what is held grows with the tile); its first probe
+    # is the largest tile the overflow of the largest says may fit (what is held taken as
+    # growing in proportion to the tile), then the next larger one, then bisection
     found = tried(0)
     if not isinstance(found, MappingError):
         return found
     lo, hi, found, failed = 1, len(cands), None, {0: found}
+    probes = [next((k for k in range(1, len(cands)) if cands[k] * failed[0].excess <= cands[0]), len(cands) - 1)]
     while lo < hi:
-        mid = (lo + hi) // 2
+        mid = probes.pop() if probes else (lo + hi) // 2
+        mid = min(max(mid, lo), hi - 1)
         got = tried(mid)
         if isinstance(got, MappingError):
             lo, failed[mid] = mid + 1, got
         else:
             hi, found = mid, got
+            if len(failed) == 1 and mid > lo:   # the first probe fits: is the next larger too big?
+                probes.append(mid - 1)
     if found is None:   # none fits: the smallest tile's overflow (the last one tried)
         raise failed[len(cands) - 1]
     return found
@@ -644,9 +655,20 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
     cap = spec.storage[g.buffer].size_bytes
     word_bytes = spec.storage[g.buffer].word_bytes
     passed = {}   # tensor -> bytes held for it: its largest tile over its consumers
+    over = None   # the first overflow; the passes after it only say by how much others overflow
     for ps in passes:
-        x = ps.tensor
-        passed[x] = max(passed.get(x, 0.0), _check_pass(cascade, ps, m, g, word_bytes, label, work_of))
+        try:
+            b = _check_pass(cascade, ps, m, g, word_bytes, label, work_of)
+        except _Overflow as err:
+            over = err if over is None else _Overflow(str(over), max(over.excess, err.excess))
+            continue
+        except MappingError:
+            if over is None:
+                raise
+            continue
+        passed[ps.tensor] = max(passed.get(ps.tensor, 0.0), b)
+    if over is not None:
+        raise over
     held = max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
     # loads and stores are double buffered; a tile passed through DRAM (spill) passes through
     # the buffer as a stream of array tiles: it costs buffer accesses when kept but holds no
@@ -656,7 +678,8 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
     for x in gf.state:
         held += math.prod(cascade.extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}})) * word_bytes
     if held > cap:
-        raise _Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}")
+        raise _Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}",
+                        held / cap)
     steps = []
     for mb in gf.members:
         name = mb.e.name
@@ -835,6 +858,6 @@ def _check_pass(cascade, ps: _Pass, m, g, word_bytes, label, work_of) -> float:
         for lv, wb, size in ps.registers:
             if per_pe * wb > size:
                 raise _Overflow(f"{label}: tensor {x!r} of einsum {prod.name!r} bypasses the buffer but needs "
-                                f"{per_pe * wb:g} bytes per PE at level {lv!r}, which holds {size}")
+                                f"{per_pe * wb:g} bytes per PE at level {lv!r}, which holds {size}", per_pe * wb / size)
         return 0.0
     return words * g.counted_slots * word_bytes
