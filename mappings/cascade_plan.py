@@ -169,7 +169,13 @@ class _Named(NamedTuple):
 def _extents(axes: tuple, ext) -> tuple:
     """Elements along each axis (``axes``: a reference's projection terms) when its ranks take
     ``ext`` values (1 when absent)."""
-    return tuple(sum(c * (ext.get(r, 1) - 1) for c, r in terms) + 1 for terms in axes)
+    out = []
+    for terms in axes:
+        n = 1
+        for c, r in terms:
+            n += c * (ext.get(r, 1) - 1)
+        out.append(n)
+    return tuple(out)
 
 
 def _groups(cascade, m: CascadeMapping, spec) -> tuple:
@@ -279,12 +285,13 @@ def _plain_axes(terms: tuple) -> tuple | None:
 
 
 class CascadeFacts(_EinsumTable):
-    """A cascade at rank sizes ``sizes`` as the plan reads it: its Einsums' facts, looked up
-    by name, and the projection of each of their references (a tensor's axes as ranks)."""
+    """A cascade at rank sizes ``sizes`` (every rank's: :meth:`Cascade.rank_sizes`) as the plan
+    reads it: its Einsums' facts, looked up by name, and the projection of each of their
+    references (a tensor's axes as ranks)."""
 
     def __init__(self, cascade, sizes: dict):
         super().__init__(_einsum_facts(cascade))
-        self.cascade = cascade
+        self.cascade, self.sizes = cascade, sizes
         self.outputs, self.space, self.rank_sizes = cascade.outputs, cascade.space, cascade.rank_sizes
         # (terms, plain axes, ranks) keyed by the identity of references these facts hold
         # (alive as long as they are)
@@ -330,9 +337,12 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None,
     MappingError
         One line naming the Einsum, the rank or tensor and the level (module docstring).
     """
-    sizes = cascade.rank_sizes(shape)
-    shapes = shapes if shapes is not None else shapes_from_cascade(cascade, shape)
-    cascade = cascade if isinstance(cascade, CascadeFacts) else CascadeFacts(cascade, sizes)
+    if isinstance(cascade, CascadeFacts):
+        sizes = cascade.sizes
+    else:
+        sizes = cascade.rank_sizes(shape)
+        cascade = CascadeFacts(cascade, sizes)
+    shapes = shapes if shapes is not None else shapes_from_cascade(cascade.cascade, shape)
     names = [e.name for e in cascade.einsums]
     for p in m.placements:
         if p.einsum not in names:
@@ -645,7 +655,8 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
     stride = {r: math.prod(trips[i + 1:]) for i, (r, _) in enumerate(loops)}
     trip_of = {r: t for (r, _), t in zip(loops, trips)}
     loop_tile = dict(loops)
-    work_of = {e.name: {r: loop_tile.get(r, sizes[r]) for r in e.ranks} for e in members}
+    full = {**sizes, **loop_tile}
+    work_of = {e.name: dict(zip(e.ranks, map(full.__getitem__, e.ranks))) for e in members}
     for e in members:
         work = work_of[e.name]
         for rank, f in m.of(e.name).spatial:

@@ -150,8 +150,11 @@ def shapes_from_cascade(cascade, shape: MappingT) -> dict:
     counts = cascade.op_counts(shape, per_einsum=True)
     out = {}
     for name, ranks, tensors, output, projections in _structure(cascade):
-        rs = {r: int(sizes[r]) for r in ranks if r in sizes}
-        ts = {t: tuple(r for r in axes if r in rs) for t, axes in tensors.items()}
+        if all(r in sizes for r in ranks):
+            rs, ts = dict(zip(ranks, map(int, map(sizes.__getitem__, ranks)))), tensors
+        else:
+            rs = {r: int(sizes[r]) for r in ranks if r in sizes}
+            ts = {t: tuple(r for r in axes if r in rs) for t, axes in tensors.items()}
         out[name] = EinsumShape(name, rs, ts, output, counts.get(name, {}), projections or None)
     return out
 
