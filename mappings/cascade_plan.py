@@ -249,21 +249,30 @@ class _EinsumTable:
 @lru_cache(maxsize=64)
 def _ref_forms(cascade) -> tuple:
     """Per reference of :func:`_einsum_facts` of ``cascade`` (each Einsum's output, then its
-    inputs): (reference, :func:`_ref_form` of its projection) when its projection reads no rank
-    size, else (reference, None): projected at the sizes (:class:`CascadeFacts`)."""
+    inputs): (reference, :func:`_ref_form` of its projection, ()) when its projection reads no
+    rank size, else (reference, None, the ranks whose sizes it reads): projected at the sizes
+    (:class:`CascadeFacts`, :func:`_sized_form`)."""
     out = []
     for e in _einsum_facts(cascade):
         for r in (e.output, *e.inputs):
-            sized = any(t.shapes for ix in r.indices for t in ix.terms)
-            out.append((r, None if sized else _ref_form(r.projection().terms)))
+            reads = tuple(dict.fromkeys(sh for ix in r.indices for t in ix.terms for sh in t.shapes))
+            out.append((r, None, reads) if reads else (r, _ref_form(r.projection().terms), ()))
     return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def _sized_form(cascade, k: int, values: tuple) -> tuple:
+    """:func:`_ref_form` of the ``k``-th reference of :func:`_ref_forms` of ``cascade`` when the
+    ranks whose sizes it reads take ``values``."""
+    ref, _, reads = _ref_forms(cascade)[k]
+    return _ref_form(ref.projection(dict(zip(reads, values))).terms)
 
 
 @lru_cache(maxsize=64)
 def _static_terms(cascade) -> MappingProxyType:
     """:meth:`CascadeFacts.terms_of` of each Einsum of :func:`_einsum_facts` of ``cascade``
     (by identity) whose references' projections read no rank size."""
-    forms = {id(r): form for r, form in _ref_forms(cascade)}
+    forms = {id(r): form for r, form, _ in _ref_forms(cascade)}
     return MappingProxyType({id(e): tuple((r.name, forms[id(r)][0]) for r in (e.output, *e.inputs))
                              for e in _einsum_facts(cascade)
                              if all(forms[id(r)] is not None for r in (e.output, *e.inputs))})
@@ -296,8 +305,11 @@ class CascadeFacts(_EinsumTable):
         # (terms, plain axes, ranks) keyed by the identity of references these facts hold
         # (alive as long as they are)
         self._forms = {}
-        for r, form in _ref_forms(cascade):
-            self._forms[id(r)] = form if form is not None else _ref_form(r.projection(sizes).terms)
+        for k, (r, form, reads) in enumerate(_ref_forms(cascade)):
+            if form is None:
+                form = _sized_form(cascade, k, tuple(sizes[x] for x in reads)) if all(x in sizes for x in reads) \
+                    else _ref_form(r.projection(sizes).terms)   # refused: names the missing size
+            self._forms[id(r)] = form
         self._einsum_terms = dict(_static_terms(cascade))
 
     def extents(self, ref, ext: dict) -> tuple:
@@ -669,7 +681,7 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
     over = None   # the first overflow; the passes after it only say by how much others overflow
     for ps in passes:
         try:
-            b = _check_pass(cascade, ps, m, g, word_bytes, label, work_of)
+            b = _check_pass(cascade, ps, m, g, word_bytes, label, work_of, full)
         except _Overflow as err:
             over = err if over is None else _Overflow(str(over), max(over.excess, err.excess))
             continue
@@ -805,6 +817,8 @@ class _Pass(NamedTuple):
     pes: int              # PEs of the producer's unit
     copies: int           # stages crossed, plus one (copies in registers)
     tiled: tuple          # (producer, consumer) have tiles at the group's buffer
+    axes: tuple | None    # when every read is the producer's tile axis by axis (references
+                          # of plain ranks, no tiles at the buffer): the producer's ranks
 
 
 @lru_cache(maxsize=256)
@@ -813,11 +827,17 @@ def _passes(cascade, g: Group, pairs: tuple, placements: tuple, spec) -> tuple:
     are placed as ``placements`` (units, keep/bypass and which levels have tiles read) on
     ``spec``: once per cascade, group, mapping and spec."""
     facts = _EinsumTable(_einsum_facts(cascade))
+    forms = {id(r): form for r, form, _ in _ref_forms(cascade)}
     pl = {p.einsum: p for p in placements}
     out = []
     for x, cons in pairs:
         prod = facts.einsum(x)
         pp, cp = pl[prod.name], pl[cons]
+        reads = tuple(refs(facts.einsum(cons), x))
+        tiled = (g.buffer in pp.tiles, g.buffer in cp.tiles)
+        # every member's tile of a rank is the same (the group's loop tile or the whole rank)
+        plain = [forms[id(r)] and forms[id(r)][1] for r in (prod.output, *reads)]
+        axes = plain[0] if not any(tiled) and plain[0] is not None and all(a == plain[0] for a in plain) else None
         registers = tuple((lv, s.word_bytes, s.size_bytes) for lv, s in spec.storage.items() if s.per_pe_of == pp.unit)
         in_pes = pp.unit == cp.unit and bool(registers)
         # through DRAM (spill); or, in the producer's stage and bypassing the buffer, taken in
@@ -831,18 +851,19 @@ def _passes(cascade, g: Group, pairs: tuple, placements: tuple, spec) -> tuple:
             refused = (f"{_label(g)}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, but "
                        f"{prod.name!r} and {cons!r} neither share a unit with per-PE storage to hold it "
                        f"nor both bypass it in one stage")
-        out.append(_Pass(x, prod, cons, tuple(refs(facts.einsum(cons), x)), refused, elsewhere,
-                         not pp.keeps(g.buffer, x), registers, spec.compute[pp.unit].pes,
-                         g.stage(cons) - g.stage(prod.name) + 1,
-                         (g.buffer in pp.tiles, g.buffer in cp.tiles)))
+        out.append(_Pass(x, prod, cons, reads, refused, elsewhere, not pp.keeps(g.buffer, x), registers,
+                         spec.compute[pp.unit].pes, g.stage(cons) - g.stage(prod.name) + 1, tiled, axes))
     return tuple(out)
 
 
-def _check_pass(cascade, ps: _Pass, m, g, word_bytes, label, work_of) -> float:
+def _check_pass(cascade, ps: _Pass, m, g, word_bytes, label, work_of, full) -> float:
     """Producer and consumer tiles of passed tensor ``ps`` meet; bytes the buffer (``word_bytes``
-    per word) holds for it (``m``: the members' placements at this tile)."""
+    per word) holds for it (``m``: the members' placements at this tile; ``full``: every rank's
+    tile, the loop tile or the whole rank)."""
     if ps.refused:
         raise MappingError(ps.refused)
+    if ps.axes is not None:
+        return _held(ps, math.prod(map(full.__getitem__, ps.axes)), g, word_bytes, label)
     x, prod, cons_name = ps.tensor, ps.producer, ps.consumer
     held_p, held_c = work_of[prod.name], work_of[cons_name]
     if ps.tiled[0]:
@@ -860,6 +881,11 @@ def _check_pass(cascade, ps: _Pass, m, g, word_bytes, label, work_of) -> float:
                                        f"{cons_name!r} reads {ce} along axis {a} ({ref.indices[a]}), not a whole "
                                        f"number of einsum {prod.name!r}'s tiles of {pe}")
             words = max(words, math.prod(cext))
+    return _held(ps, words, g, word_bytes, label)
+
+
+def _held(ps: _Pass, words: int, g, word_bytes, label) -> float:
+    """Bytes the group's buffer holds for passed tensor ``ps`` whose largest tile is ``words``."""
     if ps.elsewhere:
         return 0.0
     if ps.in_registers:
@@ -868,7 +894,7 @@ def _check_pass(cascade, ps: _Pass, m, g, word_bytes, label, work_of) -> float:
         per_pe = math.ceil(words * ps.copies / ps.pes)
         for lv, wb, size in ps.registers:
             if per_pe * wb > size:
-                raise _Overflow(f"{label}: tensor {x!r} of einsum {prod.name!r} bypasses the buffer but needs "
+                raise _Overflow(f"{label}: tensor {ps.tensor!r} of einsum {ps.producer.name!r} bypasses the buffer but needs "
                                 f"{per_pe * wb:g} bytes per PE at level {lv!r}, which holds {size}", per_pe * wb / size)
         return 0.0
     return words * g.counted_slots * word_bytes
