@@ -131,7 +131,7 @@ def op_counts(c: Cascade, shape: Mapping[str, int], per_einsum: bool = False) ->
             n *= min(sizes[parent], (trips(sizes) if trips else sizes[outer]) * sizes[inner])
         for rank, trips in singles:
             n *= trips(sizes) if trips else sizes[rank]
-        per[name] = {k: classes.get(k, 0) * n for k in OP_CLASSES}
+        per[name] = dict(zip(OP_CLASSES, map(n.__mul__, classes)))
     if per_einsum:
         return per
     return {k: sum(d[k] for d in per.values()) for k in OP_CLASSES}
@@ -140,7 +140,8 @@ def op_counts(c: Cascade, shape: Mapping[str, int], per_einsum: bool = False) ->
 @lru_cache(maxsize=64)
 def _count_forms(c: Cascade) -> tuple:
     """Per Einsum of ``c`` (a cascade is not changed after construction and hashes by
-    identity): its name, :func:`einsum_op_classes`, and the factors of
+    identity): its name, :func:`einsum_op_classes` (a count per class of ``OP_CLASSES``), and
+    the factors of
     :func:`iteration_points`, each partition's ``(parent, outer rank, inner rank, trips)``
     and each other variable's ``(rank, trips)`` (``trips``: the iteration's
     :meth:`~mappings.einsum.Iteration.trips` for an iterative variable, else None)."""
@@ -158,7 +159,9 @@ def _count_forms(c: Cascade) -> tuple:
             if o in variables and i in variables:
                 parts.append((p.parent, rank_of(o), p.inner, trips(o)))
                 variables = [v for v in variables if v not in (o, i)]
-        out.append((e.name, einsum_op_classes(e), tuple(parts), tuple((rank_of(v), trips(v)) for v in variables)))
+        classes = einsum_op_classes(e)
+        out.append((e.name, tuple(classes.get(k, 0) for k in OP_CLASSES), tuple(parts),
+                    tuple((rank_of(v), trips(v)) for v in variables)))
     return tuple(out)
 
 

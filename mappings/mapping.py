@@ -113,8 +113,8 @@ def gemm_shape(M: int, N: int, K: int, name: str = "Z") -> EinsumShape:
 
 @lru_cache(maxsize=64)
 def _structure(cascade) -> tuple:
-    """Per Einsum: (name, its ranks, tensor -> axis ranks, output, tensor -> affine projection);
-    shape-independent.
+    """Per Einsum: (name, (its ranks as a set, in order), tensor -> axis ranks, output, tensor ->
+    affine projection); shape-independent.
 
     A tensor read through an affine index (``I[c,p+r]``) indexes every rank of its terms, and its
     projection (per dimension, the ``(coefficient, rank)`` terms; offsets do not change a tile's
@@ -136,7 +136,7 @@ def _structure(cascade) -> tuple:
                 elif r is not None:  # a partitioned parent (M) read as its parts (M1, M0)
                     axes += [x for x in cascade.space.family(r)[1:] if x in ranks]
             tensors[ref.name] = tuple(dict.fromkeys(axes))
-        out.append((e.name, ranks, tensors, e.output.name, projections))
+        out.append((e.name, (frozenset(ranks), ranks), tensors, e.output.name, projections))
     return tuple(out)
 
 
@@ -150,7 +150,8 @@ def shapes_from_cascade(cascade, shape: MappingT) -> dict:
     counts = cascade.op_counts(shape, per_einsum=True)
     out = {}
     for name, ranks, tensors, output, projections in _structure(cascade):
-        if all(r in sizes for r in ranks):
+        ranks_set, ranks = ranks
+        if sizes.keys() >= ranks_set:
             rs, ts = dict(zip(ranks, map(int, map(sizes.__getitem__, ranks)))), tensors
         else:
             rs = {r: int(sizes[r]) for r in ranks if r in sizes}
