@@ -449,7 +449,7 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     (:class:`_GroupFlow`, the passed tensors) is worked out once, after the first candidate's
     placements are checked."""
     fits = [i for i, (_, t) in enumerate(g.loops) if not isinstance(t, int)]
-    members = tuple((cascade.einsum(n), m.of(n)) for n in g.einsums)
+    members = tuple((cascade.einsum(n), m.of(n), *_sizes_read(m.of(n))) for n in g.einsums)
     made = {}
 
     def flow():   # on first use
@@ -459,7 +459,7 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
 
     def passes():
         if "passes" not in made:
-            made["passes"] = _passes(cascade.cascade, g, flow().flow.pairs, tuple(p for _, p in members), spec)
+            made["passes"] = _passes(cascade.cascade, g, flow().flow.pairs, tuple(mb[1] for mb in members), spec)
         return made["passes"]
 
     placed = {}
@@ -509,14 +509,13 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
 def _checked_group(cascade, g: Group, loops: tuple, members, spec, sizes, shapes, iterative, flow, passes,
                    placed) -> GroupPlan:
     """Group ``g`` at integer loop tiles ``loops`` (its own, or a ``fit`` candidate's) with its
-    ``members`` ((Einsum, placement) pairs) resolved on their tiles, each placement checked,
-    planned. ``flow``, ``passes``: the group's :class:`_GroupFlow` and :func:`_passes` (made on
-    first use); ``placed``: the resolved placements of the other candidates of a ``fit`` tile,
-    checked, by (Einsum, resolved sizes)."""
+    ``members`` ((Einsum, placement, :func:`_sizes_read` of it)) resolved on their tiles, each
+    placement checked, planned. ``flow``, ``passes``: the group's :class:`_GroupFlow` and
+    :func:`_passes` (made on first use); ``placed``: the resolved placements of the other
+    candidates of a ``fit`` tile, checked, by (Einsum, resolved sizes)."""
     loop_tile = dict(loops)
     out = []
-    for e, p in members:
-        reads, fit_ranks = _sizes_read(p)
+    for e, p, reads, fit_ranks in members:
         if not reads and not fit_ranks:   # every size an integer already
             if e.name not in placed:
                 _check_placement(cascade, e, p, shapes[e.name], spec, iterative)
@@ -663,17 +662,12 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
         if t > sizes[r]:
             raise MappingError(f"{label}: tile of loop rank {r!r} at level {g.buffer!r} must be at most {sizes[r]}, not {t}")
     trips = tuple(math.ceil(sizes[r] / t) for r, t in loops)
-    iterations = math.prod(trips)
-    stride = {r: math.prod(trips[i + 1:]) for i, (r, _) in enumerate(loops)}
-    trip_of = {r: t for (r, _), t in zip(loops, trips)}
-    loop_tile = dict(loops)
-    full = {**sizes, **loop_tile}
+    full = {**sizes, **dict(loops)}   # every rank's tile: its loop's, else the whole rank
     work_of = {e.name: dict(zip(e.ranks, map(full.__getitem__, e.ranks))) for e in members}
-    for e in members:
-        work = work_of[e.name]
-        for rank, f in m.of(e.name).spatial:
-            if f > work[rank]:
-                raise MappingError(f"{label}: einsum {e.name!r}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {g.buffer!r} ({work[rank]})")
+    for e, p in zip(members, m.placements):
+        for rank, f in p.spatial:
+            if f > full[rank]:
+                raise MappingError(f"{label}: einsum {e.name!r}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {g.buffer!r} ({full[rank]})")
     # what the buffer holds at once first (a fit candidate that overflows needs no steps)
     cap = spec.storage[g.buffer].size_bytes
     word_bytes = spec.storage[g.buffer].word_bytes
@@ -681,7 +675,10 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
     over = None   # the first overflow; the passes after it only say by how much others overflow
     for ps in passes:
         try:
-            b = _check_pass(cascade, ps, m, g, word_bytes, label, work_of, full)
+            if ps.refused:
+                raise MappingError(ps.refused)
+            b = _held(ps, math.prod(map(full.__getitem__, ps.axes)) if ps.axes is not None else
+                      _pass_words(cascade, ps, m, g, label, work_of), g, word_bytes, label)
         except _Overflow as err:
             over = err if over is None else _Overflow(str(over), max(over.excess, err.excess))
             continue
@@ -703,15 +700,18 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
     if held > cap:
         raise _Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}",
                         held / cap)
+    iterations = math.prod(trips)
+    stride = {r: math.prod(trips[i + 1:]) for i, (r, _) in enumerate(loops)}
+    trip_of = {r: t for (r, _), t in zip(loops, trips)}
     steps = []
-    for mb in gf.members:
+    for mb, p in zip(gf.members, m.placements):
         name = mb.e.name
         every = math.prod(trip_of[r] for r in mb.lacked)
         offset = every - 1 if mb.reads_lacked and every > 1 else 0
         it = mb.iterative
         serial = work_of[name][it] if it is not None and name in flow.recurrent else 1
         carried = tuple((w, stride[it]) for w in mb.state_writers if it is not None and it in stride)
-        steps.append(Step(name, m.of(name).unit, g.stage(name), work_of[name], every, offset, iterations // every,
+        steps.append(Step(name, p.unit, g.stage(name), work_of[name], every, offset, iterations // every,
                           serial, carried, mb.reads))
     moved = transfers(cascade, g, gf.crossing, words, trips, work_of) + spills(g, producer, steps, m, cascade, trips,
                                                                               work_of)
@@ -856,14 +856,9 @@ def _passes(cascade, g: Group, pairs: tuple, placements: tuple, spec) -> tuple:
     return tuple(out)
 
 
-def _check_pass(cascade, ps: _Pass, m, g, word_bytes, label, work_of, full) -> float:
-    """Producer and consumer tiles of passed tensor ``ps`` meet; bytes the buffer (``word_bytes``
-    per word) holds for it (``m``: the members' placements at this tile; ``full``: every rank's
-    tile, the loop tile or the whole rank)."""
-    if ps.refused:
-        raise MappingError(ps.refused)
-    if ps.axes is not None:
-        return _held(ps, math.prod(map(full.__getitem__, ps.axes)), g, word_bytes, label)
+def _pass_words(cascade, ps: _Pass, m, g, label, work_of) -> int:
+    """Words of the largest tile of passed tensor ``ps``, its producer's and consumer's tiles
+    checked to meet (``m``: the members' placements at this tile; ``work_of``: their tiles)."""
     x, prod, cons_name = ps.tensor, ps.producer, ps.consumer
     held_p, held_c = work_of[prod.name], work_of[cons_name]
     if ps.tiled[0]:
@@ -881,7 +876,7 @@ def _check_pass(cascade, ps: _Pass, m, g, word_bytes, label, work_of, full) -> f
                                        f"{cons_name!r} reads {ce} along axis {a} ({ref.indices[a]}), not a whole "
                                        f"number of einsum {prod.name!r}'s tiles of {pe}")
             words = max(words, math.prod(cext))
-    return _held(ps, words, g, word_bytes, label)
+    return words
 
 
 def _held(ps: _Pass, words: int, g, word_bytes, label) -> float:
