@@ -41,17 +41,20 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from types import MappingProxyType
 
 from mappings.cascade_mapping import Group
 from mappings.cascade_plan import CascadeFacts, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
-from sim.cost import book, cycles_of, dram_transfer, op_costs, register_costs, storage_traffic, transfer_cycles
+from arch.spec import ComputeUnit
+from sim.cost import DRAM, book_priced, cycles_of, transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
 __all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain", "register_share"]
 
 #: Iterations by which a store trails the Einsum that produced its tile.
 STORE_TRAIL = 2
+_EMPTY = MappingProxyType({})
 
 
 def lower(cascade, shape: dict, mapping, spec, stage_dram: bool = False) -> TaskGraph:
@@ -89,30 +92,52 @@ def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
 def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> TaskGraph:
     """The task graph of ``plans``; ``cascade``: its :class:`~mappings.cascade_plan.CascadeFacts`."""
     units = {"dram": 1}
+    dram = _Dram(spec, stage_dram)
+    rates = {}   # unit name -> its _UnitRates, read from the spec once per graph
     phases = []
     for gp in plans:
+        group = _group_of(mapping.fusion, gp.einsums, gp.buffer)
+        glb = spec.storage[gp.buffer]
+        loads = _loads(gp.transfers)
         tasks = []
-        for st in _issue_order(gp, mapping):
-            units[st.unit] = spec.compute[st.unit].pes
-            tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), gp.of(st.einsum),
-                                       gp, spec, cascade, mapping))
-        tasks += [_transfer_task(t, gp, spec, stage_dram) for t in gp.transfers]
-        phases += _phases(gp, _synced(_group_of(gp, mapping).sync, tasks))
+        for st in _issue_order(gp, group.einsums):
+            unit = rates.get(st.unit)
+            if unit is None:
+                unit = rates[st.unit] = _unit_rates_of(spec, st.unit, mapping.op_issue)
+                units[st.unit] = spec.compute[st.unit].pes
+            tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), gp.of(st.einsum), unit,
+                                       mapping, gp, glb, dram.word_bytes, cascade, loads))
+        stage = {st.einsum: st.stage for st in gp.steps}
+        tasks += [_transfer_task(t, stage[t.einsum], glb, dram) for t in gp.transfers]
+        phases += _phases(gp, _synced(group.sync, tasks))
     return TaskGraph(tuple(phases), units, spec.clock_hz,
                      meta={"einsums": [e.name for e in cascade.einsums], "groups": [list(g.einsums) for g in plans]})
 
 
-def _group_of(gp, mapping):
-    """The fusion group of ``mapping`` that ``gp`` plans (an Einsum in no group: a group of one)."""
-    return next((g for g in mapping.fusion if set(g.einsums) == set(gp.einsums)), Group(gp.einsums, gp.buffer or ""))
+@lru_cache(maxsize=1024)
+def _group_of(fusion: tuple, einsums: tuple, buffer) -> Group:
+    """The group of ``fusion`` (a mapping's fusion groups) whose Einsums are ``einsums`` (an
+    Einsum in no group: a group of one at ``buffer``)."""
+    return next((g for g in fusion if set(g.einsums) == set(einsums)), Group(einsums, buffer or ""))
 
 
-def _issue_order(gp, mapping) -> list:
-    """The group's steps in the order its fusion group lists its Einsums: the program order
-    in which each in-order unit issues them within an iteration (cascade order when the
-    group is not listed)."""
-    listed = _group_of(gp, mapping).einsums
+def _issue_order(gp, listed: tuple) -> list:
+    """The group's steps in the order its fusion group lists its Einsums (``listed``): the
+    program order in which each in-order unit issues them within an iteration (cascade order
+    when the group is not listed)."""
     return sorted(gp.steps, key=lambda st: listed.index(st.einsum))
+
+
+def _loads(transfers) -> dict:
+    """tensor -> (its load's task name, the Einsum that alone reads it or None for every
+    reader) of the loads among a group's ``transfers``: a spilled tile comes back for its
+    named consumer only."""
+    out = {}
+    for t in transfers:
+        if t.kind == "load":
+            readers = out[t.tensor][1] if t.tensor in out else frozenset()
+            out[t.tensor] = (f"load.{t.tensor}", None if not t.spilled or readers is None else readers | {t.einsum})
+    return out
 
 
 def _synced(sync: tuple, tasks: list) -> list:
@@ -141,7 +166,8 @@ def _synced(sync: tuple, tasks: list) -> list:
     for s, t, deps in tasks:
         out.append((s, t, deps + [(f"{a}.issued" if a in marked else a, d) for a, d in waits.get(t.name, ())]))
         if t.name in marked:
-            out.append((s, Task(f"{t.name}.issued", t.unit, 0, every=t.every, offset=t.offset), []))
+            out.append((s, Task.trusted(f"{t.name}.issued", t.unit, 0, 0, _EMPTY, _EMPTY, every=t.every,
+                                        offset=t.offset), []))
     return out
 
 
@@ -170,11 +196,23 @@ def issue_cycles(op_counts: dict, unit, op_issue: str = "serial") -> float:
     different functional units (:func:`functional_unit`) overlap, ops on one unit serialise:
     the largest per-unit sum.
     """
+    return _issue(op_counts, _issue_table(unit, op_issue))
+
+
+def _issue_table(unit, op_issue: str) -> dict:
+    """op -> (the functional unit that issues it under ``op_issue``, its issue cycles) for
+    every operator of ``unit`` (one functional unit, ``all``, when ``serial``)."""
+    return {op: ("all" if op_issue == "serial" else functional_unit(unit, op), o.cycles)
+            for op, o in unit.operators.items()}
+
+
+def _issue(op_counts: dict, table: dict) -> float:
+    """:func:`issue_cycles` with the unit's :func:`_issue_table`."""
     per_fu = {}
     for op, n in op_counts.items():
         if n:
-            fu = "all" if op_issue == "serial" else functional_unit(unit, op)
-            per_fu[fu] = per_fu.get(fu, 0) + n * unit.operators[op].cycles
+            fu, cycles = table[op]
+            per_fu[fu] = per_fu.get(fu, 0) + n * cycles
     return max(per_fu.values(), default=0)
 
 
@@ -198,68 +236,142 @@ def register_share(register_files: str, placement) -> float:
     return 1.0 / math.prod(f for _, f in placement.spatial)
 
 
-def _compute_task(st, shape, e, placement, gp, spec, facts, mapping):
-    """(stage, task, deps in work space) of one Einsum's instance; ``facts``: the cascade's
-    :class:`~mappings.cascade_plan.CascadeFacts`; ``mapping``: the
-    :class:`~mappings.cascade_mapping.CascadeMapping` (its ``op_issue``, :func:`issue_cycles`,
-    and its register-file accounting, :func:`register_share`)."""
-    unit = spec.compute[st.unit]
+class _UnitRates:
+    """What pricing and timing an Einsum's tile read of one compute unit of a spec, whatever
+    the sizes (:func:`_unit_rates`): ``unit`` (a :class:`~arch.spec.ComputeUnit` of the
+    name, shape and operators read), its :func:`_issue_table`, each operator's pJ, and its
+    per-PE register levels as ``(name, words per access, read pJ, write pJ)``
+    (:func:`sim.cost.register_costs`: an access moves ``access_bytes``, a level of no access
+    width books nothing)."""
+
+    __slots__ = ("name", "unit", "issue", "pj", "registers")
+
+    def __init__(self, unit, op_issue: str, registers: tuple):
+        self.name, self.unit, self.registers = unit.name, unit, registers
+        self.issue = MappingProxyType(_issue_table(unit, op_issue))
+        self.pj = MappingProxyType({op: unit.energy(op) for op in unit.operators})
+
+
+@lru_cache(maxsize=256)
+def _unit_rates(name: str, shape: tuple, operators: tuple, op_issue: str, registers: tuple) -> _UnitRates:
+    """The :class:`_UnitRates` of a compute unit given by value (``operators``: its
+    ``(op, Operator)`` items): equal units of two specs share one."""
+    return _UnitRates(ComputeUnit(name, shape, MappingProxyType(dict(operators))), op_issue, registers)
+
+
+def _unit_rates_of(spec, name: str, op_issue: str) -> _UnitRates:
+    """The :func:`_unit_rates` of compute unit ``name`` of ``spec`` under ``op_issue``."""
+    unit = spec.compute[name]
+    word_bytes = spec.word_bits / 8
+    registers = tuple((lv.name, word_bytes / lv.access_bytes if lv.access_bytes else 0, lv.read_pj, lv.write_pj)
+                      for lv in spec.storage.values() if lv.per_pe_of == name)
+    return _unit_rates(name, unit.shape, tuple(unit.operators.items()), op_issue, registers)
+
+
+@lru_cache(maxsize=1024)
+def _einsum_rates(e, unit: _UnitRates, bypassed: tuple) -> tuple:
+    """``(latency, kept inputs, output kept)`` of Einsum ``e`` (its facts) on ``unit`` with
+    the group's buffer bypassing ``bypassed``: :func:`~mappings.cascade_plan.einsum_latency`,
+    the input references the buffer keeps (in order), whether it keeps the output."""
+    return (einsum_latency(e, unit.unit), tuple(ref for ref in e.inputs if ref.name not in bypassed),
+            e.name not in bypassed)
+
+
+def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, word_bytes, facts, loads):
+    """(stage, task, deps in work space) of one Einsum's instance on ``unit``; ``glb``: the
+    group's buffer; ``facts``: the cascade's :class:`~mappings.cascade_plan.CascadeFacts`;
+    ``mapping``: the :class:`~mappings.cascade_mapping.CascadeMapping` (its register-file
+    accounting, :func:`register_share`; its ``op_issue`` is ``unit``'s); ``loads``: the
+    group's :func:`_loads`."""
+    lat, kept, output_kept = _einsum_rates(e, unit, placement.bypass.get(gp.buffer, ()))
     sf = dict(placement.spatial)
     points = shape.points
-    cpp = issue_cycles(shape.op_counts, unit, mapping.op_issue) / points if points else 0.0
+    op_counts = shape.op_counts
+    cpp = _issue(op_counts, unit.issue) / points if points else 0.0
     pe_steps = math.prod(math.ceil(w / sf.get(r, 1)) for r, w in st.work.items())
     cycles = cycles_of(pe_steps * cpp)
-    lat = einsum_latency(e, unit)
-    drain = row_drain(e, placement, unit)
     if st.einsum in gp.recurrent and st.serial > 1:
         cycles = max(cycles, st.serial * lat)
     n = st.instances
-    actions, energy = op_costs(unit, shape.op_counts, instances=n)
-    share = register_share(mapping.register_files, placement)
-    book(actions, energy, register_costs(spec, st.unit, len(e.inputs), points * share, instances=n))
-    word_bytes = spec.word_bits / 8
-    glb = spec.storage[gp.buffer]
+    actions, energy = {}, {}
+    # the items of op_costs, register_costs and storage_traffic (sim.cost), in their order
+    name, pj = unit.name, unit.pj
+    items = [(name, op, k / n, pj[op]) for op, k in op_counts.items() if k]
+    shared = points * register_share(mapping.register_files, placement)
+    inputs = len(e.inputs)
+    for level, per, read_pj, write_pj in unit.registers:
+        reads, writes = inputs * shared * per / n, shared * per / n
+        if reads:
+            items.append((level, "read", reads, read_pj))
+        if writes:
+            items.append((level, "write", writes, write_pj))
     if glb.access_bytes:
-        read = sum(math.prod(facts.extents(ref, st.work)) for ref in e.inputs if placement.keeps(gp.buffer, ref.name))
-        written = math.prod(facts.extents(e.output, st.work)) if placement.keeps(gp.buffer, e.name) else 0
-        book(actions, energy, storage_traffic(glb, read * word_bytes, written * word_bytes))
+        read = sum(math.prod(facts.extents(ref, st.work)) for ref in kept)
+        written = math.prod(facts.extents(e.output, st.work)) if output_kept else 0
+        reads, writes = read * word_bytes / glb.access_bytes, written * word_bytes / glb.access_bytes
+        if reads:
+            items.append((glb.name, "read", reads, glb.read_pj))
+        if writes:
+            items.append((glb.name, "write", writes, glb.write_pj))
+    book_priced(actions, energy, items)
     deps = [(p, 0) for p in st.reads] + list(st.carried)
-    deps += [(f"load.{x}", 0) for x in e.input_tensors
-             if any(t.kind == "load" and t.tensor == x and (not t.spilled or t.einsum == st.einsum) for t in gp.transfers)]
-    task = Task(st.einsum, st.unit, cycles, latency=max(0, lat - cycles) + drain, actions=actions, energy_pj=energy,
-                active_pe_cycles=points * cpp / n, every=st.every, offset=st.offset)
+    for x in e.input_tensors:
+        if x in loads and (loads[x][1] is None or st.einsum in loads[x][1]):
+            deps.append((loads[x][0], 0))
+    task = Task.trusted(st.einsum, st.unit, cycles, max(0, lat - cycles) + row_drain(e, placement, unit.unit),
+                        MappingProxyType(actions), MappingProxyType(energy), points * cpp / n, st.every, st.offset)
     return st.stage, task, deps
 
 
-def _transfer_task(t, gp, spec, stage_dram=False):
-    word_bytes = spec.word_bits / 8
-    bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
-    glb = spec.storage[gp.buffer]
-    pj = spec.dram.pj_per_byte
-    moved = t.words * word_bytes
-    back = t.readback_words * word_bytes
+class _Dram:
+    """What a graph's transfers read of ``spec`` once: the word, the DRAM channel's bytes per
+    cycle, pJ per byte and latency; ``staged``: every DRAM byte also passes the buffer."""
+
+    __slots__ = ("word_bytes", "bw", "pj", "latency", "staged")
+
+    def __init__(self, spec, staged: bool):
+        self.word_bytes = spec.word_bits / 8
+        self.bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
+        self.pj = spec.dram.pj_per_byte
+        self.latency = spec.dram.latency_cycles
+        self.staged = staged
+
+
+def _transfer_task(t, stage: int, glb, dram: _Dram):
+    """(stage, task, deps in work space) of transfer ``t`` of a group whose buffer is ``glb``,
+    its Einsum at ``stage``."""
+    moved = t.words * dram.word_bytes
+    back = t.readback_words * dram.word_bytes
+    # the items of dram_transfer and storage_traffic (sim.cost), in their order
     if t.kind == "load":
-        actions, energy = dram_transfer(moved, 0, pj)
-        if t.kept or stage_dram:
-            book(actions, energy, storage_traffic(glb, 0, moved))
+        items = [(DRAM, "read", moved, dram.pj)] if moved else []
+        if (t.kept or dram.staged) and moved / glb.access_bytes:
+            items.append((glb.name, "write", moved / glb.access_bytes, glb.write_pj))
         deps = [(t.einsum, t.every + 1)] + [(f"store.{t.tensor}", 0)] * t.spilled
     else:
-        actions, energy = dram_transfer(back, moved, pj)
-        if t.kept or stage_dram:
-            book(actions, energy, storage_traffic(glb, moved, back))
+        items = [(DRAM, "read", back, dram.pj)] if back else []
+        if moved:
+            items.append((DRAM, "write", moved, dram.pj))
+        if t.kept or dram.staged:
+            reads, writes = moved / glb.access_bytes, back / glb.access_bytes
+            if reads:
+                items.append((glb.name, "read", reads, glb.read_pj))
+            if writes:
+                items.append((glb.name, "write", writes, glb.write_pj))
         deps = [(t.einsum, 0)]
+    actions, energy = {}, {}
+    book_priced(actions, energy, items)
     # A result is written back two iterations after it is computed (STORE_TRAIL), so a
     # result that finishes late in its iteration never holds up the in-order channel in front
     # of the loads of the next iterations. A spilled tile goes out one stage after its
     # producer and comes back one stage ahead of its consumer (Group.spill).
-    stage = next(s.stage for s in gp.steps if s.einsum == t.einsum)
     if t.kind == "store":
         stage += 1 if t.spilled else STORE_TRAIL
     elif stage > 0:
         stage -= 1
-    task = Task(f"{t.kind}.{t.tensor}", "dram", transfer_cycles(moved + back, bw),
-                latency=spec.dram.latency_cycles if t.kind == "load" else 0,
-                actions=actions, energy_pj=energy, every=t.every, offset=t.offset)
+    task = Task.trusted(f"{t.kind}.{t.tensor}", "dram", transfer_cycles(moved + back, dram.bw),
+                        dram.latency if t.kind == "load" else 0, MappingProxyType(actions), MappingProxyType(energy),
+                        None, t.every, t.offset)
     return stage, task, deps
 
 
@@ -295,24 +407,28 @@ def _phases(gp, tasks) -> list:
     # same-iteration dependencies (a task at work w reading work w - d of a task ``stage[a] - s``
     # stages earlier has d + s - stage[a] = 0), so the edge phases need no check of their own
     steady_phase = Phase(f"{label}.steady", tuple(steady), n - top)
-    out = [_edge_phase(f"{label}.prologue{k}", tasks, lambda s, k=k: k - s, n) for k in range(top)]
+    # the fill runs stages 0..k at work k - s, the drain stages k+1..top at work n + k - s
+    out = [_edge_phase(f"{label}.prologue{k}", tasks, 0, k, k, n) for k in range(top)]
     out.append(steady_phase)
-    out += [_edge_phase(f"{label}.epilogue{k}", tasks, lambda s, k=k: n + k - s, n) for k in range(top)]
+    out += [_edge_phase(f"{label}.epilogue{k}", tasks, k + 1, top, n + k, n) for k in range(top)]
     return [p for p in out if p.tasks]
 
 
-def _edge_phase(name, tasks, work_of, n) -> Phase:
-    """One iteration of a pipeline's fill or drain: the tasks whose work index is in range,
-    with the dependencies among them (a subset of the checked steady phase's same-iteration
-    ones: :func:`_phases`)."""
+def _edge_phase(name, tasks, first, last, base, n) -> Phase:
+    """One iteration of a pipeline's fill or drain: the tasks of stages ``first..last`` (each
+    stage ``s`` at work ``base - s``, in range by construction: :func:`_phases`) whose guard
+    holds at their work, with the dependencies among them (a subset of the checked steady
+    phase's same-iteration ones)."""
     chosen = []
+    present = {}
     for s, t, deps in tasks:
-        w = work_of(s)
-        if 0 <= w < n and w % t.every == t.offset:
-            chosen.append((s, t, deps, w))
-    present = {t.name: w for _, t, _, w in chosen}
+        if first <= s <= last:
+            w = base - s
+            if w % t.every == t.offset:
+                chosen.append((t, deps, w))
+                present[t.name] = w
     out = []
-    for s, t, deps, w in chosen:
+    for t, deps, w in chosen:
         ds = tuple(_dep(a, 0) for a, d in deps if a != t.name and present.get(a) == w - d)
         out.append(t.derive(ds, 1, 0))
     return Phase.trusted(name, tuple(out), 1)

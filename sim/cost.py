@@ -88,9 +88,19 @@ def priced_items(items) -> tuple:
     """``(actions, energy_pj)`` of ``(component, action, count, pJ each)`` items, each
     :func:`priced` and booked (:func:`book`) in turn."""
     actions, energy = {}, {}
-    for item in items:
-        book(actions, energy, priced(*item))
+    book_priced(actions, energy, items)
     return actions, energy
+
+
+def book_priced(actions: dict, energy: dict, items) -> None:
+    """Book ``(component, action, count, pJ each)`` items into ``actions`` and ``energy`` in
+    place: ``book(actions, energy, priced(*item))`` for each item in turn (the same rule, the
+    same sums in the same order, bit for bit), without building a pair of dicts per item.
+    For lowerings that price many tasks."""
+    for component, action, count, pj_each in items:
+        key = (component, action)
+        actions[key] = actions.get(key, 0) + count
+        energy[key] = energy.get(key, 0.0) + count * pj_each
 
 
 def _done(items):

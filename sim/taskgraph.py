@@ -128,15 +128,16 @@ class Task:
 
     @classmethod
     def trusted(cls, name: str, unit: str, cycles: int, latency: int, actions, energy_pj,
-                active_pe_cycles=None) -> "Task":
-        """A task without dependencies or guard, built without the constructor's checks and
-        copies: ``cycles`` and ``latency`` must be non-negative ``int``, ``actions`` and
-        ``energy_pj`` read-only mappings the caller will not change (``MappingProxyType`` of a
-        copy). For lowerings that make templates and :meth:`derive` the tasks from them."""
+                active_pe_cycles=None, every: int = 1, offset: int = 0) -> "Task":
+        """A task without dependencies, built without the constructor's checks and copies:
+        ``cycles`` and ``latency`` must be non-negative ``int``, ``actions`` and ``energy_pj``
+        read-only mappings the caller will not change (``MappingProxyType`` of a copy),
+        ``every >= 1`` and ``0 <= offset < every``. For lowerings that make templates and
+        :meth:`derive` the tasks from them."""
         t = object.__new__(cls)
         t.__dict__.update(name=name, unit=unit, cycles=cycles, latency=latency, deps=(),
                           actions=actions, energy_pj=energy_pj, active_pe_cycles=active_pe_cycles,
-                          every=1, offset=0, holds=_NO_HOLDS)
+                          every=every, offset=offset, holds=_NO_HOLDS)
         return t
 
     def derive(self, deps: tuple, every: int = 1, offset: int = 0) -> "Task":
