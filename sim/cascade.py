@@ -110,8 +110,9 @@ def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> Ta
         stage = {st.einsum: st.stage for st in gp.steps}
         tasks += [_transfer_task(t, stage[t.einsum], glb, dram) for t in gp.transfers]
         phases += _phases(gp, _synced(group.sync, tasks))
-    return TaskGraph(tuple(phases), units, spec.clock_hz,
-                     meta={"einsums": [e.name for e in cascade.einsums], "groups": [list(g.einsums) for g in plans]})
+    # every task runs on a unit named here, and none holds buffer bytes
+    return TaskGraph.lowered(tuple(phases), units, spec.clock_hz,
+                             {"einsums": [e.name for e in cascade.einsums], "groups": [list(g.einsums) for g in plans]})
 
 
 @lru_cache(maxsize=1024)
@@ -196,7 +197,7 @@ def issue_cycles(op_counts: dict, unit, op_issue: str = "serial") -> float:
     different functional units (:func:`functional_unit`) overlap, ops on one unit serialise:
     the largest per-unit sum.
     """
-    return _issue(op_counts, _issue_table(unit, op_issue))
+    return _issue(op_counts.items(), _issue_table(unit, op_issue))
 
 
 def _issue_table(unit, op_issue: str) -> dict:
@@ -206,10 +207,10 @@ def _issue_table(unit, op_issue: str) -> dict:
             for op, o in unit.operators.items()}
 
 
-def _issue(op_counts: dict, table: dict) -> float:
-    """:func:`issue_cycles` with the unit's :func:`_issue_table`."""
+def _issue(counts, table: dict) -> float:
+    """:func:`issue_cycles` of ``counts`` ((op, count) pairs) with the unit's :func:`_issue_table`."""
     per_fu = {}
-    for op, n in op_counts.items():
+    for op, n in counts:
         if n:
             fu, cycles = table[op]
             per_fu[fu] = per_fu.get(fu, 0) + n * cycles
@@ -286,17 +287,17 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
     lat, kept, output_kept = _einsum_rates(e, unit, placement.bypass.get(gp.buffer, ()))
     sf = dict(placement.spatial)
     points = shape.points
-    op_counts = shape.op_counts
-    cpp = _issue(op_counts, unit.issue) / points if points else 0.0
-    pe_steps = math.prod(math.ceil(w / sf.get(r, 1)) for r, w in st.work.items())
+    counts = [(op, k) for op, k in shape.op_counts.items() if k]
+    cpp = _issue(counts, unit.issue) / points if points else 0.0
+    work = st.work
+    pe_steps = math.prod([math.ceil(w / sf.get(r, 1)) for r, w in work.items()])
     cycles = cycles_of(pe_steps * cpp)
     if st.einsum in gp.recurrent and st.serial > 1:
         cycles = max(cycles, st.serial * lat)
     n = st.instances
-    actions, energy = {}, {}
     # the items of op_costs, register_costs and storage_traffic (sim.cost), in their order
     name, pj = unit.name, unit.pj
-    items = [(name, op, k / n, pj[op]) for op, k in op_counts.items() if k]
+    items = [(name, op, k / n, pj[op]) for op, k in counts]
     shared = points * register_share(mapping.register_files, placement)
     inputs = len(e.inputs)
     for level, per, read_pj, write_pj in unit.registers:
@@ -306,15 +307,19 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
         if writes:
             items.append((level, "write", writes, write_pj))
     if glb.access_bytes:
-        read = sum(math.prod(facts.extents(ref, st.work)) for ref in kept)
-        written = math.prod(facts.extents(e.output, st.work)) if output_kept else 0
+        read = 0
+        for ref in kept:
+            read += math.prod(facts.extents(ref, work))
+        written = math.prod(facts.extents(e.output, work)) if output_kept else 0
         reads, writes = read * word_bytes / glb.access_bytes, written * word_bytes / glb.access_bytes
         if reads:
             items.append((glb.name, "read", reads, glb.read_pj))
         if writes:
             items.append((glb.name, "write", writes, glb.write_pj))
+    actions, energy = {}, {}
     book_priced(actions, energy, items)
-    deps = [(p, 0) for p in st.reads] + list(st.carried)
+    deps = [(p, 0) for p in st.reads]
+    deps += st.carried
     for x in e.input_tensors:
         if x in loads and (loads[x][1] is None or st.einsum in loads[x][1]):
             deps.append((loads[x][0], 0))
@@ -400,35 +405,38 @@ def _phases(gp, tasks) -> list:
     for s, t, deps in tasks:
         if t.name not in live:
             continue
-        ds = tuple(_dep(a, max(0, d + s - stage[a])) for a, d in deps
-                   if a in live and (a != t.name or d + s - stage[a] > 0))
+        ds = tuple([_dep(a, max(0, d + s - stage[a])) for a, d in deps
+                    if a in live and (a != t.name or d + s - stage[a] > 0)])
         steady.append(t.derive(ds, t.every, offset[t.name]))
     # checked: every dependency of a fill or drain phase is one of the steady phase's
     # same-iteration dependencies (a task at work w reading work w - d of a task ``stage[a] - s``
     # stages earlier has d + s - stage[a] = 0), so the edge phases need no check of their own
-    steady_phase = Phase(f"{label}.steady", tuple(steady), n - top)
-    # the fill runs stages 0..k at work k - s, the drain stages k+1..top at work n + k - s
-    out = [_edge_phase(f"{label}.prologue{k}", tasks, 0, k, k, n) for k in range(top)]
+    steady_phase = Phase.lowered(f"{label}.steady", tuple(steady), n - top)   # dependencies on live tasks only
+    # the fill runs stages 0..k at work k - s, the drain stages k+1..top at work n + k - s;
+    # a task at work w reads work w - d of a task at stage s' (at work base - s') only if
+    # s' = s + d, whatever the phase: its candidate dependencies, found once
+    edge = [(s, t, [a for a, d in deps if a != t.name and stage.get(a) == s + d]) for s, t, deps in tasks]
+    derived = {}
+    out = [_edge_phase(f"{label}.prologue{k}", edge, 0, k, k, derived) for k in range(top)]
     out.append(steady_phase)
-    out += [_edge_phase(f"{label}.epilogue{k}", tasks, k + 1, top, n + k, n) for k in range(top)]
+    out += [_edge_phase(f"{label}.epilogue{k}", edge, k + 1, top, n + k, derived) for k in range(top)]
     return [p for p in out if p.tasks]
 
 
-def _edge_phase(name, tasks, first, last, base, n) -> Phase:
-    """One iteration of a pipeline's fill or drain: the tasks of stages ``first..last`` (each
-    stage ``s`` at work ``base - s``, in range by construction: :func:`_phases`) whose guard
-    holds at their work, with the dependencies among them (a subset of the checked steady
-    phase's same-iteration ones)."""
-    chosen = []
-    present = {}
-    for s, t, deps in tasks:
-        if first <= s <= last:
-            w = base - s
-            if w % t.every == t.offset:
-                chosen.append((t, deps, w))
-                present[t.name] = w
+def _edge_phase(name, edge, first, last, base, derived: dict) -> Phase:
+    """One iteration of a pipeline's fill or drain: of ``edge`` (stage, task, candidate
+    dependencies: :func:`_phases`), the tasks of stages ``first..last`` (each stage ``s`` at
+    work ``base - s``, in range by construction) whose guard holds at their work, with their
+    candidates that run in it (a subset of the checked steady phase's same-iteration
+    dependencies). ``derived``: (task, dependencies) -> the task, shared by a group's edge
+    phases (tasks are immutable)."""
+    chosen = [(t, c) for s, t, c in edge if first <= s <= last and (base - s) % t.every == t.offset]
+    present = {t.name for t, _ in chosen}
     out = []
-    for t, deps, w in chosen:
-        ds = tuple(_dep(a, 0) for a, d in deps if a != t.name and present.get(a) == w - d)
-        out.append(t.derive(ds, 1, 0))
+    for t, candidates in chosen:
+        kept = tuple([a for a in candidates if a in present])
+        task = derived.get((t.name, kept))
+        if task is None:
+            task = derived[t.name, kept] = t.derive(tuple([_dep(a, 0) for a in kept]), 1, 0)
+        out.append(task)
     return Phase.trusted(name, tuple(out), 1)

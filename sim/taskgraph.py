@@ -214,6 +214,20 @@ class Phase:
         d["iterations"] = iterations
         return ph
 
+    @classmethod
+    def lowered(cls, name: str, tasks: tuple, iterations: int) -> "Phase":
+        """A phase built by a lowering whose tasks' dependencies name tasks of the phase at
+        non-negative distances by construction, checked for what a mapping decides: task
+        names that repeat (refused as by the constructor) and same-iteration dependencies that
+        wait on each other (:meth:`_check_acyclic`). ``tasks`` a tuple, ``iterations`` a
+        non-negative int."""
+        names = {t.name for t in tasks}
+        if len(names) < len(tasks):
+            return cls(name, tasks, iterations)   # refused, naming the tasks
+        ph = cls.trusted(name, tasks, iterations)
+        ph._check_acyclic()
+        return ph
+
     def _check_acyclic(self):
         """Same-iteration (distance 0) dependencies must form a DAG, or nothing can start."""
         index = {t.name: k for k, t in enumerate(self.tasks)}
@@ -287,6 +301,19 @@ class TaskGraph:
             raise SimulationError(f"'clock_hz' must be positive, not {self.clock_hz!r}")
         object.__setattr__(self, "buffers", MappingProxyType(dict(self.buffers)))
         self._check_buffers()
+
+    @classmethod
+    def lowered(cls, phases: tuple, units: dict, clock_hz: float, meta: dict) -> "TaskGraph":
+        """A graph of ordinary phases built by a lowering, without the constructor's checks and
+        copies: every task runs on a unit of ``units`` and holds no buffer bytes, ``units`` and
+        ``meta`` are not changed afterwards (``units`` is kept as a read-only view). A clock
+        that is not positive is refused as by the constructor."""
+        if not clock_hz > 0:
+            return cls(phases, units, clock_hz, meta=meta)
+        g = object.__new__(cls)
+        g.__dict__.update(phases=phases, units=MappingProxyType(units), clock_hz=clock_hz, offset_cycles=0,
+                          meta=meta, buffers=_NO_HOLDS, pool=None)
+        return g
 
     def _check_buffers(self):
         """Every phase's resident tiles fit their buffers (a tile larger than its buffer cannot run)."""
