@@ -154,9 +154,13 @@ def _synced(sync: tuple, tasks: list) -> list:
         return tasks
     stage = {t.name: s for s, t, _ in tasks}
     latency = {t.name: t.latency for _, t, _ in tasks}
+    where = {}   # task -> its first set
+    for i, members in enumerate(sync):
+        for a in members:
+            where.setdefault(a, i)
     waits = {}
     for s, t, deps in tasks:
-        k = next((i for i, members in enumerate(sync) if t.name in members), None)
+        k = where.get(t.name)
         if k is not None:
             back = 1 if k == 0 else 0
             # a wait for a result already awaited through the data flow says nothing more
@@ -386,6 +390,12 @@ def _dep(task: str, distance: int) -> Dep:
     return Dep(task, distance)
 
 
+@lru_cache(maxsize=4096)
+def _deps(pairs: tuple) -> tuple:
+    """The :func:`_dep` of each ``(task, distance)`` of ``pairs``, one tuple per value."""
+    return tuple([_dep(a, d) for a, d in pairs])
+
+
 def _phases(gp, tasks) -> list:
     """The group's phases: one steady phase, plus a prologue and an epilogue when stages differ."""
     label = "+".join(gp.einsums)
@@ -405,38 +415,47 @@ def _phases(gp, tasks) -> list:
     for s, t, deps in tasks:
         if t.name not in live:
             continue
-        ds = tuple([_dep(a, max(0, d + s - stage[a])) for a, d in deps
-                    if a in live and (a != t.name or d + s - stage[a] > 0)])
+        ds = _deps(tuple([(a, max(0, d + s - stage[a])) for a, d in deps
+                          if a in live and (a != t.name or d + s - stage[a] > 0)]))
         steady.append(t.derive(ds, t.every, offset[t.name]))
     # checked: every dependency of a fill or drain phase is one of the steady phase's
     # same-iteration dependencies (a task at work w reading work w - d of a task ``stage[a] - s``
     # stages earlier has d + s - stage[a] = 0), so the edge phases need no check of their own
     steady_phase = Phase.lowered(f"{label}.steady", tuple(steady), n - top)   # dependencies on live tasks only
-    # the fill runs stages 0..k at work k - s, the drain stages k+1..top at work n + k - s;
-    # a task at work w reads work w - d of a task at stage s' (at work base - s') only if
-    # s' = s + d, whatever the phase: its candidate dependencies, found once
-    edge = [(s, t, [a for a, d in deps if a != t.name and stage.get(a) == s + d]) for s, t, deps in tasks]
+    # fill phase k (0 <= k < top) runs stage s <= k at work k - s, drain phase k stage s > k
+    # at work n + k - s: each task lists the phases its guard (every, offset) lets it run in.
+    # A task at work w reads work w - d of a task at stage s' (at work k - s' or n + k - s')
+    # only if s' = s + d, whatever the phase: its candidate dependencies, found once
+    fill, drain = [[] for _ in range(top)], [[] for _ in range(top)]
+    for s, t, deps in tasks:
+        entry = (t, [a for a, d in deps if a != t.name and stage.get(a) == s + d])
+        for k in range(s + t.offset, top, t.every):
+            fill[k].append(entry)
+        for k in range((t.offset - n + s) % t.every, s, t.every):
+            drain[k].append(entry)
     derived = {}
-    out = [_edge_phase(f"{label}.prologue{k}", edge, 0, k, k, derived) for k in range(top)]
+    out = [_edge_phase(f"{label}.prologue{k}", fill[k], derived) for k in range(top)]
     out.append(steady_phase)
-    out += [_edge_phase(f"{label}.epilogue{k}", edge, k + 1, top, n + k, derived) for k in range(top)]
+    out += [_edge_phase(f"{label}.epilogue{k}", drain[k], derived) for k in range(top)]
     return [p for p in out if p.tasks]
 
 
-def _edge_phase(name, edge, first, last, base, derived: dict) -> Phase:
-    """One iteration of a pipeline's fill or drain: of ``edge`` (stage, task, candidate
-    dependencies: :func:`_phases`), the tasks of stages ``first..last`` (each stage ``s`` at
-    work ``base - s``, in range by construction) whose guard holds at their work, with their
-    candidates that run in it (a subset of the checked steady phase's same-iteration
-    dependencies). ``derived``: (task, dependencies) -> the task, shared by a group's edge
-    phases (tasks are immutable)."""
-    chosen = [(t, c) for s, t, c in edge if first <= s <= last and (base - s) % t.every == t.offset]
-    present = {t.name for t, _ in chosen}
-    out = []
-    for t, candidates in chosen:
-        kept = tuple([a for a in candidates if a in present])
-        task = derived.get((t.name, kept))
-        if task is None:
-            task = derived[t.name, kept] = t.derive(tuple([_dep(a, 0) for a in kept]), 1, 0)
-        out.append(task)
-    return Phase.trusted(name, tuple(out), 1)
+def _edge_phase(name, chosen: list, derived: dict) -> Phase:
+    """One iteration of a pipeline's fill or drain: the ``chosen`` tasks (task, candidate
+    dependencies: :func:`_phases`), each with its candidates that run in it (a subset of the
+    checked steady phase's same-iteration dependencies). ``derived``: what a group's edge
+    phases share (tasks are immutable): the tasks of a set of chosen ones, and a task with
+    given dependencies."""
+    names = tuple([t.name for t, _ in chosen])
+    out = derived.get(names)
+    if out is None:
+        present = set(names)
+        tasks = []
+        for t, candidates in chosen:
+            kept = tuple([a for a in candidates if a in present])
+            task = derived.get((t.name, kept))
+            if task is None:
+                task = derived[t.name, kept] = t.derive(_deps(tuple([(a, 0) for a in kept])), 1, 0)
+            tasks.append(task)
+        out = derived[names] = tuple(tasks)
+    return Phase.trusted(name, out, 1)
