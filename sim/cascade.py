@@ -46,7 +46,7 @@ from types import MappingProxyType
 from mappings.cascade_mapping import Group
 from mappings.cascade_plan import CascadeFacts, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
-from arch.spec import ComputeUnit
+from arch.spec import ComputeUnit, Operator
 from sim.cost import DRAM, book_priced, cycles_of, transfer_cycles
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 
@@ -99,13 +99,16 @@ def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> Ta
         group = _group_of(mapping.fusion, gp.einsums, gp.buffer)
         glb = spec.storage[gp.buffer]
         loads = _loads(gp.transfers)
+        placed = {}
+        for p in gp.placements:   # GroupPlan.of: the first placement of each Einsum
+            placed.setdefault(p.einsum, p)
         tasks = []
         for st in _issue_order(gp, group.einsums):
             unit = rates.get(st.unit)
             if unit is None:
                 unit = rates[st.unit] = _unit_rates_of(spec, st.unit, mapping.op_issue)
                 units[st.unit] = spec.compute[st.unit].pes
-            tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), gp.of(st.einsum), unit,
+            tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), placed[st.einsum], unit,
                                        mapping, gp, glb, dram.word_bytes, cascade, loads))
         stage = {st.einsum: st.stage for st in gp.steps}
         tasks += [_transfer_task(t, stage[t.einsum], glb, dram) for t in gp.transfers]
@@ -259,9 +262,10 @@ class _UnitRates:
 
 @lru_cache(maxsize=256)
 def _unit_rates(name: str, shape: tuple, operators: tuple, op_issue: str, registers: tuple) -> _UnitRates:
-    """The :class:`_UnitRates` of a compute unit given by value (``operators``: its
-    ``(op, Operator)`` items): equal units of two specs share one."""
-    return _UnitRates(ComputeUnit(name, shape, MappingProxyType(dict(operators))), op_issue, registers)
+    """The :class:`_UnitRates` of a compute unit given by value (``operators``: each operator's
+    name and :class:`~arch.spec.Operator` fields): equal units of two specs share one."""
+    ops = MappingProxyType({o[0]: Operator(*o) for o in operators})
+    return _UnitRates(ComputeUnit(name, shape, ops), op_issue, registers)
 
 
 def _unit_rates_of(spec, name: str, op_issue: str) -> _UnitRates:
@@ -270,7 +274,8 @@ def _unit_rates_of(spec, name: str, op_issue: str) -> _UnitRates:
     word_bytes = spec.word_bits / 8
     registers = tuple((lv.name, word_bytes / lv.access_bytes if lv.access_bytes else 0, lv.read_pj, lv.write_pj)
                       for lv in spec.storage.values() if lv.per_pe_of == name)
-    return _unit_rates(name, unit.shape, tuple(unit.operators.items()), op_issue, registers)
+    operators = tuple([(op, o.cycles, o.latency_cycles, o.energy_pj) for op, o in unit.operators.items()])
+    return _unit_rates(name, unit.shape, operators, op_issue, registers)
 
 
 @lru_cache(maxsize=1024)
@@ -428,7 +433,8 @@ def _phases(gp, tasks) -> list:
     # only if s' = s + d, whatever the phase: its candidate dependencies, found once
     fill, drain = [[] for _ in range(top)], [[] for _ in range(top)]
     for s, t, deps in tasks:
-        entry = (t, [a for a, d in deps if a != t.name and stage.get(a) == s + d])
+        candidates = tuple([a for a, d in deps if a != t.name and stage.get(a) == s + d])
+        entry = (t, candidates, (t.name, candidates))
         for k in range(s + t.offset, top, t.every):
             fill[k].append(entry)
         for k in range((t.offset - n + s) % t.every, s, t.every):
@@ -442,20 +448,21 @@ def _phases(gp, tasks) -> list:
 
 def _edge_phase(name, chosen: list, derived: dict) -> Phase:
     """One iteration of a pipeline's fill or drain: the ``chosen`` tasks (task, candidate
-    dependencies: :func:`_phases`), each with its candidates that run in it (a subset of the
+    dependencies, the key of the task with every candidate: :func:`_phases`), each with its
+    candidates that run in it (a subset of the
     checked steady phase's same-iteration dependencies). ``derived``: what a group's edge
     phases share (tasks are immutable): the tasks of a set of chosen ones, and a task with
     given dependencies."""
-    names = tuple([t.name for t, _ in chosen])
+    names = tuple([t.name for t, _, _ in chosen])
     out = derived.get(names)
     if out is None:
         present = set(names)
         tasks = []
-        for t, candidates in chosen:
-            kept = tuple([a for a in candidates if a in present])
-            task = derived.get((t.name, kept))
+        for t, candidates, every_one in chosen:
+            key = every_one if present.issuperset(candidates) else (t.name, tuple([a for a in candidates if a in present]))
+            task = derived.get(key)
             if task is None:
-                task = derived[t.name, kept] = t.derive(_deps(tuple([(a, 0) for a in kept])), 1, 0)
+                task = derived[key] = t.derive(_deps(tuple([(a, 0) for a in key[1]])), 1, 0)
             tasks.append(task)
         out = derived[names] = tuple(tasks)
     return Phase.trusted(name, out, 1)
