@@ -439,30 +439,31 @@ def _phases(gp, tasks) -> list:
             fill[k].append(entry)
         for k in range((t.offset - n + s) % t.every, s, t.every):
             drain[k].append(entry)
-    derived = {}
-    out = [_edge_phase(f"{label}.prologue{k}", fill[k], derived) for k in range(top)]
+    shared = ({}, {})
+    out = [_edge_phase(f"{label}.prologue{k}", fill[k], shared) for k in range(top)]
     out.append(steady_phase)
-    out += [_edge_phase(f"{label}.epilogue{k}", drain[k], derived) for k in range(top)]
+    out += [_edge_phase(f"{label}.epilogue{k}", drain[k], shared) for k in range(top)]
     return [p for p in out if p.tasks]
 
 
-def _edge_phase(name, chosen: list, derived: dict) -> Phase:
+def _edge_phase(name, chosen: list, shared: tuple) -> Phase:
     """One iteration of a pipeline's fill or drain: the ``chosen`` tasks (task, candidate
-    dependencies, the key of the task with every candidate: :func:`_phases`), each with its
-    candidates that run in it (a subset of the
-    checked steady phase's same-iteration dependencies). ``derived``: what a group's edge
-    phases share (tasks are immutable): the tasks of a set of chosen ones, and a task with
-    given dependencies."""
+    dependencies, the key of the task with all of them: :func:`_phases`), each with its
+    candidates that run in it (a subset of the checked steady phase's same-iteration
+    dependencies). ``shared``: what a group's edge phases share (tasks are immutable): the
+    tasks of a set of chosen ones (by name), and a task with given dependencies (by name and
+    dependencies)."""
+    by_names, by_deps = shared
     names = tuple([t.name for t, _, _ in chosen])
-    out = derived.get(names)
+    out = by_names.get(names)
     if out is None:
         present = set(names)
         tasks = []
-        for t, candidates, every_one in chosen:
-            key = every_one if present.issuperset(candidates) else (t.name, tuple([a for a in candidates if a in present]))
-            task = derived.get(key)
+        for t, candidates, all_kept in chosen:
+            key = all_kept if present.issuperset(candidates) else (t.name, tuple([a for a in candidates if a in present]))
+            task = by_deps.get(key)
             if task is None:
-                task = derived[key] = t.derive(_deps(tuple([(a, 0) for a in key[1]])), 1, 0)
+                task = by_deps[key] = t.derive(_deps(tuple([(a, 0) for a in key[1]])), 1, 0)
             tasks.append(task)
-        out = derived[names] = tuple(tasks)
+        out = by_names[names] = tuple(tasks)
     return Phase.trusted(name, out, 1)
