@@ -28,13 +28,14 @@ from arch.registry import load_arch
 from mappings.cascade_mapping import shipped
 from mappings.workloads import workload
 from sim import cascade as sim_cascade
+from sim import cascade_phases
 from sim.cascade import lower
 from sim.cost import book, book_priced, priced
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
 from studies.families.attention import arrays, attention_cascade
 
-CACHES = (sim_cascade._unit_rates, sim_cascade._einsum_rates, sim_cascade._group_of, sim_cascade._deps,
-          sim_cascade._dep)
+CACHES = (sim_cascade._unit_rates, sim_cascade._einsum_rates, sim_cascade._group_of, cascade_phases._deps,
+          cascade_phases._dep)
 
 
 # ----------------------------------------------------------------------------- booking
@@ -137,7 +138,7 @@ def test_fill_and_drain_phases_are_their_definition(group):
     tasks, n = group
     top = max(s for s, _, _ in tasks)
     gp = SimpleNamespace(einsums=("G",), iterations=n)
-    got = {p.name: p for p in sim_cascade._phases(gp, tasks)}
+    got = {p.name: p for p in cascade_phases.group_phases(gp, tasks)}
     for k in range(top):
         for name, base, first, last in ((f"G.prologue{k}", k, 0, k), (f"G.epilogue{k}", n + k, k + 1, top)):
             want = _edge_by_definition(tasks, base, first, last, n)
