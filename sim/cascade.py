@@ -211,7 +211,7 @@ def register_share(register_files: str, placement) -> float:
     instance's accesses, the PEs being the product of the placement's spatial factors)."""
     if register_files == "every_pe":
         return 1.0
-    return 1.0 / math.prod(f for _, f in placement.spatial)
+    return 1.0 / math.prod([f for _, f in placement.spatial])
 
 
 class _UnitRates:
@@ -264,12 +264,15 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
     accounting, :func:`register_share`; its ``op_issue`` is ``unit``'s); ``loads``: the
     group's :func:`_loads`."""
     lat, kept, output_kept = _einsum_rates(e, unit, placement.bypass.get(gp.buffer, ()))
-    sf = dict(placement.spatial)
     points = shape.points
     counts = [(op, k) for op, k in shape.op_counts.items() if k]
     cpp = _issue(counts, unit.issue) / points if points else 0.0
     work = st.work
-    pe_steps = math.prod([math.ceil(w / sf.get(r, 1)) for r, w in work.items()])
+    steps = dict(work)   # ceil(tile / spatial factor) of each rank (tiles are integers)
+    for r, f in placement.spatial:
+        if r in steps:
+            steps[r] = math.ceil(steps[r] / f)
+    pe_steps = math.prod(steps.values())
     cycles = cycles_of(pe_steps * cpp)
     if st.einsum in gp.recurrent and st.serial > 1:
         cycles = max(cycles, st.serial * lat)
