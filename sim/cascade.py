@@ -53,7 +53,8 @@ from mappings.cascade_mapping import Group
 from mappings.cascade_plan import CascadeFacts, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
 from sim.cascade_phases import _dep, group_phases, synced  # noqa: F401 (_dep: tests clear its cache here)
-from sim.cost import DRAM, book_priced, cycles_of, transfer_cycles
+from sim.cost import (book_priced, cycles_of, dram_items, op_items, register_items, storage_items,
+                      transfer_cycles)
 from sim.taskgraph import Task, TaskGraph
 
 __all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain", "register_share"]
@@ -217,23 +218,22 @@ def register_share(register_files: str, placement) -> float:
 class _UnitRates:
     """What pricing and timing an Einsum's tile read of one compute unit of a spec, whatever
     the sizes (:func:`_unit_rates`): ``unit`` (a :class:`~arch.spec.ComputeUnit` of the
-    name, shape and operators read), its :func:`_issue_table`, each operator's pJ, and its
-    per-PE register levels as ``(name, words per access, read pJ, write pJ)``
-    (:func:`sim.cost.register_costs`: an access moves ``access_bytes``, a level of no access
-    width books nothing)."""
+    name, shape and operators read), its :func:`_issue_table`, and its per-PE storage levels
+    (``registers``, in spec order: :func:`sim.cost.register_items`)."""
 
-    __slots__ = ("name", "unit", "issue", "pj", "registers")
+    __slots__ = ("unit", "issue", "registers")
 
     def __init__(self, unit, op_issue: str, registers: tuple):
-        self.name, self.unit, self.registers = unit.name, unit, registers
+        self.unit, self.registers = unit, registers
         self.issue = MappingProxyType(_issue_table(unit, op_issue))
-        self.pj = MappingProxyType({op: unit.energy(op) for op in unit.operators})
 
 
 @lru_cache(maxsize=256)
 def _unit_rates(name: str, shape: tuple, operators: tuple, op_issue: str, registers: tuple) -> _UnitRates:
     """The :class:`_UnitRates` of a compute unit given by value (``operators``: each operator's
-    name and :class:`~arch.spec.Operator` fields): equal units of two specs share one."""
+    name and :class:`~arch.spec.Operator` fields; ``registers``: its per-PE
+    :class:`~arch.spec.StorageLevel` objects, which hash by value): equal units of two specs
+    share one."""
     ops = MappingProxyType({o[0]: Operator(*o) for o in operators})
     return _UnitRates(ComputeUnit(name, shape, ops), op_issue, registers)
 
@@ -241,9 +241,7 @@ def _unit_rates(name: str, shape: tuple, operators: tuple, op_issue: str, regist
 def _unit_rates_of(spec, name: str, op_issue: str) -> _UnitRates:
     """The :func:`_unit_rates` of compute unit ``name`` of ``spec`` under ``op_issue``."""
     unit = spec.compute[name]
-    word_bytes = spec.word_bits / 8
-    registers = tuple((lv.name, word_bytes / lv.access_bytes if lv.access_bytes else 0, lv.read_pj, lv.write_pj)
-                      for lv in spec.storage.values() if lv.per_pe_of == name)
+    registers = tuple([lv for lv in spec.storage.values() if lv.per_pe_of == name])
     operators = tuple([(op, o.cycles, o.latency_cycles, o.energy_pj) for op, o in unit.operators.items()])
     return _unit_rates(name, unit.shape, operators, op_issue, registers)
 
@@ -277,27 +275,15 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
     if st.einsum in gp.recurrent and st.serial > 1:
         cycles = max(cycles, st.serial * lat)
     n = st.instances
-    # the items of op_costs, register_costs and storage_traffic (sim.cost), in their order
-    name, pj = unit.name, unit.pj
-    items = [(name, op, k / n, pj[op]) for op, k in counts]
-    shared = points * register_share(mapping.register_files, placement)
-    inputs = len(e.inputs)
-    for level, per, read_pj, write_pj in unit.registers:
-        reads, writes = inputs * shared * per / n, shared * per / n
-        if reads:
-            items.append((level, "read", reads, read_pj))
-        if writes:
-            items.append((level, "write", writes, write_pj))
+    items = op_items(unit.unit, shape.op_counts, n)
+    share = register_share(mapping.register_files, placement)
+    items += register_items(unit.registers, word_bytes, len(e.inputs), points * share, n)
     if glb.access_bytes:
         read = 0
         for ref in kept:
             read += math.prod(facts.extents(ref, work))
         written = math.prod(facts.extents(e.output, work)) if output_kept else 0
-        reads, writes = read * word_bytes / glb.access_bytes, written * word_bytes / glb.access_bytes
-        if reads:
-            items.append((glb.name, "read", reads, glb.read_pj))
-        if writes:
-            items.append((glb.name, "write", writes, glb.write_pj))
+        items += storage_items(glb, read * word_bytes, written * word_bytes)
     actions, energy = {}, {}
     book_priced(actions, energy, items)
     deps = [(p, 0) for p in st.reads]
@@ -329,22 +315,15 @@ def _transfer_task(t, stage: int, glb, dram: _Dram):
     its Einsum at ``stage``."""
     moved = t.words * dram.word_bytes
     back = t.readback_words * dram.word_bytes
-    # the items of dram_transfer and storage_traffic (sim.cost), in their order
     if t.kind == "load":
-        items = [(DRAM, "read", moved, dram.pj)] if moved else []
-        if (t.kept or dram.staged) and moved / glb.access_bytes:
-            items.append((glb.name, "write", moved / glb.access_bytes, glb.write_pj))
+        items = dram_items(moved, 0, dram.pj)
+        if t.kept or dram.staged:
+            items += storage_items(glb, 0, moved)
         deps = [(t.einsum, t.every + 1)] + [(f"store.{t.tensor}", 0)] * t.spilled
     else:
-        items = [(DRAM, "read", back, dram.pj)] if back else []
-        if moved:
-            items.append((DRAM, "write", moved, dram.pj))
+        items = dram_items(back, moved, dram.pj)
         if t.kept or dram.staged:
-            reads, writes = moved / glb.access_bytes, back / glb.access_bytes
-            if reads:
-                items.append((glb.name, "read", reads, glb.read_pj))
-            if writes:
-                items.append((glb.name, "write", writes, glb.write_pj))
+            items += storage_items(glb, moved, back)
         deps = [(t.einsum, 0)]
     actions, energy = {}, {}
     book_priced(actions, energy, items)
