@@ -168,12 +168,7 @@ def access_costs(level, reads=0.0, writes=0.0) -> tuple:
 
 def access_items(level, reads=0.0, writes=0.0) -> list:
     """The items that :func:`access_costs` prices."""
-    items = []   # _done, without building the items of an action that did not happen
-    if isinstance(reads, np.ndarray) or reads:
-        items.append((level.name, "read", reads, level.energy("read")))
-    if isinstance(writes, np.ndarray) or writes:
-        items.append((level.name, "write", writes, level.energy("write")))
-    return items
+    return _done(((level.name, "read", reads, level.energy("read")), (level.name, "write", writes, level.energy("write"))))
 
 
 def storage_traffic(level, read_bytes=0.0, write_bytes=0.0) -> tuple:
