@@ -135,10 +135,9 @@ class Task:
         ``every >= 1`` and ``0 <= offset < every``. For lowerings that make templates and
         :meth:`derive` the tasks from them."""
         t = object.__new__(cls)
-        object.__setattr__(t, "__dict__", {"name": name, "unit": unit, "cycles": cycles, "latency": latency, "deps": (),
-                                           "actions": actions, "energy_pj": energy_pj,
-                                           "active_pe_cycles": active_pe_cycles, "every": every, "offset": offset,
-                                           "holds": _NO_HOLDS})
+        t.__dict__.update(name=name, unit=unit, cycles=cycles, latency=latency, deps=(),
+                          actions=actions, energy_pj=energy_pj, active_pe_cycles=active_pe_cycles,
+                          every=every, offset=offset, holds=_NO_HOLDS)
         return t
 
     def derive(self, deps: tuple, every: int = 1, offset: int = 0) -> "Task":
@@ -151,11 +150,11 @@ class Task:
         mappings are shared with ``self`` (they are read-only).
         """
         t = object.__new__(Task)
-        d = self.__dict__.copy()
+        d = t.__dict__
+        d.update(self.__dict__)
         d["deps"] = deps
         d["every"] = every
         d["offset"] = offset
-        object.__setattr__(t, "__dict__", d)
         return t
 
     def count(self, iterations: int) -> int:
