@@ -22,7 +22,7 @@ boundary. Groups run one after another (a barrier between them). Inside a group:
   (``slots`` copies); loads are double buffered (a load waits for the reader of the tile
   before last), stores wait for the producer;
 * lock-step sets (a group's ``sync``): each task of a set waits until every task of the
-  previous set has issued, the first set for the last one an iteration back (:func:`_synced`);
+  previous set has issued, the first set for the last one an iteration back (:func:`sim.cascade_phases.synced`);
 * pipeline stages shift an Einsum's work by ``stage`` iterations: the steady state is one
   phase in which stage-1 work of tile ``i - 1`` overlaps stage-0 work of tile ``i`` on
   another unit, with a prologue and an epilogue of ``max stage`` one-iteration phases.
@@ -35,18 +35,27 @@ point; one PE's share of them under ``accounting: {register_files: one_pe}``,
 output tile, DRAM
 bytes of loads and stores, and buffer fills and drains of the tensors the buffer keeps
 (bypassed tensors stream past it and cost no buffer access).
+
+What does not depend on the sizes is read once and kept by the values read: a compute unit's
+issue table, pJ and register levels (:func:`_unit_rates`), an Einsum's chain latency and the
+tensors its group's buffer keeps (:func:`_einsum_rates`); the tasks of a group are laid out
+in phases by :mod:`sim.cascade_phases`.
 """
 
 from __future__ import annotations
 
 import math
 from functools import lru_cache
+from types import MappingProxyType
 
+from arch.spec import ComputeUnit, Operator
 from mappings.cascade_mapping import Group
 from mappings.cascade_plan import CascadeFacts, einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
-from sim.cost import book, cycles_of, dram_transfer, op_costs, register_costs, storage_traffic, transfer_cycles
-from sim.taskgraph import Dep, Phase, Task, TaskGraph
+from sim.cascade_phases import _dep, group_phases, synced  # noqa: F401 (_dep: tests clear its cache here)
+from sim.cost import (book_priced, cycles_of, dram_items, op_items, register_items, storage_items,
+                      transfer_cycles)
+from sim.taskgraph import Task, TaskGraph
 
 __all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain", "register_share"]
 
@@ -89,59 +98,55 @@ def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
 def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> TaskGraph:
     """The task graph of ``plans``; ``cascade``: its :class:`~mappings.cascade_plan.CascadeFacts`."""
     units = {"dram": 1}
+    dram = _Dram(spec, stage_dram)
+    rates = {}   # unit name -> its _UnitRates, read from the spec once per graph
     phases = []
     for gp in plans:
+        group = _group_of(mapping.fusion, gp.einsums, gp.buffer)
+        glb = spec.storage[gp.buffer]
+        loads = _loads(gp.transfers)
+        placed = {}
+        for p in gp.placements:   # GroupPlan.of: the first placement of each Einsum
+            placed.setdefault(p.einsum, p)
         tasks = []
-        for st in _issue_order(gp, mapping):
-            units[st.unit] = spec.compute[st.unit].pes
-            tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), gp.of(st.einsum),
-                                       gp, spec, cascade, mapping))
-        tasks += [_transfer_task(t, gp, spec, stage_dram) for t in gp.transfers]
-        phases += _phases(gp, _synced(_group_of(gp, mapping).sync, tasks))
-    return TaskGraph(tuple(phases), units, spec.clock_hz,
-                     meta={"einsums": [e.name for e in cascade.einsums], "groups": [list(g.einsums) for g in plans]})
+        for st in _issue_order(gp, group.einsums):
+            unit = rates.get(st.unit)
+            if unit is None:
+                unit = rates[st.unit] = _unit_rates_of(spec, st.unit, mapping.op_issue)
+                units[st.unit] = spec.compute[st.unit].pes
+            tasks.append(_compute_task(st, shapes[st.einsum], cascade.einsum(st.einsum), placed[st.einsum], unit,
+                                       mapping, gp, glb, dram.word_bytes, cascade, loads))
+        stage = {st.einsum: st.stage for st in gp.steps}
+        tasks += [_transfer_task(t, stage[t.einsum], glb, dram) for t in gp.transfers]
+        phases += group_phases(gp, synced(group.sync, tasks))
+    # every task runs on a unit named here, and none holds buffer bytes
+    return TaskGraph.lowered(tuple(phases), units, spec.clock_hz,
+                             {"einsums": [e.name for e in cascade.einsums], "groups": [list(g.einsums) for g in plans]})
 
 
-def _group_of(gp, mapping):
-    """The fusion group of ``mapping`` that ``gp`` plans (an Einsum in no group: a group of one)."""
-    return next((g for g in mapping.fusion if set(g.einsums) == set(gp.einsums)), Group(gp.einsums, gp.buffer or ""))
+@lru_cache(maxsize=1024)
+def _group_of(fusion: tuple, einsums: tuple, buffer) -> Group:
+    """The group of ``fusion`` (a mapping's fusion groups) whose Einsums are ``einsums`` (an
+    Einsum in no group: a group of one at ``buffer``)."""
+    return next((g for g in fusion if set(g.einsums) == set(einsums)), Group(einsums, buffer or ""))
 
 
-def _issue_order(gp, mapping) -> list:
-    """The group's steps in the order its fusion group lists its Einsums: the program order
-    in which each in-order unit issues them within an iteration (cascade order when the
-    group is not listed)."""
-    listed = _group_of(gp, mapping).einsums
+def _issue_order(gp, listed: tuple) -> list:
+    """The group's steps in the order its fusion group lists its Einsums (``listed``): the
+    program order in which each in-order unit issues them within an iteration (cascade order
+    when the group is not listed)."""
     return sorted(gp.steps, key=lambda st: listed.index(st.einsum))
 
 
-def _synced(sync: tuple, tasks: list) -> list:
-    """``tasks`` (stage, task, deps in work space) with the waits of the group's lock-step
-    sets (``sync``): in each iteration of the steady state every task of a set waits until
-    every task of the previous set has issued (its unit released; its result is awaited only
-    through the data flow), and the first set for the last set one iteration back. The wait
-    for a task whose result trails its issue (``latency``) is on a zero-cycle marker,
-    ``<task>.issued``, that its unit issues right after it. A task at stage ``s`` waiting for
-    one at stage ``s'`` in the same steady iteration reads work ``s' - s`` iterations back
-    (negative when the awaited task is at an earlier stage)."""
-    if len(sync) < 2:
-        return tasks
-    stage = {t.name: s for s, t, _ in tasks}
-    latency = {t.name: t.latency for _, t, _ in tasks}
-    waits = {}
-    for s, t, deps in tasks:
-        k = next((i for i, members in enumerate(sync) if t.name in members), None)
-        if k is not None:
-            back = 1 if k == 0 else 0
-            # a wait for a result already awaited through the data flow says nothing more
-            waits[t.name] = [(a, back + stage[a] - s) for a in sync[k - 1]
-                             if a in stage and (a, back + stage[a] - s) not in deps]
-    marked = {a for ws in waits.values() for a, _ in ws if latency[a]}
-    out = []
-    for s, t, deps in tasks:
-        out.append((s, t, deps + [(f"{a}.issued" if a in marked else a, d) for a, d in waits.get(t.name, ())]))
-        if t.name in marked:
-            out.append((s, Task(f"{t.name}.issued", t.unit, 0, every=t.every, offset=t.offset), []))
+def _loads(transfers) -> dict:
+    """tensor -> (its load's task name, the Einsums that alone wait for it, or None for every
+    reader) of the loads among a group's ``transfers``: a spilled tile comes back for its
+    named consumer only."""
+    out = {}
+    for t in transfers:
+        if t.kind == "load":
+            readers = out[t.tensor][1] if t.tensor in out else frozenset()
+            out[t.tensor] = (f"load.{t.tensor}", None if not t.spilled or readers is None else readers | {t.einsum})
     return out
 
 
@@ -170,11 +175,23 @@ def issue_cycles(op_counts: dict, unit, op_issue: str = "serial") -> float:
     different functional units (:func:`functional_unit`) overlap, ops on one unit serialise:
     the largest per-unit sum.
     """
+    return _issue(op_counts.items(), _issue_table(unit, op_issue))
+
+
+def _issue_table(unit, op_issue: str) -> dict:
+    """op -> (the functional unit that issues it under ``op_issue``, its issue cycles) for
+    every operator of ``unit`` (one functional unit, ``all``, when ``serial``)."""
+    return {op: ("all" if op_issue == "serial" else functional_unit(unit, op), o.cycles)
+            for op, o in unit.operators.items()}
+
+
+def _issue(counts, table: dict) -> float:
+    """:func:`issue_cycles` of ``counts`` ((op, count) pairs) with the unit's :func:`_issue_table`."""
     per_fu = {}
-    for op, n in op_counts.items():
+    for op, n in counts:
         if n:
-            fu = "all" if op_issue == "serial" else functional_unit(unit, op)
-            per_fu[fu] = per_fu.get(fu, 0) + n * unit.operators[op].cycles
+            fu, cycles = table[op]
+            per_fu[fu] = per_fu.get(fu, 0) + n * cycles
     return max(per_fu.values(), default=0)
 
 
@@ -195,124 +212,130 @@ def register_share(register_files: str, placement) -> float:
     instance's accesses, the PEs being the product of the placement's spatial factors)."""
     if register_files == "every_pe":
         return 1.0
-    return 1.0 / math.prod(f for _, f in placement.spatial)
+    return 1.0 / math.prod([f for _, f in placement.spatial])
 
 
-def _compute_task(st, shape, e, placement, gp, spec, facts, mapping):
-    """(stage, task, deps in work space) of one Einsum's instance; ``facts``: the cascade's
-    :class:`~mappings.cascade_plan.CascadeFacts`; ``mapping``: the
-    :class:`~mappings.cascade_mapping.CascadeMapping` (its ``op_issue``, :func:`issue_cycles`,
-    and its register-file accounting, :func:`register_share`)."""
-    unit = spec.compute[st.unit]
-    sf = dict(placement.spatial)
+class _UnitRates:
+    """What pricing and timing an Einsum's tile read of one compute unit of a spec, whatever
+    the sizes (:func:`_unit_rates`): ``unit`` (a :class:`~arch.spec.ComputeUnit` of the
+    name, shape and operators read), its :func:`_issue_table`, and its per-PE storage levels
+    (``registers``, in spec order: :func:`sim.cost.register_items`)."""
+
+    __slots__ = ("unit", "issue", "registers")
+
+    def __init__(self, unit, op_issue: str, registers: tuple):
+        self.unit, self.registers = unit, registers
+        self.issue = MappingProxyType(_issue_table(unit, op_issue))
+
+
+@lru_cache(maxsize=256)
+def _unit_rates(name: str, shape: tuple, operators: tuple, op_issue: str, registers: tuple) -> _UnitRates:
+    """The :class:`_UnitRates` of a compute unit given by value (``operators``: each operator's
+    name and :class:`~arch.spec.Operator` fields; ``registers``: its per-PE
+    :class:`~arch.spec.StorageLevel` objects, which hash by value): equal units of two specs
+    share one."""
+    ops = MappingProxyType({o[0]: Operator(*o) for o in operators})
+    return _UnitRates(ComputeUnit(name, shape, ops), op_issue, registers)
+
+
+def _unit_rates_of(spec, name: str, op_issue: str) -> _UnitRates:
+    """The :func:`_unit_rates` of compute unit ``name`` of ``spec`` under ``op_issue``."""
+    unit = spec.compute[name]
+    registers = tuple([lv for lv in spec.storage.values() if lv.per_pe_of == name])
+    operators = tuple([(op, o.cycles, o.latency_cycles, o.energy_pj) for op, o in unit.operators.items()])
+    return _unit_rates(name, unit.shape, operators, op_issue, registers)
+
+
+@lru_cache(maxsize=1024)
+def _einsum_rates(e, unit: _UnitRates, bypassed: tuple) -> tuple:
+    """``(latency, kept inputs, output kept)`` of Einsum ``e`` (its facts) on ``unit`` with
+    the group's buffer bypassing ``bypassed``: :func:`~mappings.cascade_plan.einsum_latency`,
+    the input references the buffer keeps (in order), whether it keeps the output."""
+    return (einsum_latency(e, unit.unit), tuple(ref for ref in e.inputs if ref.name not in bypassed),
+            e.name not in bypassed)
+
+
+def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, word_bytes, facts, loads):
+    """(stage, task, deps in work space) of one Einsum's instance on ``unit``; ``glb``: the
+    group's buffer; ``facts``: the cascade's :class:`~mappings.cascade_plan.CascadeFacts`;
+    ``mapping``: the :class:`~mappings.cascade_mapping.CascadeMapping` (its register-file
+    accounting, :func:`register_share`; its ``op_issue`` is ``unit``'s); ``loads``: the
+    group's :func:`_loads`."""
+    lat, kept, output_kept = _einsum_rates(e, unit, placement.bypass.get(gp.buffer, ()))
     points = shape.points
-    cpp = issue_cycles(shape.op_counts, unit, mapping.op_issue) / points if points else 0.0
-    pe_steps = math.prod(math.ceil(w / sf.get(r, 1)) for r, w in st.work.items())
+    counts = [(op, k) for op, k in shape.op_counts.items() if k]
+    cpp = _issue(counts, unit.issue) / points if points else 0.0
+    work = st.work
+    steps = dict(work)   # ceil(tile / spatial factor) of each rank (tiles are integers)
+    for r, f in placement.spatial:
+        if r in steps:
+            steps[r] = math.ceil(steps[r] / f)
+    pe_steps = math.prod(steps.values())
     cycles = cycles_of(pe_steps * cpp)
-    lat = einsum_latency(e, unit)
-    drain = row_drain(e, placement, unit)
     if st.einsum in gp.recurrent and st.serial > 1:
         cycles = max(cycles, st.serial * lat)
     n = st.instances
-    actions, energy = op_costs(unit, shape.op_counts, instances=n)
+    items = op_items(unit.unit, shape.op_counts, n)
     share = register_share(mapping.register_files, placement)
-    book(actions, energy, register_costs(spec, st.unit, len(e.inputs), points * share, instances=n))
-    word_bytes = spec.word_bits / 8
-    glb = spec.storage[gp.buffer]
+    items += register_items(unit.registers, word_bytes, len(e.inputs), points * share, n)
     if glb.access_bytes:
-        read = sum(math.prod(facts.extents(ref, st.work)) for ref in e.inputs if placement.keeps(gp.buffer, ref.name))
-        written = math.prod(facts.extents(e.output, st.work)) if placement.keeps(gp.buffer, e.name) else 0
-        book(actions, energy, storage_traffic(glb, read * word_bytes, written * word_bytes))
-    deps = [(p, 0) for p in st.reads] + list(st.carried)
-    deps += [(f"load.{x}", 0) for x in e.input_tensors
-             if any(t.kind == "load" and t.tensor == x and (not t.spilled or t.einsum == st.einsum) for t in gp.transfers)]
-    task = Task(st.einsum, st.unit, cycles, latency=max(0, lat - cycles) + drain, actions=actions, energy_pj=energy,
-                active_pe_cycles=points * cpp / n, every=st.every, offset=st.offset)
+        read = 0
+        for ref in kept:
+            read += math.prod(facts.extents(ref, work))
+        written = math.prod(facts.extents(e.output, work)) if output_kept else 0
+        items += storage_items(glb, read * word_bytes, written * word_bytes)
+    actions, energy = {}, {}
+    book_priced(actions, energy, items)
+    deps = [(p, 0) for p in st.reads]
+    deps += st.carried
+    for x in e.input_tensors:
+        if x in loads and (loads[x][1] is None or st.einsum in loads[x][1]):
+            deps.append((loads[x][0], 0))
+    task = Task.trusted(st.einsum, st.unit, cycles, max(0, lat - cycles) + row_drain(e, placement, unit.unit),
+                        MappingProxyType(actions), MappingProxyType(energy), points * cpp / n, st.every, st.offset)
     return st.stage, task, deps
 
 
-def _transfer_task(t, gp, spec, stage_dram=False):
-    word_bytes = spec.word_bits / 8
-    bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
-    glb = spec.storage[gp.buffer]
-    pj = spec.dram.pj_per_byte
-    moved = t.words * word_bytes
-    back = t.readback_words * word_bytes
+class _Dram:
+    """What a graph's transfers read of ``spec`` once: the word, the DRAM channel's bytes per
+    cycle, pJ per byte and latency; ``staged``: every DRAM byte also passes the buffer."""
+
+    __slots__ = ("word_bytes", "bw", "pj", "latency", "staged")
+
+    def __init__(self, spec, staged: bool):
+        self.word_bytes = spec.word_bits / 8
+        self.bw = spec.dram.bw_bytes_per_cycle(spec.clock_hz)
+        self.pj = spec.dram.pj_per_byte
+        self.latency = spec.dram.latency_cycles
+        self.staged = staged
+
+
+def _transfer_task(t, stage: int, glb, dram: _Dram):
+    """(stage, task, deps in work space) of transfer ``t`` of a group whose buffer is ``glb``,
+    its Einsum at ``stage``."""
+    moved = t.words * dram.word_bytes
+    back = t.readback_words * dram.word_bytes
     if t.kind == "load":
-        actions, energy = dram_transfer(moved, 0, pj)
-        if t.kept or stage_dram:
-            book(actions, energy, storage_traffic(glb, 0, moved))
+        items = dram_items(moved, 0, dram.pj)
+        if t.kept or dram.staged:
+            items += storage_items(glb, 0, moved)
         deps = [(t.einsum, t.every + 1)] + [(f"store.{t.tensor}", 0)] * t.spilled
     else:
-        actions, energy = dram_transfer(back, moved, pj)
-        if t.kept or stage_dram:
-            book(actions, energy, storage_traffic(glb, moved, back))
+        items = dram_items(back, moved, dram.pj)
+        if t.kept or dram.staged:
+            items += storage_items(glb, moved, back)
         deps = [(t.einsum, 0)]
+    actions, energy = {}, {}
+    book_priced(actions, energy, items)
     # A result is written back two iterations after it is computed (STORE_TRAIL), so a
     # result that finishes late in its iteration never holds up the in-order channel in front
     # of the loads of the next iterations. A spilled tile goes out one stage after its
     # producer and comes back one stage ahead of its consumer (Group.spill).
-    stage = next(s.stage for s in gp.steps if s.einsum == t.einsum)
     if t.kind == "store":
         stage += 1 if t.spilled else STORE_TRAIL
     elif stage > 0:
         stage -= 1
-    task = Task(f"{t.kind}.{t.tensor}", "dram", transfer_cycles(moved + back, bw),
-                latency=spec.dram.latency_cycles if t.kind == "load" else 0,
-                actions=actions, energy_pj=energy, every=t.every, offset=t.offset)
+    task = Task.trusted(f"{t.kind}.{t.tensor}", "dram", transfer_cycles(moved + back, dram.bw),
+                        dram.latency if t.kind == "load" else 0, MappingProxyType(actions), MappingProxyType(energy),
+                        None, t.every, t.offset)
     return stage, task, deps
-
-
-@lru_cache(maxsize=4096)
-def _dep(task: str, distance: int) -> Dep:
-    """``Dep(task, distance)``, one object per value (it is immutable) for every task naming it."""
-    return Dep(task, distance)
-
-
-def _phases(gp, tasks) -> list:
-    """The group's phases: one steady phase, plus a prologue and an epilogue when stages differ."""
-    label = "+".join(gp.einsums)
-    stage = {t.name: s for s, t, _ in tasks}
-    top = max(stage.values())
-    n = gp.iterations
-    if top == 0 or n <= top:  # no pipelining (or too few iterations to fill it): work order
-        return [Phase(label, tuple(t.derive(tuple(_dep(a, d) for a, d in deps if d >= 0 and (a != t.name or d)),
-                                            t.every, t.offset)
-                                   for _, t, deps in tasks), n)]
-    # a task none of whose instances falls in the steady phase (a guarded load of a next block
-    # that does not exist) is left out, and a dependency on it is met: the phase's period is
-    # then that of the tasks that run
-    offset = {t.name: (t.offset - top + s) % t.every for s, t, _ in tasks}
-    live = {a for a, o in offset.items() if o < n - top}
-    steady = []
-    for s, t, deps in tasks:
-        if t.name not in live:
-            continue
-        ds = tuple(_dep(a, max(0, d + s - stage[a])) for a, d in deps
-                   if a in live and (a != t.name or d + s - stage[a] > 0))
-        steady.append(t.derive(ds, t.every, offset[t.name]))
-    # checked: every dependency of a fill or drain phase is one of the steady phase's
-    # same-iteration dependencies (a task at work w reading work w - d of a task ``stage[a] - s``
-    # stages earlier has d + s - stage[a] = 0), so the edge phases need no check of their own
-    steady_phase = Phase(f"{label}.steady", tuple(steady), n - top)
-    out = [_edge_phase(f"{label}.prologue{k}", tasks, lambda s, k=k: k - s, n) for k in range(top)]
-    out.append(steady_phase)
-    out += [_edge_phase(f"{label}.epilogue{k}", tasks, lambda s, k=k: n + k - s, n) for k in range(top)]
-    return [p for p in out if p.tasks]
-
-
-def _edge_phase(name, tasks, work_of, n) -> Phase:
-    """One iteration of a pipeline's fill or drain: the tasks whose work index is in range,
-    with the dependencies among them (a subset of the checked steady phase's same-iteration
-    ones: :func:`_phases`)."""
-    chosen = []
-    for s, t, deps in tasks:
-        w = work_of(s)
-        if 0 <= w < n and w % t.every == t.offset:
-            chosen.append((s, t, deps, w))
-    present = {t.name: w for _, t, _, w in chosen}
-    out = []
-    for s, t, deps, w in chosen:
-        ds = tuple(_dep(a, 0) for a, d in deps if a != t.name and present.get(a) == w - d)
-        out.append(t.derive(ds, 1, 0))
-    return Phase.trusted(name, tuple(out), 1)

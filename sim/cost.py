@@ -14,6 +14,9 @@ prices its actions, ``component.energy(action)``), :func:`op_costs` (a compute u
 operations), :func:`register_costs` (a unit's per-PE levels), :func:`storage_traffic` (bytes
 through an on-chip level), :func:`dram_transfer` (bytes to and from DRAM).
 
+Each of them has an ``*_items`` twin that returns the ``(component, action, count, pJ each)``
+items it prices, for lowerings that book many of them at once (:func:`book_priced`).
+
 The functions take Python numbers or numpy arrays (the mapper's bounds evaluate whole arrays
 of candidates with the same rule the lowering books one tile with).
 """
@@ -88,15 +91,25 @@ def priced_items(items) -> tuple:
     """``(actions, energy_pj)`` of ``(component, action, count, pJ each)`` items, each
     :func:`priced` and booked (:func:`book`) in turn."""
     actions, energy = {}, {}
-    for item in items:
-        book(actions, energy, priced(*item))
+    book_priced(actions, energy, items)
     return actions, energy
 
 
-def _done(items):
+def book_priced(actions: dict, energy: dict, items) -> None:
+    """Book ``(component, action, count, pJ each)`` items into ``actions`` and ``energy`` in
+    place: ``book(actions, energy, priced(*item))`` for each item in turn (the same rule, the
+    same sums in the same order, bit for bit), without building a pair of dicts per item.
+    For lowerings that price many tasks."""
+    for component, action, count, pj_each in items:
+        key = (component, action)
+        actions[key] = actions.get(key, 0) + count
+        energy[key] = energy.get(key, 0.0) + count * pj_each
+
+
+def _done(items) -> list:
     """The items whose count is not the number 0 (an array of counts is always kept): an action
     that did not happen books no key."""
-    return (item for item in items if isinstance(item[2], np.ndarray) or item[2])
+    return [item for item in items if isinstance(item[2], np.ndarray) or item[2]]
 
 
 def op_costs(unit, op_counts: dict, instances=1) -> tuple:
@@ -106,7 +119,12 @@ def op_costs(unit, op_counts: dict, instances=1) -> tuple:
     ``op_counts``: op -> operations of the whole work; ``instances``: tasks sharing it equally
     (each books ``count / instances``). An operator with no operations books nothing.
     """
-    return priced_items((unit.name, op, n / instances, unit.energy(op)) for op, n in op_counts.items() if n)
+    return priced_items(op_items(unit, op_counts, instances))
+
+
+def op_items(unit, op_counts: dict, instances=1) -> list:
+    """The ``(component, action, count, pJ each)`` items that :func:`op_costs` prices."""
+    return [(unit.name, op, n / instances, unit.energy(op)) for op, n in op_counts.items() if n]
 
 
 def register_costs(spec, unit: str, inputs: int, points, instances=1) -> tuple:
@@ -116,34 +134,53 @@ def register_costs(spec, unit: str, inputs: int, points, instances=1) -> tuple:
     counted in accesses of the level's ``access_bytes`` (a level of no access width books
     nothing). ``points``: iteration points of the whole work; ``instances``: tasks sharing it
     equally."""
-    word_bytes = spec.word_bits / 8
-    actions, energy = {}, {}
-    for level in spec.storage.values():
-        if level.per_pe_of == unit:
-            per = word_bytes / level.access_bytes if level.access_bytes else 0
-            book(actions, energy, access_costs(level, inputs * points * per / instances, points * per / instances))
-    return actions, energy
+    levels = [level for level in spec.storage.values() if level.per_pe_of == unit]
+    return priced_items(register_items(levels, spec.word_bits / 8, inputs, points, instances))
+
+
+def register_items(levels, word_bytes: float, inputs: int, points, instances=1) -> list:
+    """The items that :func:`register_costs` prices, of a unit's per-PE ``levels`` (in spec
+    order) and words of ``word_bytes`` bytes."""
+    items = []
+    for level in levels:
+        per = word_bytes / level.access_bytes if level.access_bytes else 0
+        items += access_items(level, inputs * points * per / instances, points * per / instances)
+    return items
 
 
 def dram_transfer(read_bytes=0.0, write_bytes=0.0, pj_per_byte=0.0) -> tuple:
     """``(actions, energy_pj)`` of a DRAM transfer: ``("dram", "read")`` and ``("dram", "write")``
     counted in bytes and priced at ``pj_per_byte``; a direction with no bytes is left out."""
-    return priced_items(_done(((DRAM, "read", read_bytes, pj_per_byte), (DRAM, "write", write_bytes, pj_per_byte))))
+    return priced_items(dram_items(read_bytes, write_bytes, pj_per_byte))
+
+
+def dram_items(read_bytes=0.0, write_bytes=0.0, pj_per_byte=0.0) -> list:
+    """The items that :func:`dram_transfer` prices."""
+    return _done(((DRAM, "read", read_bytes, pj_per_byte), (DRAM, "write", write_bytes, pj_per_byte)))
 
 
 def access_costs(level, reads=0.0, writes=0.0) -> tuple:
     """``(actions, energy_pj)`` of ``reads`` and ``writes`` accesses of an on-chip storage
     ``level`` (a spec storage level: ``name``, ``energy(action)`` pJ per access): ``(name,
     "read")`` and ``(name, "write")``; a direction with no accesses is left out."""
-    return priced_items(_done(((level.name, "read", reads, level.energy("read")),
-                               (level.name, "write", writes, level.energy("write")))))
+    return priced_items(access_items(level, reads, writes))
+
+
+def access_items(level, reads=0.0, writes=0.0) -> list:
+    """The items that :func:`access_costs` prices."""
+    return _done(((level.name, "read", reads, level.energy("read")), (level.name, "write", writes, level.energy("write"))))
 
 
 def storage_traffic(level, read_bytes=0.0, write_bytes=0.0) -> tuple:
     """:func:`access_costs` of moving bytes through an on-chip storage ``level`` (with
     ``access_bytes``): accesses of ``access_bytes`` each (a partly used access is a fraction:
     the counts are totals over many transfers)."""
-    return access_costs(level, read_bytes / level.access_bytes, write_bytes / level.access_bytes)
+    return priced_items(storage_items(level, read_bytes, write_bytes))
+
+
+def storage_items(level, read_bytes=0.0, write_bytes=0.0) -> list:
+    """The items that :func:`storage_traffic` prices."""
+    return access_items(level, read_bytes / level.access_bytes, write_bytes / level.access_bytes)
 
 
 def book(actions: dict, energy: dict, priced: tuple) -> None:

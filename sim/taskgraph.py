@@ -128,15 +128,16 @@ class Task:
 
     @classmethod
     def trusted(cls, name: str, unit: str, cycles: int, latency: int, actions, energy_pj,
-                active_pe_cycles=None) -> "Task":
-        """A task without dependencies or guard, built without the constructor's checks and
-        copies: ``cycles`` and ``latency`` must be non-negative ``int``, ``actions`` and
-        ``energy_pj`` read-only mappings the caller will not change (``MappingProxyType`` of a
-        copy). For lowerings that make templates and :meth:`derive` the tasks from them."""
+                active_pe_cycles=None, every: int = 1, offset: int = 0) -> "Task":
+        """A task without dependencies, built without the constructor's checks and copies:
+        ``cycles`` and ``latency`` must be non-negative ``int``, ``actions`` and ``energy_pj``
+        read-only mappings the caller will not change (``MappingProxyType`` of a copy),
+        ``every >= 1`` and ``0 <= offset < every``. For lowerings that make templates and
+        :meth:`derive` the tasks from them."""
         t = object.__new__(cls)
         t.__dict__.update(name=name, unit=unit, cycles=cycles, latency=latency, deps=(),
                           actions=actions, energy_pj=energy_pj, active_pe_cycles=active_pe_cycles,
-                          every=1, offset=0, holds=_NO_HOLDS)
+                          every=every, offset=offset, holds=_NO_HOLDS)
         return t
 
     def derive(self, deps: tuple, every: int = 1, offset: int = 0) -> "Task":
@@ -213,6 +214,20 @@ class Phase:
         d["iterations"] = iterations
         return ph
 
+    @classmethod
+    def lowered(cls, name: str, tasks: tuple, iterations: int) -> "Phase":
+        """A phase built by a lowering whose tasks' dependencies name tasks of the phase at
+        non-negative distances by construction, checked for what a mapping decides: task
+        names that repeat (refused as by the constructor) and same-iteration dependencies that
+        wait on each other (:meth:`_check_acyclic`). ``tasks`` a tuple, ``iterations`` a
+        non-negative int."""
+        names = {t.name for t in tasks}
+        if len(names) < len(tasks):
+            return cls(name, tasks, iterations)   # refused, naming the tasks
+        ph = cls.trusted(name, tasks, iterations)
+        ph._check_acyclic()
+        return ph
+
     def _check_acyclic(self):
         """Same-iteration (distance 0) dependencies must form a DAG, or nothing can start."""
         index = {t.name: k for k, t in enumerate(self.tasks)}
@@ -286,6 +301,19 @@ class TaskGraph:
             raise SimulationError(f"'clock_hz' must be positive, not {self.clock_hz!r}")
         object.__setattr__(self, "buffers", MappingProxyType(dict(self.buffers)))
         self._check_buffers()
+
+    @classmethod
+    def lowered(cls, phases: tuple, units: dict, clock_hz: float, meta: dict) -> "TaskGraph":
+        """A graph of ordinary phases built by a lowering, without the constructor's checks and
+        copies: every task runs on a unit of ``units`` and holds no buffer bytes, ``units`` and
+        ``meta`` are not changed afterwards (``units`` is kept as a read-only view). A clock
+        that is not positive is refused as by the constructor."""
+        if not clock_hz > 0:
+            return cls(phases, units, clock_hz, meta=meta)
+        g = object.__new__(cls)
+        g.__dict__.update(phases=phases, units=MappingProxyType(units), clock_hz=clock_hz, offset_cycles=0,
+                          meta=meta, buffers=_NO_HOLDS, pool=None)
+        return g
 
     def _check_buffers(self):
         """Every phase's resident tiles fit their buffers (a tile larger than its buffer cannot run)."""
