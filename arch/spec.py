@@ -139,7 +139,11 @@ class StorageLevel:
 
     def energy(self, action: str) -> float:
         """pJ of one access: ``read`` at ``read_pj``, ``write`` at ``write_pj``."""
-        return {"read": self.read_pj, "write": self.write_pj}[action]
+        if action == "read":
+            return self.read_pj
+        if action == "write":
+            return self.write_pj
+        raise KeyError(action)
 
     @property
     def read_pj_per_byte(self) -> float:
