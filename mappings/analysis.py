@@ -123,7 +123,15 @@ def op_counts(c: Cascade, shape: Mapping[str, int], per_einsum: bool = False) ->
     ``shape`` gives rank sizes (``{"M": 1024, "P": 1024, "E": 64, "F": 64, "M0": 256}``);
     partition outer sizes are derived and entries for ranks the cascade lacks are ignored.
     """
-    sizes = resolve_sizes(c.space, shape)
+    per = counts_at(c, resolve_sizes(c.space, shape))
+    if per_einsum:
+        return per
+    return {k: sum(d[k] for d in per.values()) for k in OP_CLASSES}
+
+
+def counts_at(c: Cascade, sizes: Mapping[str, int]) -> dict:
+    """:func:`op_counts` per Einsum (``{einsum: {op: count}}``) at ``sizes``, every rank's size
+    (:func:`resolve_sizes`)."""
     per = {}
     for name, classes, parts, singles in _count_forms(c):
         n = 1
@@ -132,9 +140,7 @@ def op_counts(c: Cascade, shape: Mapping[str, int], per_einsum: bool = False) ->
         for rank, trips in singles:
             n *= trips(sizes) if trips else sizes[rank]
         per[name] = dict(zip(OP_CLASSES, map(n.__mul__, classes)))
-    if per_einsum:
-        return per
-    return {k: sum(d[k] for d in per.values()) for k in OP_CLASSES}
+    return per
 
 
 @lru_cache(maxsize=64)

@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Mapping as MappingT
 
 from arch.errors import MappingError
+from mappings import analysis
 
 
 @dataclass(frozen=True)
@@ -140,14 +141,15 @@ def _structure(cascade) -> tuple:
     return tuple(out)
 
 
-def shapes_from_cascade(cascade, shape: MappingT) -> dict:
+def shapes_from_cascade(cascade, shape: MappingT, sizes: MappingT | None = None) -> dict:
     """EinsumShape of every Einsum of a cascade at rank sizes ``shape`` (name -> EinsumShape).
 
     Uses the cascade's own exact op counts (``Cascade.op_counts(shape, per_einsum=True)``) and
     its rank bookkeeping; iterative and partitioned ranks keep the sizes the cascade gives them.
+    ``sizes``: ``cascade.rank_sizes(shape)``, when the caller has it already.
     """
-    sizes = cascade.rank_sizes(shape)
-    counts = cascade.op_counts(shape, per_einsum=True)
+    sizes = sizes if sizes is not None else cascade.rank_sizes(shape)
+    counts = analysis.counts_at(cascade, sizes)
     out = {}
     for name, ranks, tensors, output, projections in _structure(cascade):
         ranks_set, ranks = ranks

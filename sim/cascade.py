@@ -76,8 +76,7 @@ def lower(cascade, shape: dict, mapping, spec, stage_dram: bool = False) -> Task
     MappingError
         The mapping cannot run (see :func:`mappings.cascade_plan.plan`).
     """
-    shapes = shapes_from_cascade(cascade, shape)
-    facts = CascadeFacts(cascade, cascade.rank_sizes(shape))
+    facts, shapes = _point(cascade, tuple(shape.items()))
     return _graph(facts, shape, mapping, spec, plan(facts, shape, mapping, spec, shapes=shapes), shapes,
                   stage_dram)
 
@@ -88,11 +87,20 @@ def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
     that group's phases. For the mapper."""
     from sim.analytical import run
 
-    shapes = shapes_from_cascade(cascade, shape)
-    facts = CascadeFacts(cascade, cascade.rank_sizes(shape))
+    facts, shapes = _point(cascade, tuple(shape.items()))
     report = run(_graph(facts, shape, mapping, spec, plan(facts, shape, mapping, spec, only=einsum, shapes=shapes),
                         shapes))
     return report.cycles, report.energy_pj
+
+
+@lru_cache(maxsize=8)
+def _point(cascade, shape_items: tuple) -> tuple:
+    """(:class:`~mappings.cascade_plan.CascadeFacts`, Einsum shapes) of ``cascade`` at rank sizes
+    ``shape_items`` ((rank, size) pairs): once per point for every mapping lowered there
+    (FLAT's two files, the mapper's candidates); neither is changed by a lowering."""
+    shape = dict(shape_items)
+    sizes = cascade.rank_sizes(shape)
+    return CascadeFacts(cascade, sizes), shapes_from_cascade(cascade, shape, sizes)
 
 
 def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> TaskGraph:
