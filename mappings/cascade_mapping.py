@@ -229,21 +229,26 @@ class CascadeMapping:
     op_issue: str = "serial"
     register_files: str = "every_pe"
     _hash: int = field(default=0, init=False, repr=False, compare=False)
+    _by: Mapping = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "placements", tuple(self.placements))
         object.__setattr__(self, "fusion", tuple(self.fusion))
         object.__setattr__(self, "_hash", hash((self.placements, self.fusion, self.cascade, self.op_issue,
                                                 self.register_files)))
+        by = {}
+        for p in self.placements:   # the first placement of each Einsum
+            by.setdefault(p.einsum, p)
+        object.__setattr__(self, "_by", MappingProxyType(by))
 
     def __hash__(self):
         return self._hash
 
     def of(self, einsum: str) -> Placement:
-        for p in self.placements:
-            if p.einsum == einsum:
-                return p
-        raise MappingError(f"einsum {einsum!r}: the mapping does not place it")
+        p = self._by.get(einsum)
+        if p is None:
+            raise MappingError(f"einsum {einsum!r}: the mapping does not place it")
+        return p
 
     def to_dict(self) -> dict:
         """Plain data (what :func:`dump` writes)."""

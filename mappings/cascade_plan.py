@@ -449,7 +449,7 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     (:class:`_GroupFlow`, the passed tensors) is worked out once, after the first candidate's
     placements are checked."""
     fits = [i for i, (_, t) in enumerate(g.loops) if not isinstance(t, int)]
-    members = _members(cascade.cascade, g, m)
+    members = tuple((e, m.of(e.name), reads, fit_ranks) for e, reads, fit_ranks in _members(cascade.cascade, g, m))
     made = {}
 
     def flow():   # on first use
@@ -509,7 +509,7 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
 def _checked_group(cascade, g: Group, loops: tuple, members, spec, sizes, shapes, iterative, flow, passes,
                    placed) -> GroupPlan:
     """Group ``g`` at integer loop tiles ``loops`` (its own, or a ``fit`` candidate's) with its
-    ``members`` (:func:`_members`) resolved on their tiles, each
+    ``members`` ((Einsum, placement, :func:`_members`' flags)) resolved on their tiles, each
     placement checked, planned. ``flow``, ``passes``: the group's :class:`_GroupFlow` and
     :func:`_passes` (made on first use); ``placed``: the resolved placements of the other
     candidates of a ``fit`` tile, checked, by (Einsum, resolved sizes)."""
@@ -538,14 +538,14 @@ def _checked_group(cascade, g: Group, loops: tuple, members, spec, sizes, shapes
 
 @lru_cache(maxsize=1024)
 def _members(cascade, g: Group, m: CascadeMapping) -> tuple:
-    """Per Einsum of group ``g``: its facts (:func:`_einsum_facts` of ``cascade``), its
-    placement in ``m``, whether a spatial factor of it is still an expression, and the ranks of
-    its ``fit`` tiles (what the group's loop tiles resolve in it)."""
+    """Per Einsum of group ``g``: its facts (:func:`_einsum_facts` of ``cascade``), whether a
+    spatial factor of its placement in ``m`` is still an expression, and the ranks of its
+    ``fit`` tiles (what the group's loop tiles resolve in it)."""
     facts = _EinsumTable(_einsum_facts(cascade))
     out = []
     for n in g.einsums:
         p = m.of(n)
-        out.append((facts.einsum(n), p, any(not isinstance(f, int) for _, f in p.spatial),
+        out.append((facts.einsum(n), any(not isinstance(f, int) for _, f in p.spatial),
                     tuple(r for t in p.tiles.values() for r, x in t.items() if not isinstance(x, int))))
     return tuple(out)
 
