@@ -444,29 +444,10 @@ def _sized(m: CascadeMapping, wheres: tuple, units: tuple, shared: tuple, rank_s
 
 def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> GroupPlan:
     """The plan of group ``g``; a ``fit(STEP)`` loop tile takes the largest candidate
-    (:func:`~mappings.cascade_sizes.fit_candidates`) whose tiles fit (the largest, then
-    bisection: what a group holds grows with its tile). What does not depend on the tile
-    (:class:`_GroupFlow`, the passed tensors) is worked out once, after the first candidate's
-    placements are checked."""
+    (:func:`~mappings.cascade_sizes.fit_candidates`) whose tiles fit (what a group holds grows
+    with its tile). What the candidates share is worked out once (:class:`_Attempts`)."""
     fits = [i for i, (_, t) in enumerate(g.loops) if not isinstance(t, int)]
-    members = tuple((e, m.of(e.name), reads, fit_ranks) for e, reads, fit_ranks in _members(cascade.cascade, g, m))
-    made = {}
-
-    def flow():   # on first use
-        if "flow" not in made:
-            made["flow"] = _group_flow(cascade, g, spec, done, iterative)
-        return made["flow"]
-
-    def passes():
-        if "passes" not in made:
-            made["passes"] = _passes(cascade.cascade, g, flow().flow.pairs, tuple(mb[1] for mb in members), spec)
-        return made["passes"]
-
-    placed = {}
-
-    def attempt(loops):
-        return _checked_group(cascade, g, loops, members, spec, sizes, shapes, iterative, flow, passes, placed)
-
+    attempt = _Attempts(cascade, g, m, spec, sizes, shapes, done, iterative).plan
     if not fits:
         return attempt(g.loops)
     if len(fits) > 1:
@@ -506,34 +487,63 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     return found
 
 
-def _checked_group(cascade, g: Group, loops: tuple, members, spec, sizes, shapes, iterative, flow, passes,
-                   placed) -> GroupPlan:
-    """Group ``g`` at integer loop tiles ``loops`` (its own, or a ``fit`` candidate's) with its
-    ``members`` ((Einsum, placement, :func:`_members`' flags)) resolved on their tiles, each
-    placement checked, planned. ``flow``, ``passes``: the group's :class:`_GroupFlow` and
-    :func:`_passes` (made on first use); ``placed``: the resolved placements of the other
-    candidates of a ``fit`` tile, checked, by (Einsum, resolved sizes)."""
-    loop_tile = dict(loops)
-    out = []
-    for e, p, reads, fit_ranks in members:
-        if not reads and not fit_ranks:   # every size an integer already
-            if e.name not in placed:
-                _check_placement(cascade, e, p, shapes[e.name], spec, iterative)
-                placed[e.name] = p
-            out.append(p)
-            continue
-        spatial = p.spatial
-        if reads:   # resolved on the Einsum's tiles
-            work = {x: loop_tile.get(x, sizes[x]) for x in e.ranks}
-            spatial = tuple((r, resolve(f, spec.compute, work)) for r, f in spatial)
-        key = (e.name, spatial, tuple(loop_tile[r] for r in fit_ranks))
-        if key not in placed:
-            resolved = _resolved(p, spatial, loop_tile)
-            if not any(k[:2] == key[:2] for k in placed):   # the same placement under another fit tile
-                _check_placement(cascade, e, resolved, shapes[e.name], spec, iterative)
-            placed[key] = resolved
-        out.append(placed[key])
-    return _group_plan(cascade, flow(), g, loops, _Members(out), spec, sizes, iterative, passes())
+class _Attempts:
+    """Group ``g``'s plans at the loop tiles tried in one lowering (its own, or a ``fit`` tile's
+    candidates): what they share is worked out once, its structure (:class:`_GroupFlow`) and
+    passed tensors (:func:`_passes`) after the first candidate's placements are checked; a
+    member's placement resolved on the tiles is checked once per resolved sizes."""
+
+    def __init__(self, cascade, g: Group, m, spec, sizes, shapes, done, iterative):
+        self.cascade, self.g, self.spec, self.sizes, self.shapes = cascade, g, spec, sizes, shapes
+        self.done, self.iterative = done, iterative
+        self.members = tuple((e, m.of(e.name), reads, fit) for e, reads, fit in _members(cascade.cascade, g, m))
+        self.fixed = not any(reads or fit for _, _, reads, fit in self.members)   # nothing to resolve
+        self.placed = {}   # resolved placements, checked, by (Einsum, resolved sizes)
+        self._flow = self._passes = self._view = None
+
+    def flow(self) -> _GroupFlow:
+        if self._flow is None:
+            self._flow = _group_flow(self.cascade, self.g, self.spec, self.done, self.iterative)
+        return self._flow
+
+    def passes(self) -> tuple:
+        if self._passes is None:
+            self._passes = _passes(self.cascade.cascade, self.g, self.flow().flow.pairs,
+                                   tuple(mb[1] for mb in self.members), self.spec)
+        return self._passes
+
+    def plan(self, loops: tuple) -> GroupPlan:
+        """The group at integer loop tiles ``loops`` with its members resolved on their tiles,
+        each placement checked, planned."""
+        cascade, spec, shapes, iterative = self.cascade, self.spec, self.shapes, self.iterative
+        if self.fixed:   # every size an integer already: the same placements at every tile
+            if self._view is None:
+                for e, p, _, _ in self.members:
+                    _check_placement(cascade, e, p, shapes[e.name], spec, iterative)
+                self._view = _Members([p for _, p, _, _ in self.members])
+            return _group_plan(cascade, self.flow(), self.g, loops, self._view, spec, self.sizes, iterative,
+                               self.passes())
+        loop_tile, placed, out = dict(loops), self.placed, []
+        for e, p, reads, fit_ranks in self.members:
+            if not reads and not fit_ranks:
+                if e.name not in placed:
+                    _check_placement(cascade, e, p, shapes[e.name], spec, iterative)
+                    placed[e.name] = p
+                out.append(p)
+                continue
+            spatial = p.spatial
+            if reads:   # resolved on the Einsum's tiles
+                work = {x: loop_tile.get(x, self.sizes[x]) for x in e.ranks}
+                spatial = tuple((r, resolve(f, spec.compute, work)) for r, f in spatial)
+            key = (e.name, spatial, tuple(loop_tile[r] for r in fit_ranks))
+            if key not in placed:
+                resolved = _resolved(p, spatial, loop_tile)
+                if not any(k[:2] == key[:2] for k in placed):   # the same placement under another fit tile
+                    _check_placement(cascade, e, resolved, shapes[e.name], spec, iterative)
+                placed[key] = resolved
+            out.append(placed[key])
+        return _group_plan(cascade, self.flow(), self.g, loops, _Members(out), spec, self.sizes, iterative,
+                           self.passes())
 
 
 @lru_cache(maxsize=1024)
