@@ -102,14 +102,12 @@ def book_priced(actions: dict, energy: dict, items) -> None:
     For lowerings that price many tasks."""
     for component, action, count, pj_each in items:
         key = (component, action)
-        actions[key] = actions.get(key, 0) + count
-        energy[key] = energy.get(key, 0.0) + count * pj_each
-
-
-def _done(items) -> list:
-    """The items whose count is not the number 0 (an array of counts is always kept): an action
-    that did not happen books no key."""
-    return [item for item in items if isinstance(item[2], np.ndarray) or item[2]]
+        if key in actions:
+            actions[key] = actions[key] + count
+            energy[key] = energy[key] + count * pj_each
+        else:
+            actions[key] = 0 + count
+            energy[key] = 0.0 + count * pj_each
 
 
 def op_costs(unit, op_counts: dict, instances=1) -> tuple:
@@ -156,7 +154,12 @@ def dram_transfer(read_bytes=0.0, write_bytes=0.0, pj_per_byte=0.0) -> tuple:
 
 def dram_items(read_bytes=0.0, write_bytes=0.0, pj_per_byte=0.0) -> list:
     """The items that :func:`dram_transfer` prices."""
-    return _done(((DRAM, "read", read_bytes, pj_per_byte), (DRAM, "write", write_bytes, pj_per_byte)))
+    out = []
+    if isinstance(read_bytes, np.ndarray) or read_bytes:   # an action that did not happen books no key
+        out.append((DRAM, "read", read_bytes, pj_per_byte))
+    if isinstance(write_bytes, np.ndarray) or write_bytes:   # an action that did not happen books no key
+        out.append((DRAM, "write", write_bytes, pj_per_byte))
+    return out
 
 
 def access_costs(level, reads=0.0, writes=0.0) -> tuple:
@@ -168,7 +171,12 @@ def access_costs(level, reads=0.0, writes=0.0) -> tuple:
 
 def access_items(level, reads=0.0, writes=0.0) -> list:
     """The items that :func:`access_costs` prices."""
-    return _done(((level.name, "read", reads, level.energy("read")), (level.name, "write", writes, level.energy("write"))))
+    out = []
+    if isinstance(reads, np.ndarray) or reads:   # an action that did not happen books no key
+        out.append((level.name, "read", reads, level.energy("read")))
+    if isinstance(writes, np.ndarray) or writes:   # an action that did not happen books no key
+        out.append((level.name, "write", writes, level.energy("write")))
+    return out
 
 
 def storage_traffic(level, read_bytes=0.0, write_bytes=0.0) -> tuple:
