@@ -33,6 +33,7 @@ The plan carries no costs: :mod:`sim.cascade` prices it.
 from __future__ import annotations
 
 import math
+from itertools import repeat
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from types import MappingProxyType
@@ -317,7 +318,7 @@ class CascadeFacts(_EinsumTable):
         ranks take ``ext`` values (:func:`_extents`; a plain reference's are its ranks' own)."""
         terms, ranks, _ = self._forms[id(ref)]
         if ranks is not None:
-            return tuple([ext.get(r, 1) for r in ranks])
+            return tuple(map(ext.get, ranks, repeat(1)))
         return _extents(terms, ext)
 
     def plain_axes(self, ref) -> tuple | None:

@@ -255,12 +255,15 @@ def _unit_rates_of(spec, name: str, op_issue: str) -> _UnitRates:
 
 
 @lru_cache(maxsize=1024)
-def _einsum_rates(e, unit: _UnitRates, bypassed: tuple) -> tuple:
-    """``(latency, kept inputs, output kept)`` of Einsum ``e`` (its facts) on ``unit`` with
-    the group's buffer bypassing ``bypassed``: :func:`~mappings.cascade_plan.einsum_latency`,
-    the input references the buffer keeps (in order), whether it keeps the output."""
+def _einsum_rates(e, unit: _UnitRates, placement, buffer: str, register_files: str) -> tuple:
+    """``(latency, kept inputs, output kept, register share, row drain)`` of Einsum ``e`` (its
+    facts) placed as ``placement`` on ``unit`` in a group whose buffer is ``buffer``:
+    :func:`~mappings.cascade_plan.einsum_latency`, the input references the buffer keeps (in
+    order), whether it keeps the output, :func:`register_share` under ``register_files``,
+    :func:`row_drain`."""
+    bypassed = placement.bypass.get(buffer, ())
     return (einsum_latency(e, unit.unit), tuple(ref for ref in e.inputs if ref.name not in bypassed),
-            e.name not in bypassed)
+            e.name not in bypassed, register_share(register_files, placement), row_drain(e, placement, unit.unit))
 
 
 def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, word_bytes, facts, loads):
@@ -269,7 +272,7 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
     ``mapping``: the :class:`~mappings.cascade_mapping.CascadeMapping` (its register-file
     accounting, :func:`register_share`; its ``op_issue`` is ``unit``'s); ``loads``: the
     group's :func:`_loads`."""
-    lat, kept, output_kept = _einsum_rates(e, unit, placement.bypass.get(gp.buffer, ()))
+    lat, kept, output_kept, share, drain = _einsum_rates(e, unit, placement, gp.buffer, mapping.register_files)
     points = shape.points
     counts = [(op, k) for op, k in shape.op_counts.items() if k]
     cpp = _issue(counts, unit.issue) / points if points else 0.0
@@ -284,7 +287,6 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
         cycles = max(cycles, st.serial * lat)
     n = st.instances
     items = op_items(unit.unit, shape.op_counts, n)
-    share = register_share(mapping.register_files, placement)
     items += register_items(unit.registers, word_bytes, len(e.inputs), points * share, n)
     if glb.access_bytes:
         read = 0
@@ -299,7 +301,7 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
     for x in e.input_tensors:
         if x in loads and (loads[x][1] is None or st.einsum in loads[x][1]):
             deps.append((loads[x][0], 0))
-    task = Task.trusted(st.einsum, st.unit, cycles, max(0, lat - cycles) + row_drain(e, placement, unit.unit),
+    task = Task.trusted(st.einsum, st.unit, cycles, max(0, lat - cycles) + drain,
                         MappingProxyType(actions), MappingProxyType(energy), points * cpp / n, st.every, st.offset)
     return st.stage, task, deps
 
