@@ -79,6 +79,17 @@ class EinsumShape:
                 proj[t] = norm
             object.__setattr__(self, "projections", MappingProxyType(proj))
 
+    @classmethod
+    def trusted(cls, name: str, ranks: dict, tensors, output: str, op_counts: dict, projections) -> "EinsumShape":
+        """A shape from fields already normalised, without the constructor's checks and copies:
+        ``tensors`` and ``projections`` those of a checked shape of the same Einsum (read-only),
+        ``ranks`` and ``op_counts`` dicts the caller gives away. For lowerings that shape every
+        Einsum of a cascade at each point."""
+        shape = object.__new__(cls)
+        shape.__dict__.update(name=name, ranks=MappingProxyType(ranks), tensors=tensors, output=output,
+                              op_counts=MappingProxyType(op_counts), projections=projections)
+        return shape
+
     def projection(self, tensor: str) -> tuple:
         """Dimensions of ``tensor``, each a tuple of ``(coefficient, rank)`` terms."""
         if self.projections is not None and tensor in self.projections:
@@ -115,7 +126,8 @@ def gemm_shape(M: int, N: int, K: int, name: str = "Z") -> EinsumShape:
 @lru_cache(maxsize=64)
 def _structure(cascade) -> tuple:
     """Per Einsum: (name, (its ranks as a set, in order), tensor -> axis ranks, output, tensor ->
-    affine projection); shape-independent.
+    affine projection, an :class:`EinsumShape` of it with every rank, or None when refused);
+    shape-independent.
 
     A tensor read through an affine index (``I[c,p+r]``) indexes every rank of its terms, and its
     projection (per dimension, the ``(coefficient, rank)`` terms; offsets do not change a tile's
@@ -137,7 +149,11 @@ def _structure(cascade) -> tuple:
                 elif r is not None:  # a partitioned parent (M) read as its parts (M1, M0)
                     axes += [x for x in cascade.space.family(r)[1:] if x in ranks]
             tensors[ref.name] = tuple(dict.fromkeys(axes))
-        out.append((e.name, (frozenset(ranks), ranks), tensors, e.output.name, projections))
+        try:   # the normalised tensors and projections of a shape with every rank (checked once)
+            checked = EinsumShape(e.name, dict.fromkeys(ranks, 1), tensors, e.output.name, {}, projections or None)
+        except MappingError:
+            checked = None   # shaped, and refused, at every point
+        out.append((e.name, (frozenset(ranks), ranks), tensors, e.output.name, projections, checked))
     return tuple(out)
 
 
@@ -151,13 +167,14 @@ def shapes_from_cascade(cascade, shape: MappingT, sizes: MappingT | None = None)
     sizes = sizes if sizes is not None else cascade.rank_sizes(shape)
     counts = analysis.counts_at(cascade, sizes)
     out = {}
-    for name, ranks, tensors, output, projections in _structure(cascade):
+    for name, ranks, tensors, output, projections, checked in _structure(cascade):
         ranks_set, ranks = ranks
-        if sizes.keys() >= ranks_set:
-            rs, ts = dict(zip(ranks, map(int, map(sizes.__getitem__, ranks)))), tensors
-        else:
-            rs = {r: int(sizes[r]) for r in ranks if r in sizes}
-            ts = {t: tuple(r for r in axes if r in rs) for t, axes in tensors.items()}
+        if checked is not None and sizes.keys() >= ranks_set:
+            out[name] = EinsumShape.trusted(name, dict(zip(ranks, map(int, map(sizes.__getitem__, ranks)))),
+                                            checked.tensors, output, counts.get(name, {}), checked.projections)
+            continue
+        rs = {r: int(sizes[r]) for r in ranks if r in sizes}
+        ts = {t: tuple(r for r in axes if r in rs) for t, axes in tensors.items()}
         out[name] = EinsumShape(name, rs, ts, output, counts.get(name, {}), projections or None)
     return out
 
