@@ -132,13 +132,14 @@ def op_counts(c: Cascade, shape: Mapping[str, int], per_einsum: bool = False) ->
 def counts_at(c: Cascade, sizes: Mapping[str, int]) -> dict:
     """:func:`op_counts` per Einsum (``{einsum: {op: count}}``) at ``sizes``, every rank's size
     (:func:`resolve_sizes`)."""
+    trips = [it.trips(sizes) for it in c.space.iterations]   # each iteration's steps, once
     per = {}
     for name, classes, parts, singles in _count_forms(c):
         n = 1
-        for parent, outer, inner, trips in parts:
-            n *= min(sizes[parent], (trips(sizes) if trips else sizes[outer]) * sizes[inner])
-        for rank, trips in singles:
-            n *= trips(sizes) if trips else sizes[rank]
+        for parent, outer, inner, k in parts:
+            n *= min(sizes[parent], (trips[k] if k is not None else sizes[outer]) * sizes[inner])
+        for rank, k in singles:
+            n *= trips[k] if k is not None else sizes[rank]
         per[name] = dict(zip(OP_CLASSES, map(n.__mul__, classes)))
     return per
 
@@ -147,17 +148,16 @@ def counts_at(c: Cascade, sizes: Mapping[str, int]) -> dict:
 def _count_forms(c: Cascade) -> tuple:
     """Per Einsum of ``c`` (a cascade is not changed after construction and hashes by
     identity): its name, :func:`einsum_op_classes` (a count per class of ``OP_CLASSES``), and
-    the factors of
-    :func:`iteration_points`, each partition's ``(parent, outer rank, inner rank, trips)``
-    and each other variable's ``(rank, trips)`` (``trips``: the iteration's
-    :meth:`~mappings.einsum.Iteration.trips` for an iterative variable, else None)."""
+    the factors of :func:`iteration_points`, each partition's ``(parent, outer rank, inner
+    rank, iteration)`` and each other variable's ``(rank, iteration)`` (``iteration``: the
+    index in ``c.space.iterations`` of an iterative variable's, else None)."""
+    iterations = [it.var for it in c.space.iterations]
     out = []
     for e in c.einsums:
         space, variables = e.space, list(dict.fromkeys(e.variables))
 
         def trips(var):
-            it = space.iteration_of(var)
-            return it.trips if it is not None else None
+            return iterations.index(var) if var in iterations else None
 
         parts = []
         for p in space.partitions:
