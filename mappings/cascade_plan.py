@@ -261,6 +261,15 @@ def _ref_forms(cascade) -> tuple:
     return tuple(out)
 
 
+@lru_cache(maxsize=64)
+def _forms_by_id(cascade) -> tuple:
+    """:func:`_ref_forms` of ``cascade`` as (reference id -> form of those that read no rank
+    size, (index, reference, sizes read) of the others)."""
+    forms = _ref_forms(cascade)
+    return (MappingProxyType({id(r): form for r, form, _ in forms if form is not None}),
+            tuple((k, r, reads) for k, (r, form, reads) in enumerate(forms) if form is None))
+
+
 @lru_cache(maxsize=4096)
 def _sized_form(cascade, k: int, values: tuple) -> tuple:
     """:func:`_ref_form` of the ``k``-th reference of :func:`_ref_forms` of ``cascade`` when the
@@ -305,12 +314,13 @@ class CascadeFacts(_EinsumTable):
         self.outputs, self.space, self.rank_sizes = cascade.outputs, cascade.space, cascade.rank_sizes
         # (terms, plain axes, ranks) keyed by the identity of references these facts hold
         # (alive as long as they are)
-        self._forms = {}
-        for k, (r, form, reads) in enumerate(_ref_forms(cascade)):
-            if form is None:
-                form = _sized_form(cascade, k, tuple(sizes[x] for x in reads)) if all(x in sizes for x in reads) \
-                    else _ref_form(r.projection(sizes).terms)   # refused: names the missing size
-            self._forms[id(r)] = form
+        static, sized = _forms_by_id(cascade)
+        self._forms = dict(static)
+        for k, r, reads in sized:
+            if all(x in sizes for x in reads):
+                self._forms[id(r)] = _sized_form(cascade, k, tuple(sizes[x] for x in reads))
+            else:   # refused: the projection names the size it lacks
+                self._forms[id(r)] = _ref_form(r.projection(sizes).terms)
         self._einsum_terms = dict(_static_terms(cascade))
 
     def extents(self, ref, ext: dict) -> tuple:
