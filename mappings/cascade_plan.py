@@ -690,7 +690,14 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
             raise MappingError(f"{label}: tile of loop rank {r!r} at level {g.buffer!r} must be at most {sizes[r]}, not {t}")
     trips = tuple(math.ceil(sizes[r] / t) for r, t in loops)
     full = {**sizes, **dict(loops)}   # every rank's tile: its loop's, else the whole rank
-    work_of = {e.name: dict(zip(e.ranks, map(full.__getitem__, e.ranks))) for e in members}
+    work_of = {}   # each member's tile, made when first read (a candidate that overflows reads few)
+
+    def tiles() -> dict:
+        if not work_of:
+            for e in members:
+                work_of[e.name] = dict(zip(e.ranks, map(full.__getitem__, e.ranks)))
+        return work_of
+
     for e, p in zip(members, m.placements):
         for rank, f in p.spatial:
             if f > full[rank]:
@@ -705,7 +712,7 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
             if ps.refused:
                 raise MappingError(ps.refused)
             b = _held(ps, math.prod(map(full.__getitem__, ps.axes)) if ps.axes is not None else
-                      _pass_words(cascade, ps, m, g, label, work_of), g, word_bytes, label)
+                      _pass_words(cascade, ps, m, g, label, tiles()), g, word_bytes, label)
         except _Overflow as err:
             over = err if over is None else _Overflow(str(over), max(over.excess, err.excess))
             continue
@@ -720,6 +727,7 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
     # loads and stores are double buffered; a tile passed through DRAM (spill) passes through
     # the buffer as a stream of array tiles: it costs buffer accesses when kept but holds no
     # block of it
+    work_of = tiles()
     words = tile_words(cascade, gf.crossing, m, g, work_of)
     held += sum([2 * w * word_bytes for w, kept in words if kept])
     for x in gf.state:

@@ -274,8 +274,9 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
     group's :func:`_loads`."""
     lat, kept, output_kept, share, drain = _einsum_rates(e, unit, placement, gp.buffer, mapping.register_files)
     points = shape.points
-    counts = [(op, k) for op, k in shape.op_counts.items() if k]
-    cpp = _issue(counts, unit.issue) / points if points else 0.0
+    op_counts = shape.op_counts
+    counts = {op: op_counts[op] for op in e.ops if op_counts[op]}   # the operators it uses, in order
+    cpp = _issue(counts.items(), unit.issue) / points if points else 0.0
     work = st.work
     steps = dict(work)   # ceil(tile / spatial factor) of each rank (tiles are integers)
     for r, f in placement.spatial:
@@ -286,7 +287,7 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
     if st.einsum in gp.recurrent and st.serial > 1:
         cycles = max(cycles, st.serial * lat)
     n = st.instances
-    items = op_items(unit.unit, shape.op_counts, n)
+    items = op_items(unit.unit, counts, n)
     items += register_items(unit.registers, word_bytes, len(e.inputs), points * share, n)
     if glb.access_bytes:
         read = 0
