@@ -33,7 +33,6 @@ The plan carries no costs: :mod:`sim.cascade` prices it.
 from __future__ import annotations
 
 import math
-from itertools import repeat
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from types import MappingProxyType
@@ -42,8 +41,10 @@ from typing import NamedTuple
 from arch.errors import MappingError
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
 from mappings.cascade_sizes import fit_candidates, resolve
-from mappings.cascade_transfers import check_spill, crossings, refs, spills, tile_words, transfers
-from mappings.einsum import Op, Ref, rank_of
+from mappings.cascade_facts import CascadeFacts, EinsumTable, axis_extents, einsum_facts
+from mappings.cascade_passes import Overflow, held_bytes, pass_words, passes
+from mappings.cascade_transfers import check_spill, crossings, spills, tile_words, transfers
+from mappings.einsum import Op, rank_of
 from mappings.mapping import check_binding, shapes_from_cascade
 
 
@@ -86,15 +87,6 @@ class GroupPlan:
     def of(self, einsum: str) -> Placement:
         """The placement of member ``einsum`` with its sizes resolved."""
         return next(p for p in self.placements if p.einsum == einsum)
-
-
-class _Overflow(MappingError):
-    """A group's tiles do not fit its buffer or its PEs' registers (a smaller ``fit`` may);
-    ``excess``: what they need over what there is (> 1)."""
-
-    def __init__(self, message: str, excess: float):
-        super().__init__(message)
-        self.excess = excess
 
 
 def _iterative_ranks(cascade) -> frozenset:
@@ -154,7 +146,7 @@ def _placement_checked(einsum: str, p, ranks: tuple, ops: tuple, spec, iterative
         if level.per_pe_of is None:
             continue
         ext = p.tiles.get(lv, {})
-        words = sum(math.prod(_extents(axes, ext)) for t, axes in terms if p.keeps(lv, t))
+        words = sum(math.prod(axis_extents(axes, ext)) for t, axes in terms if p.keeps(lv, t))
         if words * level.word_bytes > level.size_bytes:
             raise MappingError(f"{where}: tiles at level {lv!r} need {words * level.word_bytes:g} bytes per PE but it holds {level.size_bytes}")
 
@@ -167,18 +159,6 @@ class _Named(NamedTuple):
     op_counts: dict
 
 
-def _extents(axes: tuple, ext) -> tuple:
-    """Elements along each axis (``axes``: a reference's projection terms) when its ranks take
-    ``ext`` values (1 when absent)."""
-    out = []
-    for terms in axes:
-        n = 1
-        for c, r in terms:
-            n += c * (ext.get(r, 1) - 1)
-        out.append(n)
-    return tuple(out)
-
-
 def _groups(cascade, m: CascadeMapping, spec) -> tuple:
     """Every Einsum in exactly one group (unnamed ones alone), groups in cascade order;
     ``cascade``: its :class:`CascadeFacts`."""
@@ -189,7 +169,7 @@ def _groups(cascade, m: CascadeMapping, spec) -> tuple:
 def _grouped(cascade, m: CascadeMapping, shared: tuple) -> tuple:
     """:func:`_groups` on a spec whose shared storage levels are ``shared``, once per
     (cascade, mapping with its static sizes resolved, levels)."""
-    facts = _EinsumTable(_einsum_facts(cascade))
+    facts = EinsumTable(einsum_facts(cascade))
     order = [e.name for e in facts.einsums]
     seen = {}
     for g in m.fusion:
@@ -213,138 +193,6 @@ def _own_loops(cascade, p, shared) -> tuple:
     e = cascade.einsum(p.einsum)
     tiles = p.tiles.get(shared[0], {}) if shared else {}
     return tuple((r, tiles[r]) for r in (p.loop_order or e.ranks) if r in tiles)
-
-
-class _EinsumFacts:
-    """The properties of an Einsum a plan and its lowering read, computed once (an
-    :class:`Einsum` derives them on every access)."""
-
-    __slots__ = ("name", "ranks", "inputs", "input_tensors", "output", "output_ranks", "space", "expr", "reduce_op",
-                 "ops")
-
-    def __init__(self, e):
-        self.name, self.ranks, self.inputs = e.name, e.ranks, e.inputs
-        self.input_tensors, self.output, self.output_ranks, self.space = e.input_tensors, e.output, e.output_ranks, e.space
-        self.expr, self.reduce_op = e.expr, e.reduce_op
-        self.ops = tuple(e.op_classes())   # the operators it uses (a point's, in OP_CLASSES order)
-
-
-@lru_cache(maxsize=64)
-def _einsum_facts(cascade) -> tuple:
-    """The facts of a cascade's Einsums, once per cascade object (a :class:`Cascade` is not
-    changed after construction, and hashes by identity)."""
-    return tuple(_EinsumFacts(e) for e in cascade.einsums)
-
-
-class _EinsumTable:
-    """The facts of a cascade's Einsums (:func:`_einsum_facts`) looked up by name."""
-
-    def __init__(self, einsums: tuple):
-        self.einsums = einsums
-        self._by = {e.name: e for e in einsums}   # the last Einsum producing a tensor
-
-    def einsum(self, name: str):
-        return self._by[name]
-
-
-@lru_cache(maxsize=64)
-def _ref_forms(cascade) -> tuple:
-    """Per reference of :func:`_einsum_facts` of ``cascade`` (each Einsum's output, then its
-    inputs): (reference, :func:`_ref_form` of its projection, ()) when its projection reads no
-    rank size, else (reference, None, the ranks whose sizes it reads): projected at the sizes
-    (:class:`CascadeFacts`, :func:`_sized_form`)."""
-    out = []
-    for e in _einsum_facts(cascade):
-        for r in (e.output, *e.inputs):
-            reads = tuple(dict.fromkeys(sh for ix in r.indices for t in ix.terms for sh in t.shapes))
-            out.append((r, None, reads) if reads else (r, _ref_form(r.projection().terms), ()))
-    return tuple(out)
-
-
-@lru_cache(maxsize=64)
-def _forms_by_id(cascade) -> tuple:
-    """:func:`_ref_forms` of ``cascade`` as (reference id -> form of those that read no rank
-    size, (index, reference, sizes read) of the others)."""
-    forms = _ref_forms(cascade)
-    return (MappingProxyType({id(r): form for r, form, _ in forms if form is not None}),
-            tuple((k, r, reads) for k, (r, form, reads) in enumerate(forms) if form is None))
-
-
-@lru_cache(maxsize=4096)
-def _sized_form(cascade, k: int, values: tuple) -> tuple:
-    """:func:`_ref_form` of the ``k``-th reference of :func:`_ref_forms` of ``cascade`` when the
-    ranks whose sizes it reads take ``values``."""
-    ref, _, reads = _ref_forms(cascade)[k]
-    return _ref_form(ref.projection(dict(zip(reads, values))).terms)
-
-
-@lru_cache(maxsize=64)
-def _static_terms(cascade) -> MappingProxyType:
-    """:meth:`CascadeFacts.terms_of` of each Einsum of :func:`_einsum_facts` of ``cascade``
-    (by identity) whose references' projections read no rank size."""
-    forms = {id(r): form for r, form, _ in _ref_forms(cascade)}
-    return MappingProxyType({id(e): tuple((r.name, forms[id(r)][0]) for r in (e.output, *e.inputs))
-                             for e in _einsum_facts(cascade)
-                             if all(forms[id(r)] is not None for r in (e.output, *e.inputs))})
-
-
-@lru_cache(maxsize=4096)
-def _ref_form(terms: tuple) -> tuple:
-    """(projection ``terms``, :func:`_plain_axes` of them, the ranks they name)."""
-    return terms, _plain_axes(terms), frozenset(r for axis in terms for _, r in axis)
-
-
-@lru_cache(maxsize=4096)
-def _plain_axes(terms: tuple) -> tuple | None:
-    """The rank of each axis of a reference whose axes are each one rank with coefficient 1
-    (``terms``: its projection's), whose extents are then its ranks' own; else None."""
-    if all(len(t) == 1 and t[0][0] == 1 for t in terms):
-        return tuple(t[0][1] for t in terms)
-    return None
-
-
-class CascadeFacts(_EinsumTable):
-    """A cascade at rank sizes ``sizes`` (every rank's: :meth:`Cascade.rank_sizes`) as the plan
-    reads it: its Einsums' facts, looked up by name, and the projection of each of their
-    references (a tensor's axes as ranks)."""
-
-    def __init__(self, cascade, sizes: dict):
-        super().__init__(_einsum_facts(cascade))
-        self.cascade, self.sizes = cascade, sizes
-        self.outputs, self.space, self.rank_sizes = cascade.outputs, cascade.space, cascade.rank_sizes
-        # (terms, plain axes, ranks) keyed by the identity of references these facts hold
-        # (alive as long as they are)
-        static, sized = _forms_by_id(cascade)
-        self._forms = dict(static)
-        for k, r, reads in sized:
-            if all(x in sizes for x in reads):
-                self._forms[id(r)] = _sized_form(cascade, k, tuple(sizes[x] for x in reads))
-            else:   # refused: the projection names the size it lacks
-                self._forms[id(r)] = _ref_form(r.projection(sizes).terms)
-        self._einsum_terms = dict(_static_terms(cascade))
-
-    def extents(self, ref, ext: dict) -> tuple:
-        """Elements of each axis of ``ref``'s tile (one of these Einsums' references) when its
-        ranks take ``ext`` values (:func:`_extents`; a plain reference's are its ranks' own)."""
-        terms, ranks, _ = self._forms[id(ref)]
-        if ranks is not None:
-            return tuple(map(ext.get, ranks, repeat(1)))
-        return _extents(terms, ext)
-
-    def plain_axes(self, ref) -> tuple | None:
-        """The rank of each axis of ``ref`` when each is one rank with coefficient 1, else None."""
-        return self._forms[id(ref)][1]
-
-    def terms_of(self, e) -> tuple:
-        """(tensor, projection terms) of Einsum ``e``'s output, then of each of its inputs."""
-        got = self._einsum_terms.get(id(e))
-        if got is None:
-            got = self._einsum_terms[id(e)] = tuple((r.name, self._forms[id(r)][0]) for r in (e.output, *e.inputs))
-        return got
-
-    def ranks_of(self, ref) -> frozenset:
-        """The ranks indexing ``ref``."""
-        return self._forms[id(ref)][2]
 
 
 def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None, shapes: dict | None = None) -> list:
@@ -471,7 +319,7 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
     def tried(k):
         try:
             return attempt(g.loops[:i] + ((rank, cands[k]),) + g.loops[i + 1:])
-        except _Overflow as err:
+        except Overflow as err:
             return err
 
     # the largest first (it fits at all but the longest ranks), then a search over the rest
@@ -519,8 +367,8 @@ class _Attempts:
 
     def passes(self) -> tuple:
         if self._passes is None:
-            self._passes = _passes(self.cascade.cascade, self.g, self.flow().flow.pairs,
-                                   tuple(mb[1] for mb in self.members), self.spec)
+            self._passes = passes(self.cascade.cascade, self.g, self.flow().flow.pairs,
+                                  tuple(mb[1] for mb in self.members), self.spec, _label(self.g))
         return self._passes
 
     def plan(self, loops: tuple) -> GroupPlan:
@@ -559,10 +407,10 @@ class _Attempts:
 
 @lru_cache(maxsize=1024)
 def _members(cascade, g: Group, m: CascadeMapping) -> tuple:
-    """Per Einsum of group ``g``: its facts (:func:`_einsum_facts` of ``cascade``), whether a
+    """Per Einsum of group ``g``: its facts (:func:`einsum_facts` of ``cascade``), whether a
     spatial factor of its placement in ``m`` is still an expression, and the ranks of its
     ``fit`` tiles (what the group's loop tiles resolve in it)."""
-    facts = _EinsumTable(_einsum_facts(cascade))
+    facts = EinsumTable(einsum_facts(cascade))
     out = []
     for n in g.einsums:
         p = m.of(n)
@@ -650,7 +498,7 @@ def _structure(cascade, g: Group, done: frozenset, iterative: frozenset) -> _Gro
     worked out once per (cascade, group, groups before it, iterative ranks); a refusal is
     raised again on every call (``lru_cache`` keeps only results)."""
     label = _label(g)
-    facts = _EinsumTable(_einsum_facts(cascade))
+    facts = EinsumTable(einsum_facts(cascade))
     es = [facts.einsum(n) for n in g.einsums]
     _check_loops(g, {r for e in es for r in e.ranks}, label)
     producer = {e.name: e for e in es}
@@ -711,10 +559,10 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
         try:
             if ps.refused:
                 raise MappingError(ps.refused)
-            b = _held(ps, math.prod(map(full.__getitem__, ps.axes)) if ps.axes is not None else
-                      _pass_words(cascade, ps, m, g, label, tiles()), g, word_bytes, label)
-        except _Overflow as err:
-            over = err if over is None else _Overflow(str(over), max(over.excess, err.excess))
+            b = held_bytes(ps, math.prod(map(full.__getitem__, ps.axes)) if ps.axes is not None else
+                      pass_words(cascade, ps, m, g, label, tiles()), g, word_bytes, label)
+        except Overflow as err:
+            over = err if over is None else Overflow(str(over), max(over.excess, err.excess))
             continue
         except MappingError:
             if over is None:
@@ -733,7 +581,7 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
     for x in gf.state:
         held += math.prod(cascade.extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}})) * word_bytes
     if held > cap:
-        raise _Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}",
+        raise Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}",
                         held / cap)
     iterations = math.prod(trips)
     stride = {r: math.prod(trips[i + 1:]) for i, (r, _) in enumerate(loops)}
@@ -836,95 +684,3 @@ def recurrences(cascade) -> list:
         if n in reach[n] and not any(n in g for g in out):
             out.append(tuple(x for x in names if x in reach[n] and n in reach[x]))
     return out
-
-
-class _Pass(NamedTuple):
-    """What the check of one passed tensor reads of its group's mapping, whatever the sizes."""
-
-    tensor: str
-    producer: object      # the producing Einsum's facts
-    consumer: str
-    reads: tuple          # the consumer's references reading it
-    refused: str          # why it cannot pass (bypassed with nowhere to go), else ""
-    elsewhere: bool       # through DRAM, or taken in passing: the buffer holds none of it
-    in_registers: bool    # the producer bypasses the buffer: its unit's registers hold it
-    registers: tuple      # (level, bytes per word, bytes) of the registers of the producer's unit
-    pes: int              # PEs of the producer's unit
-    copies: int           # stages crossed, plus one (copies in registers)
-    tiled: tuple          # (producer, consumer) have tiles at the group's buffer
-    axes: tuple | None    # when every read is the producer's tile axis by axis (references
-                          # of plain ranks, no tiles at the buffer): the producer's ranks
-
-
-@lru_cache(maxsize=256)
-def _passes(cascade, g: Group, pairs: tuple, placements: tuple, spec) -> tuple:
-    """:class:`_Pass` of every (tensor, consumer) of ``pairs`` in group ``g`` whose members
-    are placed as ``placements`` (units, keep/bypass and which levels have tiles read) on
-    ``spec``: once per cascade, group, mapping and spec."""
-    facts = _EinsumTable(_einsum_facts(cascade))
-    forms = {id(r): form for r, form, _ in _ref_forms(cascade)}
-    pl = {p.einsum: p for p in placements}
-    out = []
-    for x, cons in pairs:
-        prod = facts.einsum(x)
-        pp, cp = pl[prod.name], pl[cons]
-        reads = tuple(refs(facts.einsum(cons), x))
-        tiled = (g.buffer in pp.tiles, g.buffer in cp.tiles)
-        # every member's tile of a rank is the same (the group's loop tile or the whole rank)
-        plain = [forms[id(r)] and forms[id(r)][1] for r in (prod.output, *reads)]
-        axes = plain[0] if not any(tiled) and plain[0] is not None and all(a == plain[0] for a in plain) else None
-        registers = tuple((lv, s.word_bytes, s.size_bytes) for lv, s in spec.storage.items() if s.per_pe_of == pp.unit)
-        in_pes = pp.unit == cp.unit and bool(registers)
-        # through DRAM (spill); or, in the producer's stage and bypassing the buffer, taken in
-        # passing as it streams out to DRAM (a spilled tensor) or out of the producer's array
-        # (into another array, or into the buffer when the producer keeps it there)
-        one_stage = g.stage(prod.name) == g.stage(cons) and not cp.keeps(g.buffer, x)
-        elsewhere = g.spill.get(x) == cons or (one_stage and (x in g.spill or not in_pes))
-        refused = ""
-        if (not pp.keeps(g.buffer, x) or not cp.keeps(g.buffer, x)) and not (in_pes or elsewhere):
-            who = prod.name if not pp.keeps(g.buffer, x) else cons
-            refused = (f"{_label(g)}: einsum {who!r} bypasses passed tensor {x!r} at level {g.buffer!r}, but "
-                       f"{prod.name!r} and {cons!r} neither share a unit with per-PE storage to hold it "
-                       f"nor both bypass it in one stage")
-        out.append(_Pass(x, prod, cons, reads, refused, elsewhere, not pp.keeps(g.buffer, x), registers,
-                         spec.compute[pp.unit].pes, g.stage(cons) - g.stage(prod.name) + 1, tiled, axes))
-    return tuple(out)
-
-
-def _pass_words(cascade, ps: _Pass, m, g, label, work_of) -> int:
-    """Words of the largest tile of passed tensor ``ps``, its producer's and consumer's tiles
-    checked to meet (``m``: the members' placements at this tile; ``work_of``: their tiles)."""
-    x, prod, cons_name = ps.tensor, ps.producer, ps.consumer
-    held_p, held_c = work_of[prod.name], work_of[cons_name]
-    if ps.tiled[0]:
-        held_p = {**held_p, **m.of(prod.name).tiles[g.buffer]}
-    if ps.tiled[1]:
-        held_c = {**held_c, **m.of(cons_name).tiles[g.buffer]}
-    pext = cascade.extents(prod.output, held_p)
-    words = math.prod(pext)
-    for ref in ps.reads:
-        cext = cascade.extents(ref, held_c)
-        if cext != pext:
-            for a, (pe, ce) in enumerate(zip(pext, cext)):
-                if ce % pe:
-                    raise MappingError(f"{label}: tiles of tensor {x!r} do not meet at level {g.buffer!r}: einsum "
-                                       f"{cons_name!r} reads {ce} along axis {a} ({ref.indices[a]}), not a whole "
-                                       f"number of einsum {prod.name!r}'s tiles of {pe}")
-            words = max(words, math.prod(cext))
-    return words
-
-
-def _held(ps: _Pass, words: int, g, word_bytes, label) -> float:
-    """Bytes the group's buffer holds for passed tensor ``ps`` whose largest tile is ``words``."""
-    if ps.elsewhere:
-        return 0.0
-    if ps.in_registers:
-        # it stays in the PEs' registers of the unit producing and consuming it: an in-order
-        # unit issues the consumer before the next producer, so one copy per stage crossed
-        per_pe = math.ceil(words * ps.copies / ps.pes)
-        for lv, wb, size in ps.registers:
-            if per_pe * wb > size:
-                raise _Overflow(f"{label}: tensor {ps.tensor!r} of einsum {ps.producer.name!r} bypasses the buffer but needs "
-                                f"{per_pe * wb:g} bytes per PE at level {lv!r}, which holds {size}", per_pe * wb / size)
-        return 0.0
-    return words * g.counted_slots * word_bytes

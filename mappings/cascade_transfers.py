@@ -11,7 +11,7 @@ through DRAM (``spill``): its producer stores it and the named consumer loads it
 :func:`mappings.cascade_plan.plan` calls these with the group's facts (its Einsums, their tiles
 ``work_of`` per iteration, the loop trips; of ``g.loops`` only the ranks are read, the
 tiles being those of the trips); ``cascade`` is a
-:class:`~mappings.cascade_plan.CascadeFacts` (its ``extents`` give a reference's tile).
+:class:`~mappings.cascade_facts.CascadeFacts` (its ``extents`` give a reference's tile).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def spills(g, producer, steps, m, cascade, trips, work_of) -> list:
     return out
 
 
-def _refetch_every(ranks_indexing: set, g: Group, trips) -> int:
+def _refetch_every(ranks_indexing: set, g, trips) -> int:
     """Iterations between two changes of a tile indexed by ``ranks_indexing``: the product of
     the trips of the innermost loops over other ranks."""
     every = 1

@@ -50,9 +50,10 @@ from types import MappingProxyType
 
 from arch.spec import ComputeUnit, Operator
 from mappings.cascade_mapping import Group
-from mappings.cascade_plan import CascadeFacts, einsum_latency, plan
+from mappings.cascade_facts import CascadeFacts
+from mappings.cascade_plan import einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
-from sim.cascade_phases import _dep, group_phases, synced  # noqa: F401 (_dep: tests clear its cache here)
+from sim.cascade_phases import group_phases, synced
 from sim.cost import (book_priced, cycles_of, dram_items, op_items, register_items, storage_items,
                       transfer_cycles)
 from sim.taskgraph import Task, TaskGraph
@@ -95,7 +96,7 @@ def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
 
 @lru_cache(maxsize=8)
 def _point(cascade, shape_items: tuple) -> tuple:
-    """(:class:`~mappings.cascade_plan.CascadeFacts`, Einsum shapes) of ``cascade`` at rank sizes
+    """(:class:`~mappings.cascade_facts.CascadeFacts`, Einsum shapes) of ``cascade`` at rank sizes
     ``shape_items`` ((rank, size) pairs): once per point for every mapping lowered there
     (FLAT's two files, the mapper's candidates); neither is changed by a lowering."""
     shape = dict(shape_items)
@@ -104,7 +105,7 @@ def _point(cascade, shape_items: tuple) -> tuple:
 
 
 def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> TaskGraph:
-    """The task graph of ``plans``; ``cascade``: its :class:`~mappings.cascade_plan.CascadeFacts`."""
+    """The task graph of ``plans``; ``cascade``: its :class:`~mappings.cascade_facts.CascadeFacts`."""
     units = {"dram": 1}
     dram = _Dram(spec, stage_dram)
     rates = {}   # unit name -> its _UnitRates, read from the spec once per graph
@@ -268,7 +269,7 @@ def _einsum_rates(e, unit: _UnitRates, placement, buffer: str, register_files: s
 
 def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, word_bytes, facts, loads):
     """(stage, task, deps in work space) of one Einsum's instance on ``unit``; ``glb``: the
-    group's buffer; ``facts``: the cascade's :class:`~mappings.cascade_plan.CascadeFacts`;
+    group's buffer; ``facts``: the cascade's :class:`~mappings.cascade_facts.CascadeFacts`;
     ``mapping``: the :class:`~mappings.cascade_mapping.CascadeMapping` (its register-file
     accounting, :func:`register_share`; its ``op_issue`` is ``unit``'s); ``loads``: the
     group's :func:`_loads`."""

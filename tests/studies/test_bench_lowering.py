@@ -16,13 +16,13 @@ def test_prints_a_row_per_rung(capsys):
 
 
 def test_forget_clears_what_a_lowering_keeps():
-    from mappings import cascade_plan
+    from mappings import cascade_passes
 
     lower, spec, workload = bench_lowering._files_path("fusemax")
     lower(spec, workload("bert", 1024, 1))
-    assert cascade_plan._passes.cache_info().currsize > 0
+    assert cascade_passes.passes.cache_info().currsize > 0
     bench_lowering.forget()
-    assert cascade_plan._passes.cache_info().currsize == 0
+    assert cascade_passes.passes.cache_info().currsize == 0
 
 
 @pytest.mark.parametrize("argv,message", [
