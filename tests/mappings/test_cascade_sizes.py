@@ -11,6 +11,7 @@ from mappings.cascade_mapping import dump, from_dict, load, loads
 from mappings.cascade_plan import plan
 from mappings.cascade_sizes import Size, fit_candidates
 from mappings.workloads import workload
+from studies.families.attention import attention_cascade
 from sim import analytical, des
 from sim.cascade import lower
 
@@ -214,3 +215,43 @@ def test_stage_dram_books_the_staging_of_every_dram_byte():
     kept = {t.tensor for gp in plan(cascade, sizes, m, spec) for t in gp.transfers if t.kept}
     assert kept == {"AV", "QK", "SN"}          # SN keeps QK, A keeps SN, AV's accumulators
     assert 0 < wr < loaded / 512 and 0 < rd < stored / 512
+
+
+def _with_levels(spec, **size_bytes):
+    """``spec`` with its storage levels of the given names resized (bytes)."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    levels = {k: replace(v, size_bytes=size_bytes.get(k, v.size_bytes)) for k, v in spec.storage.items()}
+    return replace(spec, storage=MappingProxyType(levels))
+
+
+@pytest.mark.parametrize("name,arch,fit", [("fusemax", "fusemax", "fit(pe2d.cols)"), ("cascade", "flat", "fit(pe2d.cols)"),
+                                           ("flat", "flat", "fit(1)")])
+@pytest.mark.parametrize("glb,registers", [(1, 1), (1 / 8, 1), (1 / 64, 1), (1, 4), (1, 1 / 2), (1 / 3, 3)])
+def test_fit_takes_the_largest_candidate_whose_fixed_tile_plans(name, arch, fit, glb, registers):
+    # the search (the largest candidate, then a probe the overflow guides, then bisection) is
+    # checked against planning every candidate written as a fixed tile, largest first: the
+    # first that plans is the one fit must take (buffers and registers resized to move it)
+    base = load_arch(arch, {})
+    regs = {k: max(1, int(v.size_bytes * registers)) for k, v in base.storage.items() if v.per_pe_of}
+    spec = _with_levels(base, glb=max(1, int(base.storage["glb"].size_bytes * glb)), **regs)
+    m = load(name)
+    wl = workload("bert", "16K", 64)
+    cascade, shape = attention_cascade(m, wl, spec.compute["pe2d"].rows)
+    step = spec.compute["pe2d"].cols if "pe2d" in fit else 1
+    expected = None
+    for tile in fit_candidates(step, wl.seq_len):
+        fixed = loads(dump(m).replace(fit, str(tile)), "fixed.yaml")
+        try:
+            plan(cascade, shape, fixed, spec)
+        except MappingError:
+            continue
+        expected = tile
+        break
+    if expected is None:
+        with pytest.raises(MappingError):
+            plan(cascade, shape, m, spec)
+        return
+    (gp,) = [g for g in plan(cascade, shape, m, spec) if "P" in dict(g.loops)]
+    assert dict(gp.loops)["P"] == expected
