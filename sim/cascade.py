@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from types import MappingProxyType
+from typing import NamedTuple
 
 from arch.spec import ComputeUnit, Operator
 from mappings.cascade_mapping import Group
@@ -58,7 +59,7 @@ from sim.cost import (book_priced, cycles_of, dram_items, op_items, register_ite
                       transfer_cycles)
 from sim.taskgraph import Task, TaskGraph
 
-__all__ = ["lower", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain", "register_share"]
+__all__ = ["lower", "planned", "graph", "dram_cycles", "Planned", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain", "register_share"]
 
 #: Iterations by which a store trails the Einsum that produced its tile.
 STORE_TRAIL = 2
@@ -77,9 +78,38 @@ def lower(cascade, shape: dict, mapping, spec, stage_dram: bool = False) -> Task
     MappingError
         The mapping cannot run (see :func:`mappings.cascade_plan.plan`).
     """
+    return graph(planned(cascade, shape, mapping, spec), stage_dram)
+
+
+class Planned(NamedTuple):
+    """A mapped cascade planned at one point (:func:`planned`): what :func:`graph` lowers."""
+
+    facts: object         # the cascade's CascadeFacts at the point
+    shapes: dict          # Einsum name -> EinsumShape
+    mapping: object       # the CascadeMapping
+    spec: object
+    plans: list           # mappings.cascade_plan.GroupPlan, one per fusion group
+
+
+def planned(cascade, shape: dict, mapping, spec) -> Planned:
+    """``mapping`` checked against ``cascade`` at rank sizes ``shape`` on ``spec`` and unfolded
+    into its group plans (:func:`mappings.cascade_plan.plan`; raises its :class:`MappingError`)."""
     facts, shapes = _point(cascade, tuple(shape.items()))
-    return _graph(facts, shape, mapping, spec, plan(facts, shape, mapping, spec, shapes=shapes), shapes,
-                  stage_dram)
+    return Planned(facts, shapes, mapping, spec, plan(facts, shape, mapping, spec, shapes=shapes))
+
+
+def graph(p: Planned, stage_dram: bool = False) -> TaskGraph:
+    """The task graph of :class:`Planned` ``p`` (``stage_dram``: as :func:`lower`'s)."""
+    return _graph(p.facts, p.mapping, p.spec, p.plans, p.shapes, stage_dram)
+
+
+def dram_cycles(p: Planned) -> int:
+    """Cycles the DRAM channel is busy moving the tiles of :class:`Planned` ``p``: every load and
+    store of every group, each instance :func:`transfer_cycles` of its bytes. A lower bound on
+    the cycles of its task graph on either engine (the channel moves one tile at a time), known
+    before the graph is built."""
+    dram = _Dram(p.spec, False)
+    return sum(_transfer_cycles(t, dram) * t.instances for gp in p.plans for t in gp.transfers)
 
 
 def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
@@ -89,8 +119,7 @@ def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
     from sim.analytical import run
 
     facts, shapes = _point(cascade, tuple(shape.items()))
-    report = run(_graph(facts, shape, mapping, spec, plan(facts, shape, mapping, spec, only=einsum, shapes=shapes),
-                        shapes))
+    report = run(_graph(facts, mapping, spec, plan(facts, shape, mapping, spec, only=einsum, shapes=shapes), shapes))
     return report.cycles, report.energy_pj
 
 
@@ -104,7 +133,7 @@ def _point(cascade, shape_items: tuple) -> tuple:
     return CascadeFacts(cascade, sizes), shapes_from_cascade(cascade, shape, sizes)
 
 
-def _graph(cascade, shape, mapping, spec, plans, shapes, stage_dram=False) -> TaskGraph:
+def _graph(cascade, mapping, spec, plans, shapes, stage_dram=False) -> TaskGraph:
     """The task graph of ``plans``; ``cascade``: its :class:`~mappings.cascade_facts.CascadeFacts`."""
     units = {"dram": 1}
     dram = _Dram(spec, stage_dram)
@@ -322,6 +351,12 @@ class _Dram:
         self.staged = staged
 
 
+def _transfer_cycles(t, dram: _Dram) -> int:
+    """Cycles the DRAM channel is busy with one instance of transfer ``t`` (its tile's bytes and
+    the partial sums read back)."""
+    return transfer_cycles(t.words * dram.word_bytes + t.readback_words * dram.word_bytes, dram.bw)
+
+
 def _transfer_task(t, stage: int, glb, dram: _Dram):
     """(stage, task, deps in work space) of transfer ``t`` of a group whose buffer is ``glb``,
     its Einsum at ``stage``."""
@@ -347,7 +382,7 @@ def _transfer_task(t, stage: int, glb, dram: _Dram):
         stage += 1 if t.spilled else STORE_TRAIL
     elif stage > 0:
         stage -= 1
-    task = Task.trusted(f"{t.kind}.{t.tensor}", "dram", transfer_cycles(moved + back, dram.bw),
+    task = Task.trusted(f"{t.kind}.{t.tensor}", "dram", _transfer_cycles(t, dram),
                         dram.latency if t.kind == "load" else 0, MappingProxyType(actions), MappingProxyType(energy),
                         None, t.every, t.offset)
     return stage, task, deps

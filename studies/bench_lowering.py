@@ -3,8 +3,8 @@
 For every rung of the ablation ladder (:data:`studies.families.attention.CONFIGS`), on the
 rung's own paper hardware, lowers each of the 24 model x length points (batch 64) through
 :func:`studies.families.attention.ladder_graph` (the rung's shipped files through the generic
-lowering; FLAT lowers both of its files and keeps the one with the least bound on time, as a
-point does) and prints the CPU time per point, averaged over the points, and the Python
+lowering; FLAT plans both of its files and keeps the one with the least bound on time, as a
+point does, lowering the second only when its DRAM traffic alone does not rule it out) and prints the CPU time per point, averaged over the points, and the Python
 function calls per point (cProfile's count: the same on any machine, load or no load).
 
 Each point is lowered as a sweep meets it: once, new. A round first forgets every

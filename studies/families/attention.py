@@ -162,7 +162,7 @@ def ladder_graph(spec, wl, config: str, stage_dram: bool = False) -> tuple:
     from arch.errors import MappingError
     from mappings.cascade_mapping import shipped
     from sim.analytical import phase_bound
-    from sim.cascade import lower
+    from sim.cascade import dram_cycles, graph, planned
 
     m0 = arrays(spec)[0].rows
     files = LADDER_FILES[check_config(config)]
@@ -170,15 +170,20 @@ def ladder_graph(spec, wl, config: str, stage_dram: bool = False) -> tuple:
     for name in files:
         mapping = shipped(name)
         try:
-            graph = lower(*attention_cascade(mapping, wl, m0), mapping, spec, stage_dram=stage_dram)
+            p = planned(*attention_cascade(mapping, wl, m0), mapping, spec)
         except MappingError as err:
             error = err
             continue
         # FLAT's own choice: the least bound on time (each unit's work, the DRAM channel's
-        # traffic, the dependence chains: sim.analytical.phase_bound)
-        cycles = sum(phase_bound(ph) for ph in graph.phases) if len(files) > 1 else 0
+        # traffic, the dependence chains: sim.analytical.phase_bound); a file whose DRAM
+        # traffic alone takes as long as the best bound so far cannot be chosen (its bound is
+        # at least that traffic's cycles), and is not lowered further
+        if best is not None and dram_cycles(p) >= best[0]:
+            continue
+        g = graph(p, stage_dram)
+        cycles = sum(phase_bound(ph) for ph in g.phases) if len(files) > 1 else 0
         if best is None or cycles < best[0]:
-            best = (cycles, graph, name)
+            best = (cycles, g, name)
     if best is None:
         raise error
     return best[1], best[2]

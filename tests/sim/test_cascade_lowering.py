@@ -216,3 +216,32 @@ def test_a_task_without_instances_in_the_steady_phase_is_left_out():
     assert ff.actions[("dram", "read")] == 2 * (M * K + K * N)
     assert ff.actions[("dram", "write")] == 2 * M * N
     assert ff.actions[("pe2d", "mac")] == M * N * K
+
+
+@pytest.mark.parametrize("name,arch", [("unfused", "unfused"), ("flat", "flat"), ("flat-spill", "flat"),
+                                       ("cascade", "flat"), ("architecture", "fusemax"), ("fusemax", "fusemax"),
+                                       ("linear", "fusemax")])
+@pytest.mark.parametrize("model,length", [("bert", "1K"), ("xlm", "64K"), ("t5", "1M")])
+def test_dram_cycles_are_the_channels_busy_cycles_and_bound_both_engines(name, arch, model, length):
+    # dram_cycles reads the plans only; counted here from the graph instead (each DRAM task's
+    # cycles times the instances its phases run) it must be equal, and at most the bound FLAT
+    # chooses by and the cycles of both engines
+    from mappings.workloads import workload
+    from sim.analytical import phase_bound
+    from sim.cascade import dram_cycles, graph, planned
+    from studies.families.attention import arrays, attention_cascade
+
+    spec, m = load_arch(arch, {}), load(name)
+    wl = workload(model, length, 1)
+    if name == "linear":
+        gemm = wl.linear_layers()[0][0]
+        cascade, shape = library.gemm(), {"M": gemm.tokens, "N": gemm.n, "K": gemm.k}
+    else:
+        cascade, shape = attention_cascade(m, wl, arrays(spec)[0].rows)
+    p = planned(cascade, shape, m, spec)
+    g = graph(p)
+    busy = sum(t.cycles * t.count(ph.iterations) for ph in g.phases for t in ph.tasks if t.unit == "dram")
+    assert dram_cycles(p) == busy > 0
+    assert busy <= sum(phase_bound(ph) for ph in g.phases) <= analytical(g).cycles
+    if length == "1K":
+        assert busy <= des(g).cycles
