@@ -136,7 +136,9 @@ def _phase_loop():
         from numba import njit
     except ImportError:          # the same loop runs as plain Python
         return _run_phase
-    _record = njit(inline="always")(_record)   # inlined into the compiled loop, which reads it
+    # inlined into the compiled loop, which reads it (compiled from the plain function, so that a
+    # second call, after the cache is cleared, compiles the same)
+    _record = njit(inline="always")(getattr(_record, "py_func", _record))
     return njit(nogil=True, cache=True)(_run_phase)
 
 
