@@ -349,8 +349,9 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
 class _Attempts:
     """Group ``g``'s plans at the loop tiles tried in one lowering (its own, or a ``fit`` tile's
     candidates): what they share is worked out once, its structure (:class:`_GroupFlow`) and
-    passed tensors (:func:`_passes`) after the first candidate's placements are checked; a
-    member's placement resolved on the tiles is checked once per resolved sizes."""
+    passed tensors (:func:`~mappings.cascade_passes.passes`) after the first candidate's
+    placements are checked; a member's placement resolved on the tiles is checked once per
+    resolved sizes."""
 
     def __init__(self, cascade, g: Group, m, spec, sizes, shapes, done, iterative):
         self.cascade, self.g, self.spec, self.sizes, self.shapes = cascade, g, spec, sizes, shapes
@@ -365,7 +366,7 @@ class _Attempts:
             self._flow = _group_flow(self.cascade, self.g, self.spec, self.done, self.iterative)
         return self._flow
 
-    def passes(self) -> tuple:
+    def passed(self) -> tuple:
         if self._passes is None:
             self._passes = passes(self.cascade.cascade, self.g, self.flow().flow.pairs,
                                   tuple(mb[1] for mb in self.members), self.spec, _label(self.g))
@@ -381,7 +382,7 @@ class _Attempts:
                     _check_placement(cascade, e, p, shapes[e.name], spec, iterative)
                 self._view = _Members([p for _, p, _, _ in self.members])
             return _group_plan(cascade, self.flow(), self.g, loops, self._view, spec, self.sizes, iterative,
-                               self.passes())
+                               self.passed())
         loop_tile, placed, out = dict(loops), self.placed, []
         for e, p, reads, fit_ranks in self.members:
             if not reads and not fit_ranks:
@@ -402,7 +403,7 @@ class _Attempts:
                 placed[key] = resolved
             out.append(placed[key])
         return _group_plan(cascade, self.flow(), self.g, loops, _Members(out), spec, self.sizes, iterative,
-                           self.passes())
+                           self.passed())
 
 
 @lru_cache(maxsize=1024)

@@ -59,7 +59,8 @@ from sim.cost import (book_priced, cycles_of, dram_items, op_items, register_ite
                       transfer_cycles)
 from sim.taskgraph import Task, TaskGraph
 
-__all__ = ["lower", "planned", "graph", "dram_cycles", "Planned", "cost_group", "STORE_TRAIL", "issue_cycles", "functional_unit", "row_drain", "register_share"]
+__all__ = ["lower", "planned", "graph", "dram_cycles", "Planned", "cost_group", "STORE_TRAIL", "issue_cycles",
+           "functional_unit", "row_drain", "register_share"]
 
 #: Iterations by which a store trails the Einsum that produced its tile.
 STORE_TRAIL = 2
