@@ -129,7 +129,11 @@ def edge_phase(name, chosen: list, shared: tuple) -> Phase:
             key = all_kept if present.issuperset(candidates) else (t.name, tuple([a for a in candidates if a in present]))
             task = by_deps.get(key)
             if task is None:
-                task = by_deps[key] = t.derive(_deps(tuple([(a, 0) for a in key[1]])), 1, 0)
+                if not key[1] and t.every == 1 and not t.offset and not t.deps:
+                    task = t   # the template itself: no dependency, runs in every iteration
+                else:
+                    task = t.derive(_deps(tuple([(a, 0) for a in key[1]])), 1, 0)
+                by_deps[key] = task
             tasks.append(task)
         out = by_names[names] = tuple(tasks)
     return Phase.trusted(name, out, 1)
