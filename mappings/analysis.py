@@ -75,15 +75,38 @@ def iteration_points(e: Einsum, sizes: Mapping[str, int]) -> int:
     ``(m1, m0)`` with ``m1*M0 + m0 < M``, so they contribute ``min(M, T*M0)`` points where
     ``T`` is the number of values ``m1`` takes.
     """
-    space, variables = e.space, set(e.variables)
-    n = 1
+    return _points(_points_form(e), sizes, [it.trips(sizes) for it in e.space.iterations])
+
+
+def _points_form(e: Einsum) -> tuple:
+    """The factors of :func:`iteration_points` of ``e`` whatever the sizes: each partition's
+    ``(parent, outer rank, inner rank, iteration)`` whose two variables ``e`` has, and each
+    other variable's ``(rank, iteration)`` (``iteration``: the index in ``e.space.iterations``
+    of an iterative variable's, else None)."""
+    space, variables = e.space, list(dict.fromkeys(e.variables))
+    iterations = [it.var for it in space.iterations]
+
+    def trips(var):
+        return iterations.index(var) if var in iterations else None
+
+    parts = []
     for p in space.partitions:
         o, i = p.outer.lower(), p.inner.lower()
         if o in variables and i in variables:
-            n *= min(sizes[p.parent], extent(space, o, sizes) * sizes[p.inner])
-            variables -= {o, i}
-    for v in variables:
-        n *= extent(space, v, sizes)
+            parts.append((p.parent, rank_of(o), p.inner, trips(o)))
+            variables = [v for v in variables if v not in (o, i)]
+    return tuple(parts), tuple((rank_of(v), trips(v)) for v in variables)
+
+
+def _points(form: tuple, sizes: Mapping[str, int], trips: list) -> int:
+    """:func:`iteration_points` from its :func:`_points_form` at ``sizes``, ``trips`` the steps
+    of each iteration of the space."""
+    parts, singles = form
+    n = 1
+    for parent, outer, inner, k in parts:
+        n *= min(sizes[parent], (trips[k] if k is not None else sizes[outer]) * sizes[inner])
+    for rank, k in singles:
+        n *= trips[k] if k is not None else sizes[rank]
     return n
 
 
@@ -134,13 +157,8 @@ def counts_at(c: Cascade, sizes: Mapping[str, int]) -> dict:
     (:func:`resolve_sizes`)."""
     trips = [it.trips(sizes) for it in c.space.iterations]   # each iteration's steps, once
     per = {}
-    for name, classes, parts, singles in _count_forms(c):
-        n = 1
-        for parent, outer, inner, k in parts:
-            n *= min(sizes[parent], (trips[k] if k is not None else sizes[outer]) * sizes[inner])
-        for rank, k in singles:
-            n *= trips[k] if k is not None else sizes[rank]
-        per[name] = dict(zip(OP_CLASSES, map(n.__mul__, classes)))
+    for name, classes, form in _count_forms(c):
+        per[name] = dict(zip(OP_CLASSES, map(_points(form, sizes, trips).__mul__, classes)))
     return per
 
 
@@ -148,26 +166,11 @@ def counts_at(c: Cascade, sizes: Mapping[str, int]) -> dict:
 def _count_forms(c: Cascade) -> tuple:
     """Per Einsum of ``c`` (a cascade is not changed after construction and hashes by
     identity): its name, :func:`einsum_op_classes` (a count per class of ``OP_CLASSES``), and
-    the factors of :func:`iteration_points`, each partition's ``(parent, outer rank, inner
-    rank, iteration)`` and each other variable's ``(rank, iteration)`` (``iteration``: the
-    index in ``c.space.iterations`` of an iterative variable's, else None)."""
-    iterations = [it.var for it in c.space.iterations]
+    :func:`_points_form`."""
     out = []
     for e in c.einsums:
-        space, variables = e.space, list(dict.fromkeys(e.variables))
-
-        def trips(var):
-            return iterations.index(var) if var in iterations else None
-
-        parts = []
-        for p in space.partitions:
-            o, i = p.outer.lower(), p.inner.lower()
-            if o in variables and i in variables:
-                parts.append((p.parent, rank_of(o), p.inner, trips(o)))
-                variables = [v for v in variables if v not in (o, i)]
         classes = einsum_op_classes(e)
-        out.append((e.name, tuple(classes.get(k, 0) for k in OP_CLASSES), tuple(parts),
-                    tuple((rank_of(v), trips(v)) for v in variables)))
+        out.append((e.name, tuple(classes.get(k, 0) for k in OP_CLASSES), _points_form(e)))
     return tuple(out)
 
 

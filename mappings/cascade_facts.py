@@ -93,10 +93,9 @@ def _sized_form(cascade, k: int, values: tuple) -> tuple:
 def _static_terms(cascade) -> MappingProxyType:
     """:meth:`CascadeFacts.terms_of` of each Einsum of :func:`einsum_facts` of ``cascade``
     (by identity) whose references' projections read no rank size."""
-    forms = {id(r): form for r, form, _ in _ref_forms(cascade)}
-    return MappingProxyType({id(e): tuple((r.name, forms[id(r)][0]) for r in (e.output, *e.inputs))
-                             for e in einsum_facts(cascade)
-                             if all(forms[id(r)] is not None for r in (e.output, *e.inputs))})
+    static = ref_forms_by_id(cascade)[0]
+    return MappingProxyType({id(e): tuple((r.name, static[id(r)][0]) for r in (e.output, *e.inputs))
+                             for e in einsum_facts(cascade) if all(id(r) in static for r in (e.output, *e.inputs))})
 
 
 @lru_cache(maxsize=4096)
@@ -105,7 +104,6 @@ def _ref_form(terms: tuple) -> tuple:
     return terms, _plain_axes(terms), frozenset(r for axis in terms for _, r in axis)
 
 
-@lru_cache(maxsize=4096)
 def _plain_axes(terms: tuple) -> tuple | None:
     """The rank of each axis of a reference whose axes are each one rank with coefficient 1
     (``terms``: its projection's), whose extents are then its ranks' own; else None."""

@@ -375,14 +375,15 @@ class _Attempts:
     def plan(self, loops: tuple) -> GroupPlan:
         """The group at integer loop tiles ``loops`` with its members resolved on their tiles,
         each placement checked, planned."""
-        cascade, spec, shapes, iterative = self.cascade, self.spec, self.shapes, self.iterative
+        view = self._view or _Members(self._placements(loops))
         if self.fixed:   # every size an integer already: the same placements at every tile
-            if self._view is None:
-                for e, p, _, _ in self.members:
-                    _check_placement(cascade, e, p, shapes[e.name], spec, iterative)
-                self._view = _Members([p for _, p, _, _ in self.members])
-            return _group_plan(cascade, self.flow(), self.g, loops, self._view, spec, self.sizes, iterative,
-                               self.passed())
+            self._view = view
+        return _group_plan(self.cascade, self.flow(), self.g, loops, view, self.spec, self.sizes, self.iterative,
+                           self.passed())
+
+    def _placements(self, loops: tuple) -> list:
+        """Each member's placement at loop tiles ``loops``, checked (once per resolved sizes)."""
+        cascade, spec, shapes, iterative = self.cascade, self.spec, self.shapes, self.iterative
         loop_tile, placed, out = dict(loops), self.placed, []
         for e, p, reads, fit_ranks in self.members:
             if not reads and not fit_ranks:
@@ -402,8 +403,7 @@ class _Attempts:
                     _check_placement(cascade, e, resolved, shapes[e.name], spec, iterative)
                 placed[key] = resolved
             out.append(placed[key])
-        return _group_plan(cascade, self.flow(), self.g, loops, _Members(out), spec, self.sizes, iterative,
-                           self.passed())
+        return out
 
 
 @lru_cache(maxsize=1024)
@@ -531,7 +531,7 @@ def _structure(cascade, g: Group, done: frozenset, iterative: frozenset) -> _Gro
 def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes, iterative, passes) -> GroupPlan:
     """The plan of group ``g`` at integer loop tiles ``loops`` (the ranks of ``g.loops``), its
     structure ``gf`` checked already; ``m``: the members' placements (:class:`_Members`);
-    ``passes``: its passed tensors (:func:`_passes`)."""
+    ``passes``: its passed tensors (:func:`~mappings.cascade_passes.passes`)."""
     label, producer, flow = gf.label, gf.producer, gf.flow
     members = [mb.e for mb in gf.members]
     for r, t in loops:
@@ -555,7 +555,7 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
     cap = spec.storage[g.buffer].size_bytes
     word_bytes = spec.storage[g.buffer].word_bytes
     passed = {}   # tensor -> bytes held for it: its largest tile over its consumers
-    over = None   # the first overflow; the passes after it only say by how much others overflow
+    over, worst = None, 0.0   # the first overflow; the passes after it say by how much others do
     for ps in passes:
         try:
             if ps.refused:
@@ -563,7 +563,7 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
             b = held_bytes(ps, math.prod(map(full.__getitem__, ps.axes)) if ps.axes is not None else
                       pass_words(cascade, ps, m, g, label, tiles()), g, word_bytes, label)
         except Overflow as err:
-            over = err if over is None else Overflow(str(over), max(over.excess, err.excess))
+            over, worst = over or err, max(worst, err.excess)
             continue
         except MappingError:
             if over is None:
@@ -571,12 +571,12 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
             continue
         passed[ps.tensor] = max(passed.get(ps.tensor, 0.0), b)
     if over is not None:
-        raise over
+        raise Overflow(str(over), worst)
     held = max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
     # loads and stores are double buffered; a tile passed through DRAM (spill) passes through
     # the buffer as a stream of array tiles: it costs buffer accesses when kept but holds no
     # block of it
-    work_of = tiles()
+    tiles()
     words = tile_words(cascade, gf.crossing, m, g, work_of)
     held += sum([2 * w * word_bytes for w, kept in words if kept])
     for x in gf.state:

@@ -45,9 +45,9 @@ def refs(e, tensor: str) -> list:
 def crossings(einsums, outputs, g, members, producer) -> tuple:
     """What crosses the boundary of group ``g`` whatever the sizes, in member order:
     ``("load", tensor, reader, its references reading it)`` for each tensor it reads from
-    outside (the first reader's) and ``("store", tensor, producer, ())`` for each result read
-    outside it or a cascade output (one of ``outputs``). ``einsums``: the cascade's;
-    ``producer``: the members by tensor."""
+    outside (the first reader's) and ``("store", tensor, producer, (its output reference,))``
+    for each result read outside it or a cascade output (one of ``outputs``). ``einsums``:
+    the cascade's; ``producer``: the members by tensor."""
     outside_reads = {t for x in einsums if x.name not in g.einsums for t in x.input_tensors}
     out, seen = [], set()
     for e in members:
@@ -56,7 +56,7 @@ def crossings(einsums, outputs, g, members, producer) -> tuple:
                 seen.add(x)
                 out.append(("load", x, e, tuple(refs(e, x))))
         if e.name in outside_reads or e.name in outputs:
-            out.append(("store", e.name, e, ()))
+            out.append(("store", e.name, e, (e.output,)))
     return tuple(out)
 
 
@@ -64,21 +64,20 @@ def tile_words(cascade, crossing, m, g, work_of) -> list:
     """(words per tile, kept by the group's buffer) of each entry of ``crossing``
     (:func:`crossings`) when the members work on tiles ``work_of``: what the buffer holds of
     them, before :func:`transfers` says how often they move."""
-    out = []
-    for kind, x, e, readers in crossing:
-        work = work_of[e.name]
-        if kind == "load":
-            out.append((max(math.prod(cascade.extents(r, work)) for r in readers), m.of(e.name).keeps(g.buffer, x)))
-        else:
-            out.append((math.prod(cascade.extents(e.output, work)), m.of(e.name).keeps(g.buffer, x)))
-    return out
+    return [(_words(cascade, references, work_of[e.name]), m.of(e.name).keeps(g.buffer, x))
+            for _, x, e, references in crossing]
+
+
+def _words(cascade, references, work: dict) -> int:
+    """Words of the largest tile of ``references`` (of one Einsum) when its ranks take ``work``."""
+    return max(math.prod(cascade.extents(r, work)) for r in references)
 
 
 def transfers(cascade, g, crossing, words, trips, work_of) -> list:
     """The loads and stores of ``crossing`` (:func:`crossings`) at loop trips ``trips``, their
     tiles' ``words`` (:func:`tile_words`)."""
-    return [_load(x, e, readers, w, kept, g, cascade, trips, work_of) if kind == "load" else
-            _store(e, w, kept, g, cascade, trips) for (kind, x, e, readers), (w, kept) in zip(crossing, words)]
+    return [_load(x, e, references, w, kept, g, cascade, trips, work_of) if kind == "load" else
+            _store(e, w, kept, g, cascade, trips) for (kind, x, e, references), (w, kept) in zip(crossing, words)]
 
 
 def check_spill(g, producer, label) -> None:
@@ -99,13 +98,12 @@ def spills(g, producer, steps, m, cascade, trips, work_of) -> list:
     out = []
     for x, c in g.spill.items():
         e = producer[x]
-        st = _store(e, math.prod(cascade.extents(e.output, work_of[e.name])), m.of(e.name).keeps(g.buffer, x), g,
-                    cascade, trips)
+        st = _store(e, _words(cascade, (e.output,), work_of[e.name]), m.of(e.name).keeps(g.buffer, x), g, cascade,
+                    trips)
         out.append(st._replace(kept=False, spilled=True))
-        words = max(math.prod(cascade.extents(r, work_of[c])) for r in refs(producer[c], x))
         sc = stage[c]
-        out.append(Transfer(x, "load", c, words, sc.every, sc.offset, sc.instances, 0.0,
-                            m.of(c).keeps(g.buffer, x), True))
+        out.append(Transfer(x, "load", c, _words(cascade, refs(producer[c], x), work_of[c]), sc.every, sc.offset,
+                            sc.instances, 0.0, m.of(c).keeps(g.buffer, x), True))
     return out
 
 

@@ -49,7 +49,6 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
-from arch.spec import ComputeUnit, Operator
 from mappings.cascade_mapping import Group
 from mappings.cascade_facts import CascadeFacts
 from mappings.cascade_plan import einsum_latency, plan
@@ -92,11 +91,12 @@ class Planned(NamedTuple):
     plans: list           # mappings.cascade_plan.GroupPlan, one per fusion group
 
 
-def planned(cascade, shape: dict, mapping, spec) -> Planned:
+def planned(cascade, shape: dict, mapping, spec, only: str | None = None) -> Planned:
     """``mapping`` checked against ``cascade`` at rank sizes ``shape`` on ``spec`` and unfolded
-    into its group plans (:func:`mappings.cascade_plan.plan`; raises its :class:`MappingError`)."""
+    into its group plans (:func:`mappings.cascade_plan.plan`, ``only`` the group holding that
+    Einsum when given; raises its :class:`MappingError`)."""
     facts, shapes = _point(cascade, tuple(shape.items()))
-    return Planned(facts, shapes, mapping, spec, plan(facts, shape, mapping, spec, shapes=shapes))
+    return Planned(facts, shapes, mapping, spec, plan(facts, shape, mapping, spec, only=only, shapes=shapes))
 
 
 def graph(p: Planned, stage_dram: bool = False) -> TaskGraph:
@@ -119,8 +119,7 @@ def cost_group(cascade, shape: dict, mapping, spec, einsum: str):
     that group's phases. For the mapper."""
     from sim.analytical import run
 
-    facts, shapes = _point(cascade, tuple(shape.items()))
-    report = run(_graph(facts, mapping, spec, plan(facts, shape, mapping, spec, only=einsum, shapes=shapes), shapes))
+    report = run(graph(planned(cascade, shape, mapping, spec, only=einsum)))
     return report.cycles, report.energy_pj
 
 
@@ -256,9 +255,9 @@ def register_share(register_files: str, placement) -> float:
 
 class _UnitRates:
     """What pricing and timing an Einsum's tile read of one compute unit of a spec, whatever
-    the sizes (:func:`_unit_rates`): ``unit`` (a :class:`~arch.spec.ComputeUnit` of the
-    name, shape and operators read), its :func:`_issue_table`, and its per-PE storage levels
-    (``registers``, in spec order: :func:`sim.cost.register_items`)."""
+    the sizes (:func:`_unit_rates`): ``unit`` (its :class:`~arch.spec.ComputeUnit`), its
+    :func:`_issue_table`, and its per-PE storage levels (``registers``, in spec order:
+    :func:`sim.cost.register_items`)."""
 
     __slots__ = ("unit", "issue", "registers")
 
@@ -268,21 +267,16 @@ class _UnitRates:
 
 
 @lru_cache(maxsize=256)
-def _unit_rates(name: str, shape: tuple, operators: tuple, op_issue: str, registers: tuple) -> _UnitRates:
-    """The :class:`_UnitRates` of a compute unit given by value (``operators``: each operator's
-    name and :class:`~arch.spec.Operator` fields; ``registers``: its per-PE
-    :class:`~arch.spec.StorageLevel` objects, which hash by value): equal units of two specs
-    share one."""
-    ops = MappingProxyType({o[0]: Operator(*o) for o in operators})
-    return _UnitRates(ComputeUnit(name, shape, ops), op_issue, registers)
+def _unit_rates(unit, op_issue: str, registers: tuple) -> _UnitRates:
+    """The :class:`_UnitRates` of compute ``unit`` under ``op_issue`` with per-PE ``registers``
+    (spec objects, which hash and compare by value: equal units of two specs share one)."""
+    return _UnitRates(unit, op_issue, registers)
 
 
 def _unit_rates_of(spec, name: str, op_issue: str) -> _UnitRates:
     """The :func:`_unit_rates` of compute unit ``name`` of ``spec`` under ``op_issue``."""
-    unit = spec.compute[name]
     registers = tuple([lv for lv in spec.storage.values() if lv.per_pe_of == name])
-    operators = tuple([(op, o.cycles, o.latency_cycles, o.energy_pj) for op, o in unit.operators.items()])
-    return _unit_rates(name, unit.shape, operators, op_issue, registers)
+    return _unit_rates(spec.compute[name], op_issue, registers)
 
 
 @lru_cache(maxsize=1024)

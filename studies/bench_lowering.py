@@ -4,8 +4,9 @@ For every rung of the ablation ladder (:data:`studies.families.attention.CONFIGS
 rung's own paper hardware, lowers each of the 24 model x length points (batch 64) through
 :func:`studies.families.attention.ladder_graph` (the rung's shipped files through the generic
 lowering; FLAT plans both of its files and keeps the one with the least bound on time, as a
-point does, lowering the second only when its DRAM traffic alone does not rule it out) and prints the CPU time per point, averaged over the points, and the Python
-function calls per point (cProfile's count: the same on any machine, load or no load).
+point does, lowering the second only when its DRAM traffic alone does not rule it out) and
+prints the CPU time per point, averaged over the points, and the Python function calls per
+point (cProfile's count: the same on any machine, load or no load).
 
 Each point is lowered as a sweep meets it: once, new. A round first forgets every
 ``functools`` cache of the project's modules and the analytical engine's kept phases
@@ -28,7 +29,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from mappings.workloads import MODELS, SEQ_LENS
@@ -134,12 +135,12 @@ def time_rung(config: str, repeat: int, ref: Checkout | None = None) -> dict:
     counted = {k: [0] * len(points()) for k in paths}
     for rnd in range(repeat + 1):     # the last round counts calls
         for k, ((lower, spec, workload), checkout) in paths.items():
-            with checkout.active() if checkout else _nothing():
+            with checkout.active() if checkout else nullcontext():
                 forget()
                 lower(spec, workload(points()[0][0], points()[0][1], 1))
         for i, (model, length) in enumerate(points()):
             for k, ((lower, spec, workload), checkout) in paths.items():
-                with checkout.active() if checkout else _nothing():
+                with checkout.active() if checkout else nullcontext():
                     wl = workload(model, length, 64)
                     if rnd < repeat:
                         best[k][i] = min(best[k][i], cpu_s(lower, spec, wl))
@@ -147,11 +148,6 @@ def time_rung(config: str, repeat: int, ref: Checkout | None = None) -> dict:
                         counted[k][i] = calls(lower, spec, wl)
     n = len(points())
     return {k: (sum(best[k]) / n, sum(counted[k]) / n) for k in paths}
-
-
-@contextmanager
-def _nothing():
-    yield
 
 
 def main(argv=None) -> int:

@@ -14,7 +14,7 @@ config        cascade      mapping files
 ============  ===========  ==========================================================
 unfused       3-pass       ``unfused``: QK, softmax and AV as kernels meeting in DRAM
 flat          3-pass       ``flat`` (score blocks on chip) or ``flat-spill`` (scores
-                           through DRAM), the faster per point (FLAT's own choice)
+                           through DRAM), the least bound on time (FLAT's own choice)
 cascade       1-pass       ``cascade``: FLAT hardware, only BQK and SLNV on the 2D array
 architecture  1-pass       ``architecture``: FuseMax's binding, one tile at a time
 fusemax       1-pass       ``fusemax``: binding, epoch pipelining, interleaving
@@ -57,7 +57,7 @@ DEFAULT_ARCH = {"unfused": "unfused", "flat": "flat", "cascade": "flat",
                 "architecture": "fusemax", "fusemax": "fusemax"}
 LADDER_PRESETS = ("fusemax", "flat", "unfused")
 #: The shipped mapping files (mappings/shipped/) of each rung of FuseMax's ladder. With more
-#: than one, the point runs the one with the fewest analytical cycles that fits (FLAT's own
+#: than one, the point runs the one with the least bound on time that fits (FLAT's own
 #: choice between score blocks on chip and scores spilled to DRAM, docs/fusemax.md).
 LADDER_FILES = {"unfused": ("unfused",), "flat": ("flat", "flat-spill"), "cascade": ("cascade",),
                 "architecture": ("architecture",), "fusemax": ("fusemax",)}
