@@ -53,9 +53,8 @@ from mappings.cascade_mapping import Group
 from mappings.cascade_facts import CascadeFacts
 from mappings.cascade_plan import einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
-from sim.cascade_phases import group_phases, synced
-from sim.cost import (book_priced, cycles_of, dram_items, op_items, register_items, storage_items,
-                      transfer_cycles)
+from sim.cascade_phases import laid_out
+from sim.cost import book_counts, book_priced, cycles_of, dram_items, storage_items, transfer_cycles
 from sim.taskgraph import Task, TaskGraph
 
 __all__ = ["lower", "planned", "graph", "dram_cycles", "Planned", "cost_group", "STORE_TRAIL", "issue_cycles",
@@ -156,7 +155,7 @@ def _graph(cascade, mapping, spec, plans, shapes, stage_dram=False) -> TaskGraph
                                        mapping, gp, glb, dram.word_bytes, cascade, loads))
         stage = {st.einsum: st.stage for st in gp.steps}
         tasks += [_transfer_task(t, stage[t.einsum], glb, dram) for t in gp.transfers]
-        phases += group_phases(gp, synced(group.sync, tasks))
+        phases += laid_out(gp, group.sync, tasks)
     # every task runs on a unit named here, and none holds buffer bytes
     return TaskGraph.lowered(tuple(phases), units, spec.clock_hz,
                              {"einsums": [e.name for e in cascade.einsums], "groups": [list(g.einsums) for g in plans]})
@@ -279,16 +278,42 @@ def _unit_rates_of(spec, name: str, op_issue: str) -> _UnitRates:
     return _unit_rates(spec.compute[name], op_issue, registers)
 
 
+class _EinsumRates:
+    """What pricing and timing a tile of an Einsum read whatever the sizes (:func:`_einsum_rates`):
+    its chain ``latency``, the input references the group's buffer keeps (``kept``, in order)
+    and its output when kept (``output``, else None), its :func:`register_share` and
+    :func:`row_drain`, its operators as ``(op, functional unit, issue cycles)`` (``issue``),
+    the per-point word accesses of its unit's per-PE levels per register-file word
+    (``per_word``, one per level), and ``rated``: the ``((component, action), pJ)`` of each
+    action its tile books, in booking order (its operators; each per-PE level's reads and
+    writes; the buffer's reads and writes when the buffer counts accesses), for
+    :func:`sim.cost.book_counts`."""
+
+    __slots__ = ("latency", "kept", "output", "share", "drain", "issue", "per_word", "rated")
+
+    def __init__(self, e, unit: _UnitRates, placement, buffer: str, register_files: str, glb, word_bytes: float):
+        bypassed = placement.bypass.get(buffer, ())
+        spec_unit = unit.unit
+        self.latency = einsum_latency(e, spec_unit)
+        self.kept = tuple(ref for ref in e.inputs if ref.name not in bypassed)
+        self.output = e.output if e.name not in bypassed else None
+        self.share = register_share(register_files, placement)
+        self.drain = row_drain(e, placement, spec_unit)
+        ops = [op for op in e.ops if op in spec_unit.operators]   # an operator it uses that the unit lacks has no count (plan)
+        self.issue = tuple((op, *unit.issue[op]) for op in ops)
+        self.per_word = tuple(word_bytes / lv.access_bytes if lv.access_bytes else 0 for lv in unit.registers)
+        rated = [((spec_unit.name, op), spec_unit.energy(op)) for op in ops]
+        for lv in (*unit.registers, *((glb,) if glb.access_bytes else ())):
+            rated += [((lv.name, "read"), lv.energy("read")), ((lv.name, "write"), lv.energy("write"))]
+        self.rated = tuple(rated)
+
+
 @lru_cache(maxsize=1024)
-def _einsum_rates(e, unit: _UnitRates, placement, buffer: str, register_files: str) -> tuple:
-    """``(latency, kept inputs, output kept, register share, row drain)`` of Einsum ``e`` (its
-    facts) placed as ``placement`` on ``unit`` in a group whose buffer is ``buffer``:
-    :func:`~mappings.cascade_plan.einsum_latency`, the input references the buffer keeps (in
-    order), whether it keeps the output, :func:`register_share` under ``register_files``,
-    :func:`row_drain`."""
-    bypassed = placement.bypass.get(buffer, ())
-    return (einsum_latency(e, unit.unit), tuple(ref for ref in e.inputs if ref.name not in bypassed),
-            e.name not in bypassed, register_share(register_files, placement), row_drain(e, placement, unit.unit))
+def _einsum_rates(e, unit: _UnitRates, placement, buffer: str, register_files: str, glb, word_bytes: float):
+    """The :class:`_EinsumRates` of Einsum ``e`` (its facts) placed as ``placement`` on ``unit`` in
+    a group whose buffer is ``buffer`` (the spec's level ``glb``), under ``register_files``
+    accounting, with words of ``word_bytes``."""
+    return _EinsumRates(e, unit, placement, buffer, register_files, glb, word_bytes)
 
 
 def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, word_bytes, facts, loads):
@@ -296,38 +321,50 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
     group's buffer; ``facts``: the cascade's :class:`~mappings.cascade_facts.CascadeFacts`;
     ``mapping``: the :class:`~mappings.cascade_mapping.CascadeMapping` (its register-file
     accounting, :func:`register_share`; its ``op_issue`` is ``unit``'s); ``loads``: the
-    group's :func:`_loads`."""
-    lat, kept, output_kept, share, drain = _einsum_rates(e, unit, placement, gp.buffer, mapping.register_files)
+    group's :func:`_loads`.
+
+    Priced as :func:`sim.cost.op_items` of its operations, :func:`sim.cost.register_items` of
+    its points and :func:`sim.cost.storage_items` of its kept tiles' bytes, counted here
+    against the rates read once (:class:`_EinsumRates`)."""
+    r = _einsum_rates(e, unit, placement, gp.buffer, mapping.register_files, glb, word_bytes)
     points = shape.points
     op_counts = shape.op_counts
-    counts = {op: op_counts[op] for op in e.ops if op_counts[op]}   # the operators it uses, in order
-    cpp = _issue(counts.items(), unit.issue) / points if points else 0.0
+    n = st.instances
+    per_fu = {}   # issue cycles of one point per functional unit (_issue)
+    counts = []
+    for op, fu, issue in r.issue:
+        c = op_counts[op]
+        if c:
+            per_fu[fu] = per_fu.get(fu, 0) + c * issue
+        counts.append(c / n)
+    cpp = max(per_fu.values(), default=0) / points if points else 0.0
     work = st.work
     steps = dict(work)   # ceil(tile / spatial factor) of each rank (tiles are integers)
-    for r, f in placement.spatial:
-        if r in steps:
-            steps[r] = math.ceil(steps[r] / f)
-    pe_steps = math.prod(steps.values())
-    cycles = cycles_of(pe_steps * cpp)
+    for rank, f in placement.spatial:
+        if rank in steps:
+            steps[rank] = math.ceil(steps[rank] / f)
+    cycles = cycles_of(math.prod(steps.values()) * cpp)
+    lat = r.latency
     if st.einsum in gp.recurrent and st.serial > 1:
         cycles = max(cycles, st.serial * lat)
-    n = st.instances
-    items = op_items(unit.unit, counts, n)
-    items += register_items(unit.registers, word_bytes, len(e.inputs), points * share, n)
+    shared = points * r.share
+    inputs = len(e.inputs)
+    for per in r.per_word:
+        counts += (inputs * shared * per / n, shared * per / n)
     if glb.access_bytes:
         read = 0
-        for ref in kept:
+        for ref in r.kept:
             read += math.prod(facts.extents(ref, work))
-        written = math.prod(facts.extents(e.output, work)) if output_kept else 0
-        items += storage_items(glb, read * word_bytes, written * word_bytes)
+        written = math.prod(facts.extents(r.output, work)) if r.output is not None else 0
+        counts += (read * word_bytes / glb.access_bytes, written * word_bytes / glb.access_bytes)
     actions, energy = {}, {}
-    book_priced(actions, energy, items)
+    book_counts(actions, energy, r.rated, counts)
     deps = [(p, 0) for p in st.reads]
     deps += st.carried
     for x in e.input_tensors:
         if x in loads and (loads[x][1] is None or st.einsum in loads[x][1]):
             deps.append((loads[x][0], 0))
-    task = Task.trusted(st.einsum, st.unit, cycles, max(0, lat - cycles) + drain,
+    task = Task.trusted(st.einsum, st.unit, cycles, max(0, lat - cycles) + r.drain,
                         MappingProxyType(actions), MappingProxyType(energy), points * cpp / n, st.every, st.offset)
     return st.stage, task, deps
 

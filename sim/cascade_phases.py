@@ -8,11 +8,18 @@ waits for work ``w - distance`` of the named task). A task at stage ``s`` runs w
 in steady iteration ``i``; fill phase ``k`` (``0 <= k < top``) runs the stages ``s <= k`` at
 work ``k - s``, drain phase ``k`` the stages ``s > k`` at work ``n + k - s``, each task only
 where its guard lets it.
+
+Where each task goes, with which dependencies and guard, reads only the group's structure:
+the tasks' names, units, stages and dependencies, which of them have a latency, and in which
+phases each one's guard lets it run (:func:`_runs`), not their cycles or energy. A
+structure is laid out once (:func:`_layout`) and filled with each lowering's templates
+(:func:`laid_out`).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import count
 from types import MappingProxyType
 
 from sim.taskgraph import Dep, Phase, Task
@@ -20,39 +27,200 @@ from sim.taskgraph import Dep, Phase, Task
 _EMPTY = MappingProxyType({})
 
 
-def synced(sync: tuple, tasks: list) -> list:
-    """``tasks`` (stage, task, deps in work space) with the waits of the group's lock-step
-    sets (``sync``): in each iteration of the steady state every task of a set waits until
-    every task of the previous set has issued (its unit released; its result is awaited only
-    through the data flow), and the first set for the last set one iteration back. The wait
-    for a task whose result trails its issue (``latency``) is on a zero-cycle marker,
-    ``<task>.issued``, that its unit issues right after it. A task at stage ``s`` waiting for
-    one at stage ``s'`` in the same steady iteration reads work ``s' - s`` iterations back
-    (negative when the awaited task is at an earlier stage)."""
+def laid_out(gp, sync: tuple, tasks: list) -> list:
+    """The phases of group plan ``gp`` (its ``einsums`` and ``iterations``) from ``tasks``
+    (stage, template, deps in work space), with the waits of the lock-step sets ``sync``
+    (:func:`_synced`)."""
+    n = gp.iterations
+    top = max([s for s, _, _ in tasks])
+    pipelined = 0 < top < n
+    near = top + 1   # a dependency farther back is laid out as any other such (_layout)
+    far = []
+    structure = []
+    for s, t, deps in tasks:
+        deps = tuple(deps)
+        if any([d > near for _, d in deps]):
+            far += [d for _, d in deps if d > near]
+            deps = tuple([(a, None if d > near else d) for a, d in deps])
+        structure.append((s, t.name, t.unit, t.latency > 0, deps, _runs(s, t, top, n) if pipelined else None))
+    markers, layout = _layout(gp.einsums, sync, tuple(structure))
+    templates = [t for _, t, _ in tasks]
+    for k in markers:
+        t = templates[k]
+        templates.append(Task.trusted(f"{t.name}.issued", t.unit, 0, 0, _EMPTY, _EMPTY, None, t.every, t.offset))
+    made = {}   # an entry shared by several phases is one task
+    out = []
+    for name, sub, entries in layout:
+        phase = []
+        for e in entries:
+            if type(e) is int:
+                phase.append(templates[e])
+                continue
+            task = made.get(id(e))
+            if task is None:
+                k, deps, shift, moved = e
+                if moved:
+                    deps = list(deps)
+                    for i, j, delta in moved:
+                        deps[i] = Dep(deps[i].task, far[j] + delta)
+                    deps = tuple(deps)
+                t = templates[k]
+                task = made[id(e)] = (t.derive(deps, 1, 0) if shift is None
+                                      else t.derive(deps, t.every, (t.offset - shift) % t.every))
+            phase.append(task)
+        out.append(Phase.trusted(name, tuple(phase), 1 if sub is None else n - sub))
+    return out
+
+
+def group_phases(gp, tasks) -> list:
+    """The group's phases: one steady phase, plus a prologue and an epilogue when stages differ."""
+    return laid_out(gp, (), tasks)
+
+
+def _runs(s: int, t, top: int, n: int):
+    """Where the guard of task ``t`` at stage ``s`` of a pipeline ``top`` stages deep over ``n >
+    top`` iterations lets it run: True for every iteration, else (whether it runs in the
+    steady phase, the fill phases it runs in, the drain phases it runs in)."""
+    every, offset = t.every, t.offset
+    if every == 1:
+        return True
+    return ((offset - top + s) % every < n - top, tuple(range(s + offset, top, every)),
+            tuple(range((offset - n + s) % every, s, every)))
+
+
+@lru_cache(maxsize=1024)
+def _layout(einsums: tuple, sync: tuple, structure: tuple) -> tuple:
+    """``(markers, phases)`` of a group of ``einsums`` whose tasks have ``structure`` (per
+    template: stage, name, unit, whether it has a latency, deps in work space, :func:`_runs`
+    or None when the group does not pipeline) and lock-step sets ``sync``.
+
+    ``markers``: the templates whose results a lock-step set awaits by a marker
+    (:func:`_synced`), each adding a template after the given ones. ``phases``: per phase
+    ``(name, sub, entries)``, ``n - sub`` iterations (one when ``sub`` is None), per task
+    the index of a template (the template itself) or ``(index, deps, shift, moved)``, the
+    template with dependencies ``deps`` (those on far tasks moved to their distance,
+    :func:`_moved`) and its guard's offset moved back ``shift`` iterations (every iteration
+    when ``shift`` is None). The steady phase is checked as the constructors check (task
+    names that repeat, tasks that wait on each other).
+
+    A dependency farther back than the pipeline is deep (``None`` in ``structure``) is laid
+    out as any other such: it never meets a stage of the pipeline, never waits in a fill or
+    drain phase, and its distance in the steady phase is its own plus a shift."""
+    far = count(1)
+    slots = [(s, name, unit, late, [(a, _FAR * next(far) if d is None else d) for a, d in deps], runs, k)
+             for k, (s, name, unit, late, deps, runs) in enumerate(structure)]
+    slots, markers = _synced(sync, slots, len(slots))
+    moved = {}   # an entry shared by several phases stays one
+    return markers, tuple([(name, sub, tuple([e if type(e) is int else moved.setdefault(id(e), _moved(e))
+                                              for e in entries]))
+                           for name, sub, entries in _laid(einsums, slots)])
+
+
+#: The distance standing for the ``j``-th dependency farther back than the pipeline is deep
+#: (``j * _FAR``) while a structure is laid out: every test of a layout finds it as far as the
+#: real one, and its distance in the layout moves with it (:func:`_moved`).
+_FAR = 1 << 40
+
+
+def _moved(entry: tuple) -> tuple:
+    """``entry`` (template index, deps, shift) of a layout as ``(index, deps, shift, moved)``:
+    ``moved`` lists, per dependency on a far one (:data:`_FAR`), its position, the far
+    dependency's number ``j`` and how much farther back it is laid out than it came in."""
+    k, deps, shift = entry
+    moved = []
+    for i, d in enumerate(deps):
+        if d.distance >= _FAR // 2:
+            j = (d.distance + _FAR // 2) // _FAR
+            moved.append((i, j - 1, d.distance - j * _FAR))
+    return (k, deps, shift, tuple(moved))
+
+
+def _laid(einsums: tuple, slots: list) -> tuple:
+    """The phases of :func:`_layout` of the synced ``slots``, with entries ``(index, deps, shift)``."""
+    label = "+".join(einsums)
+    stage = {name: s for s, name, *_ in slots}
+    top = max(stage.values())
+    if slots[0][5] is None:   # no pipelining (or too few iterations to fill it): work order
+        entries = tuple([(k, _deps(tuple([(a, d) for a, d in deps if d >= 0 and (a != name or d)])), 0)
+                         for _, name, _, _, deps, _, k in slots])
+        _check(Phase, label, slots, entries)
+        return ((label, 0, entries),)
+    # a task none of whose instances falls in the steady phase (a guarded load of a next block
+    # that does not exist) is left out, and a dependency on it is met: the phase's period is
+    # then that of the tasks that run
+    live = {name for _, name, _, _, _, runs, _ in slots if runs is True or runs[0]}
+    steady = []
+    for s, name, _, _, deps, _, k in slots:
+        if name in live:
+            steady.append((k, _deps(tuple([(a, max(0, d + s - stage[a])) for a, d in deps
+                                           if a in live and (a != name or d + s - stage[a] > 0)])), top - s))
+    steady = tuple(steady)
+    _check(Phase.lowered, f"{label}.steady", slots, steady)   # dependencies on live tasks only
+    # checked: every dependency of a fill or drain phase is one of the steady phase's
+    # same-iteration dependencies (a task at work w reading work w - d of a task ``stage[a] - s``
+    # stages earlier has d + s - stage[a] = 0), so the edge phases need no check of their own.
+    # Fill phase k (0 <= k < top) runs stage s <= k at work k - s, drain phase k stage s > k
+    # at work n + k - s: each task lists the phases its guard lets it run in (_runs).
+    # A task at work w reads work w - d of a task at stage s' (at work k - s' or n + k - s')
+    # only if s' = s + d, whatever the phase: its candidate dependencies, found once
+    fill, drain = [[] for _ in range(top)], [[] for _ in range(top)]
+    for s, name, _, _, deps, runs, k in slots:
+        candidates = tuple([a for a, d in deps if a != name and stage.get(a) == s + d])
+        entry = (k, name, candidates, runs is True)
+        for f in (range(s, top) if runs is True else runs[1]):
+            fill[f].append(entry)
+        for f in (range(s) if runs is True else runs[2]):
+            drain[f].append(entry)
+    shared = ({}, {})
+    out = [(f"{label}.prologue{f}", None, _edge(fill[f], shared)) for f in range(top)]
+    out.append((f"{label}.steady", top, steady))
+    out += [(f"{label}.epilogue{f}", None, _edge(drain[f], shared)) for f in range(top)]
+    return [p for p in out if p[2]]
+
+
+def _check(make, name: str, slots: list, entries: tuple) -> None:
+    """Build phase ``name`` of ``entries`` (:func:`_layout`) of stand-ins of the tasks of
+    ``slots`` with ``make`` (a checking constructor): refused as it refuses."""
+    names = {slot[6]: slot[1] for slot in slots}
+    make(name, tuple([Task.trusted(names[k], "", 0, 0, _EMPTY, _EMPTY).derive(deps) for k, deps, _ in entries]), 0)
+
+
+def _synced(sync: tuple, slots: list, first_marker: int) -> tuple:
+    """``(slots, markers)``: ``slots`` (stage, name, unit, late, deps in work space, runs,
+    template index) with the waits of the group's lock-step sets (``sync``): in each
+    iteration of the steady state every task of a set waits until every task of the previous
+    set has issued (its unit released; its result is awaited only through the data flow),
+    and the first set for the last set one iteration back. The wait for a task whose result
+    trails its issue (``late``) is on a zero-cycle marker, ``<task>.issued``, that its unit
+    issues right after it, with its guard: a slot of template index ``first_marker + j`` for
+    the ``j``-th of ``markers`` (the indices of the tasks marked). A task at stage ``s``
+    waiting for one at stage ``s'`` in the same steady iteration reads work ``s' - s``
+    iterations back (negative when the awaited task is at an earlier stage)."""
     if len(sync) < 2:
-        return tasks
-    stage = {t.name: s for s, t, _ in tasks}
-    latency = {t.name: t.latency for _, t, _ in tasks}
+        return slots, ()
+    stage = {slot[1]: slot[0] for slot in slots}
+    late = {slot[1]: slot[3] for slot in slots}
     where = {}   # task -> its first set
     for i, members in enumerate(sync):
         for a in members:
             where.setdefault(a, i)
     waits = {}
-    for s, t, deps in tasks:
-        k = where.get(t.name)
+    for s, name, _, _, deps, _, _ in slots:
+        k = where.get(name)
         if k is not None:
             back = 1 if k == 0 else 0
             # a wait for a result already awaited through the data flow says nothing more
-            waits[t.name] = [(a, back + stage[a] - s) for a in sync[k - 1]
-                             if a in stage and (a, back + stage[a] - s) not in deps]
-    marked = {a for ws in waits.values() for a, _ in ws if latency[a]}
-    out = []
-    for s, t, deps in tasks:
-        out.append((s, t, deps + [(f"{a}.issued" if a in marked else a, d) for a, d in waits.get(t.name, ())]))
-        if t.name in marked:
-            out.append((s, Task.trusted(f"{t.name}.issued", t.unit, 0, 0, _EMPTY, _EMPTY, every=t.every,
-                                        offset=t.offset), []))
-    return out
+            waits[name] = [(a, back + stage[a] - s) for a in sync[k - 1]
+                           if a in stage and (a, back + stage[a] - s) not in deps]
+    marked = {a for ws in waits.values() for a, _ in ws if late[a]}
+    out, markers = [], []
+    for s, name, unit, lat, deps, runs, k in slots:
+        out.append((s, name, unit, lat, deps + [(f"{a}.issued" if a in marked else a, d) for a, d in waits.get(name, ())],
+                    runs, k))
+        if name in marked:
+            out.append((s, f"{name}.issued", unit, False, [], runs, first_marker + len(markers)))
+            markers.append(k)
+    return out, tuple(markers)
 
 
 @lru_cache(maxsize=4096)
@@ -67,73 +235,25 @@ def _deps(pairs: tuple) -> tuple:
     return tuple([_dep(a, d) for a, d in pairs])
 
 
-def group_phases(gp, tasks) -> list:
-    """The group's phases: one steady phase, plus a prologue and an epilogue when stages differ."""
-    label = "+".join(gp.einsums)
-    stage = {t.name: s for s, t, _ in tasks}
-    top = max(stage.values())
-    n = gp.iterations
-    if top == 0 or n <= top:  # no pipelining (or too few iterations to fill it): work order
-        return [Phase(label, tuple(t.derive(tuple(_dep(a, d) for a, d in deps if d >= 0 and (a != t.name or d)),
-                                            t.every, t.offset)
-                                   for _, t, deps in tasks), n)]
-    # a task none of whose instances falls in the steady phase (a guarded load of a next block
-    # that does not exist) is left out, and a dependency on it is met: the phase's period is
-    # then that of the tasks that run
-    offset = {t.name: (t.offset - top + s) % t.every for s, t, _ in tasks}
-    live = {a for a, o in offset.items() if o < n - top}
-    steady = []
-    for s, t, deps in tasks:
-        if t.name not in live:
-            continue
-        ds = _deps(tuple([(a, max(0, d + s - stage[a])) for a, d in deps
-                          if a in live and (a != t.name or d + s - stage[a] > 0)]))
-        steady.append(t.derive(ds, t.every, offset[t.name]))
-    # checked: every dependency of a fill or drain phase is one of the steady phase's
-    # same-iteration dependencies (a task at work w reading work w - d of a task ``stage[a] - s``
-    # stages earlier has d + s - stage[a] = 0), so the edge phases need no check of their own
-    steady_phase = Phase.lowered(f"{label}.steady", tuple(steady), n - top)   # dependencies on live tasks only
-    # fill phase k (0 <= k < top) runs stage s <= k at work k - s, drain phase k stage s > k
-    # at work n + k - s: each task lists the phases its guard (every, offset) lets it run in.
-    # A task at work w reads work w - d of a task at stage s' (at work k - s' or n + k - s')
-    # only if s' = s + d, whatever the phase: its candidate dependencies, found once
-    fill, drain = [[] for _ in range(top)], [[] for _ in range(top)]
-    for s, t, deps in tasks:
-        candidates = tuple([a for a, d in deps if a != t.name and stage.get(a) == s + d])
-        entry = (t, candidates, (t.name, candidates))
-        for k in range(s + t.offset, top, t.every):
-            fill[k].append(entry)
-        for k in range((t.offset - n + s) % t.every, s, t.every):
-            drain[k].append(entry)
-    shared = ({}, {})
-    out = [edge_phase(f"{label}.prologue{k}", fill[k], shared) for k in range(top)]
-    out.append(steady_phase)
-    out += [edge_phase(f"{label}.epilogue{k}", drain[k], shared) for k in range(top)]
-    return [p for p in out if p.tasks]
-
-
-def edge_phase(name, chosen: list, shared: tuple) -> Phase:
-    """One iteration of a pipeline's fill or drain: the ``chosen`` tasks (task, candidate
-    dependencies, the key of the task with all of them: :func:`group_phases`), each with its
-    candidates that run in it (a subset of the checked steady phase's same-iteration
-    dependencies). ``shared``: what a group's edge phases share (tasks are immutable): the
-    tasks of a set of chosen ones (by name), and a task with given dependencies (by name and
-    dependencies)."""
+def _edge(chosen: list, shared: tuple) -> tuple:
+    """The entries (:func:`_layout`) of one iteration of a pipeline's fill or drain: the
+    ``chosen`` tasks (template index, name, candidate dependencies, whether it runs in every
+    iteration), each with its candidates that run in it (a subset of the checked steady
+    phase's same-iteration dependencies). ``shared``: what a group's edge phases share: the
+    entries of a set of chosen tasks (by name), and an entry with given dependencies (by name
+    and dependencies)."""
     by_names, by_deps = shared
-    names = tuple([t.name for t, _, _ in chosen])
+    names = tuple([name for _, name, _, _ in chosen])
     out = by_names.get(names)
     if out is None:
         present = set(names)
-        tasks = []
-        for t, candidates, all_kept in chosen:
-            key = all_kept if present.issuperset(candidates) else (t.name, tuple([a for a in candidates if a in present]))
-            task = by_deps.get(key)
-            if task is None:
-                if not key[1] and t.every == 1 and not t.offset and not t.deps:
-                    task = t   # the template itself: no dependency, runs in every iteration
-                else:
-                    task = t.derive(_deps(tuple([(a, 0) for a in key[1]])), 1, 0)
-                by_deps[key] = task
-            tasks.append(task)
-        out = by_names[names] = tuple(tasks)
-    return Phase.trusted(name, out, 1)
+        entries = []
+        for k, name, candidates, plain in chosen:
+            kept = candidates if present.issuperset(candidates) else tuple([a for a in candidates if a in present])
+            entry = by_deps.get((name, kept))
+            if entry is None:
+                # the template itself when it waits for nothing and runs in every iteration
+                entry = by_deps[(name, kept)] = k if not kept and plain else (k, _deps(tuple([(a, 0) for a in kept])), None)
+            entries.append(entry)
+        out = by_names[names] = tuple(entries)
+    return out

@@ -100,14 +100,22 @@ def book_priced(actions: dict, energy: dict, items) -> None:
     place: ``book(actions, energy, priced(*item))`` for each item in turn (the same rule, the
     same sums in the same order, bit for bit), without building a pair of dicts per item.
     For lowerings that price many tasks."""
-    for component, action, count, pj_each in items:
-        key = (component, action)
-        if key in actions:
-            actions[key] = actions[key] + count
-            energy[key] = energy[key] + count * pj_each
-        else:
-            actions[key] = 0 + count
-            energy[key] = 0.0 + count * pj_each
+    items = list(items)
+    book_counts(actions, energy, [((c, a), pj) for c, a, _, pj in items], [n for _, _, n, _ in items], zeros=True)
+
+
+def book_counts(actions: dict, energy: dict, rated, counts, zeros: bool = False) -> None:
+    """:func:`book_priced` of ``counts[i]`` actions of ``rated[i]``, a ``((component, action),
+    pJ each)`` pair read off a spec once, for lowerings that price many tasks of one kind;
+    a count of zero books nothing unless ``zeros`` (numbers only, unless ``zeros``)."""
+    for (key, pj_each), count in zip(rated, counts):
+        if zeros or count:
+            if key in actions:
+                actions[key] = actions[key] + count
+                energy[key] = energy[key] + count * pj_each
+            else:
+                actions[key] = 0 + count
+                energy[key] = 0.0 + count * pj_each
 
 
 def op_costs(unit, op_counts: dict, instances=1) -> tuple:

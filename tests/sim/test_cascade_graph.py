@@ -10,8 +10,9 @@
   every task per phase: the tasks whose work index ``k - s`` (fill phase ``k``) or
   ``n + k - s`` (drain phase ``k``) is in range and passes their guard, in issue order, each
   waiting for the tasks of the phase whose work it reads.
-* What is kept across lowerings (a unit's rates, an Einsum's latency and kept tensors, a
-  group, dependency tuples) is keyed on the values read: a lowering after others equals a
+* What is kept across lowerings (a unit's rates, an Einsum's latency, kept tensors and
+  action prices, a group, a group's layout in phases, dependency tuples) is keyed on the
+  values read: a lowering after others equals a
   fresh one, and a spec whose multiply-add costs twice as much prices it twice as high.
 """
 
@@ -32,10 +33,10 @@ from sim import cascade_phases
 from sim.cascade import lower
 from sim.cost import book, book_priced, priced
 from sim.taskgraph import Dep, Phase, Task, TaskGraph
-from studies.families.attention import arrays, attention_cascade
+from studies.families.attention import DEFAULT_ARCH, arrays, attention_cascade
 
 CACHES = (sim_cascade._unit_rates, sim_cascade._einsum_rates, sim_cascade._group_of, cascade_phases._deps,
-          cascade_phases._dep)
+          cascade_phases._dep, cascade_phases._layout)
 
 
 # ----------------------------------------------------------------------------- booking
@@ -116,9 +117,11 @@ def pipelined_groups(draw):
     for k in range(n_tasks):
         every = draw(st.sampled_from([1, 1, 2, 3]))
         offset = draw(st.integers(0, every - 1))
-        deps = [(f"T{j}", draw(st.integers(0, 3))) for j in range(k) if draw(st.booleans())]
+        # distances within the pipeline's depth, or far back (a block's load every M1 tiles)
+        distance = st.integers(0, 3) | st.integers(4, 600)
+        deps = [(f"T{j}", draw(distance)) for j in range(k) if draw(st.booleans())]
         if draw(st.booleans()):
-            deps.append((f"T{k}", draw(st.integers(1, 3))))
+            deps.append((f"T{k}", draw(st.integers(1, 3) | st.integers(4, 600))))
         tasks.append((stages[k], Task(f"T{k}", "u", k + 1, every=every, offset=offset), deps))
     return tasks, draw(st.integers(max(stages) + 1, 12))
 
@@ -148,6 +151,28 @@ def test_fill_and_drain_phases_are_their_definition(group):
                 t.every == 1 and t.offset == 0 and all(d.distance == 0 for d in t.deps) for t in phase.tasks))
 
 
+@settings(max_examples=300, deadline=None)
+@given(pipelined_groups(), pipelined_groups())
+def test_steady_phase_is_its_definition(group, before):
+    # laid out after another group (whose layout may be kept and serve this one), the steady
+    # phase runs the tasks with an instance in it (guard offset moved back by their stage's
+    # lag behind the top one, below n - top), each waiting for those of them it reads, as
+    # many iterations back as its distance plus the stages between them
+    cascade_phases.group_phases(SimpleNamespace(einsums=("G",), iterations=before[1]), before[0])
+    tasks, n = group
+    top = max(s for s, _, _ in tasks)
+    stage = {t.name: s for s, t, _ in tasks}
+    offset = {t.name: (t.offset - top + s) % t.every for s, t, _ in tasks}
+    live = {a for a, o in offset.items() if o < n - top}
+    want = [(t.name, t.every, offset[t.name],
+             tuple((a, max(0, d + s - stage[a])) for a, d in deps if a in live and (a != t.name or d + s - stage[a] > 0)))
+            for s, t, deps in tasks if t.name in live]
+    got = {p.name: p for p in cascade_phases.group_phases(SimpleNamespace(einsums=("G",), iterations=n), tasks)}
+    steady = got["G.steady"]
+    assert steady.iterations == n - top
+    assert [(t.name, t.every, t.offset, tuple((d.task, d.distance) for d in t.deps)) for t in steady.tasks] == want
+
+
 # ----------------------------------------------------------------------------- what is kept
 def _fusemax(spec, model, length):
     m = shipped("fusemax")
@@ -158,10 +183,30 @@ def test_a_warm_graph_equals_a_fresh_one():
     spec = load_arch("fusemax", {})
     _fusemax(spec, "bert", "1K")
     warm = _fusemax(spec, "xlm", "64K")
-    assert sim_cascade._unit_rates.cache_info().hits > 0 and sim_cascade._einsum_rates.cache_info().hits > 0
+    assert all(f.cache_info().hits > 0 for f in (sim_cascade._unit_rates, sim_cascade._einsum_rates, cascade_phases._layout))
     for f in CACHES:
         f.cache_clear()
     assert _fusemax(spec, "xlm", "64K") == warm
+
+
+@pytest.mark.parametrize("name", ["unfused", "flat", "flat-spill", "cascade", "architecture", "fusemax"])
+def test_a_layout_kept_across_lengths_equals_a_fresh_one(name):
+    # the lengths change the guards of the block loads and how far back they wait (a Q
+    # tile loaded every M1 iterations waits M1 + 1 back): one layout serves them all
+    spec = load_arch(DEFAULT_ARCH[name.split("-")[0]], {})
+    m = shipped(name)
+
+    def graph(length):
+        return lower(*attention_cascade(m, workload("t5", length, 64), arrays(spec)[0].rows), m, spec)
+
+    lengths = ("1K", "4K", "16K", "64K", "256K")
+    warm = [graph(L) for L in lengths]
+    laid = cascade_phases._layout.cache_info()
+    assert laid.hits > 0
+    for L, got in zip(lengths, warm):
+        for f in CACHES:
+            f.cache_clear()
+        assert graph(L) == got, L
 
 
 def test_a_unit_is_kept_by_its_values_not_its_name():
