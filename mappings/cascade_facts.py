@@ -140,6 +140,11 @@ class CascadeFacts(EinsumTable):
             return tuple(map(ext.get, ranks, repeat(1)))
         return axis_extents(terms, ext)
 
+    def form(self, ref) -> tuple:
+        """(projection terms, plain axes or None, ranks) of ``ref``: references of equal forms
+        have equal extents on equal tiles."""
+        return self._forms[id(ref)]
+
     def terms_of(self, e) -> tuple:
         """(tensor, projection terms) of Einsum ``e``'s output, then of each of its inputs."""
         got = self._einsum_terms.get(id(e))

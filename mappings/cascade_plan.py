@@ -41,7 +41,7 @@ from typing import NamedTuple
 from arch.errors import MappingError
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
 from mappings.cascade_sizes import fit_candidates, resolve
-from mappings.cascade_facts import CascadeFacts, EinsumTable, axis_extents, einsum_facts
+from mappings.cascade_facts import CascadeFacts, EinsumTable, axis_extents, einsum_facts, ref_forms_by_id
 from mappings.cascade_passes import Overflow, held_bytes, pass_words, passes
 from mappings.cascade_transfers import check_spill, crossings, spills, tile_words, transfers
 from mappings.einsum import Op, rank_of
@@ -472,10 +472,12 @@ class _Member:
     reads: tuple
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _GroupFlow:
     """The part of a group's plan that does not depend on rank sizes or tiles: its label, its
-    members (:class:`_Member`, cascade order), producers by tensor and the data flow (:class:`_Flow`)."""
+    members (:class:`_Member`, cascade order), producers by tensor and the data flow
+    (:class:`_Flow`). One object per group structure (:func:`_structure`), compared by
+    identity."""
 
     label: str
     members: tuple
@@ -483,6 +485,8 @@ class _GroupFlow:
     flow: "_Flow"
     state: tuple          # recurrence state tensors (recurrent_state)
     crossing: tuple       # what crosses the chip boundary (cascade_transfers.crossings)
+    ranks: tuple          # the members' ranks
+    sized: tuple          # the members' references whose projections read rank sizes (m1*M0+m0)
 
 
 def _group_flow(cascade, g: Group, spec, done, iterative) -> _GroupFlow:
@@ -524,8 +528,11 @@ def _structure(cascade, g: Group, done: frozenset, iterative: frozenset) -> _Gro
         members.append(_Member(e, lacked, reads_lacked, it[0] if it else None,
                                tuple(w for _, w in flow.state.get(e.name, ())),
                                tuple(producer[x].name for x in reads if producer[x].name != e.name)))
+    sized = {id(r) for _, r, _ in ref_forms_by_id(cascade)[1]}
     return _GroupFlow(label, tuple(members), MappingProxyType(producer), flow, tuple(recurrent_state(es)),
-                      crossings(facts.einsums, cascade.outputs, g, es, producer))
+                      crossings(facts.einsums, cascade.outputs, g, es, producer),
+                      tuple(dict.fromkeys(r for e in es for r in e.ranks)),
+                      tuple(ref for e in es for ref in (e.output, *e.inputs) if id(ref) in sized))
 
 
 def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes, iterative, passes) -> GroupPlan:
@@ -552,38 +559,8 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
             if f > full[rank]:
                 raise MappingError(f"{label}: einsum {e.name!r}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {g.buffer!r} ({full[rank]})")
     # what the buffer holds at once first (a fit candidate that overflows needs no steps)
-    cap = spec.storage[g.buffer].size_bytes
-    word_bytes = spec.storage[g.buffer].word_bytes
-    passed = {}   # tensor -> bytes held for it: its largest tile over its consumers
-    over, worst = None, 0.0   # the first overflow; the passes after it say by how much others do
-    for ps in passes:
-        try:
-            if ps.refused:
-                raise MappingError(ps.refused)
-            b = held_bytes(ps, math.prod(map(full.__getitem__, ps.axes)) if ps.axes is not None else
-                      pass_words(cascade, ps, m, g, label, tiles()), g, word_bytes, label)
-        except Overflow as err:
-            over, worst = over or err, max(worst, err.excess)
-            continue
-        except MappingError:
-            if over is None:
-                raise
-            continue
-        passed[ps.tensor] = max(passed.get(ps.tensor, 0.0), b)
-    if over is not None:
-        raise Overflow(str(over), worst)
-    held = max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
-    # loads and stores are double buffered; a tile passed through DRAM (spill) passes through
-    # the buffer as a stream of array tiles: it costs buffer accesses when kept but holds no
-    # block of it
+    held, words = _held(cascade, gf, g, m, spec, full, iterative, passes, tiles)
     tiles()
-    words = tile_words(cascade, gf.crossing, m, g, work_of)
-    held += sum([2 * w * word_bytes for w, kept in words if kept])
-    for x in gf.state:
-        held += math.prod(cascade.extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}})) * word_bytes
-    if held > cap:
-        raise Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}",
-                        held / cap)
     iterations = math.prod(trips)
     stride = {r: math.prod(trips[i + 1:]) for i, (r, _) in enumerate(loops)}
     trip_of = {r: t for (r, _), t in zip(loops, trips)}
@@ -601,6 +578,72 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
                                                                               work_of)
     return GroupPlan(g.einsums, g.buffer, loops, trips, iterations, tuple(steps), tuple(moved), held,
                      flow.recurrent, m.placements)
+
+
+def _held(cascade, gf: _GroupFlow, g: Group, m, spec, full: dict, iterative, passes, tiles) -> tuple:
+    """``(bytes held at once, tile_words)`` of group ``g`` (structure ``gf``) whose ranks take
+    tiles ``full`` (``tiles()``: each member's), its members placed as ``m``: its passed
+    tensors (``passes``, each checked), its loads' and stores' tiles, double buffered when
+    kept, and its recurrence state. Raises :class:`Overflow` when they do not fit.
+
+    Kept per what it reads (:data:`_HELD`): the group, its placements, the buffer, the tiles
+    of its ranks and the projections of its references that read rank sizes, so that the
+    ``fit`` candidates of points that share them are checked once."""
+    label, producer = gf.label, gf.producer
+    level = spec.storage[g.buffer]
+    cap, word_bytes = level.size_bytes, level.word_bytes
+    # gf and passes by identity (each one object per structure), the entry holding them
+    key = (id(gf), id(passes), g, m.placements, cap, word_bytes, iterative, tuple([full[r] for r in gf.ranks]),
+           tuple([cascade.form(ref) for ref in gf.sized]))
+    got = _HELD.get(key)
+    if got is not None and got[0] is gf and got[1] is passes:
+        got = got[2]
+        if isinstance(got, Overflow):
+            raise Overflow(str(got), got.excess)
+        return got
+    passed = {}   # tensor -> bytes held for it: its largest tile over its consumers
+    over, worst = None, 0.0   # the first overflow; the passes after it say by how much others do
+    for ps in passes:
+        try:
+            if ps.refused:
+                raise MappingError(ps.refused)
+            b = held_bytes(ps, math.prod(map(full.__getitem__, ps.axes)) if ps.axes is not None else
+                      pass_words(cascade, ps, m, g, label, tiles()), g, word_bytes, label)
+        except Overflow as err:
+            over, worst = over or err, max(worst, err.excess)
+            continue
+        except MappingError:
+            if over is None:
+                raise
+            continue
+        passed[ps.tensor] = max(passed.get(ps.tensor, 0.0), b)
+    if len(_HELD) >= 4096:
+        _HELD.clear()
+    if over is not None:
+        over = Overflow(str(over), worst)
+        _HELD[key] = (gf, passes, over)
+        raise over
+    held = max(passed.values(), default=0.0) if g.in_place else sum(passed.values())
+    # loads and stores are double buffered; a tile passed through DRAM (spill) passes through
+    # the buffer as a stream of array tiles: it costs buffer accesses when kept but holds no
+    # block of it
+    work_of = tiles()
+    words = tuple(tile_words(cascade, gf.crossing, m, g, work_of))
+    held += sum([2 * w * word_bytes for w, kept in words if kept])
+    for x in gf.state:
+        held += math.prod(cascade.extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}})) * word_bytes
+    if held > cap:
+        over = Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}", held / cap)
+        _HELD[key] = (gf, passes, over)
+        raise over
+    _HELD[key] = (gf, passes, (held, words))
+    return held, words
+
+
+#: :func:`_held` of the tiles and placements met so far: (structure, passes, the result or
+#: the Overflow raised).
+_HELD = {}
+_held.cache_clear = _HELD.clear
 
 
 def recurrent_state(members) -> list:

@@ -255,3 +255,32 @@ def test_fit_takes_the_largest_candidate_whose_fixed_tile_plans(name, arch, fit,
         return
     (gp,) = [g for g in plan(cascade, shape, m, spec) if "P" in dict(g.loops)]
     assert dict(gp.loops)["P"] == expected
+
+
+def test_what_a_group_holds_is_kept_per_buffer_and_registers():
+    # a group's capacity check is kept per what it reads (mappings.cascade_plan._held): planned
+    # on smaller and smaller buffers and registers after one another, each plan equals the one
+    # planned with nothing kept, and a refusal repeats its first message
+    from mappings import cascade_plan
+
+    base = load_arch("fusemax", {})
+    m = load("fusemax")
+    cascade, shape = attention_cascade(m, workload("xlm", "64K", 64), base.compute["pe2d"].rows)
+    specs = [_with_levels(base, glb=int(base.storage["glb"].size_bytes * g),
+                          **{k: max(1, int(v.size_bytes * r)) for k, v in base.storage.items() if v.per_pe_of})
+             for g, r in ((1, 1), (1 / 8, 1), (1 / 64, 1), (1, 1 / 2), (1 / 4096, 1))]
+
+    def planned(spec):
+        try:
+            return plan(cascade, shape, m, spec)
+        except MappingError as err:
+            return str(err)
+
+    warm = [planned(spec) for spec in specs]
+    assert planned(specs[-1]) == warm[-1] and isinstance(warm[-1], str)
+    fresh = []
+    for spec in specs:
+        cascade_plan._held.cache_clear()
+        fresh.append(planned(spec))
+    assert warm == fresh
+    assert len({str(w) for w in warm}) >= 3   # the buffers and registers change what plans
