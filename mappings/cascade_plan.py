@@ -314,7 +314,7 @@ def _fitted(cascade, g: Group, m, spec, sizes, shapes, done, iterative) -> Group
                            f"{g.loops[fits[1]][0]!r} at level {g.buffer!r} are both fit(...); at most one may be")
     i = fits[0]
     rank, size = g.loops[i]
-    cands = list(dict.fromkeys(fit_candidates(size.value(spec.compute, sizes), sizes[rank])))
+    cands = fit_candidates(size.value(spec.compute, sizes), sizes[rank])
 
     def tried(k):
         try:
@@ -396,9 +396,9 @@ class _Attempts:
             if reads:   # resolved on the Einsum's tiles
                 work = {x: loop_tile.get(x, self.sizes[x]) for x in e.ranks}
                 spatial = tuple((r, resolve(f, spec.compute, work)) for r, f in spatial)
-            key = (e.name, spatial, tuple(loop_tile[r] for r in fit_ranks))
+            key = (e.name, spatial, tuple([(r, loop_tile[r]) for r in fit_ranks]))
             if key not in placed:
-                resolved = _resolved(p, spatial, loop_tile)
+                resolved = _resolved(p, spatial, key[2])
                 if not any(k[:2] == key[:2] for k in placed):   # the same placement under another fit tile
                     _check_placement(cascade, e, resolved, shapes[e.name], spec, iterative)
                 placed[key] = resolved
@@ -433,11 +433,14 @@ class _Members:
         return self._by[einsum]
 
 
-def _resolved(p: Placement, spatial: tuple, loop_tile: dict) -> Placement:
+@lru_cache(maxsize=1024)
+def _resolved(p: Placement, spatial: tuple, fit: tuple) -> Placement:
     """``p`` with spatial factors ``spatial`` (integers) and its ``fit`` tiles taken from the
-    group's loop tiles ``loop_tile`` (``p`` itself when every size is an integer already)."""
+    group's loop tiles ``fit`` ((rank, tile) pairs; ``p`` itself when every size is an
+    integer already), once per value."""
     if spatial == p.spatial and all(isinstance(n, int) for t in p.tiles.values() for n in t.values()):
         return p
+    loop_tile = dict(fit)
     fitted = {lv: {r: n if isinstance(n, int) else loop_tile[r] for r, n in t.items()} for lv, t in p.tiles.items()}
     return replace(p, spatial=spatial, tiles=fitted)
 

@@ -67,7 +67,20 @@ class Size:
 
     def value(self, units, ranks) -> int:
         """The size on compute units ``units`` (name -> unit) with rank values ``ranks``;
-        for ``fit(STEP)``, the step. Raises :class:`MappingError` naming the key path."""
+        for ``fit(STEP)``, the step. Raises :class:`MappingError` naming the key path.
+        Kept per the unit dimensions and rank values it reads (:func:`_kept_value`)."""
+        dims = []
+        for name in _units(self.text):
+            unit = units.get(name)
+            if unit is None:
+                return self._value(units, ranks)   # refused, naming the spec's units
+            dims.append((name, unit.rows, unit.cols, unit.pes))
+        read = tuple([(r, ranks[r]) for r in self.ranks if r in ranks])
+        if len(read) < len(self.ranks):
+            return self._value(units, ranks)       # refused, naming the ranks there are
+        return _kept_value(self, tuple(dims), read)
+
+    def _value(self, units, ranks) -> int:
         body = _parse(self.text)[0].body
         if self.is_fit:
             body = body.args[0]
@@ -96,6 +109,30 @@ def _parse(text: str) -> tuple:
     except ValueError as err:
         return None, str(err)
     return tree, ""
+
+
+class _Dims:
+    """A compute unit's array dimensions, as a size reads them."""
+
+    __slots__ = DIMS
+
+    def __init__(self, rows: int, cols: int, pes: int):
+        self.rows, self.cols, self.pes = rows, cols, pes
+
+
+@lru_cache(maxsize=4096)
+def _kept_value(size: Size, dims: tuple, read: tuple) -> int:
+    """:meth:`Size.value` of ``size`` on units of dimensions ``dims`` ((name, rows, cols, pes))
+    with rank values ``read`` ((rank, value) of every rank it names); a refusal is raised
+    again on every call (``lru_cache`` keeps only results, so its message names the size's
+    own key path)."""
+    return size._value({n: _Dims(r, c, p) for n, r, c, p in dims}, dict(read))
+
+
+@lru_cache(maxsize=1024)
+def _units(text: str) -> tuple:
+    """The compute units the (checked) size ``text`` reads as ``UNIT.rows``, in order."""
+    return tuple(dict.fromkeys(n.value.id for n in ast.walk(_parse(text)[0]) if isinstance(n, ast.Attribute)))
 
 
 @lru_cache(maxsize=1024)
@@ -170,13 +207,14 @@ def resolve(v, units, ranks) -> int:
     return v if isinstance(v, int) else v.value(units, ranks)
 
 
-def fit_candidates(step: int, size: int) -> list:
+@lru_cache(maxsize=1024)
+def fit_candidates(step: int, size: int) -> tuple:
     """Tiles ``fit(step)`` may take over a rank of ``size``, largest first: ``step * d`` for
     every divisor ``d`` of ``ceil(size / step)``, at most ``size`` (the last tile of a rank that
-    is not a multiple of ``step`` is an edge tile)."""
+    is not a multiple of ``step`` is an edge tile), each once."""
     n = -(-size // step)
     divs = set()
     for d in range(1, math.isqrt(n) + 1):
         if n % d == 0:
             divs |= {d, n // d}
-    return [min(step * d, size) for d in sorted(divs, reverse=True)]
+    return tuple(dict.fromkeys(min(step * d, size) for d in sorted(divs, reverse=True)))

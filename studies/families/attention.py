@@ -165,25 +165,33 @@ def ladder_graph(spec, wl, config: str, stage_dram: bool = False) -> tuple:
     from sim.cascade import dram_cycles, graph, planned
 
     m0 = arrays(spec)[0].rows
-    files = LADDER_FILES[check_config(config)]
-    best, error = None, None
-    for name in files:
+    best, error = None, None   # best: [bound, graph, name], the bound found when another file plans
+
+    def bound(g) -> int:
+        return sum(phase_bound(ph) for ph in g.phases)
+
+    for name in LADDER_FILES[check_config(config)]:
         mapping = shipped(name)
         try:
             p = planned(*attention_cascade(mapping, wl, m0), mapping, spec)
         except MappingError as err:
             error = err
             continue
+        if best is None:
+            best = [None, graph(p, stage_dram), name]
+            continue
         # FLAT's own choice: the least bound on time (each unit's work, the DRAM channel's
         # traffic, the dependence chains: sim.analytical.phase_bound); a file whose DRAM
         # traffic alone takes as long as the best bound so far cannot be chosen (its bound is
         # at least that traffic's cycles), and is not lowered further
-        if best is not None and dram_cycles(p) >= best[0]:
+        if best[0] is None:
+            best[0] = bound(best[1])
+        if dram_cycles(p) >= best[0]:
             continue
         g = graph(p, stage_dram)
-        cycles = sum(phase_bound(ph) for ph in g.phases) if len(files) > 1 else 0
-        if best is None or cycles < best[0]:
-            best = (cycles, g, name)
+        cycles = bound(g)
+        if cycles < best[0]:
+            best = [cycles, g, name]
     if best is None:
         raise error
     return best[1], best[2]

@@ -27,9 +27,9 @@ def test_expressions_read_the_units_and_the_ranks():
 
 
 def test_fit_candidates_are_step_times_the_divisors():
-    assert fit_candidates(256, 4096) == [4096, 2048, 1024, 512, 256]
-    assert fit_candidates(1, 12) == [12, 6, 4, 3, 2, 1]
-    assert fit_candidates(256, 1000) == [1000, 512, 256]   # ceil(1000 / 256) = 4 tiles, the last an edge
+    assert fit_candidates(256, 4096) == (4096, 2048, 1024, 512, 256)
+    assert fit_candidates(1, 12) == (12, 6, 4, 3, 2, 1)
+    assert fit_candidates(256, 1000) == (1000, 512, 256)   # ceil(1000 / 256) = 4 tiles, the last an edge
 
 
 @pytest.mark.parametrize("value,message", [
