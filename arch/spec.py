@@ -77,10 +77,15 @@ class ComputeUnit:
     operators: Mapping
     dataflow: str | None = None
     area_mm2: float | None = None
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        # by content, as equality compares, once (its operators' table is read-only)
+        object.__setattr__(self, "_hash", hash((self.name, self.shape, tuple(self.operators.items()), self.dataflow,
+                                                self.area_mm2)))
 
     def __hash__(self):
-        # by content, as equality compares (its operators' table is read-only)
-        return hash((self.name, self.shape, tuple(self.operators.items()), self.dataflow, self.area_mm2))
+        return self._hash
 
     @property
     def ndim(self) -> int:
@@ -127,6 +132,16 @@ class StorageLevel:
     ports: int | None = None
     per_pe_of: str | None = None
     area_mm2: float | None = None
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        # by content, as equality compares, once: lowerings key what they read of a level on it
+        object.__setattr__(self, "_hash", hash((self.name, self.size_bytes, self.word_bits, self.banks, self.access_bytes,
+                                                self.read_pj, self.write_pj, self.bw_bytes_per_cycle, self.ports,
+                                                self.per_pe_of, self.area_mm2)))
+
+    def __hash__(self):
+        return self._hash
 
     @property
     def word_bytes(self) -> float:

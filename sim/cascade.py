@@ -289,7 +289,7 @@ class _EinsumRates:
     writes; the buffer's reads and writes when the buffer counts accesses), for
     :func:`sim.cost.book_counts`."""
 
-    __slots__ = ("latency", "kept", "output", "share", "drain", "issue", "per_word", "rated")
+    __slots__ = ("latency", "kept", "output", "share", "drain", "issue", "per_word", "rated", "_priced")
 
     def __init__(self, e, unit: _UnitRates, placement, buffer: str, register_files: str, glb, word_bytes: float):
         bypassed = placement.bypass.get(buffer, ())
@@ -306,6 +306,21 @@ class _EinsumRates:
         for lv in (*unit.registers, *((glb,) if glb.access_bytes else ())):
             rated += [((lv.name, "read"), lv.energy("read")), ((lv.name, "write"), lv.energy("write"))]
         self.rated = tuple(rated)
+        self._priced = {}
+
+    def priced(self, counts: list) -> tuple:
+        """Read-only ``(actions, energy_pj)`` of ``counts`` of the actions of :attr:`rated`
+        (:func:`sim.cost.book_counts`), one pair per value of the counts: tiles of points that
+        share their sizes share it."""
+        key = tuple(counts)
+        got = self._priced.get(key)
+        if got is None:
+            if len(self._priced) >= 256:
+                self._priced.clear()
+            actions, energy = {}, {}
+            book_counts(actions, energy, self.rated, counts)
+            got = self._priced[key] = (MappingProxyType(actions), MappingProxyType(energy))
+        return got
 
 
 @lru_cache(maxsize=1024)
@@ -357,15 +372,14 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
             read += math.prod(facts.extents(ref, work))
         written = math.prod(facts.extents(r.output, work)) if r.output is not None else 0
         counts += (read * word_bytes / glb.access_bytes, written * word_bytes / glb.access_bytes)
-    actions, energy = {}, {}
-    book_counts(actions, energy, r.rated, counts)
+    actions, energy = r.priced(counts)
     deps = [(p, 0) for p in st.reads]
     deps += st.carried
     for x in e.input_tensors:
         if x in loads and (loads[x][1] is None or st.einsum in loads[x][1]):
             deps.append((loads[x][0], 0))
     task = Task.trusted(st.einsum, st.unit, cycles, max(0, lat - cycles) + r.drain,
-                        MappingProxyType(actions), MappingProxyType(energy), points * cpp / n, st.every, st.offset)
+                        actions, energy, points * cpp / n, st.every, st.offset)
     return st.stage, task, deps
 
 

@@ -39,37 +39,28 @@ def laid_out(gp, sync: tuple, tasks: list) -> list:
     structure = []
     for s, t, deps in tasks:
         deps = tuple(deps)
-        if any([d > near for _, d in deps]):
-            far += [d for _, d in deps if d > near]
-            deps = tuple([(a, None if d > near else d) for a, d in deps])
-        structure.append((s, t.name, t.unit, t.latency > 0, deps, _runs(s, t, top, n) if pipelined else None))
-    markers, layout = _layout(gp.einsums, sync, tuple(structure))
-    templates = [t for _, t, _ in tasks]
+        for _, d in deps:
+            if d > near:
+                far += [d for _, d in deps if d > near]
+                deps = tuple([(a, None if d > near else d) for a, d in deps])
+                break
+        structure.append((s, t.name, t.unit, t.latency > 0, deps,
+                          None if not pipelined else True if t.every == 1 else _runs(s, t, top, n)))
+    markers, derived, layout = _layout(gp.einsums, sync, tuple(structure))
+    pool = [t for _, t, _ in tasks]   # the templates, their markers, then the tasks derived
     for k in markers:
-        t = templates[k]
-        templates.append(Task.trusted(f"{t.name}.issued", t.unit, 0, 0, _EMPTY, _EMPTY, None, t.every, t.offset))
-    made = {}   # an entry shared by several phases is one task
-    out = []
-    for name, sub, entries in layout:
-        phase = []
-        for e in entries:
-            if type(e) is int:
-                phase.append(templates[e])
-                continue
-            task = made.get(id(e))
-            if task is None:
-                k, deps, shift, moved = e
-                if moved:
-                    deps = list(deps)
-                    for i, j, delta in moved:
-                        deps[i] = Dep(deps[i].task, far[j] + delta)
-                    deps = tuple(deps)
-                t = templates[k]
-                task = made[id(e)] = (t.derive(deps, 1, 0) if shift is None
-                                      else t.derive(deps, t.every, (t.offset - shift) % t.every))
-            phase.append(task)
-        out.append(Phase.trusted(name, tuple(phase), 1 if sub is None else n - sub))
-    return out
+        t = pool[k]
+        pool.append(Task.trusted(f"{t.name}.issued", t.unit, 0, 0, _EMPTY, _EMPTY, None, t.every, t.offset))
+    for k, deps, shift, moved in derived:
+        if moved:
+            deps = list(deps)
+            for i, j, delta in moved:
+                deps[i] = Dep(deps[i].task, far[j] + delta)
+            deps = tuple(deps)
+        t = pool[k]
+        pool.append(t.derive(deps, 1, 0) if shift is None else t.derive(deps, t.every, (t.offset - shift) % t.every))
+    return [Phase.trusted(name, tuple([pool[i] for i in refs]), 1 if sub is None else n - sub)
+            for name, sub, refs in layout]
 
 
 def group_phases(gp, tasks) -> list:
@@ -90,18 +81,18 @@ def _runs(s: int, t, top: int, n: int):
 
 @lru_cache(maxsize=1024)
 def _layout(einsums: tuple, sync: tuple, structure: tuple) -> tuple:
-    """``(markers, phases)`` of a group of ``einsums`` whose tasks have ``structure`` (per
-    template: stage, name, unit, whether it has a latency, deps in work space, :func:`_runs`
-    or None when the group does not pipeline) and lock-step sets ``sync``.
+    """``(markers, derived, phases)`` of a group of ``einsums`` whose tasks have ``structure``
+    (per template: stage, name, unit, whether it has a latency, deps in work space,
+    :func:`_runs` or None when the group does not pipeline) and lock-step sets ``sync``.
 
-    ``markers``: the templates whose results a lock-step set awaits by a marker
-    (:func:`_synced`), each adding a template after the given ones. ``phases``: per phase
-    ``(name, sub, entries)``, ``n - sub`` iterations (one when ``sub`` is None), per task
-    the index of a template (the template itself) or ``(index, deps, shift, moved)``, the
-    template with dependencies ``deps`` (those on far tasks moved to their distance,
-    :func:`_moved`) and its guard's offset moved back ``shift`` iterations (every iteration
-    when ``shift`` is None). The steady phase is checked as the constructors check (task
-    names that repeat, tasks that wait on each other).
+    The tasks are numbered: the templates, then a marker after them for each of ``markers``
+    (the templates whose results a lock-step set awaits by a marker, :func:`_synced`), then
+    one per entry of ``derived``, ``(index, deps, shift, moved)``: task ``index`` with
+    dependencies ``deps`` (those on far tasks moved to their distance, :func:`_moved`) and its
+    guard's offset moved back ``shift`` iterations (every iteration when ``shift`` is None).
+    ``phases``: per phase ``(name, sub, tasks)``, ``n - sub`` iterations (one when ``sub`` is
+    None) and the numbers of its tasks. The steady phase is checked as the constructors check
+    (task names that repeat, tasks that wait on each other).
 
     A dependency farther back than the pipeline is deep (``None`` in ``structure``) is laid
     out as any other such: it never meets a stage of the pipeline, never waits in a fill or
@@ -110,10 +101,22 @@ def _layout(einsums: tuple, sync: tuple, structure: tuple) -> tuple:
     slots = [(s, name, unit, late, [(a, _FAR * next(far) if d is None else d) for a, d in deps], runs, k)
              for k, (s, name, unit, late, deps, runs) in enumerate(structure)]
     slots, markers = _synced(sync, slots, len(slots))
-    moved = {}   # an entry shared by several phases stays one
-    return markers, tuple([(name, sub, tuple([e if type(e) is int else moved.setdefault(id(e), _moved(e))
-                                              for e in entries]))
-                           for name, sub, entries in _laid(einsums, slots)])
+    # the tasks: the templates and their markers (indices below `first`), then one per entry
+    # that derives a task (an entry in several phases is one task of them all)
+    first, derived, index = len(slots), [], {}
+    phases = []
+    for name, sub, entries in _laid(einsums, slots):
+        refs = []
+        for e in entries:
+            if type(e) is not int:
+                k = index.get(id(e))
+                if k is None:
+                    k = index[id(e)] = first + len(derived)
+                    derived.append(_moved(e))
+                e = k
+            refs.append(e)
+        phases.append((name, sub, tuple(refs)))
+    return markers, tuple(derived), tuple(phases)
 
 
 #: The distance standing for the ``j``-th dependency farther back than the pipeline is deep

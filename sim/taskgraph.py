@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from arch.errors import MappingError, SimulationError
 from sim.pool import PoolLayout, PoolPhase
@@ -49,9 +49,9 @@ ActionKey = tuple  # (component, action), e.g. ("pe2d", "mac"), ("dram", "read")
 _NO_HOLDS = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Dep:
-    """Instance ``i`` waits for the latest instance of ``task`` at iteration ``<= i - distance``."""
+class Dep(NamedTuple):
+    """Instance ``i`` waits for the latest instance of ``task`` at iteration ``<= i - distance``
+    (immutable; hashed as the pair, as the engines key phases on their tasks' dependencies)."""
 
     task: str
     distance: int = 0
