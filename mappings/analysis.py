@@ -156,9 +156,12 @@ def counts_at(c: Cascade, sizes: Mapping[str, int]) -> dict:
     """:func:`op_counts` per Einsum (``{einsum: {op: count}}``) at ``sizes``, every rank's size
     (:func:`resolve_sizes`)."""
     trips = [it.trips(sizes) for it in c.space.iterations]   # each iteration's steps, once
-    per = {}
+    per, points = {}, {}   # points: per form (Einsums over the same space share one)
     for name, classes, form in _count_forms(c):
-        per[name] = dict(zip(OP_CLASSES, map(_points(form, sizes, trips).__mul__, classes)))
+        n = points.get(id(form))
+        if n is None:
+            n = points[id(form)] = _points(form, sizes, trips)
+        per[name] = dict(zip(OP_CLASSES, map(n.__mul__, classes)))
     return per
 
 
@@ -166,11 +169,12 @@ def counts_at(c: Cascade, sizes: Mapping[str, int]) -> dict:
 def _count_forms(c: Cascade) -> tuple:
     """Per Einsum of ``c`` (a cascade is not changed after construction and hashes by
     identity): its name, :func:`einsum_op_classes` (a count per class of ``OP_CLASSES``), and
-    :func:`_points_form`."""
-    out = []
+    :func:`_points_form` (one object per value: Einsums over the same space share it)."""
+    out, forms = [], {}
     for e in c.einsums:
         classes = einsum_op_classes(e)
-        out.append((e.name, tuple(classes.get(k, 0) for k in OP_CLASSES), _points_form(e)))
+        form = _points_form(e)
+        out.append((e.name, tuple(classes.get(k, 0) for k in OP_CLASSES), forms.setdefault(form, form)))
     return tuple(out)
 
 

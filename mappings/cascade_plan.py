@@ -89,8 +89,20 @@ class GroupPlan:
         return next(p for p in self.placements if p.einsum == einsum)
 
 
+@lru_cache(maxsize=64)
 def _iterative_ranks(cascade) -> frozenset:
+    """The ranks of ``cascade``'s iterations (a recurrence's steps), once per cascade."""
     return frozenset(rank_of(it.var) for it in cascade.space.iterations)
+
+
+@lru_cache(maxsize=256)
+def _check_names(cascade, m: CascadeMapping) -> None:
+    """Every Einsum ``m`` places is one of ``cascade``'s (checked once per pair; a refusal is
+    raised again on every call)."""
+    names = [e.name for e in cascade.einsums]
+    for p in m.placements:
+        if p.einsum not in names:
+            raise MappingError(f"einsum {p.einsum!r}: not an Einsum of the cascade (Einsums: {', '.join(names)})")
 
 
 def _expr_latency(node, unit) -> int:
@@ -214,11 +226,8 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None,
         sizes = cascade.rank_sizes(shape)
         cascade = CascadeFacts(cascade, sizes)
     shapes = shapes if shapes is not None else shapes_from_cascade(cascade.cascade, shape)
-    names = [e.name for e in cascade.einsums]
-    for p in m.placements:
-        if p.einsum not in names:
-            raise MappingError(f"einsum {p.einsum!r}: not an Einsum of the cascade (Einsums: {', '.join(names)})")
-    iterative = _iterative_ranks(cascade)
+    _check_names(cascade.cascade, m)
+    iterative = _iterative_ranks(cascade.cascade)
     m = _static_sizes(m, spec, sizes)
     done, out = set(), []
     for g in _groups(cascade, m, spec):
@@ -421,13 +430,15 @@ def _members(cascade, g: Group, m: CascadeMapping) -> tuple:
 
 
 class _Members:
-    """A group's resolved placements (a fit candidate's), looked up by Einsum."""
+    """A group's resolved placements (a fit candidate's), looked up by Einsum; ``spatial``:
+    each one's spatial factors as (Einsum, rank, factor)."""
 
-    __slots__ = ("placements", "_by")
+    __slots__ = ("placements", "_by", "spatial")
 
     def __init__(self, placements: list):
         self.placements = tuple(placements)
         self._by = {p.einsum: p for p in placements}
+        self.spatial = tuple([(p.einsum, rank, f) for p in placements for rank, f in p.spatial])
 
     def of(self, einsum: str) -> Placement:
         return self._by[einsum]
@@ -543,38 +554,39 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
     structure ``gf`` checked already; ``m``: the members' placements (:class:`_Members`);
     ``passes``: its passed tensors (:func:`~mappings.cascade_passes.passes`)."""
     label, producer, flow = gf.label, gf.producer, gf.flow
-    members = [mb.e for mb in gf.members]
     for r, t in loops:
         if t > sizes[r]:
             raise MappingError(f"{label}: tile of loop rank {r!r} at level {g.buffer!r} must be at most {sizes[r]}, not {t}")
-    trips = tuple(math.ceil(sizes[r] / t) for r, t in loops)
+    trips = tuple([math.ceil(sizes[r] / t) for r, t in loops])
     full = {**sizes, **dict(loops)}   # every rank's tile: its loop's, else the whole rank
     work_of = {}   # each member's tile, made when first read (a candidate that overflows reads few)
 
     def tiles() -> dict:
         if not work_of:
-            for e in members:
-                work_of[e.name] = dict(zip(e.ranks, map(full.__getitem__, e.ranks)))
+            for mb in gf.members:
+                work_of[mb.e.name] = dict(zip(mb.e.ranks, map(full.__getitem__, mb.e.ranks)))
         return work_of
 
-    for e, p in zip(members, m.placements):
-        for rank, f in p.spatial:
-            if f > full[rank]:
-                raise MappingError(f"{label}: einsum {e.name!r}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {g.buffer!r} ({full[rank]})")
+    for name, rank, f in m.spatial:
+        if f > full[rank]:
+            raise MappingError(f"{label}: einsum {name!r}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {g.buffer!r} ({full[rank]})")
     # what the buffer holds at once first (a fit candidate that overflows needs no steps)
     held, words = _held(cascade, gf, g, m, spec, full, iterative, passes, tiles)
     tiles()
     iterations = math.prod(trips)
     stride = {r: math.prod(trips[i + 1:]) for i, (r, _) in enumerate(loops)}
-    trip_of = {r: t for (r, _), t in zip(loops, trips)}
+    trip_of = dict(zip([r for r, _ in loops], trips))
     steps = []
     for mb, p in zip(gf.members, m.placements):
         name = mb.e.name
-        every = math.prod(trip_of[r] for r in mb.lacked)
+        every = math.prod([trip_of[r] for r in mb.lacked])
         offset = every - 1 if mb.reads_lacked and every > 1 else 0
         it = mb.iterative
-        serial = work_of[name][it] if it is not None and name in flow.recurrent else 1
-        carried = tuple((w, stride[it]) for w in mb.state_writers if it is not None and it in stride)
+        if it is None:
+            serial, carried = 1, ()
+        else:
+            serial = work_of[name][it] if name in flow.recurrent else 1
+            carried = tuple([(w, stride[it]) for w in mb.state_writers]) if it in stride else ()
         steps.append(Step(name, p.unit, g.stage(name), work_of[name], every, offset, iterations // every,
                           serial, carried, mb.reads))
     moved = transfers(cascade, g, gf.crossing, words, trips, work_of) + spills(g, producer, steps, m, cascade, trips,
