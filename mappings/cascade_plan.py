@@ -367,7 +367,7 @@ class _Attempts:
         self.done, self.iterative = done, iterative
         self.members = tuple((e, m.of(e.name), reads, fit) for e, reads, fit in _members(cascade.cascade, g, m))
         self.fixed = not any(reads or fit for _, _, reads, fit in self.members)   # nothing to resolve
-        self.placed = {}   # resolved placements, checked, by (Einsum, resolved sizes)
+        self.placed = {}   # resolved placements, checked, by (Einsum, resolved sizes); (Einsum, spatial) checked
         self._flow = self._passes = self._view = None
 
     def flow(self) -> _GroupFlow:
@@ -403,16 +403,24 @@ class _Attempts:
                 continue
             spatial = p.spatial
             if reads:   # resolved on the Einsum's tiles
-                work = {x: loop_tile.get(x, self.sizes[x]) for x in e.ranks}
-                spatial = tuple((r, resolve(f, spec.compute, work)) for r, f in spatial)
+                spatial = _spatial_at(p, spec, e.ranks, tuple([loop_tile.get(x, self.sizes[x]) for x in e.ranks]))
             key = (e.name, spatial, tuple([(r, loop_tile[r]) for r in fit_ranks]))
             if key not in placed:
                 resolved = _resolved(p, spatial, key[2])
-                if not any(k[:2] == key[:2] for k in placed):   # the same placement under another fit tile
+                if key[:2] not in placed:   # not the same placement under another fit tile
                     _check_placement(cascade, e, resolved, shapes[e.name], spec, iterative)
+                    placed[key[:2]] = True
                 placed[key] = resolved
             out.append(placed[key])
         return out
+
+
+@lru_cache(maxsize=1024)
+def _spatial_at(p: Placement, spec, ranks: tuple, tiles: tuple) -> tuple:
+    """``p``'s spatial factors resolved on ``spec``'s units with its Einsum's ``ranks`` at
+    ``tiles`` (once per value; a refusal is raised again on every call)."""
+    work = dict(zip(ranks, tiles))
+    return tuple([(r, resolve(f, spec.compute, work)) for r, f in p.spatial])
 
 
 @lru_cache(maxsize=1024)
