@@ -54,7 +54,7 @@ from mappings.cascade_facts import CascadeFacts
 from mappings.cascade_plan import einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
 from sim.cascade_phases import laid_out
-from sim.cost import book_counts, book_priced, cycles_of, dram_items, storage_items, transfer_cycles
+from sim.cost import book_counts, cycles_of, transfer_cycles
 from sim.taskgraph import Task, TaskGraph
 
 __all__ = ["lower", "planned", "graph", "dram_cycles", "Planned", "cost_group", "STORE_TRAIL", "issue_cycles",
@@ -278,18 +278,43 @@ def _unit_rates_of(spec, name: str, op_issue: str) -> _UnitRates:
     return _unit_rates(spec.compute[name], op_issue, registers)
 
 
-class _EinsumRates:
+class _Prices:
+    """The ``((component, action), pJ)`` of each action a kind of task books, in booking order
+    (``rated``, read off a spec once), and the read-only ``(actions, energy_pj)`` of given
+    counts of them (:meth:`priced`)."""
+
+    __slots__ = ("rated", "_priced")
+
+    def __init__(self, rated):
+        self.rated = tuple(rated)
+        self._priced = {}
+
+    def priced(self, counts) -> tuple:
+        """``(actions, energy_pj)`` of ``counts[i]`` actions of ``rated[i]`` each
+        (:func:`sim.cost.book_counts`: a count of zero books nothing), one pair per value of
+        the counts: tasks of points that share their tile sizes share it."""
+        key = tuple(counts)
+        got = self._priced.get(key)
+        if got is None:
+            if len(self._priced) >= 256:
+                self._priced.clear()
+            actions, energy = {}, {}
+            book_counts(actions, energy, self.rated, key)
+            got = self._priced[key] = (MappingProxyType(actions), MappingProxyType(energy))
+        return got
+
+
+class _EinsumRates(_Prices):
     """What pricing and timing a tile of an Einsum read whatever the sizes (:func:`_einsum_rates`):
     its chain ``latency``, the input references the group's buffer keeps (``kept``, in order)
     and its output when kept (``output``, else None), its :func:`register_share` and
     :func:`row_drain`, its operators as ``(op, functional unit, issue cycles)`` (``issue``),
     the per-point word accesses of its unit's per-PE levels per register-file word
-    (``per_word``, one per level), and ``rated``: the ``((component, action), pJ)`` of each
-    action its tile books, in booking order (its operators; each per-PE level's reads and
-    writes; the buffer's reads and writes when the buffer counts accesses), for
-    :func:`sim.cost.book_counts`."""
+    (``per_word``, one per level), and the prices (:class:`_Prices`) of the actions its tile
+    books: its operators, each per-PE level's reads and writes, the buffer's reads and writes
+    when the buffer counts accesses."""
 
-    __slots__ = ("latency", "kept", "output", "share", "drain", "issue", "per_word", "rated", "_priced")
+    __slots__ = ("latency", "kept", "output", "share", "drain", "issue", "per_word")
 
     def __init__(self, e, unit: _UnitRates, placement, buffer: str, register_files: str, glb, word_bytes: float):
         bypassed = placement.bypass.get(buffer, ())
@@ -304,23 +329,25 @@ class _EinsumRates:
         self.per_word = tuple(word_bytes / lv.access_bytes if lv.access_bytes else 0 for lv in unit.registers)
         rated = [((spec_unit.name, op), spec_unit.energy(op)) for op in ops]
         for lv in (*unit.registers, *((glb,) if glb.access_bytes else ())):
-            rated += [((lv.name, "read"), lv.energy("read")), ((lv.name, "write"), lv.energy("write"))]
-        self.rated = tuple(rated)
-        self._priced = {}
+            rated += _reads_writes(lv)
+        super().__init__(rated)
 
-    def priced(self, counts: list) -> tuple:
-        """Read-only ``(actions, energy_pj)`` of ``counts`` of the actions of :attr:`rated`
-        (:func:`sim.cost.book_counts`), one pair per value of the counts: tiles of points that
-        share their sizes share it."""
-        key = tuple(counts)
-        got = self._priced.get(key)
-        if got is None:
-            if len(self._priced) >= 256:
-                self._priced.clear()
-            actions, energy = {}, {}
-            book_counts(actions, energy, self.rated, counts)
-            got = self._priced[key] = (MappingProxyType(actions), MappingProxyType(energy))
-        return got
+
+def _reads_writes(level) -> list:
+    """The rated reads and writes of storage ``level`` (:class:`_Prices`)."""
+    return [((level.name, "read"), level.energy("read")), ((level.name, "write"), level.energy("write"))]
+
+
+@lru_cache(maxsize=64)
+def _transfer_prices(kind: str, buffered, pj_per_byte: float) -> _Prices:
+    """The :class:`_Prices` of a ``load`` (DRAM bytes read, then ``buffered``'s writes) or a
+    ``store`` (DRAM bytes read back and written, then ``buffered``'s reads and writes) whose
+    bytes also pass the buffer level ``buffered`` (None: they do not)."""
+    dram = [(("dram", "read"), pj_per_byte)] if kind == "load" else [(("dram", "read"), pj_per_byte),
+                                                                       (("dram", "write"), pj_per_byte)]
+    if buffered is None:
+        return _Prices(dram)
+    return _Prices(dram + (_reads_writes(buffered)[1:] if kind == "load" else _reads_writes(buffered)))
 
 
 @lru_cache(maxsize=1024)
@@ -405,21 +432,20 @@ def _transfer_cycles(t, dram: _Dram) -> int:
 
 def _transfer_task(t, stage: int, glb, dram: _Dram):
     """(stage, task, deps in work space) of transfer ``t`` of a group whose buffer is ``glb``,
-    its Einsum at ``stage``."""
+    its Einsum at ``stage``. Priced as :func:`sim.cost.dram_items` of its bytes, and
+    :func:`sim.cost.storage_items` of them when they pass the buffer (kept, or staged)."""
     moved = t.words * dram.word_bytes
     back = t.readback_words * dram.word_bytes
+    buffered = glb if t.kept or dram.staged else None
+    prices = _transfer_prices(t.kind, buffered, dram.pj)
     if t.kind == "load":
-        items = dram_items(moved, 0, dram.pj)
-        if t.kept or dram.staged:
-            items += storage_items(glb, 0, moved)
+        counts = (moved, moved / glb.access_bytes) if buffered is not None else (moved,)
         deps = [(t.einsum, t.every + 1)] + [(f"store.{t.tensor}", 0)] * t.spilled
     else:
-        items = dram_items(back, moved, dram.pj)
-        if t.kept or dram.staged:
-            items += storage_items(glb, moved, back)
+        counts = ((back, moved, moved / glb.access_bytes, back / glb.access_bytes) if buffered is not None
+                  else (back, moved))
         deps = [(t.einsum, 0)]
-    actions, energy = {}, {}
-    book_priced(actions, energy, items)
+    actions, energy = prices.priced(counts)
     # A result is written back two iterations after it is computed (STORE_TRAIL), so a
     # result that finishes late in its iteration never holds up the in-order channel in front
     # of the loads of the next iterations. A spilled tile goes out one stage after its
@@ -429,6 +455,5 @@ def _transfer_task(t, stage: int, glb, dram: _Dram):
     elif stage > 0:
         stage -= 1
     task = Task.trusted(f"{t.kind}.{t.tensor}", "dram", _transfer_cycles(t, dram),
-                        dram.latency if t.kind == "load" else 0, MappingProxyType(actions), MappingProxyType(energy),
-                        None, t.every, t.offset)
+                        dram.latency if t.kind == "load" else 0, actions, energy, None, t.every, t.offset)
     return stage, task, deps
