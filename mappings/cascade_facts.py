@@ -9,6 +9,7 @@ tiles) once per cascade, or once per rank sizes it reads (a partition's ``m1*M0+
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from itertools import repeat
 from types import MappingProxyType
@@ -139,6 +140,14 @@ class CascadeFacts(EinsumTable):
         if ranks is not None:
             return tuple(map(ext.get, ranks, repeat(1)))
         return axis_extents(terms, ext)
+
+    def words(self, ref, ext: dict) -> int:
+        """Words of ``ref``'s tile when its ranks take ``ext`` values: the product of its
+        :meth:`extents`."""
+        terms, ranks, _ = self._forms[id(ref)]
+        if ranks is not None:
+            return math.prod(map(ext.get, ranks, repeat(1)))
+        return math.prod(axis_extents(terms, ext))
 
     def form(self, ref) -> tuple:
         """(projection terms, plain axes or None, ranks) of ``ref``: references of equal forms

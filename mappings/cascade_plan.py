@@ -403,7 +403,7 @@ class _Attempts:
                 continue
             spatial = p.spatial
             if reads:   # resolved on the Einsum's tiles
-                spatial = _spatial_at(p, spec, e.ranks, tuple([loop_tile.get(x, self.sizes[x]) for x in e.ranks]))
+                spatial = _spatial_at(p, spec, reads, tuple([loop_tile.get(x, self.sizes[x]) for x in reads]))
             key = (e.name, spatial, tuple([(r, loop_tile[r]) for r in fit_ranks]))
             if key not in placed:
                 resolved = _resolved(p, spatial, key[2])
@@ -417,23 +417,28 @@ class _Attempts:
 
 @lru_cache(maxsize=1024)
 def _spatial_at(p: Placement, spec, ranks: tuple, tiles: tuple) -> tuple:
-    """``p``'s spatial factors resolved on ``spec``'s units with its Einsum's ``ranks`` at
-    ``tiles`` (once per value; a refusal is raised again on every call)."""
+    """``p``'s spatial factors resolved on ``spec``'s units with ``ranks`` (those they read, or
+    all of the Einsum's when one is not the Einsum's) at ``tiles`` (once per value; a refusal
+    is raised again on every call)."""
     work = dict(zip(ranks, tiles))
     return tuple([(r, resolve(f, spec.compute, work)) for r, f in p.spatial])
 
 
 @lru_cache(maxsize=1024)
 def _members(cascade, g: Group, m: CascadeMapping) -> tuple:
-    """Per Einsum of group ``g``: its facts (:func:`einsum_facts` of ``cascade``), whether a
-    spatial factor of its placement in ``m`` is still an expression, and the ranks of its
-    ``fit`` tiles (what the group's loop tiles resolve in it)."""
+    """Per Einsum of group ``g``: its facts (:func:`einsum_facts` of ``cascade``), the ranks
+    whose tiles the spatial factors of its placement in ``m`` still read (every rank of the
+    Einsum when one is not the Einsum's: refused by name; empty when they are integers), and
+    the ranks of its ``fit`` tiles (what the group's loop tiles resolve in it)."""
     facts = EinsumTable(einsum_facts(cascade))
     out = []
     for n in g.einsums:
         p = m.of(n)
-        out.append((facts.einsum(n), any(not isinstance(f, int) for _, f in p.spatial),
-                    tuple(r for t in p.tiles.values() for r, x in t.items() if not isinstance(x, int))))
+        e = facts.einsum(n)
+        reads = tuple(dict.fromkeys(r for _, f in p.spatial if not isinstance(f, int) for r in f.ranks))
+        if not set(reads) <= set(e.ranks):
+            reads = tuple(e.ranks)
+        out.append((e, reads, tuple(r for t in p.tiles.values() for r, x in t.items() if not isinstance(x, int))))
     return tuple(out)
 
 
@@ -654,7 +659,7 @@ def _held(cascade, gf: _GroupFlow, g: Group, m, spec, full: dict, iterative, pas
     words = tuple(tile_words(cascade, gf.crossing, m, g, work_of))
     held += sum([2 * w * word_bytes for w, kept in words if kept])
     for x in gf.state:
-        held += math.prod(cascade.extents(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}})) * word_bytes
+        held += cascade.words(producer[x].output, {**work_of[x], **{r: 1 for r in iterative}}) * word_bytes
     if held > cap:
         over = Overflow(f"{label}: tiles at level {g.buffer!r} need {held:g} bytes at once but it holds {cap}", held / cap)
         _HELD[key] = (gf, passes, over)

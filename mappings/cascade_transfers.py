@@ -70,7 +70,7 @@ def tile_words(cascade, crossing, m, g, work_of) -> list:
 
 def _words(cascade, references, work: dict) -> int:
     """Words of the largest tile of ``references`` (of one Einsum) when its ranks take ``work``."""
-    return max(math.prod(cascade.extents(r, work)) for r in references)
+    return max([cascade.words(r, work) for r in references])
 
 
 def transfers(cascade, g, crossing, words, trips, work_of) -> list:

@@ -396,8 +396,8 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
     if glb.access_bytes:
         read = 0
         for ref in r.kept:
-            read += math.prod(facts.extents(ref, work))
-        written = math.prod(facts.extents(r.output, work)) if r.output is not None else 0
+            read += facts.words(ref, work)
+        written = facts.words(r.output, work) if r.output is not None else 0
         counts += (read * word_bytes / glb.access_bytes, written * word_bytes / glb.access_bytes)
     actions, energy = r.priced(counts)
     deps = [(p, 0) for p in st.reads]
