@@ -331,6 +331,15 @@ def phase_bound(phase: Phase) -> int:
     return _body_bound(plan, tasks, n, cycles, latency)
 
 
+def serial_cycles(phase: Phase) -> int:
+    """An upper bound on the cycles of ``phase`` (a :class:`Phase`) on either engine: every task
+    instance one after another, each followed by its latency. Whatever the schedule, the last
+    result ends a chain of distinct instances, each of which waited at most for the cycles and
+    latency of the one before; so no engine's cycles exceed it, nor does :func:`phase_bound`."""
+    n = phase.iterations
+    return sum([t.count(n) * (t.cycles + t.latency) for t in phase.tasks])
+
+
 def _body_bound(plan: _Plan, tasks, n: int, cycles, latency) -> int:
     if plan.all_every_one:  # every task in every iteration: first 0, last n - 1 for all
         busy = {}

@@ -161,14 +161,26 @@ def ladder_graph(spec, wl, config: str, stage_dram: bool = False) -> tuple:
     """
     from arch.errors import MappingError
     from mappings.cascade_mapping import shipped
-    from sim.analytical import phase_bound
+    from sim.analytical import phase_bound, serial_cycles
     from sim.cascade import dram_cycles, graph, planned
 
     m0 = arrays(spec)[0].rows
     best, error = None, None   # best: [bound, graph, name], the bound found when another file plans
 
+    bounds = {}   # phase_bound of each phase of the graphs here, by identity
+
+    def bounded(ph) -> int:
+        got = bounds.get(id(ph))
+        if got is None:
+            got = bounds[id(ph)] = phase_bound(ph)
+        return got
+
     def bound(g) -> int:
-        return sum(phase_bound(ph) for ph in g.phases)
+        return sum([bounded(ph) for ph in g.phases])
+
+    def ceiling(g) -> int:
+        # at least bound(g): a one-iteration fill or drain phase counted at its serial cycles
+        return sum([bounded(ph) if ph.iterations > 1 else serial_cycles(ph) for ph in g.phases])
 
     for name in LADDER_FILES[check_config(config)]:
         mapping = shipped(name)
@@ -183,10 +195,14 @@ def ladder_graph(spec, wl, config: str, stage_dram: bool = False) -> tuple:
         # FLAT's own choice: the least bound on time (each unit's work, the DRAM channel's
         # traffic, the dependence chains: sim.analytical.phase_bound); a file whose DRAM
         # traffic alone takes as long as the best bound so far cannot be chosen (its bound is
-        # at least that traffic's cycles), and is not lowered further
+        # at least that traffic's cycles), and is not lowered further; nor when it takes as
+        # long as a ceiling on that bound (sim.analytical.serial_cycles), found first
+        traffic = dram_cycles(p)
         if best[0] is None:
+            if traffic >= ceiling(best[1]):
+                continue
             best[0] = bound(best[1])
-        if dram_cycles(p) >= best[0]:
+        if traffic >= best[0]:
             continue
         g = graph(p, stage_dram)
         cycles = bound(g)

@@ -64,6 +64,15 @@ def test_period_equals_the_fast_forward_period(phase):
 
 @settings(max_examples=150, deadline=None)
 @given(pipelines(max_iterations=300))
+def test_serial_cycles_bound_both_engines_from_above(phase):
+    # every instance one after another, each with its latency, is never beaten by waiting:
+    # at least the discrete-event engine's cycles, which are at least the analytical bound
+    cycles = des.run(TaskGraph((phase,), UNITS, clock_hz=1e9)).cycles
+    assert analytical.phase_bound(phase) <= cycles <= analytical.serial_cycles(phase)
+
+
+@settings(max_examples=150, deadline=None)
+@given(pipelines(max_iterations=300))
 def test_matrix_powers_equal_stepping_every_instance(phase):
     assume(phase.period <= analytical.MAX_PERIOD)
     assert maxplus.matrix_cycles(phase) == maxplus.scalar_cycles(phase)
