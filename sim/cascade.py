@@ -37,9 +37,11 @@ bytes of loads and stores, and buffer fills and drains of the tensors the buffer
 (bypassed tensors stream past it and cost no buffer access).
 
 What does not depend on the sizes is read once and kept by the values read: a compute unit's
-issue table, pJ and register levels (:func:`_unit_rates`), an Einsum's chain latency and the
-tensors its group's buffer keeps (:func:`_einsum_rates`); the tasks of a group are laid out
-in phases by :mod:`sim.cascade_phases`.
+issue table, pJ and register levels (:func:`_unit_rates`), an Einsum's chain latency, the
+tensors its group's buffer keeps and the prices of its tile's actions (:func:`_einsum_rates`),
+the prices of loads and stores (:func:`_transfer_prices`); a task's (actions, energy) pair is
+shared by the tasks of other points with the same counts (:class:`_Prices`); the tasks of a
+group are laid out in phases by :mod:`sim.cascade_phases`, once per structure.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from mappings.cascade_facts import CascadeFacts
 from mappings.cascade_plan import einsum_latency, plan
 from mappings.mapping import shapes_from_cascade
 from sim.cascade_phases import laid_out
-from sim.cost import book_counts, cycles_of, transfer_cycles
+from sim.cost import book_counts, cycles_of, register_accesses, transfer_cycles
 from sim.taskgraph import Task, TaskGraph
 
 __all__ = ["lower", "planned", "graph", "dram_cycles", "Planned", "cost_group", "STORE_TRAIL", "issue_cycles",
@@ -366,8 +368,8 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
     group's :func:`_loads`.
 
     Priced as :func:`sim.cost.op_items` of its operations, :func:`sim.cost.register_items` of
-    its points and :func:`sim.cost.storage_items` of its kept tiles' bytes, counted here
-    against the rates read once (:class:`_EinsumRates`)."""
+    its points (:func:`sim.cost.register_accesses`) and :func:`sim.cost.storage_items` of its
+    kept tiles' bytes, at the prices read once (:class:`_EinsumRates`)."""
     r = _einsum_rates(e, unit, placement, gp.buffer, mapping.register_files, glb, word_bytes)
     points = shape.points
     op_counts = shape.op_counts
@@ -389,10 +391,9 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
     lat = r.latency
     if st.einsum in gp.recurrent and st.serial > 1:
         cycles = max(cycles, st.serial * lat)
-    shared = points * r.share
-    inputs = len(e.inputs)
+    shared, inputs = points * r.share, len(e.inputs)
     for per in r.per_word:
-        counts += (inputs * shared * per / n, shared * per / n)
+        counts += register_accesses(inputs, shared, per, n)
     if glb.access_bytes:
         read = 0
         for ref in r.kept:

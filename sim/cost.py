@@ -149,9 +149,16 @@ def register_items(levels, word_bytes: float, inputs: int, points, instances=1) 
     order) and words of ``word_bytes`` bytes."""
     items = []
     for level in levels:
-        per = word_bytes / level.access_bytes if level.access_bytes else 0
-        items += access_items(level, inputs * points * per / instances, points * per / instances)
+        items += access_items(level, *register_accesses(inputs, points, word_bytes / level.access_bytes
+                                                        if level.access_bytes else 0, instances))
     return items
+
+
+def register_accesses(inputs: int, points, per_word: float, instances=1) -> tuple:
+    """``(reads, writes)`` of a per-PE level by ``points`` iteration points that each read
+    ``inputs`` operands and write one result, ``per_word`` accesses per word, shared by
+    ``instances`` tasks (:func:`register_items`' counts)."""
+    return inputs * points * per_word / instances, points * per_word / instances
 
 
 def dram_transfer(read_bytes=0.0, write_bytes=0.0, pj_per_byte=0.0) -> tuple:
