@@ -18,6 +18,7 @@ structure is laid out once (:func:`_layout`) and filled with each lowering's tem
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from itertools import count
 from types import MappingProxyType
@@ -27,23 +28,29 @@ from sim.taskgraph import Dep, Phase, Task
 _EMPTY = MappingProxyType({})
 
 
-def laid_out(gp, sync: tuple, tasks: list) -> list:
+def laid_out(gp, sync: tuple, tasks: list, exact: bool = False) -> list:
     """The phases of group plan ``gp`` (its ``einsums`` and ``iterations``) from ``tasks``
     (stage, template, deps in work space), with the waits of the lock-step sets ``sync``
-    (:func:`_synced`)."""
+    (:func:`_synced`). ``exact``: lay out every dependency at its own distance, none as any
+    far one (the same phases; for checks)."""
     n = gp.iterations
     top = max([s for s, _, _ in tasks])
     pipelined = 0 < top < n
-    near = top + 1   # a dependency farther back is laid out as any other such (_layout)
+    # a dependency at least this far back is laid out as any other such (_layout), unless a
+    # lock-step wait may repeat it (both its tasks in sets): those only beyond it
+    near = top + 1 if not exact else math.inf
+    paced = _members_of(sync)
     far = []
     structure = []
     for s, t, deps in tasks:
         deps = tuple(deps)
-        for _, d in deps:
-            if d > near:
-                far += [d for _, d in deps if d > near]
-                deps = tuple([(a, None if d > near else d) for a, d in deps])
-                break
+        for a, d in deps:
+            if d >= near:
+                reach = near + 1 if t.name in paced else near
+                if d >= reach or a not in paced:
+                    far += [d for a, d in deps if d >= (reach if a in paced else near)]
+                    deps = tuple([(a, None if d >= (reach if a in paced else near) else d) for a, d in deps])
+                    break
         structure.append((s, t.name, t.unit, t.latency > 0, deps,
                           None if not pipelined else True if t.every == 1 else _runs(s, t, top, n)))
     markers, derived, layout = _layout(gp.einsums, sync, tuple(structure))
@@ -61,6 +68,12 @@ def laid_out(gp, sync: tuple, tasks: list) -> list:
         pool.append(t.derive(deps, 1, 0) if shift is None else t.derive(deps, t.every, (t.offset - shift) % t.every))
     return [Phase.trusted(name, tuple([pool[i] for i in refs]), 1 if sub is None else n - sub)
             for name, sub, refs in layout]
+
+
+@lru_cache(maxsize=256)
+def _members_of(sync: tuple) -> frozenset:
+    """The tasks named in lock-step sets ``sync`` (none when fewer than two sets: no waits)."""
+    return frozenset(a for members in sync for a in members) if len(sync) > 1 else frozenset()
 
 
 def group_phases(gp, tasks) -> list:
@@ -96,7 +109,9 @@ def _layout(einsums: tuple, sync: tuple, structure: tuple) -> tuple:
 
     A dependency farther back than the pipeline is deep (``None`` in ``structure``) is laid
     out as any other such: it never meets a stage of the pipeline, never waits in a fill or
-    drain phase, and its distance in the steady phase is its own plus a shift."""
+    drain phase, and its distance in the steady phase is its own plus a shift. (A lock-step
+    wait reaches at most one further than the pipeline is deep: :func:`laid_out` keeps a
+    dependency that far exact when a wait could repeat it.)"""
     far = count(1)
     slots = [(s, name, unit, late, [(a, _FAR * next(far) if d is None else d) for a, d in deps], runs, k)
              for k, (s, name, unit, late, deps, runs) in enumerate(structure)]

@@ -178,6 +178,28 @@ def test_steady_phase_is_its_definition(group, before):
     assert [(t.name, t.every, t.offset, tuple((d.task, d.distance) for d in t.deps)) for t in steady.tasks] == want
 
 
+@settings(max_examples=300, deadline=None)
+@given(pipelined_groups(), st.data())
+def test_far_dependencies_laid_out_as_any_such_change_nothing(group, data):
+    # one layout serves every distance beyond the pipeline's depth; with lock-step sets (whose
+    # waits reach one further) the phases equal those laid out with every distance exact
+    tasks, n = group
+    names = [t.name for _, t, _ in tasks]
+    sync = tuple(tuple(data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True)))
+                 for _ in range(data.draw(st.integers(0, 3))))
+    tasks = [(s, Task(t.name, t.unit, t.cycles, latency=data.draw(st.sampled_from([0, 5])), every=t.every,
+                      offset=t.offset), deps) for s, t, deps in tasks]
+    gp = SimpleNamespace(einsums=("G",), iterations=n)
+
+    def phases(exact):
+        try:
+            return [(p.name, p.iterations, p.tasks) for p in cascade_phases.laid_out(gp, sync, tasks, exact=exact)]
+        except SimulationError as err:   # tasks that wait on each other: refused alike
+            return str(err)
+
+    assert phases(False) == phases(True)
+
+
 # ----------------------------------------------------------------------------- what is kept
 def _fusemax(spec, model, length):
     m = shipped("fusemax")
