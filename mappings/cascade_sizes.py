@@ -213,8 +213,14 @@ def fit_candidates(step: int, size: int) -> tuple:
     every divisor ``d`` of ``ceil(size / step)``, at most ``size`` (the last tile of a rank that
     is not a multiple of ``step`` is an edge tile), each once."""
     n = -(-size // step)
-    divs = set()
-    for d in range(1, math.isqrt(n) + 1):
-        if n % d == 0:
-            divs |= {d, n // d}
+    divs, m, p = [1], n, 2   # the divisors, from n's prime factors (trial division)
+    while p * p <= m:
+        k = 0
+        while m % p == 0:
+            m //= p
+            k += 1
+        divs = [d * p ** i for d in divs for i in range(k + 1)]
+        p += 1 if p == 2 else 2
+    if m > 1:
+        divs += [d * m for d in divs]
     return tuple(dict.fromkeys(min(step * d, size) for d in sorted(divs, reverse=True)))

@@ -3,6 +3,8 @@
 shipped ladder files under ``--set pe_dim`` on both engines."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arch.errors import MappingError
 from arch.registry import load_arch
@@ -29,7 +31,16 @@ def test_expressions_read_the_units_and_the_ranks():
 def test_fit_candidates_are_step_times_the_divisors():
     assert fit_candidates(256, 4096) == (4096, 2048, 1024, 512, 256)
     assert fit_candidates(1, 12) == (12, 6, 4, 3, 2, 1)
-    assert fit_candidates(256, 1000) == (1000, 512, 256)   # ceil(1000 / 256) = 4 tiles, the last an edge
+    assert fit_candidates(256, 1000) == (1000, 512, 256)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 512), st.integers(1, 30000))
+def test_fit_candidates_are_every_divisor_by_definition(step, size):
+    # step * d for each d in 1..n dividing n = ceil(size / step), capped at size, largest first
+    n = -(-size // step)
+    assert list(fit_candidates(step, size)) == sorted({min(step * d, size) for d in range(1, n + 1) if n % d == 0},
+                                                      reverse=True)   # ceil(1000 / 256) = 4 tiles, the last an edge
 
 
 @pytest.mark.parametrize("value,message", [
