@@ -21,7 +21,10 @@ them (``git worktree add /tmp/old 3c01932``), in the same process, point by poin
 round in the same way: its packages are imported from ``PATH`` under their own names and
 swapped in while it runs (:class:`Checkout`). The ratio is mapping files / hand-written.
 
-Run: ``python -m studies.bench_lowering [--configs fusemax,flat] [--repeat 3] [--ref /tmp/old]``.
+``--first`` lowers every point as the first of a sweep instead: right before it, every cache is
+forgotten and the warm-up point lowered, so nothing is kept from the other 24 points.
+
+Run: ``python -m studies.bench_lowering [--configs fusemax,flat] [--repeat 3] [--ref /tmp/old] [--first]``.
 """
 
 from __future__ import annotations
@@ -122,11 +125,12 @@ def _hand_path(config: str):
     return (lambda spec, wl: lower(spec, wl, config, dram_staging=False)), load_arch(DEFAULT_ARCH[config], {}), workload
 
 
-def time_rung(config: str, repeat: int, ref: Checkout | None = None) -> dict:
+def time_rung(config: str, repeat: int, ref: Checkout | None = None, first: bool = False) -> dict:
     """Per path (``files``, and ``hand`` with a reference checkout ``ref``): (CPU s, calls) per
     point, means over :func:`points` of each point's least CPU time over ``repeat`` rounds and
     of its calls (module docstring). Each point is lowered by one path right after the other,
-    so that both see the same machine."""
+    so that both see the same machine. ``first``: every point as a sweep's first, right after
+    forgetting every cache and lowering the warm-up point (nothing kept from the other 24)."""
     paths = {"files": (_files_path(config), None)}
     if ref is not None:
         with ref.active():
@@ -141,6 +145,9 @@ def time_rung(config: str, repeat: int, ref: Checkout | None = None) -> dict:
         for i, (model, length) in enumerate(points()):
             for k, ((lower, spec, workload), checkout) in paths.items():
                 with checkout.active() if checkout else nullcontext():
+                    if first:
+                        forget()
+                        lower(spec, workload(points()[0][0], points()[0][1], 1))
                     wl = workload(model, length, 64)
                     if rnd < repeat:
                         best[k][i] = min(best[k][i], cpu_s(lower, spec, wl))
@@ -155,6 +162,8 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma list of rungs (default: all)")
     ap.add_argument("--repeat", type=int, default=3, help="rounds; each point's least CPU time is kept")
     ap.add_argument("--ref", default="", help="checkout of the commit with the hand-written lowerings")
+    ap.add_argument("--first", action="store_true",
+                    help="lower every point as a sweep's first: all caches forgotten, the warm-up point lowered")
     args = ap.parse_args(argv)
     configs = args.configs.split(",")
     for c in configs:
@@ -169,7 +178,7 @@ def main(argv=None) -> int:
     print(f"{'config':<14}{'files ms':>10}{'calls':>8}" +
           (f"{'hand ms':>10}{'calls':>8}{'ratio ms':>10}{'calls':>8}" if ref else ""))
     for c in configs:
-        got = time_rung(c, args.repeat, checkout)
+        got = time_rung(c, args.repeat, checkout, args.first)
         (files, fcalls), hand = got["files"], got.get("hand")
         row = f"{c:<14}{files * 1e3:>10.2f}{fcalls:>8.0f}"
         if hand is not None:

@@ -15,6 +15,20 @@ def test_prints_a_row_per_rung(capsys):
     assert row.split()[0] == "fusemax" and float(row.split()[1]) > 0 and float(row.split()[2]) > 0
 
 
+def test_first_lowers_each_point_after_forgetting(monkeypatch, capsys):
+    # --first: before every timed point, every cache forgotten and the warm-up point lowered
+    seen = []
+    monkeypatch.setattr(bench_lowering, "forget", lambda: seen.append("forget"))
+    lower, spec, workload = bench_lowering._files_path("fusemax")
+    monkeypatch.setattr(bench_lowering, "_files_path",
+                        lambda config: ((lambda s, wl: seen.append((wl.seq_len, wl.batch)) or lower(s, wl)), spec, workload))
+    monkeypatch.setattr(bench_lowering, "points", lambda: [("bert", "1K"), ("xlm", "4K")])
+    assert bench_lowering.main(["--configs", "fusemax", "--repeat", "1", "--first"]) == 0
+    warm = (1024, 1)
+    # per round: the round's warm-up, then each point after forgetting and the warm-up again
+    assert seen == 2 * ["forget", warm, "forget", warm, (1024, 64), "forget", warm, (4096, 64)]
+
+
 def test_forget_clears_what_a_lowering_keeps():
     from mappings import cascade_passes
 
