@@ -23,7 +23,6 @@ accepted; a bad one is refused with one :class:`MappingError` line naming the ke
 from __future__ import annotations
 
 import ast
-import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
