@@ -312,7 +312,7 @@ def check_binding(where: str, unit_name: str, spatial, shape: EinsumShape, spec,
 def check_einsum(m: EinsumMapping, shape: EinsumShape, spec) -> None:
     """Raise :class:`MappingError` if ``m`` cannot run ``shape`` on ``spec``."""
     e = f"einsum {shape.name!r}"
-    unit = check_binding(e, m.unit, m.spatial, shape, spec)
+    check_binding(e, m.unit, m.spatial, shape, spec)
     levels = buffer_levels(spec, m.unit)
     for lv, tiles in m.tiles.items():
         if lv not in levels:
