@@ -40,7 +40,7 @@ from typing import NamedTuple
 
 from arch.errors import MappingError
 from mappings.cascade_mapping import CascadeMapping, Group, Placement
-from mappings.cascade_sizes import fit_candidates, resolve
+from mappings.cascade_sizes import dims_of, fit_candidates, resolve
 from mappings.cascade_facts import CascadeFacts, EinsumTable, axis_extents, einsum_facts, ref_forms_by_id
 from mappings.cascade_passes import Overflow, held_bytes, pass_words, passes
 from mappings.cascade_transfers import check_spill, crossings, spills, tile_words, transfers
@@ -237,14 +237,6 @@ def plan(cascade, shape: dict, m: CascadeMapping, spec, only: str | None = None,
     return out
 
 
-class _Dims(NamedTuple):
-    """A compute unit's array dimensions, what a size reads of it (hashable)."""
-
-    rows: int
-    cols: int
-    pes: int
-
-
 def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
     """:func:`_sized` of ``m`` on ``spec``'s units and shared levels at rank sizes ``sizes``:
     once per mapping, array dimensions and sizes of the ranks the mapping names."""
@@ -260,9 +252,9 @@ def _static_sizes(m: CascadeMapping, spec, sizes: dict) -> CascadeMapping:
 @lru_cache(maxsize=256)
 def _size_keys(m: CascadeMapping, spec) -> tuple:
     """What :func:`_sized` reads of ``m`` and ``spec`` besides rank sizes and where the sizes
-    were read: the compute units' dimensions (:class:`_Dims`), the shared levels, and the ranks
+    were read: the compute units' dimensions (:class:`~mappings.cascade_sizes.Dims`), the shared levels, and the ranks
     its tiles name (a spatial factor naming one stays unresolved)."""
-    units = tuple((n, _Dims(u.rows, u.cols, u.pes)) for n, u in spec.compute.items())
+    units = tuple((n, dims_of(u)) for n, u in spec.compute.items())
     shared = tuple(lv for lv, s in spec.storage.items() if s.per_pe_of is None)
     return units, shared, tuple(sorted({r for n in _expressions(m)[0] for r in n.ranks}))
 
@@ -279,7 +271,7 @@ def _expressions(m: CascadeMapping) -> tuple:
 @lru_cache(maxsize=256)
 def _sized(m: CascadeMapping, wheres: tuple, units: tuple, shared: tuple, rank_sizes: tuple) -> CascadeMapping:
     """``m`` with its per-level tiles, its groups' loop tiles and the spatial factors that name
-    no rank as integers on compute units ``units`` ((name, :class:`_Dims`) pairs), ranks read
+    no rank as integers on compute units ``units`` ((name, :class:`~mappings.cascade_sizes.Dims`) pairs), ranks read
     as ``rank_sizes`` ((rank, size) pairs); ``fit`` loop tiles (an Einsum alone: its tiles at
     a level of ``shared``, which are its loops) and spatial factors naming a rank (which read
     the Einsum's tiles) stay. ``wheres``: where each of ``m``'s expressions was read (they
@@ -367,7 +359,8 @@ class _Attempts:
         self.done, self.iterative = done, iterative
         self.members = tuple((e, m.of(e.name), reads, fit) for e, reads, fit in _members(cascade.cascade, g, m))
         self.fixed = not any(reads or fit for _, _, reads, fit in self.members)   # nothing to resolve
-        self.placed = {}   # resolved placements, checked, by (Einsum, resolved sizes); (Einsum, spatial) checked
+        self.placed = {}   # resolved placements by (Einsum, spatial factors, fit tiles)
+        self.checked = set()   # (Einsum, spatial factors) of the placements checked
         self._flow = self._passes = self._view = None
 
     def flow(self) -> _GroupFlow:
@@ -392,26 +385,20 @@ class _Attempts:
 
     def _placements(self, loops: tuple) -> list:
         """Each member's placement at loop tiles ``loops``, checked (once per resolved sizes)."""
-        cascade, spec, shapes, iterative = self.cascade, self.spec, self.shapes, self.iterative
         loop_tile, placed, out = dict(loops), self.placed, []
         for e, p, reads, fit_ranks in self.members:
-            if not reads and not fit_ranks:
-                if e.name not in placed:
-                    _check_placement(cascade, e, p, shapes[e.name], spec, iterative)
-                    placed[e.name] = p
-                out.append(p)
-                continue
             spatial = p.spatial
             if reads:   # resolved on the Einsum's tiles
-                spatial = _spatial_at(p, spec, reads, tuple([loop_tile.get(x, self.sizes[x]) for x in reads]))
-            key = (e.name, spatial, tuple([(r, loop_tile[r]) for r in fit_ranks]))
-            if key not in placed:
+                spatial = _spatial_at(p, self.spec, reads, tuple([loop_tile.get(x, self.sizes[x]) for x in reads]))
+            key = (e.name, spatial, tuple([(r, loop_tile[r]) for r in fit_ranks]) if fit_ranks else ())
+            resolved = placed.get(key)
+            if resolved is None:
                 resolved = _resolved(p, spatial, key[2])
-                if key[:2] not in placed:   # not the same placement under another fit tile
-                    _check_placement(cascade, e, resolved, shapes[e.name], spec, iterative)
-                    placed[key[:2]] = True
+                if key[:2] not in self.checked:   # not the same placement under another fit tile
+                    _check_placement(self.cascade, e, resolved, self.shapes[e.name], self.spec, self.iterative)
+                    self.checked.add(key[:2])
                 placed[key] = resolved
-            out.append(placed[key])
+            out.append(resolved)
         return out
 
 
@@ -585,7 +572,7 @@ def _group_plan(cascade, gf: _GroupFlow, g: Group, loops: tuple, m, spec, sizes,
             raise MappingError(f"{label}: einsum {name!r}: spatial factor of rank {rank!r} ({f}) exceeds its tile at level {g.buffer!r} ({full[rank]})")
     # what the buffer holds at once first (a fit candidate that overflows needs no steps)
     held, words = _held(cascade, gf, g, m, spec, full, iterative, passes, tiles)
-    tiles()
+    tiles()   # the members' tiles, which a kept outcome did not need
     iterations = math.prod(trips)
     stride = {r: math.prod(trips[i + 1:]) for i, (r, _) in enumerate(loops)}
     trip_of = dict(zip([r for r, _ in loops], trips))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from arch.errors import MappingError
 
@@ -73,7 +74,7 @@ class Size:
             unit = units.get(name)
             if unit is None:
                 return self._value(units, ranks)   # refused, naming the spec's units
-            dims.append((name, unit.rows, unit.cols, unit.pes))
+            dims.append((name, dims_of(unit)))
         read = tuple([(r, ranks[r]) for r in self.ranks if r in ranks])
         if len(read) < len(self.ranks):
             return self._value(units, ranks)       # refused, naming the ranks there are
@@ -110,22 +111,26 @@ def _parse(text: str) -> tuple:
     return tree, ""
 
 
-class _Dims:
-    """A compute unit's array dimensions, as a size reads them."""
+class Dims(NamedTuple):
+    """A compute unit's array dimensions, what a size reads of it (hashable)."""
 
-    __slots__ = DIMS
+    rows: int
+    cols: int
+    pes: int
 
-    def __init__(self, rows: int, cols: int, pes: int):
-        self.rows, self.cols, self.pes = rows, cols, pes
+
+def dims_of(unit) -> Dims:
+    """The :class:`Dims` of a spec's compute ``unit``."""
+    return Dims(unit.rows, unit.cols, unit.pes)
 
 
 @lru_cache(maxsize=4096)
 def _kept_value(size: Size, dims: tuple, read: tuple) -> int:
-    """:meth:`Size.value` of ``size`` on units of dimensions ``dims`` ((name, rows, cols, pes))
-    with rank values ``read`` ((rank, value) of every rank it names); a refusal is raised
-    again on every call (``lru_cache`` keeps only results, so its message names the size's
-    own key path)."""
-    return size._value({n: _Dims(r, c, p) for n, r, c, p in dims}, dict(read))
+    """:meth:`Size.value` of ``size`` on units of dimensions ``dims`` ((name, :class:`Dims`)
+    pairs) with rank values ``read`` ((rank, value) of every rank it names); a refusal is
+    raised again on every call (``lru_cache`` keeps only results, so its message names the
+    size's own key path)."""
+    return size._value(dict(dims), dict(read))
 
 
 @lru_cache(maxsize=1024)

@@ -97,10 +97,8 @@ def spills(g, producer, steps, m, cascade, trips, work_of) -> list:
     stage = {st.einsum: st for st in steps}
     out = []
     for x, c in g.spill.items():
-        e = producer[x]
-        st = _store(e, _words(cascade, (e.output,), work_of[e.name]), m.of(e.name).keeps(g.buffer, x), g, cascade,
-                    trips)
-        out.append(st._replace(kept=False, spilled=True))
+        e = producer[x]   # its store passes no buffer: not kept
+        out.append(_store(e, _words(cascade, (e.output,), work_of[e.name]), False, g, cascade, trips)._replace(spilled=True))
         sc = stage[c]
         out.append(Transfer(x, "load", c, _words(cascade, refs(producer[c], x), work_of[c]), sc.every, sc.offset,
                             sc.instances, 0.0, m.of(c).keeps(g.buffer, x), True))

@@ -310,13 +310,13 @@ class _EinsumRates(_Prices):
     """What pricing and timing a tile of an Einsum read whatever the sizes (:func:`_einsum_rates`):
     its chain ``latency``, the input references the group's buffer keeps (``kept``, in order)
     and its output when kept (``output``, else None), its :func:`register_share` and
-    :func:`row_drain`, its operators as ``(op, functional unit, issue cycles)`` (``issue``),
+    :func:`row_drain`, the operators it uses that its unit has (``ops``, in order),
     the per-point word accesses of its unit's per-PE levels per register-file word
     (``per_word``, one per level), and the prices (:class:`_Prices`) of the actions its tile
     books: its operators, each per-PE level's reads and writes, the buffer's reads and writes
     when the buffer counts accesses."""
 
-    __slots__ = ("latency", "kept", "output", "share", "drain", "issue", "per_word")
+    __slots__ = ("latency", "kept", "output", "share", "drain", "ops", "per_word")
 
     def __init__(self, e, unit: _UnitRates, placement, buffer: str, register_files: str, glb, word_bytes: float):
         bypassed = placement.bypass.get(buffer, ())
@@ -326,8 +326,8 @@ class _EinsumRates(_Prices):
         self.output = e.output if e.name not in bypassed else None
         self.share = register_share(register_files, placement)
         self.drain = row_drain(e, placement, spec_unit)
-        ops = [op for op in e.ops if op in spec_unit.operators]   # an operator it uses that the unit lacks has no count (plan)
-        self.issue = tuple((op, *unit.issue[op]) for op in ops)
+        # an operator it uses that the unit lacks has no count (plan)
+        self.ops = ops = tuple([op for op in e.ops if op in spec_unit.operators])
         self.per_word = tuple(word_bytes / lv.access_bytes if lv.access_bytes else 0 for lv in unit.registers)
         rated = [((spec_unit.name, op), spec_unit.energy(op)) for op in ops]
         for lv in (*unit.registers, *((glb,) if glb.access_bytes else ())):
@@ -374,14 +374,9 @@ def _compute_task(st, shape, e, placement, unit: _UnitRates, mapping, gp, glb, w
     points = shape.points
     op_counts = shape.op_counts
     n = st.instances
-    per_fu = {}   # issue cycles of one point per functional unit (_issue)
-    counts = []
-    for op, fu, issue in r.issue:
-        c = op_counts[op]
-        if c:
-            per_fu[fu] = per_fu.get(fu, 0) + c * issue
-        counts.append(c / n)
-    cpp = max(per_fu.values(), default=0) / points if points else 0.0
+    ops = [(op, op_counts[op]) for op in r.ops]
+    cpp = _issue(ops, unit.issue) / points if points else 0.0
+    counts = [c / n for _, c in ops]
     work = st.work
     steps = dict(work)   # ceil(tile / spatial factor) of each rank (tiles are integers)
     for rank, f in placement.spatial:

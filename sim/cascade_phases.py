@@ -76,11 +76,6 @@ def _members_of(sync: tuple) -> frozenset:
     return frozenset(a for members in sync for a in members) if len(sync) > 1 else frozenset()
 
 
-def group_phases(gp, tasks) -> list:
-    """The group's phases: one steady phase, plus a prologue and an epilogue when stages differ."""
-    return laid_out(gp, (), tasks)
-
-
 def _runs(s: int, t, top: int, n: int):
     """Where the guard of task ``t`` at stage ``s`` of a pipeline ``top`` stages deep over ``n >
     top`` iterations lets it run: True for every iteration, else (whether it runs in the

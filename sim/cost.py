@@ -15,7 +15,8 @@ operations), :func:`register_costs` (a unit's per-PE levels), :func:`storage_tra
 through an on-chip level), :func:`dram_transfer` (bytes to and from DRAM).
 
 Each of them has an ``*_items`` twin that returns the ``(component, action, count, pJ each)``
-items it prices, for lowerings that book many of them at once (:func:`book_priced`).
+items it prices; :func:`book_priced` books many items at once, :func:`book_counts` counts
+against ``((component, action), pJ each)`` pairs read off a spec once (a lowering's prices).
 
 The functions take Python numbers or numpy arrays (the mapper's bounds evaluate whole arrays
 of candidates with the same rule the lowering books one tile with).

@@ -31,7 +31,7 @@ def test_expressions_read_the_units_and_the_ranks():
 def test_fit_candidates_are_step_times_the_divisors():
     assert fit_candidates(256, 4096) == (4096, 2048, 1024, 512, 256)
     assert fit_candidates(1, 12) == (12, 6, 4, 3, 2, 1)
-    assert fit_candidates(256, 1000) == (1000, 512, 256)
+    assert fit_candidates(256, 1000) == (1000, 512, 256)   # ceil(1000 / 256) = 4 tiles, the last an edge
 
 
 @settings(max_examples=300, deadline=None)
@@ -40,7 +40,7 @@ def test_fit_candidates_are_every_divisor_by_definition(step, size):
     # step * d for each d in 1..n dividing n = ceil(size / step), capped at size, largest first
     n = -(-size // step)
     assert list(fit_candidates(step, size)) == sorted({min(step * d, size) for d in range(1, n + 1) if n % d == 0},
-                                                      reverse=True)   # ceil(1000 / 256) = 4 tiles, the last an edge
+                                                      reverse=True)
 
 
 @pytest.mark.parametrize("value,message", [
@@ -295,3 +295,21 @@ def test_what_a_group_holds_is_kept_per_buffer_and_registers():
         fresh.append(planned(spec))
     assert warm == fresh
     assert len({str(w) for w in warm}) >= 3   # the buffers and registers change what plans
+
+
+def test_what_a_lone_einsum_holds_is_kept_per_buffer():
+    # an Einsum alone passes no tensor (its passes are the one empty tuple): what it holds is
+    # kept per buffer all the same, so a smaller buffer takes a smaller fit tile
+    from mappings import cascade_plan
+
+    base = load_arch("fusemax", {})
+    m = load("linear")
+    shape = {"M": 65536, "N": 4096, "K": 1024}
+    specs = [_with_levels(base, glb=int(base.storage["glb"].size_bytes * g)) for g in (1, 1 / 4, 1 / 16)]
+    warm = [plan(library.gemm(), shape, m, spec) for spec in specs]
+    fresh = []
+    for spec in specs:
+        cascade_plan._held.cache_clear()
+        fresh.append(plan(library.gemm(), shape, m, spec))
+    assert warm == fresh
+    assert len({gp.loops for plans in warm for gp in plans}) == len(specs)

@@ -143,7 +143,7 @@ def test_fill_and_drain_phases_are_their_definition(group):
     tasks, n = group
     top = max(s for s, _, _ in tasks)
     gp = SimpleNamespace(einsums=("G",), iterations=n)
-    got = {p.name: p for p in cascade_phases.group_phases(gp, tasks)}
+    got = {p.name: p for p in cascade_phases.laid_out(gp, (), tasks)}
     for k in range(top):
         for name, base, first, last in ((f"G.prologue{k}", k, 0, k), (f"G.epilogue{k}", n + k, k + 1, top)):
             want = _edge_by_definition(tasks, base, first, last, n)
@@ -160,7 +160,7 @@ def test_steady_phase_is_its_definition(group, before):
     # phase runs the tasks with an instance in it (guard offset moved back by their stage's
     # lag behind the top one, below n - top), each waiting for those of them it reads, as
     # many iterations back as its distance plus the stages between them
-    cascade_phases.group_phases(SimpleNamespace(einsums=("G",), iterations=before[1]), before[0])
+    cascade_phases.laid_out(SimpleNamespace(einsums=("G",), iterations=before[1]), (), before[0])
     tasks, n = group
     top = max(s for s, _, _ in tasks)
     stage = {t.name: s for s, t, _ in tasks}
@@ -169,7 +169,7 @@ def test_steady_phase_is_its_definition(group, before):
     want = [(t.name, t.every, offset[t.name],
              tuple((a, max(0, d + s - stage[a])) for a, d in deps if a in live and (a != t.name or d + s - stage[a] > 0)))
             for s, t, deps in tasks if t.name in live]
-    got = {p.name: p for p in cascade_phases.group_phases(SimpleNamespace(einsums=("G",), iterations=n), tasks)}
+    got = {p.name: p for p in cascade_phases.laid_out(SimpleNamespace(einsums=("G",), iterations=n), (), tasks)}
     steady = got.get("G.steady")
     if not want:   # no task has an instance there: no phase
         assert steady is None
